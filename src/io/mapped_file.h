@@ -1,0 +1,27 @@
+// A read-only memory map of a whole file. Checkpoint weights are used in place from the map,
+// so a 690 GB FP8 checkpoint needs no copy in RAM: the page cache holds what is touched.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace dsv3 {
+
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path);  // throws Error naming the file
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+}  // namespace dsv3

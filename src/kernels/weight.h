@@ -1,0 +1,48 @@
+// A matrix as stored in the checkpoint: [rows, cols] = [out_features, in_features], row-major,
+// in its own dtype (F32, BF16, F16, or F8_E4M3 with 128x128 block scales). Kernels widen it to
+// float32 on the fly, so a weight is read from the memory map in place and never copied.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace dsv3 {
+
+struct Weight {
+  DType dtype = DType::F32;
+  int64_t rows = 0, cols = 0;       // logical shape of this view
+  const void* data = nullptr;       // element (r, c) lives at row (row0 + r) of the full matrix
+  int64_t row0 = 0;                 // first row of this view within the full matrix
+  // FP8 only: weight_scale_inv [ceil(full_rows / block), ceil(cols / block)], float32.
+  // The real weight is code_value(r, c) * scale_inv[r / block][c / block] (DeepSeek's naming:
+  // "scale_inv" is the factor that undoes the quantization scale).
+  const float* scale_inv = nullptr;
+  int64_t scale_cols = 0;
+  int block = 128;
+
+  bool empty() const { return data == nullptr; }
+  // Rows [r0, r0 + n) of this view, e.g. one head's key or value part of kv_b_proj.
+  Weight rows_slice(int64_t r0, int64_t n) const {
+    Weight w = *this;
+    w.row0 = row0 + r0;
+    w.rows = n;
+    return w;
+  }
+  const uint8_t* row_ptr(int64_t r) const {
+    return static_cast<const uint8_t*>(data) + size_t(row0 + r) * size_t(cols) * dtype_size(dtype);
+  }
+  size_t bytes() const { return size_t(rows) * size_t(cols) * dtype_size(dtype); }
+};
+
+// A float32 matrix owned elsewhere (training parameters, tests).
+inline Weight f32_weight(const float* data, int64_t rows, int64_t cols) {
+  Weight w;
+  w.dtype = DType::F32;
+  w.rows = rows;
+  w.cols = cols;
+  w.data = data;
+  return w;
+}
+
+}  // namespace dsv3

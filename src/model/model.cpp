@@ -1,0 +1,102 @@
+#include "model/model.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+
+#include "core/error.h"
+#include "io/checkpoint.h"
+#include "kernels/linear.h"
+#include "kernels/ops.h"
+
+namespace dsv3 {
+
+std::unique_ptr<Model> Model::load(const std::string& dir) {
+  const ModelConfig cfg = load_config((std::filesystem::path(dir) / "config.json").string());
+  auto ckpt = std::make_unique<Checkpoint>(dir);
+  auto bound = std::make_unique<BoundWeights>(bind_weights(*ckpt, cfg));
+  auto m = std::make_unique<Model>(cfg, bound->weights);
+  m->unused_ = bound->unused;
+  m->ckpt_ = std::move(ckpt);
+  m->bound_ = std::move(bound);
+  return m;
+}
+
+Model::Model(ModelConfig cfg, ModelWeights weights)
+    : cfg_(std::move(cfg)), w_(std::move(weights)), rope_(cfg_), softmax_scale_(attention_softmax_scale(cfg_)) {}
+
+Model::~Model() = default;
+
+BlockContext Model::block_context() const { return {{cfg_, rope_, softmax_scale_}, router_params(cfg_)}; }
+
+SequenceCache Model::new_cache() const {
+  return SequenceCache(cfg_.num_hidden_layers, cfg_.kv_lora_rank, cfg_.qk_rope_head_dim);
+}
+
+SequenceCache Model::new_mtp_cache() const {
+  return SequenceCache(1, cfg_.kv_lora_rank, cfg_.qk_rope_head_dim);
+}
+
+void Model::embed(float* out, const int32_t* tokens, int64_t n) const {
+  for (int64_t t = 0; t < n; ++t) weight_row_f32(out + t * cfg_.hidden_size, w_.embed_tokens, tokens[t]);
+}
+
+void Model::check_batch(const TokenBatch& b, SequenceCache* const* caches) const {
+  std::map<int32_t, int64_t> next;  // sequence -> the position its next row must have
+  for (int64_t i = 0; i < b.size(); ++i) {
+    if (b.tokens[size_t(i)] < 0 || b.tokens[size_t(i)] >= cfg_.vocab_size)
+      fail("token id ", b.tokens[size_t(i)], " is outside the vocabulary [0, ", cfg_.vocab_size, ")");
+    const int32_t s = b.seq[size_t(i)];
+    auto it = next.try_emplace(s, caches[s]->length()).first;
+    if (b.pos[size_t(i)] != it->second)
+      fail("batch row ", i, " of sequence ", s, " has position ", b.pos[size_t(i)], ", expected ", it->second);
+    ++it->second;
+  }
+  for (const auto& [s, end] : next) caches[s]->ensure(end);
+}
+
+void Model::forward(const TokenBatch& b, SequenceCache* const* caches, float* hidden,
+                    std::vector<ExpertLoad>* load) const {
+  check_batch(b, caches);
+  const int64_t n = b.size(), H = cfg_.hidden_size;
+  const BlockContext ctx = block_context();
+  std::vector<float> x(size_t(n * H));
+  embed(x.data(), b.tokens.data(), n);
+  if (load) load->assign(size_t(cfg_.num_hidden_layers), {});
+  for (int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
+    const RowPlacement rows{b.pos.data(), b.seq.data(), caches, l};
+    block_forward(x.data(), n, w_.layers[size_t(l)], ctx, rows, load ? &(*load)[size_t(l)] : nullptr);
+  }
+  rmsnorm(hidden, x.data(), w_.norm.data, n, H, float(cfg_.rms_norm_eps));
+  for (int64_t i = 0; i < n; ++i) {
+    SequenceCache& c = *caches[b.seq[size_t(i)]];
+    c.set_length(std::max(c.length(), int64_t(b.pos[size_t(i)]) + 1));
+  }
+}
+
+void Model::logits(float* out, const float* hidden, int64_t n) const { linear(out, hidden, n, w_.lm_head); }
+
+void Model::mtp_forward(int64_t k, const float* prev, const TokenBatch& b, SequenceCache* const* mtp_caches,
+                        float* hidden) const {
+  check_batch(b, mtp_caches);
+  const MtpWeights& m = w_.mtp[size_t(k)];
+  const int64_t n = b.size(), H = cfg_.hidden_size;
+  const float eps = float(cfg_.rms_norm_eps);
+  // x = eh_proj([enorm(embed(t_{i+k+1})) ; hnorm(h_i)])
+  std::vector<float> e(size_t(n * H)), cat2(size_t(n * 2 * H)), x(size_t(n * H));
+  embed(e.data(), b.tokens.data(), n);
+  for (int64_t t = 0; t < n; ++t) {
+    rmsnorm(cat2.data() + t * 2 * H, e.data() + t * H, m.enorm.data, 1, H, eps);
+    rmsnorm(cat2.data() + t * 2 * H + H, prev + t * H, m.hnorm.data, 1, H, eps);
+  }
+  linear(x.data(), cat2.data(), n, m.eh_proj);
+  const RowPlacement rows{b.pos.data(), b.seq.data(), mtp_caches, 0};
+  block_forward(x.data(), n, m.block, block_context(), rows);
+  rmsnorm(hidden, x.data(), m.shared_head_norm.data, n, H, eps);
+  for (int64_t i = 0; i < n; ++i) {
+    SequenceCache& c = *mtp_caches[b.seq[size_t(i)]];
+    c.set_length(std::max(c.length(), int64_t(b.pos[size_t(i)]) + 1));
+  }
+}
+
+}  // namespace dsv3

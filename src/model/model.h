@@ -1,0 +1,80 @@
+// The DeepSeek-V3 model: embedding, decoder blocks, final norm, output head, and the
+// multi-token-prediction (MTP) modules. Weights are views (see weights.h); the forward pass
+// runs a batch of token rows that may belong to different sequences, each with its own cache.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/block.h"
+#include "model/config.h"
+#include "model/latent_cache.h"
+#include "model/rope.h"
+#include "model/weights.h"
+
+namespace dsv3 {
+
+class Checkpoint;
+
+// Token rows of one forward pass. Row i is token tokens[i] at position pos[i] of sequence
+// seq[i]; each sequence's rows continue its cache contiguously (pos = cache length, +1, ...).
+struct TokenBatch {
+  std::vector<int32_t> tokens, pos, seq;
+  int64_t size() const { return int64_t(tokens.size()); }
+  void add(int32_t token, int32_t position, int32_t sequence) {
+    tokens.push_back(token);
+    pos.push_back(position);
+    seq.push_back(sequence);
+  }
+};
+
+class Model {
+ public:
+  // Loads config.json and the safetensors of a checkpoint folder, validating every tensor.
+  static std::unique_ptr<Model> load(const std::string& dir);
+  // A model over weights owned elsewhere (training).
+  Model(ModelConfig cfg, ModelWeights weights);
+  ~Model();
+
+  const ModelConfig& config() const { return cfg_; }
+  const ModelWeights& weights() const { return w_; }
+  const std::vector<std::string>& unused_tensors() const { return unused_; }
+  const Checkpoint* checkpoint() const { return ckpt_.get(); }
+  const Rope& rope() const { return rope_; }
+  BlockContext block_context() const;
+
+  SequenceCache new_cache() const;      // one layer per decoder block
+  SequenceCache new_mtp_cache() const;  // the cache of one MTP module (each depth has its own)
+  int64_t mtp_depth() const { return int64_t(w_.mtp.size()); }
+
+  // hidden [n, hidden_size]: the final-normed states of the batch rows. Appends to the caches.
+  // load (optional) receives per-layer expert counts.
+  void forward(const TokenBatch& batch, SequenceCache* const* caches, float* hidden,
+               std::vector<ExpertLoad>* load = nullptr) const;
+
+  // logits [n, vocab] = lm_head(hidden)
+  void logits(float* out, const float* hidden, int64_t n) const;
+
+  // MTP module k: for rows at position i with prev [n, hidden] the previous depth's final-normed
+  // state at i and next_tokens the token at i + k + 1, writes the module's final-normed state
+  // (shared_head.norm) to hidden; lm_head of it predicts the token at i + k + 2.
+  // mtp_caches are depth k's caches (from new_mtp_cache), indexed by the batch's seq.
+  void mtp_forward(int64_t k, const float* prev, const TokenBatch& batch, SequenceCache* const* mtp_caches,
+                   float* hidden) const;
+
+  // Widened embedding rows [n, hidden].
+  void embed(float* out, const int32_t* tokens, int64_t n) const;
+
+ private:
+  void check_batch(const TokenBatch& batch, SequenceCache* const* caches) const;
+  ModelConfig cfg_;
+  std::unique_ptr<Checkpoint> ckpt_;
+  std::unique_ptr<BoundWeights> bound_;
+  ModelWeights w_;
+  std::vector<std::string> unused_;
+  Rope rope_;
+  float softmax_scale_;
+};
+
+}  // namespace dsv3

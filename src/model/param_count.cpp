@@ -1,0 +1,75 @@
+#include "model/param_count.h"
+
+namespace dsv3 {
+
+namespace {
+
+struct Tally {
+  int64_t params = 0, bytes = 0;
+  void add(const Weight& w) {
+    if (w.empty()) return;
+    params += w.rows * w.cols;
+    bytes += int64_t(w.bytes());
+    if (w.scale_inv) bytes += ((w.rows + w.block - 1) / w.block) * w.scale_cols * 4;
+  }
+  void add(const Vec& v) {
+    params += v.size;
+    bytes += v.size * 4;
+  }
+  void add(const MlpWeights& m) {
+    add(m.gate_proj);
+    add(m.up_proj);
+    add(m.down_proj);
+  }
+  void add(const MlaWeights& a) {
+    for (const Weight* w : {&a.q_proj, &a.q_a_proj, &a.q_b_proj, &a.kv_a_proj_with_mqa, &a.kv_b_proj, &a.o_proj}) add(*w);
+    add(a.q_a_layernorm);
+    add(a.kv_a_layernorm);
+  }
+  // all: every routed expert; otherwise only top_k of them (assumed the same size).
+  void add(const LayerWeights& l, bool all, int64_t top_k) {
+    add(l.input_layernorm);
+    add(l.post_attention_layernorm);
+    add(l.self_attn);
+    if (!l.is_moe) return add(l.mlp);
+    add(l.moe.gate);
+    add(l.moe.e_score_correction_bias);
+    add(l.moe.shared_experts);
+    const int64_t n = all ? int64_t(l.moe.experts.size()) : top_k;
+    for (int64_t e = 0; e < n; ++e) add(l.moe.experts[size_t(e)]);
+  }
+};
+
+}  // namespace
+
+ParamCount count_params(const Model& m) {
+  const ModelWeights& w = m.weights();
+  const ModelConfig& c = m.config();
+  Tally total, active, mtp;
+  total.add(w.embed_tokens);
+  active.params += c.hidden_size;  // one embedding row
+  active.bytes += int64_t(w.embed_tokens.bytes() / size_t(c.vocab_size));
+  for (const auto& l : w.layers) {
+    total.add(l, true, 0);
+    active.add(l, false, c.num_experts_per_tok);
+  }
+  for (Tally* t : {&total, &active}) t->add(w.norm);
+  if (w.lm_head.data != w.embed_tokens.data) total.add(w.lm_head);
+  active.add(w.lm_head);
+  for (const auto& k : w.mtp) {
+    mtp.add(k.enorm);
+    mtp.add(k.hnorm);
+    mtp.add(k.eh_proj);
+    mtp.add(k.shared_head_norm);
+    mtp.add(k.block, true, 0);
+  }
+  ParamCount pc;
+  pc.total = total.params + mtp.params;
+  pc.mtp = mtp.params;
+  pc.active = active.params;
+  pc.active_bytes = active.bytes;
+  for (const auto& l : w.layers) (l.is_moe ? pc.moe_layers : pc.dense_layers)++;
+  return pc;
+}
+
+}  // namespace dsv3

@@ -1,0 +1,118 @@
+// The model against DeepSeek's reference implementation (inference/model.py, float32) on the
+// fixture checkpoints: all-position logits, final-normed hidden states, MTP logits, and the
+// cached greedy decode (its logits at every step and the ids it picks).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "infer/generator.h"
+#include "io/safetensors.h"
+#include "model/model.h"
+#include "test_util.h"
+
+namespace dsv3 {
+namespace {
+
+constexpr float kTol = 2e-3f;  // the bound for the float32 path; logits are O(1..5)
+
+struct Reference {
+  std::vector<int32_t> tokens, generated;
+  std::vector<float> logits, hidden, mtp_logits, decode_logits;
+};
+
+Reference load_reference(const std::string& model) {
+  SafetensorsFile f(test::model_path(model) + "/expected.safetensors");
+  Reference r;
+  for (int64_t t : tensor_to_i64(*f.find("tokens"))) r.tokens.push_back(int32_t(t));
+  for (int64_t t : tensor_to_i64(*f.find("generated"))) r.generated.push_back(int32_t(t));
+  r.logits = tensor_to_f32(*f.find("logits"));
+  r.hidden = tensor_to_f32(*f.find("hidden_final_norm"));
+  r.decode_logits = tensor_to_f32(*f.find("decode_logits"));
+  if (f.find("mtp_logits")) r.mtp_logits = tensor_to_f32(*f.find("mtp_logits"));
+  return r;
+}
+
+class ReferenceLogits : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    model_ = Model::load(test::model_path(GetParam()));
+    ref_ = load_reference(GetParam());
+  }
+  // Full causal forward of the prompt through a fresh cache.
+  void prefill(std::vector<float>& hidden, std::vector<float>& logits) {
+    const ModelConfig& c = model_->config();
+    const int64_t T = int64_t(ref_.tokens.size());
+    TokenBatch b;
+    for (int64_t i = 0; i < T; ++i) b.add(ref_.tokens[size_t(i)], int32_t(i), 0);
+    SequenceCache cache = model_->new_cache();
+    SequenceCache* caches[] = {&cache};
+    hidden.resize(size_t(T * c.hidden_size));
+    logits.resize(size_t(T * c.vocab_size));
+    model_->forward(b, caches, hidden.data());
+    model_->logits(logits.data(), hidden.data(), T);
+  }
+  std::unique_ptr<Model> model_;
+  Reference ref_;
+};
+
+TEST_P(ReferenceLogits, AllPositionLogitsAndHiddenStates) {
+  std::vector<float> hidden, logits;
+  prefill(hidden, logits);
+  ASSERT_EQ(logits.size(), ref_.logits.size());
+  EXPECT_LE(test::max_abs_diff(hidden.data(), ref_.hidden.data(), hidden.size()), kTol);
+  EXPECT_LE(test::max_abs_diff(logits.data(), ref_.logits.data(), logits.size()), kTol);
+}
+
+TEST_P(ReferenceLogits, MtpLogits) {
+  if (model_->mtp_depth() == 0) GTEST_SKIP() << "no MTP module in this checkpoint";
+  std::vector<float> hidden, logits;
+  prefill(hidden, logits);
+  const int64_t T = int64_t(ref_.tokens.size()), H = model_->config().hidden_size, V = model_->config().vocab_size;
+  TokenBatch b;
+  for (int64_t i = 0; i + 1 < T; ++i) b.add(ref_.tokens[size_t(i + 1)], int32_t(i), 0);
+  SequenceCache cache = model_->new_mtp_cache();
+  SequenceCache* caches[] = {&cache};
+  std::vector<float> mh(size_t((T - 1) * H)), ml(size_t((T - 1) * V));
+  model_->mtp_forward(0, hidden.data(), b, caches, mh.data());
+  model_->logits(ml.data(), mh.data(), T - 1);
+  ASSERT_EQ(ml.size(), ref_.mtp_logits.size());
+  EXPECT_LE(test::max_abs_diff(ml.data(), ref_.mtp_logits.data(), ml.size()), kTol);
+}
+
+TEST_P(ReferenceLogits, GreedyDecodeThroughTheCache) {
+  const int64_t V = model_->config().vocab_size, G = int64_t(ref_.generated.size());
+  std::vector<std::vector<float>> step_logits;
+  GenerateOptions opt;
+  opt.max_new_tokens = G;
+  opt.stop_at_eos = false;
+  const auto out = generate(*model_, {ref_.tokens}, opt);
+  EXPECT_EQ(out[0], ref_.generated);
+
+  // The logits of every step: decode token by token through the cache.
+  SequenceCache cache = model_->new_cache();
+  SequenceCache* caches[] = {&cache};
+  std::vector<float> hidden(size_t(model_->config().hidden_size)), logits(static_cast<size_t>(V));
+  TokenBatch b;
+  for (size_t i = 0; i < ref_.tokens.size(); ++i) b.add(ref_.tokens[i], int32_t(i), 0);
+  std::vector<float> all_hidden(size_t(b.size() * model_->config().hidden_size));
+  model_->forward(b, caches, all_hidden.data());
+  const int64_t H = model_->config().hidden_size;
+  std::copy_n(all_hidden.end() - H, H, hidden.begin());
+  for (int64_t g = 0; g < G; ++g) {
+    model_->logits(logits.data(), hidden.data(), 1);
+    EXPECT_LE(test::max_abs_diff(logits.data(), ref_.decode_logits.data() + g * V, size_t(V)), kTol) << "step " << g;
+    TokenBatch step;
+    step.add(ref_.generated[size_t(g)], int32_t(cache.length()), 0);
+    model_->forward(step, caches, hidden.data());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, ReferenceLogits, ::testing::Values("v3-tiny", "v3-tiny-fp8", "v2-lite-tiny"),
+                         [](const auto& info) {
+                           std::string s = info.param;
+                           std::replace(s.begin(), s.end(), '-', '_');
+                           return s;
+                         });
+
+}  // namespace
+}  // namespace dsv3

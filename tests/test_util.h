@@ -1,0 +1,42 @@
+// Helpers shared by the test programs: fixture paths, comparisons, temp dirs, running the CLI.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "io/safetensors.h"
+
+namespace dsv3::test {
+
+std::string data_path(const std::string& rel);          // tests/data/<rel>
+std::string model_path(const std::string& name);        // tests/data/models/<name>
+
+float max_abs_diff(const float* a, const float* b, size_t n);
+
+// A fresh empty directory under the system temp dir, removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Copies a directory tree (a fixture checkpoint) so a test can damage the copy.
+void copy_dir(const std::string& from, const std::string& to);
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+// Runs build/dsv3 with the given arguments (shell-quoted by the caller where needed).
+RunResult run_dsv3(const std::string& args);
+
+std::vector<float> read_f32_file(const std::string& path);
+std::string read_text(const std::string& path);
+void write_text(const std::string& path, const std::string& s);
+
+}  // namespace dsv3::test

@@ -1,0 +1,11 @@
+// The subcommands of the dsv3 program. Each takes the arguments after its name and returns
+// the process exit code; errors are thrown as dsv3::Error and printed by main as one line.
+#pragma once
+
+namespace dsv3::cli {
+
+int cmd_info(int argc, char** argv);
+int cmd_logits(int argc, char** argv);
+int cmd_generate(int argc, char** argv);
+
+}  // namespace dsv3::cli

@@ -1,0 +1,54 @@
+// dsv3: run, study, train and serve DeepSeek-V3-family models.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <string>
+
+#include "commands.h"
+#include "core/error.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*run)(int, char**);
+  const char* summary;
+};
+
+const Command kCommands[] = {
+    {"info", dsv3::cli::cmd_info, "architecture, parameter counts, bytes per token of a checkpoint"},
+    {"logits", dsv3::cli::cmd_logits, "write the logits (and MTP logits) of every prompt position"},
+    {"generate", dsv3::cli::cmd_generate, "continue a prompt (greedy or sampled)"},
+};
+
+void usage(FILE* f) {
+  std::fprintf(f, "usage: dsv3 <command> [options]   (dsv3 <command> --help for its options)\n\ncommands:\n");
+  for (const auto& c : kCommands) std::fprintf(f, "  %-16s %s\n", c.name, c.summary);
+  std::fprintf(f, "\nSee docs/cli.md for every option.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  for (const auto& c : kCommands) {
+    if (std::strcmp(argv[1], c.name) != 0) continue;
+    try {
+      return c.run(argc - 2, argv + 2);
+    } catch (const dsv3::Error& e) {
+      std::fprintf(stderr, "dsv3 %s: error: %s\n", c.name, e.what());
+    } catch (const std::bad_alloc&) {
+      std::fprintf(stderr, "dsv3 %s: error: out of memory\n", c.name);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "dsv3 %s: error: %s\n", c.name, e.what());
+    }
+    return 1;
+  }
+  std::fprintf(stderr, "dsv3: unknown command '%s'\n", argv[1]);
+  usage(stderr);
+  return 2;
+}
