@@ -97,3 +97,43 @@ void linear_t(float* y, const float* x, int64_t n, const Weight& w) {
 }
 
 }  // namespace dsv3
+
+namespace dsv3 {
+
+namespace {
+// out [cols, rows] = in [rows, cols]ᵀ
+void transpose(float* out, const float* in, int64_t rows, int64_t cols) {
+  constexpr int64_t B = 32;
+  for (int64_t r0 = 0; r0 < rows; r0 += B)
+    for (int64_t c0 = 0; c0 < cols; c0 += B)
+      for (int64_t r = r0; r < std::min(rows, r0 + B); ++r)
+        for (int64_t c = c0; c < std::min(cols, c0 + B); ++c) out[c * rows + r] = in[r * cols + c];
+}
+}  // namespace
+
+void linear_dw(float* dw, const float* dy, const float* x, int64_t n, int64_t R, int64_t C) {
+  if (n == 0) return;
+  // As a product of row-major operands: dW[r, c] = dot(dyᵀ[r, :], xᵀ[c, :]) over the n rows.
+  std::vector<float> dyT(static_cast<size_t>(R * n)), xT(static_cast<size_t>(C * n));
+  transpose(dyT.data(), dy, n, R);
+  transpose(xT.data(), x, n, C);
+  const IsaKernels& k = isa_kernels();
+  const int64_t row_tiles = (R + kTokTile - 1) / kTokTile, col_tiles = (C + kRowTile - 1) / kRowTile;
+  const bool parallel = double(n) * double(R) * double(C) >= kParallelMinFlops;
+#pragma omp parallel if (parallel)
+  {
+    std::vector<float> tile(static_cast<size_t>(kTokTile * kRowTile));
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t rt = 0; rt < row_tiles; ++rt) {
+      for (int64_t ct = 0; ct < col_tiles; ++ct) {
+        const int64_t r0 = rt * kTokTile, nr = std::min(kTokTile, R - r0);
+        const int64_t c0 = ct * kRowTile, nc = std::min(kRowTile, C - c0);
+        k.dot_tile(tile.data(), kRowTile, dyT.data() + r0 * n, n, nr, xT.data() + c0 * n, n, nc, n);
+        for (int64_t r = 0; r < nr; ++r)
+          for (int64_t c = 0; c < nc; ++c) dw[(r0 + r) * C + c0 + c] += tile[size_t(r * kRowTile + c)];
+      }
+    }
+  }
+}
+
+}  // namespace dsv3

@@ -1,0 +1,150 @@
+// The linear kernels against a plain double-precision product, for every stored dtype
+// (FP8 with partial edge blocks), every instruction set the CPU has, and odd shapes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <random>
+
+#include "core/dtype.h"
+#include "kernels/isa_kernels.h"
+#include "kernels/linear.h"
+
+namespace dsv3 {
+namespace {
+
+struct Matrix {  // a weight in some dtype plus its exact float32 values
+  std::vector<uint8_t> bytes;
+  std::vector<float> scales, values;
+  Weight w;
+};
+
+Matrix make_matrix(DType dt, int64_t R, int64_t C, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  Matrix m;
+  m.values.resize(size_t(R * C));
+  m.bytes.resize(size_t(R * C) * dtype_size(dt));
+  const int64_t B = 128, sr = (R + B - 1) / B, sc = (C + B - 1) / B;
+  if (dt == DType::F8_E4M3) {
+    m.scales.resize(size_t(sr * sc));
+    for (auto& s : m.scales) s = std::ldexp(1.0f, int(rng() % 5) - 8);
+  }
+  for (int64_t r = 0; r < R; ++r) {
+    for (int64_t c = 0; c < C; ++c) {
+      const size_t i = size_t(r * C + c);
+      const float v = nd(rng);
+      if (dt == DType::F32) { std::memcpy(&m.bytes[i * 4], &v, 4); m.values[i] = v; }
+      if (dt == DType::BF16) { uint16_t h = f32_to_bf16(v); std::memcpy(&m.bytes[i * 2], &h, 2); m.values[i] = bf16_to_f32(h); }
+      if (dt == DType::F16) { uint16_t h = f32_to_f16(v); std::memcpy(&m.bytes[i * 2], &h, 2); m.values[i] = f16_to_f32(h); }
+      if (dt == DType::F8_E4M3) {
+        const uint8_t q = f32_to_fp8_e4m3(v * 16.0f);
+        m.bytes[i] = q;
+        m.values[i] = fp8_e4m3_to_f32(q) * m.scales[size_t((r / B) * sc + c / B)];
+      }
+    }
+  }
+  m.w.dtype = dt;
+  m.w.rows = R;
+  m.w.cols = C;
+  m.w.data = m.bytes.data();
+  if (dt == DType::F8_E4M3) {
+    m.w.scale_inv = m.scales.data();
+    m.w.scale_cols = sc;
+  }
+  return m;
+}
+
+std::vector<float> random_vec(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = nd(rng);
+  return v;
+}
+
+struct Case {
+  DType dtype;
+  int64_t rows, cols, n;
+};
+
+class LinearKernels : public ::testing::TestWithParam<Case> {};
+
+TEST_P(LinearKernels, MatchDoublePrecisionProduct) {
+  const Case c = GetParam();
+  const Matrix m = make_matrix(c.dtype, c.rows, c.cols, 1);
+  const auto x = random_vec(size_t(c.n * c.cols), 2), xt = random_vec(size_t(c.n * c.rows), 3);
+  std::vector<float> y(size_t(c.n * c.rows)), yt(size_t(c.n * c.cols));
+  linear(y.data(), x.data(), c.n, m.w);
+  linear_t(yt.data(), xt.data(), c.n, m.w);
+  for (int64_t t = 0; t < c.n; ++t) {
+    for (int64_t r = 0; r < c.rows; ++r) {
+      double s = 0, mag = 0;
+      for (int64_t k = 0; k < c.cols; ++k) {
+        s += double(x[size_t(t * c.cols + k)]) * m.values[size_t(r * c.cols + k)];
+        mag += std::fabs(double(x[size_t(t * c.cols + k)]) * m.values[size_t(r * c.cols + k)]);
+      }
+      ASSERT_NEAR(y[size_t(t * c.rows + r)], s, 1e-5 * mag + 1e-6) << "t=" << t << " r=" << r;
+    }
+    for (int64_t k = 0; k < c.cols; ++k) {
+      double s = 0, mag = 0;
+      for (int64_t r = 0; r < c.rows; ++r) {
+        s += double(xt[size_t(t * c.rows + r)]) * m.values[size_t(r * c.cols + k)];
+        mag += std::fabs(double(xt[size_t(t * c.rows + r)]) * m.values[size_t(r * c.cols + k)]);
+      }
+      ASSERT_NEAR(yt[size_t(t * c.cols + k)], s, 1e-5 * mag + 1e-6) << "t=" << t << " c=" << k;
+    }
+  }
+}
+
+TEST_P(LinearKernels, RowSliceSeesTheSameRowsAndScales) {
+  const Case c = GetParam();
+  if (c.rows < 3) GTEST_SKIP();
+  const Matrix m = make_matrix(c.dtype, c.rows, c.cols, 4);
+  const int64_t r0 = c.rows / 3, nr = c.rows - r0 - 1;
+  const auto x = random_vec(size_t(c.n * c.cols), 5);
+  std::vector<float> full(size_t(c.n * c.rows)), part(size_t(c.n * nr));
+  linear(full.data(), x.data(), c.n, m.w);
+  linear(part.data(), x.data(), c.n, m.w.rows_slice(r0, nr));
+  for (int64_t t = 0; t < c.n; ++t)
+    for (int64_t r = 0; r < nr; ++r) EXPECT_FLOAT_EQ(part[size_t(t * nr + r)], full[size_t(t * c.rows + r0 + r)]);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, LinearKernels,
+    ::testing::Values(Case{DType::F32, 33, 70, 5}, Case{DType::BF16, 64, 256, 1}, Case{DType::BF16, 17, 300, 70},
+                      Case{DType::F16, 40, 129, 3}, Case{DType::F8_E4M3, 300, 200, 2},
+                      Case{DType::F8_E4M3, 130, 257, 9}, Case{DType::F32, 5, 3, 130}));
+
+TEST(LinearDw, MatchesSumOfOuterProducts) {
+  const int64_t n = 37, R = 21, C = 45;
+  const auto dy = random_vec(size_t(n * R), 6), x = random_vec(size_t(n * C), 7);
+  std::vector<float> dw(size_t(R * C), 1.0f);  // accumulates onto what is there
+  linear_dw(dw.data(), dy.data(), x.data(), n, R, C);
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t c = 0; c < C; ++c) {
+      double s = 1.0;
+      for (int64_t t = 0; t < n; ++t) s += double(dy[size_t(t * R + r)]) * x[size_t(t * C + c)];
+      ASSERT_NEAR(dw[size_t(r * C + c)], s, 1e-4);
+    }
+}
+
+TEST(IsaKernels, EveryAvailableInstructionSetAgrees) {
+  const IsaKernels* base = isa_kernels_by_name("generic");
+  ASSERT_NE(base, nullptr);
+  const auto a = random_vec(1000, 8), b = random_vec(1000, 9);
+  std::vector<uint16_t> h(1000);
+  for (size_t i = 0; i < h.size(); ++i) h[i] = f32_to_bf16(a[i]);
+  for (const char* name : {"avx2", "avx512"}) {
+    const IsaKernels* k = isa_kernels_by_name(name);
+    if (!k) continue;
+    EXPECT_NEAR(k->dot(a.data(), b.data(), 1000), base->dot(a.data(), b.data(), 1000), 1e-3) << name;
+    std::vector<float> w1(1000), w2(1000);
+    k->widen_bf16(w1.data(), h.data(), 1000);
+    base->widen_bf16(w2.data(), h.data(), 1000);
+    EXPECT_EQ(w1, w2) << name;
+  }
+}
+
+}  // namespace
+}  // namespace dsv3
