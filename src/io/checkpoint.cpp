@@ -53,9 +53,15 @@ Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
   } else if (fs::exists(single)) {
     add_file(single.string());
   } else {
-    std::vector<fs::path> found;
-    for (const auto& e : fs::directory_iterator(dir))
-      if (e.path().extension() == ".safetensors") found.push_back(e.path());
+    // No index: the shards are the model*.safetensors files (other safetensors files, such as
+    // saved activations, may sit beside them); failing that, every *.safetensors file.
+    std::vector<fs::path> found, model_files;
+    for (const auto& e : fs::directory_iterator(dir)) {
+      if (e.path().extension() != ".safetensors") continue;
+      found.push_back(e.path());
+      if (e.path().filename().string().rfind("model", 0) == 0) model_files.push_back(e.path());
+    }
+    if (!model_files.empty()) found = model_files;
     if (found.empty()) fail(dir, ": no model.safetensors, index or *.safetensors file");
     std::sort(found.begin(), found.end());
     for (const auto& p : found) add_file(p.string());

@@ -108,8 +108,8 @@ TEST_P(ReferenceLogits, GreedyDecodeThroughTheCache) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, ReferenceLogits, ::testing::Values("v3-tiny", "v3-tiny-fp8", "v2-lite-tiny"),
-                         [](const auto& info) {
-                           std::string s = info.param;
+                         [](const auto& param_info) {
+                           std::string s = param_info.param;
                            std::replace(s.begin(), s.end(), '-', '_');
                            return s;
                          });

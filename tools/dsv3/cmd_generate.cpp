@@ -15,8 +15,10 @@ namespace {
 
 const char* kUsage =
     "usage: dsv3 generate --model DIR --tokens 5,9,13[;7,8,...] --max-new-tokens N\n"
-    "                     [--temperature T] [--seed S] [--ids] [--no-eos-stop] [--stats] [--threads N]\n"
-    "Prints the generated token ids of each prompt (prompts separated by ';') on one line each.\n";
+    "                     [--temperature T] [--seed S] [--ids] [--stop-at-eos] [--stats] [--threads N]\n"
+    "Prints the generated token ids of each prompt (prompts separated by ';') on one line each.\n"
+    "With --tokens, generation works at the token level and runs exactly --max-new-tokens steps\n"
+    "(as DeepSeek's reference does) unless --stop-at-eos is given.\n";
 
 std::vector<std::vector<int32_t>> parse_prompts(const std::string& s) {
   std::vector<std::vector<int32_t>> out;
@@ -31,7 +33,7 @@ std::vector<std::vector<int32_t>> parse_prompts(const std::string& s) {
 
 int cmd_generate(int argc, char** argv) {
   const Args a(argc, argv, {"model", "tokens", "max-new-tokens", "temperature", "seed", "threads"},
-               {"ids", "stats", "no-eos-stop", "help"});
+               {"ids", "stats", "stop-at-eos", "help"});
   if (a.has("help")) return std::fputs(kUsage, stdout), 0;
   apply_threads(a);
   const auto prompts = parse_prompts(a.required("tokens"));
@@ -41,8 +43,8 @@ int cmd_generate(int argc, char** argv) {
   opt.sampling.temperature = float(a.number("temperature", 0.0));
   if (!(opt.sampling.temperature >= 0.0f)) fail("--temperature must be >= 0");
   opt.sampling.seed = uint64_t(a.integer("seed", 0));
-  opt.stop_at_eos = !a.has("no-eos-stop");
-  const auto model = Model::load(resolve_model_dir(a.str("model")));
+  opt.stop_at_eos = a.has("stop-at-eos");
+  const auto model = load_model(a.str("model"));
 
   GenerateStats st;
   const auto outs = generate(*model, prompts, opt, &st);

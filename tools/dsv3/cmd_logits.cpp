@@ -32,7 +32,7 @@ int cmd_logits(int argc, char** argv) {
   apply_threads(a);
   const std::vector<int32_t> tokens = parse_token_list(a.required("tokens"));
   const std::string out_path = a.required("out");
-  const auto model = Model::load(resolve_model_dir(a.str("model")));
+  const auto model = load_model(a.str("model"));
   const ModelConfig& cfg = model->config();
   const int64_t T = int64_t(tokens.size()), H = cfg.hidden_size, V = cfg.vocab_size;
   if (T > cfg.max_position_embeddings) fail("prompt of ", T, " tokens exceeds the context of ", cfg.max_position_embeddings);

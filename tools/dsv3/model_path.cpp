@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
@@ -27,6 +28,17 @@ std::string resolve_model_dir(const std::string& given) {
     if (fs::exists(p / "config.json")) return fs::weakly_canonical(p).string();
   }
   fail("no --model given and no default model found (models/default)");
+}
+
+std::unique_ptr<Model> load_model(const std::string& given) {
+  auto model = Model::load(resolve_model_dir(given));
+  const auto& unused = model->unused_tensors();
+  if (!unused.empty()) {
+    std::fprintf(stderr, "note: %zu checkpoint tensor(s) not used by this config:", unused.size());
+    for (size_t i = 0; i < unused.size() && i < 5; ++i) std::fprintf(stderr, " %s", unused[i].c_str());
+    std::fprintf(stderr, "%s\n", unused.size() > 5 ? " ..." : "");
+  }
+  return model;
 }
 
 }  // namespace dsv3::cli
