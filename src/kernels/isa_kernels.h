@@ -1,6 +1,6 @@
 // The innermost loops, compiled once per instruction set (generic, AVX2, AVX-512) from one
 // source (isa_kernels.inc) and picked at run time by the CPU's features. Everything above this
-// table (linear.cpp, the model) is ISA-independent.
+// table (gemm.cpp, linear.cpp, the model) is ISA-independent.
 #pragma once
 #include <cstdint>
 
@@ -14,9 +14,27 @@ struct IsaKernels {
   void (*widen_fp8)(float* out, const uint8_t* in, int64_t n, float scale);
   float (*dot)(const float* a, const float* b, int64_t n);
   void (*axpy)(float* y, float a, const float* x, int64_t n);  // y += a * x
-  // y[t * ldy + r] = dot(x[t * ldx ..], w[r * ldw ..], k) for t < nt, r < nr
-  void (*dot_tile)(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t nt, const float* w,
-                   int64_t ldw, int64_t nr, int64_t k);
+
+  // Decode-shaped products, reading stored weight rows directly (no widened copy):
+  //   y[t * ldy + r] = Σ_i x[t * ldx + i] · w_r[i]   for t < nt (1..4), r < nr, i < k.
+  void (*gemv_f32)(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t nt, const float* w, int64_t ldw,
+                   int64_t nr, int64_t k);
+  void (*gemv_bf16)(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t nt, const uint16_t* w,
+                    int64_t ldw, int64_t nr, int64_t k);
+  // FP8: all nr rows share one row of block scales `scales` (one per `block` columns).
+  void (*gemv_fp8)(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t nt, const uint8_t* w, int64_t ldw,
+                   int64_t nr, int64_t k, const float* scales, int64_t block);
+
+  // GEMM microkernel on packed panels: ap [k][mr], bp [k][nr]; writes (or adds to) the m x n
+  // corner (m <= mr, n <= nr) of c with row stride ldc.
+  int gemm_mr, gemm_nr;
+  void (*gemm_micro)(const float* ap, const float* bp, int64_t k, float* c, int64_t ldc, int64_t m, int64_t n,
+                     bool accumulate);
+
+  // Independent multiply-add chains held in registers: the core's float32 FMA ceiling.
+  // Returns a value that depends on every chain (so nothing is optimized away).
+  float (*fma_burn)(int64_t iters, float a, float b);
+  int64_t fma_burn_flops_per_iter;
 };
 
 const IsaKernels& isa_kernels();           // the best the CPU supports (or DSV3_ISA=generic|avx2|avx512)

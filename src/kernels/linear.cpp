@@ -4,19 +4,51 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/gemm.h"
 #include "kernels/isa_kernels.h"
 
 namespace dsv3 {
 
 namespace {
 
-constexpr int64_t kRowTile = 16;   // weight rows widened to float32 at a time
-constexpr int64_t kTokTile = 64;   // input rows multiplied against them at a time
-constexpr int64_t kColTile = 128;  // linear_t: output columns per task (one FP8 block)
+// Up to this many input rows, a product reads each weight element once and uses it for every
+// row straight from the stored dtype (decode); above, packing for the GEMM pays off.
+constexpr int64_t kGemvMaxRows = 4;
+constexpr int64_t kGemvRowChunk = 64;   // weight rows per task
+constexpr int64_t kColTile = 128;       // linear_t (few rows): output columns per task
 constexpr double kParallelMinFlops = 1 << 15;  // below this, threads cost more than they save
 
 float fp8_scale(const Weight& w, int64_t r, int64_t c) {
   return w.scale_inv[((w.row0 + r) / w.block) * w.scale_cols + c / w.block];
+}
+
+// y[n, nr] for weight rows [r0, r0 + nr), n <= kGemvMaxRows, reading the stored dtype directly.
+void gemv_rows(float* y, int64_t ldy, const float* x, int64_t n, const Weight& w, int64_t r0, int64_t nr) {
+  const IsaKernels& k = isa_kernels();
+  const int64_t C = w.cols;
+  switch (w.dtype) {
+    case DType::F32:
+      k.gemv_f32(y, ldy, x, C, n, reinterpret_cast<const float*>(w.row_ptr(r0)), C, nr, C);
+      return;
+    case DType::BF16:
+      k.gemv_bf16(y, ldy, x, C, n, reinterpret_cast<const uint16_t*>(w.row_ptr(r0)), C, nr, C);
+      return;
+    case DType::F8_E4M3:
+      for (int64_t r = r0; r < r0 + nr;) {  // rows sharing one row of block scales
+        const int64_t end = std::min(r0 + nr, ((w.row0 + r) / w.block + 1) * w.block - w.row0);
+        const float* scales = w.scale_inv + ((w.row0 + r) / w.block) * w.scale_cols;
+        k.gemv_fp8(y + (r - r0), ldy, x, C, n, w.row_ptr(r), C, end - r, C, scales, w.block);
+        r = end;
+      }
+      return;
+    default: {  // F16: widen each row, then the float32 kernel
+      std::vector<float> row(static_cast<size_t>(C));
+      for (int64_t r = r0; r < r0 + nr; ++r) {
+        weight_row_f32(row.data(), w, r);
+        k.gemv_f32(y + (r - r0), ldy, x, C, n, row.data(), C, 1, C);
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -42,40 +74,30 @@ void weight_row_span_f32(float* out, const Weight& w, int64_t r, int64_t c0, int
 void weight_row_f32(float* out, const Weight& w, int64_t r) { weight_row_span_f32(out, w, r, 0, w.cols); }
 
 void linear(float* y, const float* x, int64_t n, const Weight& w) {
-  const IsaKernels& k = isa_kernels();
   const int64_t R = w.rows, C = w.cols;
-  const int64_t row_tiles = (R + kRowTile - 1) / kRowTile;
-  const int64_t tok_tiles = (n + kTokTile - 1) / kTokTile;
-  const bool direct = w.dtype == DType::F32;
-  const bool parallel = double(n) * double(R) * double(C) >= kParallelMinFlops;
-#pragma omp parallel if (parallel)
-  {
-    std::vector<float> buf(direct ? 0 : size_t(kRowTile * C));
-#pragma omp for collapse(2) schedule(static)
-    for (int64_t rt = 0; rt < row_tiles; ++rt) {
-      for (int64_t tt = 0; tt < tok_tiles; ++tt) {
-        const int64_t r0 = rt * kRowTile, nr = std::min(kRowTile, R - r0);
-        const int64_t t0 = tt * kTokTile, nt = std::min(kTokTile, n - t0);
-        const float* wf;
-        if (direct) {
-          wf = reinterpret_cast<const float*>(w.row_ptr(r0));
-        } else {
-          for (int64_t r = 0; r < nr; ++r) weight_row_f32(buf.data() + r * C, w, r0 + r);
-          wf = buf.data();
-        }
-        k.dot_tile(y + t0 * R + r0, R, x + t0 * C, C, nt, wf, C, nr, C);
-      }
-    }
+  if (n > kGemvMaxRows) {
+    gemm(y, R, n, R, C, {x, C, false}, {&w, false}, false);
+    return;
+  }
+  const int64_t chunks = (R + kGemvRowChunk - 1) / kGemvRowChunk;
+#pragma omp parallel for schedule(static) if (double(n) * double(R) * double(C) >= kParallelMinFlops)
+  for (int64_t ch = 0; ch < chunks; ++ch) {
+    const int64_t r0 = ch * kGemvRowChunk;
+    gemv_rows(y + r0, R, x, n, w, r0, std::min(kGemvRowChunk, R - r0));
   }
 }
 
 void linear_t(float* y, const float* x, int64_t n, const Weight& w) {
-  const IsaKernels& k = isa_kernels();
   const int64_t R = w.rows, C = w.cols;
+  if (n > kGemvMaxRows) {
+    gemm(y, C, n, C, R, {x, R, false}, {&w, true}, false);
+    return;
+  }
+  // Few rows: y[t] = Σ_r x[t, r] · W[r], reading each weight row once per column tile.
+  const IsaKernels& k = isa_kernels();
   const int64_t col_tiles = (C + kColTile - 1) / kColTile;
   const bool direct = w.dtype == DType::F32;
-  const bool parallel = double(n) * double(R) * double(C) >= kParallelMinFlops;
-#pragma omp parallel if (parallel)
+#pragma omp parallel if (double(n) * double(R) * double(C) >= kParallelMinFlops)
   {
     float span[kColTile];
 #pragma omp for schedule(static)
@@ -83,57 +105,19 @@ void linear_t(float* y, const float* x, int64_t n, const Weight& w) {
       const int64_t c0 = ct * kColTile, nc = std::min(kColTile, C - c0);
       for (int64_t t = 0; t < n; ++t) std::memset(y + t * C + c0, 0, size_t(nc) * 4);
       for (int64_t r = 0; r < R; ++r) {
-        const float* wr;
-        if (direct) {
-          wr = reinterpret_cast<const float*>(w.row_ptr(r)) + c0;
-        } else {
-          weight_row_span_f32(span, w, r, c0, nc);
-          wr = span;
-        }
+        const float* wr = span;
+        if (direct) wr = reinterpret_cast<const float*>(w.row_ptr(r)) + c0;
+        else weight_row_span_f32(span, w, r, c0, nc);
         for (int64_t t = 0; t < n; ++t) k.axpy(y + t * C + c0, x[t * R + r], wr, nc);
       }
     }
   }
 }
 
-}  // namespace dsv3
-
-namespace dsv3 {
-
-namespace {
-// out [cols, rows] = in [rows, cols]ᵀ
-void transpose(float* out, const float* in, int64_t rows, int64_t cols) {
-  constexpr int64_t B = 32;
-  for (int64_t r0 = 0; r0 < rows; r0 += B)
-    for (int64_t c0 = 0; c0 < cols; c0 += B)
-      for (int64_t r = r0; r < std::min(rows, r0 + B); ++r)
-        for (int64_t c = c0; c < std::min(cols, c0 + B); ++c) out[c * rows + r] = in[r * cols + c];
-}
-}  // namespace
-
 void linear_dw(float* dw, const float* dy, const float* x, int64_t n, int64_t R, int64_t C) {
-  if (n == 0) return;
-  // As a product of row-major operands: dW[r, c] = dot(dyᵀ[r, :], xᵀ[c, :]) over the n rows.
-  std::vector<float> dyT(static_cast<size_t>(R * n)), xT(static_cast<size_t>(C * n));
-  transpose(dyT.data(), dy, n, R);
-  transpose(xT.data(), x, n, C);
-  const IsaKernels& k = isa_kernels();
-  const int64_t row_tiles = (R + kTokTile - 1) / kTokTile, col_tiles = (C + kRowTile - 1) / kRowTile;
-  const bool parallel = double(n) * double(R) * double(C) >= kParallelMinFlops;
-#pragma omp parallel if (parallel)
-  {
-    std::vector<float> tile(static_cast<size_t>(kTokTile * kRowTile));
-#pragma omp for collapse(2) schedule(static)
-    for (int64_t rt = 0; rt < row_tiles; ++rt) {
-      for (int64_t ct = 0; ct < col_tiles; ++ct) {
-        const int64_t r0 = rt * kTokTile, nr = std::min(kTokTile, R - r0);
-        const int64_t c0 = ct * kRowTile, nc = std::min(kRowTile, C - c0);
-        k.dot_tile(tile.data(), kRowTile, dyT.data() + r0 * n, n, nr, xT.data() + c0 * n, n, nc, n);
-        for (int64_t r = 0; r < nr; ++r)
-          for (int64_t c = 0; c < nc; ++c) dw[(r0 + r) * C + c0 + c] += tile[size_t(r * kRowTile + c)];
-      }
-    }
-  }
+  // dW[r, c] += Σ_t dy[t, r] · x[t, c]: A = dyᵀ (k-major), B(c, t) = x[t][c] (a transposed view).
+  const Weight xw = f32_weight(x, n, C);
+  gemm(dw, C, R, C, n, {dy, R, true}, {&xw, true}, true);
 }
 
 }  // namespace dsv3

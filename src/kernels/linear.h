@@ -19,10 +19,6 @@ void weight_row_f32(float* out, const Weight& w, int64_t r);
 // Columns [c0, c0 + nc) of row r widened to float32.
 void weight_row_span_f32(float* out, const Weight& w, int64_t r, int64_t c0, int64_t nc);
 
-}  // namespace dsv3
-
-namespace dsv3 {
-
 // dW[R, C] += dyᵀ · x  over n rows: dy [n, R], x [n, C]   (the weight gradient of a Linear layer;
 // dW is float32, e.g. the trainer's gradient buffer)
 void linear_dw(float* dw, const float* dy, const float* x, int64_t n, int64_t R, int64_t C);

@@ -146,5 +146,51 @@ TEST(IsaKernels, EveryAvailableInstructionSetAgrees) {
   }
 }
 
+// Each instruction set's microkernel and decode kernels against plain loops, so a CPU that
+// dispatches differently from this one still runs tested code.
+TEST(IsaKernels, GemmMicroAndGemvMatchPlainLoops) {
+  for (const char* name : {"generic", "avx2", "avx512"}) {
+    const IsaKernels* k = isa_kernels_by_name(name);
+    if (!k) continue;
+    const int mr = k->gemm_mr, nr = k->gemm_nr;
+    const int64_t depth = 37;
+    const auto ap = random_vec(size_t(depth * mr), 11), bp = random_vec(size_t(depth * nr), 12);
+    std::vector<float> c(size_t(mr * nr), 1.0f);
+    k->gemm_micro(ap.data(), bp.data(), depth, c.data(), nr, mr - 1, nr - 1, true);  // a partial tile
+    for (int i = 0; i < mr; ++i)
+      for (int j = 0; j < nr; ++j) {
+        double s = 1.0;
+        if (i < mr - 1 && j < nr - 1)
+          for (int64_t p = 0; p < depth; ++p) s += double(ap[size_t(p * mr + i)]) * bp[size_t(p * nr + j)];
+        ASSERT_NEAR(c[size_t(i * nr + j)], s, 1e-4) << name << " " << i << "," << j;
+      }
+
+    const int64_t K = 300, R = 5;
+    const auto x = random_vec(size_t(4 * K), 13);
+    std::vector<uint16_t> wb(size_t(R * K));
+    std::vector<uint8_t> w8(size_t(R * K));
+    for (size_t i = 0; i < wb.size(); ++i) {
+      wb[i] = f32_to_bf16(x[i % x.size()] * 0.5f);
+      w8[i] = uint8_t((i * 37) % 256 == 0x7F ? 0 : (i * 37) % 256) & 0xF7;  // finite codes, subnormals too
+    }
+    const float scales[3] = {0.5f, 2.0f, 0.25f};
+    for (int64_t nt = 1; nt <= 4; ++nt) {
+      std::vector<float> yb(size_t(nt * R)), y8(size_t(nt * R));
+      k->gemv_bf16(yb.data(), R, x.data(), K, nt, wb.data(), K, R, K);
+      k->gemv_fp8(y8.data(), R, x.data(), K, nt, w8.data(), K, R, K, scales, 128);
+      for (int64_t t = 0; t < nt; ++t)
+        for (int64_t r = 0; r < R; ++r) {
+          double sb = 0, s8 = 0;
+          for (int64_t i = 0; i < K; ++i) {
+            sb += double(x[size_t(t * K + i)]) * bf16_to_f32(wb[size_t(r * K + i)]);
+            s8 += double(x[size_t(t * K + i)]) * fp8_e4m3_to_f32(w8[size_t(r * K + i)]) * scales[i / 128];
+          }
+          ASSERT_NEAR(yb[size_t(t * R + r)], sb, 1e-3) << name << " bf16 nt=" << nt;
+          ASSERT_NEAR(y8[size_t(t * R + r)], s8, 1e-2 + 1e-5 * std::fabs(s8)) << name << " fp8 nt=" << nt;
+        }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace dsv3

@@ -1,0 +1,81 @@
+#include "kernels/machine_limits.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <vector>
+
+#include "kernels/isa_kernels.h"
+
+namespace dsv3 {
+
+namespace {
+
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+double read_bandwidth(size_t bytes) {
+  const int64_t n = int64_t(bytes / sizeof(float));
+  std::vector<float> a(static_cast<size_t>(n));
+  const IsaKernels& k = isa_kernels();
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) a[size_t(i)] = float(i & 1023) * 1e-3f;  // first touch by the reader
+  double best = 0;
+  volatile float sink = 0;
+  for (int rep = 0; rep < 5; ++rep) {
+    const double t0 = now();
+    float total = 0;
+#pragma omp parallel reduction(+ : total)
+    {
+      const int64_t nt = omp_get_num_threads(), id = omp_get_thread_num();
+      const int64_t chunk = (n + nt - 1) / nt, b = std::min(n, id * chunk), e = std::min(n, b + chunk);
+      total += k.dot(a.data() + b, a.data() + b, e - b);  // one stream: both operands are the same line
+    }
+    sink = sink + total;
+    best = std::max(best, double(bytes) / (now() - t0) / 1e9);
+  }
+  return best;
+}
+
+double peak_gflops() {
+  const IsaKernels& k = isa_kernels();
+  const int64_t iters = 4000000;
+  double best = 0;
+  volatile float sink = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    const double t0 = now();
+    int threads = 1;
+    float total = 0;
+#pragma omp parallel reduction(+ : total)
+    {
+      threads = omp_get_num_threads();
+      total += k.fma_burn(iters, 0.999999f, 1e-7f);
+    }
+    sink = sink + total;
+    best = std::max(best, double(iters) * double(k.fma_burn_flops_per_iter) * threads / (now() - t0) / 1e9);
+  }
+  return best;
+}
+
+}  // namespace
+
+MachineLimits measure_machine_limits(size_t bytes) {
+  MachineLimits m;
+  m.cpu = cpu_model();
+  m.isa = isa_kernels().name;
+  m.threads = omp_get_max_threads();
+  m.read_gbs = read_bandwidth(bytes);
+  m.peak_gflops = peak_gflops();
+  return m;
+}
+
+}  // namespace dsv3
