@@ -69,7 +69,7 @@ void gemm(float* c, int64_t ldc, int64_t M, int64_t N, int64_t K, const GemmA& a
   const IsaKernels& isa = isa_kernels();
   const int mr = isa.gemm_mr, nr = isa.gemm_nr;
   const int64_t m_tiles = (M + kMC - 1) / kMC, n_tiles = (N + kNC - 1) / kNC;
-  const bool parallel = double(M) * double(N) * double(K) >= double(1 << 16);
+  const bool parallel = double(M) * double(N) * double(K) >= double(1 << 20);  // see linear.cpp
 #pragma omp parallel if (parallel)
   {
     std::vector<float> ap(static_cast<size_t>(round_up(kMC, mr) * kKC));

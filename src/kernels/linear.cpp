@@ -16,7 +16,9 @@ namespace {
 constexpr int64_t kGemvMaxRows = 4;
 constexpr int64_t kGemvRowChunk = 64;   // weight rows per task
 constexpr int64_t kColTile = 128;       // linear_t (few rows): output columns per task
-constexpr double kParallelMinFlops = 1 << 15;  // below this, threads cost more than they save
+// Below this many multiply-adds a product runs on one thread: forking and joining a parallel
+// region costs a few microseconds, about what a single core needs for ~1 MFLOP of weights.
+constexpr double kParallelMinFlops = 1 << 20;
 
 float fp8_scale(const Weight& w, int64_t r, int64_t c) {
   return w.scale_inv[((w.row0 + r) / w.block) * w.scale_cols + c / w.block];

@@ -1,4 +1,6 @@
 // dsv3: run, study, train and serve DeepSeek-V3-family models.
+#include <malloc.h>
+
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -20,6 +22,7 @@ const Command kCommands[] = {
     {"info", dsv3::cli::cmd_info, "architecture, parameter counts, bytes per token of a checkpoint"},
     {"logits", dsv3::cli::cmd_logits, "write the logits (and MTP logits) of every prompt position"},
     {"generate", dsv3::cli::cmd_generate, "continue a prompt (greedy or sampled)"},
+    {"bench", dsv3::cli::cmd_bench, "prefill and decode speed against the machine's measured limits"},
 };
 
 void usage(FILE* f) {
@@ -31,6 +34,11 @@ void usage(FILE* f) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Every forward pass allocates its scratch activations; above glibc's default 128 KB mmap
+  // threshold each would be mapped, page-faulted in and unmapped on every call. Serving them
+  // from the heap, and not returning freed memory to the OS, keeps steady-state steps fault-free.
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
     usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
