@@ -34,7 +34,14 @@ struct WordCache {
   std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> words;
 };
 
+WordCache& thread_cache() {
+  thread_local WordCache cache;
+  return cache;
+}
+
 }  // namespace
+
+void BpeModel::clear_thread_cache() { thread_cache().words.clear(); }
 
 BpeModel::BpeModel(const std::array<int32_t, 256>& byte_ids, const std::vector<Merge>& merges, bool ignore_merges,
                    std::unordered_map<std::string, int32_t> whole_words)
@@ -140,7 +147,7 @@ void BpeModel::encode_word(std::string_view word, std::vector<int32_t>& out) con
     return;
   }
   if (word.size() >= kMaxCachedWordBytes) return encode_word_uncached(word, out);
-  thread_local WordCache cache;
+  WordCache& cache = thread_cache();
   if (cache.owner != cache_owner_ || cache.words.size() >= kMaxCachedWords) {
     cache.words.clear();
     cache.owner = cache_owner_;

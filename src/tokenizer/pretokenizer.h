@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "tokenizer/regex.h"
 
 namespace dsv3 {
@@ -14,6 +16,10 @@ namespace dsv3 {
 class PreTokenizer {
  public:
   enum class Behavior { kIsolated, kRemoved };
+
+  // Adds the steps of a tokenizer.json "pre_tokenizer" (null, Sequence, Split, ByteLevel);
+  // anything else is an Error naming it.
+  void add_from_json(const nlohmann::json& pre_tokenizer, const std::string& what);
 
   // Split: with invert, only the matches are kept (the reference's `text.match`); otherwise the
   // text is cut at the matches, which are kept (kIsolated) or dropped (kRemoved).

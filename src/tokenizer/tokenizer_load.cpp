@@ -65,39 +65,6 @@ void check_post_processor(const json& p, const std::string& what) {
   fail(what, ": post_processor \"", t, "\" is not supported");
 }
 
-void add_pre_tokenizer(const json& p, PreTokenizer& out, const std::string& what) {
-  if (p.is_null()) return;
-  const std::string t = type_of(p, what);
-  if (t == "Sequence") {
-    const auto it = p.find("pretokenizers");
-    if (it == p.end() || !it->is_array()) fail(what, ": Sequence has no \"pretokenizers\" array");
-    for (const json& sub : *it) add_pre_tokenizer(sub, out, what);
-  } else if (t == "Split") {
-    const json& pat = p.value("pattern", json());
-    std::string regex;
-    if (pat.is_object() && pat.contains("Regex") && pat["Regex"].is_string()) {
-      regex = pat["Regex"].get<std::string>();
-    } else if (pat.is_object() && pat.contains("String") && pat["String"].is_string()) {
-      for (const char c : pat["String"].get<std::string>()) {  // a literal: escape everything
-        if (!std::isalnum(uint8_t(c)) && uint8_t(c) < 0x80) regex += '\\';
-        regex += c;
-      }
-    } else {
-      fail(what, ": Split pre-tokenizer has no Regex or String pattern");
-    }
-    const std::string behavior = p.value("behavior", std::string("Isolated"));
-    PreTokenizer::Behavior b;
-    if (behavior == "Isolated") b = PreTokenizer::Behavior::kIsolated;
-    else if (behavior == "Removed") b = PreTokenizer::Behavior::kRemoved;
-    else fail(what, ": Split behavior \"", behavior, "\" is not supported (Isolated, Removed)");
-    out.add_split(regex, b, flag(p, "invert", false), what + ": Split pattern");
-  } else if (t == "ByteLevel") {
-    out.add_byte_level(flag(p, "add_prefix_space", false), flag(p, "use_regex", true));
-  } else {
-    fail(what, ": pre-tokenizer \"", t, "\" is not supported (Sequence, Split, ByteLevel)");
-  }
-}
-
 void check_bpe_options(const json& m, const std::string& what) {
   if (m.contains("type") && type_of(m, what) != "BPE") fail(what, ": model \"", m["type"].get<std::string>(), "\" is not supported (only BPE)");
   if (const auto it = m.find("dropout"); it != m.end() && !it->is_null() && !(it->is_number() && it->get<double>() == 0.0))
@@ -189,7 +156,7 @@ Tokenizer Tokenizer::from_json_checked(const json& tj, const json* config, const
   check_normalizer(tj.value("normalizer", json()), what);
   check_decoder(tj.value("decoder", json()), what);
   check_post_processor(tj.value("post_processor", json()), what);
-  add_pre_tokenizer(tj.value("pre_tokenizer", json()), impl->pre_tokenizer, what);
+  impl->pre_tokenizer.add_from_json(tj.value("pre_tokenizer", json()), what);
   if (!tj.contains("model")) fail(what, ": no \"model\"");
   check_bpe_options(tj["model"], what);
   std::vector<AddedToken> added = read_added_tokens(tj, what);

@@ -7,5 +7,9 @@ namespace dsv3::cli {
 int cmd_info(int argc, char** argv);
 int cmd_logits(int argc, char** argv);
 int cmd_generate(int argc, char** argv);
+int cmd_tokenize(int argc, char** argv);
+int cmd_detokenize(int argc, char** argv);
+int cmd_chat_template(int argc, char** argv);
+int cmd_tokenizer_train(int argc, char** argv);
 
 }  // namespace dsv3::cli

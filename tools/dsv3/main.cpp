@@ -20,6 +20,10 @@ const Command kCommands[] = {
     {"info", dsv3::cli::cmd_info, "architecture, parameter counts, bytes per token of a checkpoint"},
     {"logits", dsv3::cli::cmd_logits, "write the logits (and MTP logits) of every prompt position"},
     {"generate", dsv3::cli::cmd_generate, "continue a prompt (greedy or sampled)"},
+    {"tokenize", dsv3::cli::cmd_tokenize, "text (or JSONL of texts) to token ids"},
+    {"detokenize", dsv3::cli::cmd_detokenize, "token ids to text"},
+    {"chat-template", dsv3::cli::cmd_chat_template, "render a conversation with the chat template"},
+    {"tokenizer-train", dsv3::cli::cmd_tokenizer_train, "train a byte-level BPE tokenizer on text files"},
 };
 
 void usage(FILE* f) {
