@@ -116,6 +116,10 @@ std::string Tokenizer::id_to_token(int32_t id) const {
   return impl_->token_text[size_t(id)];
 }
 
+bool Tokenizer::has_id(int32_t id) const {
+  return id >= 0 && size_t(id) < impl_->kind.size() && impl_->kind[size_t(id)] != Impl::Kind::kUnused;
+}
+
 bool Tokenizer::is_added(int32_t id) const {
   return id >= 0 && size_t(id) < impl_->kind.size() && impl_->kind[size_t(id)] == Impl::Kind::kAdded;
 }

@@ -57,6 +57,7 @@ class Tokenizer {
   int32_t vocab_size() const;                                    // one past the largest id
   std::optional<int32_t> token_to_id(std::string_view token) const;  // as written in tokenizer.json
   std::string id_to_token(int32_t id) const;                     // as written in tokenizer.json
+  bool has_id(int32_t id) const;                                 // a token of the vocab or added
   bool is_added(int32_t id) const;                               // added token (matched in raw text)
   bool is_special(int32_t id) const;                             // added token marked special
   int32_t bos_id() const;                                        // -1 when there is none
