@@ -37,10 +37,16 @@ struct State {
   bool is_first = false, is_tool = false, is_output_first = true;
 };
 
+// The role, or "" when absent or not a string (the template then skips the message).
+std::string role_of(const json& m) {
+  const auto it = m.find("role");
+  return it != m.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 std::string content_of(const json& m, size_t i) {
   const auto it = m.find("content");
   if (it == m.end() || !it->is_string())
-    fail("chat message ", i, " (", m.value("role", "?"), "): \"content\" must be a string");
+    fail("chat message ", i, " (", role_of(m), "): \"content\" must be a string");
   return it->get<std::string>();
 }
 
@@ -52,7 +58,7 @@ std::string tool_call_text(const json& call, size_t i) {
   };
   if (!call.is_object() || !call.contains("function")) fail("chat message ", i, ": a tool call needs \"function\"");
   const json& f = call["function"];
-  const json args = f.is_object() ? f.value("arguments", json()) : json();
+  const json args = f.is_object() && f.contains("arguments") ? f["arguments"] : json();
   std::string arguments;
   if (args.is_string()) arguments = args.get<std::string>();
   else if (args.is_object() || args.is_array()) arguments = args.dump();
@@ -76,7 +82,7 @@ void render_tool_calls(const json& m, size_t i, State& ns, std::string& out) {
 }
 
 void render_message(const json& m, size_t i, State& ns, std::string& out) {
-  const std::string role = m.value("role", "");
+  const std::string role = role_of(m);
   if (role == "user") {
     ns.is_tool = false;
     out += "<｜User｜>" + content_of(m, i);
@@ -124,7 +130,7 @@ std::string ChatTemplate::render(const json& messages, bool add_generation_promp
   std::string system;
   bool first_system = true;
   for (size_t i = 0; i < messages.size(); ++i) {
-    if (messages[i].value("role", "") != "system") continue;
+    if (role_of(messages[i]) != "system") continue;
     system += (first_system ? "" : "\n\n") + content_of(messages[i], i);
     first_system = false;
   }
