@@ -185,7 +185,7 @@ TEST(TokenizeCli, TextJsonlAndDetokenize) {
   TempDir tmp;
   std::string jsonl;
   const auto cases = reference_cases();
-  for (size_t i = 0; i < 50; ++i) jsonl += json{{"text", cases[i].text}}.dump() + "\n";
+  for (size_t i = 0; i < 50; ++i) jsonl += json{{"text", cases[i].text}}.dump() + (i == 20 ? "\n\n" : "\n");
   write_text(tmp.file("in.jsonl"), jsonl);
   r = run_dsv3("tokenize --tokenizer " + dir + " --jsonl " + tmp.file("in.jsonl"));
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -19,7 +19,7 @@ const char* kTokenizeUsage =
     "usage: dsv3 tokenize [--tokenizer DIR] (--text TEXT | --jsonl FILE) [--add-bos] [--threads N]\n"
     "  --text TEXT    print {\"ids\": [...]} for TEXT\n"
     "  --jsonl FILE   read lines {\"text\": ...} (FILE - is stdin); print one {\"ids\": [...]} line per\n"
-    "                 input line, in order\n"
+    "                 input line, in order (blank lines are skipped)\n"
     "  --add-bos      insert BOS/EOS as tokenizer_config.json asks (default: ids of the text only)\n"
     "DIR holds tokenizer.json (+ tokenizer_config.json); default: --model, $DSV3_MODEL, models/default.\n";
 
@@ -84,6 +84,7 @@ void tokenize_jsonl(const Tokenizer& tok, const std::string& path, bool add_bos)
   while (std::getline(in, line)) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;  // blank lines hold no record
     texts.push_back(text_of_line(line, line_no));
     if (texts.size() == kBlock) flush();
   }
