@@ -1,7 +1,7 @@
 // Tokenizer throughput in MB/s of UTF-8 input: single-core encoding of real text (the GPL-3
 // licence plus Chinese, Japanese/Korean/other scripts and code), with a warm and a cold
 // word cache, decoding, and multi-threaded batch encoding of a corpus.
-//   build/bench_tokenizer [--benchmark_filter=...]
+//   build/bench/bench_tokenizer [--benchmark_filter=...]
 #include <benchmark/benchmark.h>
 
 #include <fstream>
