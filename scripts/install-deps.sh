@@ -8,7 +8,7 @@ packages=(
   libcpp-httplib-dev     # HTTP server of `dsv3 serve`
   libgtest-dev           # unit tests
   libbenchmark-dev       # benchmark programs
-  clang libclang-rt-14-dev  # libFuzzer targets
+  clang libclang-rt-14-dev libomp-14-dev  # libFuzzer targets (clang's OpenMP too)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -13,3 +13,6 @@ cmake --build build -j"$jobs"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDSV3_SANITIZE=ON -DDSV3_BUILD_BENCH=OFF
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ctest --output-on-failure -j"$jobs")
+
+# libFuzzer targets (clang) for a bounded time each; a finding fails the run.
+bash scripts/fuzz.sh 45

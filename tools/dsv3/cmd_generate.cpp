@@ -8,17 +8,20 @@
 #include "core/error.h"
 #include "infer/generator.h"
 #include "model_path.h"
+#include "text_prompt.h"
 
 namespace dsv3::cli {
 
 namespace {
 
 const char* kUsage =
-    "usage: dsv3 generate --model DIR --tokens 5,9,13[;7,8,...] --max-new-tokens N\n"
+    "usage: dsv3 generate --model DIR (--tokens 5,9,13[;7,8,...] | --prompt TEXT [--chat]) --max-new-tokens N\n"
     "                     [--temperature T] [--seed S] [--ids] [--stop-at-eos] [--stats] [--threads N]\n"
     "Prints the generated token ids of each prompt (prompts separated by ';') on one line each.\n"
     "With --tokens, generation works at the token level and runs exactly --max-new-tokens steps\n"
-    "(as DeepSeek's reference does) unless --stop-at-eos is given.\n";
+    "(as DeepSeek's reference does) unless --stop-at-eos is given.\n"
+    "With --prompt, the continuation is printed as text while it is generated (ids with --ids)\n"
+    "and stops at EOS.\n";
 
 std::vector<std::vector<int32_t>> parse_prompts(const std::string& s) {
   std::vector<std::vector<int32_t>> out;
@@ -29,35 +32,59 @@ std::vector<std::vector<int32_t>> parse_prompts(const std::string& s) {
   return out;
 }
 
+void print_stats(const Args& a, const GenerateStats& st) {
+  if (a.has("stats"))
+    std::fprintf(stderr, "prefill: %lld tokens in %.3f s (%.1f tok/s); decode: %lld tokens in %.3f s (%.1f tok/s)\n",
+                 (long long)st.prompt_tokens, st.prefill_seconds, st.prompt_tokens / std::max(st.prefill_seconds, 1e-9),
+                 (long long)st.generated_tokens, st.decode_seconds,
+                 st.generated_tokens / std::max(st.decode_seconds, 1e-9));
+}
+
 }  // namespace
 
 int cmd_generate(int argc, char** argv) {
-  const Args a(argc, argv, {"model", "tokens", "max-new-tokens", "temperature", "seed", "threads"},
-               {"ids", "stats", "stop-at-eos", "help"});
-  if (a.has("help")) return std::fputs(kUsage, stdout), 0;
+  const Args a(argc, argv, {"model", "tokens", "prompt", "max-new-tokens", "temperature", "seed", "threads"},
+               {"ids", "stats", "stop-at-eos", "chat", "help"});
+  if (a.has("help")) return std::fputs(kUsage, stdout), std::fputs(kPromptOptionsHelp, stdout), 0;
   apply_threads(a);
-  const auto prompts = parse_prompts(a.required("tokens"));
+  const bool text_prompt = a.has("prompt");
+  const auto tok = text_prompt ? load_model_tokenizer(resolve_model_dir(a.str("model"))) : std::nullopt;
+  const auto prompts = text_prompt ? std::vector<std::vector<int32_t>>{prompt_tokens(a, tok ? &*tok : nullptr)}
+                                   : parse_prompts(a.required("tokens"));
   GenerateOptions opt;
   opt.max_new_tokens = a.integer("max-new-tokens", 32);
   if (opt.max_new_tokens < 0) fail("--max-new-tokens must be >= 0");
   opt.sampling.temperature = float(a.number("temperature", 0.0));
   if (!(opt.sampling.temperature >= 0.0f)) fail("--temperature must be >= 0");
   opt.sampling.seed = uint64_t(a.integer("seed", 0));
-  opt.stop_at_eos = a.has("stop-at-eos");
+  opt.stop_at_eos = a.has("stop-at-eos") || text_prompt;
   const auto model = load_model(a.str("model"));
 
   GenerateStats st;
+  if (text_prompt && !a.has("ids")) {
+    // Text appears as it is generated; a character cut between tokens waits for its last byte.
+    StreamDecoder stream(*tok, /*skip_special=*/true);
+    generate(*model, prompts, opt, &st, [&](int64_t, int32_t id) {
+      if (tok->has_id(id)) {  // a model's vocab may be larger than its tokenizer's
+        const std::string piece = stream.push(id);
+        std::fwrite(piece.data(), 1, piece.size(), stdout);
+      }
+      std::fflush(stdout);
+      return true;
+    });
+    const std::string rest = stream.finish() + "\n";
+    std::fwrite(rest.data(), 1, rest.size(), stdout);
+    print_stats(a, st);
+    return 0;
+  }
   const auto outs = generate(*model, prompts, opt, &st);
   for (const auto& o : outs) {
     for (size_t i = 0; i < o.size(); ++i) std::printf("%s%d", i ? " " : "", o[i]);
     std::printf("\n");
   }
-  if (a.has("stats"))
-    std::fprintf(stderr, "prefill: %lld tokens in %.3f s (%.1f tok/s); decode: %lld tokens in %.3f s (%.1f tok/s)\n",
-                 (long long)st.prompt_tokens, st.prefill_seconds, st.prompt_tokens / std::max(st.prefill_seconds, 1e-9),
-                 (long long)st.generated_tokens, st.decode_seconds,
-                 st.generated_tokens / std::max(st.decode_seconds, 1e-9));
+  print_stats(a, st);
   return 0;
 }
+
 
 }  // namespace dsv3::cli

@@ -8,13 +8,14 @@
 #include "core/error.h"
 #include "model/model.h"
 #include "model_path.h"
+#include "text_prompt.h"
 
 namespace dsv3::cli {
 
 namespace {
 
 const char* kUsage =
-    "usage: dsv3 logits --model DIR --tokens 5,9,13 --out FILE [--mtp-out FILE2] [--threads N]\n"
+    "usage: dsv3 logits --model DIR (--tokens 5,9,13 | --prompt TEXT [--chat]) --out FILE [--mtp-out FILE2] [--threads N]\n"
     "Writes float32 logits [T, vocab] of every position (and MTP logits [T-1, vocab]).\n";
 
 void write_floats(const std::string& path, const std::vector<float>& v) {
@@ -27,11 +28,12 @@ void write_floats(const std::string& path, const std::vector<float>& v) {
 }  // namespace
 
 int cmd_logits(int argc, char** argv) {
-  const Args a(argc, argv, {"model", "tokens", "out", "mtp-out", "threads"}, {"help"});
-  if (a.has("help")) return std::fputs(kUsage, stdout), 0;
+  const Args a(argc, argv, {"model", "tokens", "prompt", "out", "mtp-out", "threads"}, {"chat", "help"});
+  if (a.has("help")) return std::fputs(kUsage, stdout), std::fputs(kPromptOptionsHelp, stdout), 0;
   apply_threads(a);
-  const std::vector<int32_t> tokens = parse_token_list(a.required("tokens"));
   const std::string out_path = a.required("out");
+  const auto tok = a.has("prompt") ? load_model_tokenizer(resolve_model_dir(a.str("model"))) : std::nullopt;
+  const std::vector<int32_t> tokens = prompt_tokens(a, tok ? &*tok : nullptr);
   const auto model = load_model(a.str("model"));
   const ModelConfig& cfg = model->config();
   const int64_t T = int64_t(tokens.size()), H = cfg.hidden_size, V = cfg.vocab_size;

@@ -8,5 +8,9 @@ int cmd_info(int argc, char** argv);
 int cmd_logits(int argc, char** argv);
 int cmd_generate(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
+int cmd_tokenize(int argc, char** argv);
+int cmd_detokenize(int argc, char** argv);
+int cmd_chat_template(int argc, char** argv);
+int cmd_tokenizer_train(int argc, char** argv);
 
 }  // namespace dsv3::cli

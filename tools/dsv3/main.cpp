@@ -23,6 +23,10 @@ const Command kCommands[] = {
     {"logits", dsv3::cli::cmd_logits, "write the logits (and MTP logits) of every prompt position"},
     {"generate", dsv3::cli::cmd_generate, "continue a prompt (greedy or sampled)"},
     {"bench", dsv3::cli::cmd_bench, "prefill and decode speed against the machine's measured limits"},
+    {"tokenize", dsv3::cli::cmd_tokenize, "text (or JSONL of texts) to token ids"},
+    {"detokenize", dsv3::cli::cmd_detokenize, "token ids to text"},
+    {"chat-template", dsv3::cli::cmd_chat_template, "render a conversation with the chat template"},
+    {"tokenizer-train", dsv3::cli::cmd_tokenizer_train, "train a byte-level BPE tokenizer on text files"},
 };
 
 void usage(FILE* f) {
