@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (build-fuzz/) and runs each for a bounded time on a
 # copy of its committed seed corpus. Exits non-zero on any finding (crash, leak, timeout).
-#   scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 45)
+#   scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 30)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds="${1:-45}"
+seconds="${1:-30}"
 jobs=$(nproc)
 CXX=clang++ CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDSV3_FUZZ=ON \
   -DDSV3_BUILD_TESTS=OFF -DDSV3_BUILD_BENCH=OFF >/dev/null
-cmake --build build-fuzz -j"$jobs" --target fuzz_tokenizer_encode fuzz_tokenizer_json
-for target in tokenizer_encode:encode tokenizer_json:tokenizer_json; do
+cmake --build build-fuzz -j"$jobs" --target fuzz_tokenizer_encode fuzz_tokenizer_json fuzz_safetensors fuzz_config
+for target in tokenizer_encode:encode tokenizer_json:tokenizer_json safetensors:safetensors config:config; do
   name="fuzz_${target%%:*}"
   corpus="fuzz/corpus/${target##*:}"
   work="build-fuzz/corpus-${target%%:*}"

@@ -15,4 +15,4 @@ cmake --build build-asan -j"$jobs"
 (cd build-asan && ctest --output-on-failure -j"$jobs")
 
 # libFuzzer targets (clang) for a bounded time each; a finding fails the run.
-bash scripts/fuzz.sh 45
+bash scripts/fuzz.sh 30

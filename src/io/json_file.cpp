@@ -12,6 +12,8 @@ json parse_json_text(const std::string& text, const std::string& what) {
     return json::parse(text);
   } catch (const json::parse_error& e) {
     fail(what, ": not valid JSON (byte ", e.byte, ")");
+  } catch (const json::exception& e) {  // e.g. a number too large for a double
+    fail(what, ": not valid JSON (", e.what(), ")");
   }
 }
 

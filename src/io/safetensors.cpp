@@ -61,30 +61,36 @@ TensorInfo parse_entry(const std::string& path, const std::string& name, const j
 
 }  // namespace
 
-SafetensorsFile::SafetensorsFile(const std::string& path) : map_(path) {
-  const uint64_t size = map_.size();
+std::vector<TensorInfo> parse_safetensors(const uint8_t* data, size_t size, const std::string& path,
+                                          std::map<std::string, std::string>* metadata) {
   if (size < 8) fail(path, ": too short for a safetensors file (", size, " bytes)");
   uint64_t hlen;
-  std::memcpy(&hlen, map_.data(), 8);
+  std::memcpy(&hlen, data, 8);
   if (hlen > size - 8)
     fail(path, ": header claims ", hlen, " bytes but the file has only ", size - 8,
          " after the length (truncated or not safetensors)");
   if (hlen > kMaxHeader) fail(path, ": header length ", hlen, " is implausible");
-  const std::string text(reinterpret_cast<const char*>(map_.data() + 8), size_t(hlen));
+  const std::string text(reinterpret_cast<const char*>(data + 8), size_t(hlen));
   const json header = parse_json_text(text, path + " header");
   if (!header.is_object()) fail(path, ": header is not a JSON object");
-  const uint8_t* data_start = map_.data() + 8 + hlen;
+  const uint8_t* data_start = data + 8 + hlen;
   const uint64_t data_size = size - 8 - hlen;
+  std::vector<TensorInfo> tensors;
   for (auto it = header.begin(); it != header.end(); ++it) {
     if (it.key() == "__metadata__") {
-      if (it->is_object())
+      if (it->is_object() && metadata)
         for (auto m = it->begin(); m != it->end(); ++m)
-          if (m->is_string()) metadata_[m.key()] = m->get<std::string>();
+          if (m->is_string()) (*metadata)[m.key()] = m->get<std::string>();
       continue;
     }
-    index_[it.key()] = tensors_.size();
-    tensors_.push_back(parse_entry(path, it.key(), *it, data_start, data_size));
+    tensors.push_back(parse_entry(path, it.key(), *it, data_start, data_size));
   }
+  return tensors;
+}
+
+SafetensorsFile::SafetensorsFile(const std::string& path) : map_(path) {
+  tensors_ = parse_safetensors(map_.data(), map_.size(), path, &metadata_);
+  for (size_t i = 0; i < tensors_.size(); ++i) index_[tensors_[i].name] = i;
 }
 
 const TensorInfo* SafetensorsFile::find(const std::string& name) const {

@@ -43,6 +43,11 @@ class SafetensorsFile {
   std::map<std::string, std::string> metadata_;
 };
 
+// Parses and validates a whole safetensors image in memory (what SafetensorsFile does on the
+// map); `path` names it in errors. Tensors point into `data`.
+std::vector<TensorInfo> parse_safetensors(const uint8_t* data, size_t size, const std::string& path,
+                                          std::map<std::string, std::string>* metadata);
+
 // Reads a tensor of any float dtype (or I64/I32 for token ids) widened to float32 / int64.
 std::vector<float> tensor_to_f32(const TensorInfo& t);
 std::vector<int64_t> tensor_to_i64(const TensorInfo& t);
