@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <thread>
 
 #include "core/error.h"
 #include "server/api_error.h"
@@ -79,12 +80,19 @@ void HttpServer::run() {
   scheduler_->stop();
 }
 
-void HttpServer::shutdown() {
+void HttpServer::shutdown(double grace_seconds) {
   draining_ = true;
+  const auto wait_idle = [this](double seconds) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (in_flight_ > 0 && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(20ms);
+  };
+  wait_idle(grace_seconds);
+  if (in_flight_ > 0) {
+    scheduler_->stop();  // cancels what is left; the responses end with an error event
+    wait_idle(5.0);
+  }
   http_->stop();
 }
-
-void HttpServer::cancel_all() { scheduler_->stop(); }
 
 bool HttpServer::known_model(const std::string& name) const {
   if (name == opt_.model_name) return true;
@@ -171,6 +179,7 @@ void HttpServer::handle_completion(const httplib::Request& req, httplib::Respons
       throw ApiError(429, "too many requests are waiting; retry later", "", "queue_full");
     }
     metrics_.prompt_tokens += job->prompt_tokens();
+    ++in_flight_;
     const ResponseMeta meta{cat(chat ? "chatcmpl-" : "cmpl-", std::hex, std::time(nullptr), "-", next_id_++), opt_.model_name,
                             int64_t(std::time(nullptr)), chat};
     if (r.stream) respond_stream(res, job, meta);
@@ -214,6 +223,7 @@ void HttpServer::respond_stream(httplib::Response& res, const std::shared_ptr<Jo
       },
       [this, job](bool success) {
         if (!success || !job->finished()) scheduler_->cancel(job);
+        --in_flight_;
       });
 }
 
@@ -258,6 +268,7 @@ void HttpServer::respond_whole(httplib::Response& res, const std::shared_ptr<Job
       },
       [this, job](bool success) {
         if (!success || !job->finished()) scheduler_->cancel(job);
+        --in_flight_;
       });
 }
 

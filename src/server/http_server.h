@@ -41,10 +41,10 @@ class HttpServer {
   void bind();  // throws Error when the address cannot be bound
   int bound_port() const { return port_; }
   void run();   // serves until shutdown(); returns once in-flight requests have finished
-  // Stops accepting; running requests finish. Safe from any thread.
-  void shutdown();
-  // Cancels every running and queued request (the end of a shutdown's grace period).
-  void cancel_all();
+  // Graceful stop, from any thread: new requests get 503 while the running ones finish (at most
+  // `grace` seconds, then they are cancelled); then the listener closes and run() returns.
+  // (httplib cuts streamed responses once it stops, so it is stopped only after they end.)
+  void shutdown(double grace_seconds);
 
  private:
   void routes();
@@ -62,6 +62,7 @@ class HttpServer {
   int port_ = 0;
   std::atomic<bool> draining_{false};
   std::atomic<int64_t> next_id_{0};
+  std::atomic<int64_t> in_flight_{0};  // admitted responses not yet fully written
 };
 
 }  // namespace dsv3::server

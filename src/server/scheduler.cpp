@@ -56,13 +56,16 @@ void Scheduler::drop_cancelled() {
   }
   for (auto& r : running_)
     if (r.job->cancelled())
-      for (int64_t id : r.ids)
-        if (batcher_.find(id)) {
-          batcher_.cancel(id);  // on_finish(kCancelled) → the job sees it finished
-          ++metrics_.cancelled_sequences;
-        }
+      for (int64_t id : r.ids) batcher_.cancel(id);  // on_finish(kCancelled): the job sees it finished
+  retire_finished();
+}
+
+void Scheduler::retire_finished() {
+  for (const Running& r : running_)
+    if (r.job->finished() && r.job->cancelled()) metrics_.cancelled_sequences += int64_t(r.ids.size());
   running_.erase(std::remove_if(running_.begin(), running_.end(), [](const Running& r) { return r.job->finished(); }),
                  running_.end());
+  metrics_.running_sequences = batcher_.size();
 }
 
 void Scheduler::admit() {
@@ -112,11 +115,9 @@ void Scheduler::step() {
   metrics_.generation_tokens += st.emitted;
   metrics_.drafted += st.drafted;
   metrics_.accepted += st.accepted;
-  metrics_.running_sequences = batcher_.size();
   if (st.finished) {
     std::lock_guard<std::mutex> lk(mu_);
-    running_.erase(std::remove_if(running_.begin(), running_.end(), [](const Running& r) { return r.job->finished(); }),
-                   running_.end());
+    retire_finished();
   }
 }
 

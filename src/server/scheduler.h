@@ -44,6 +44,7 @@ class Scheduler {
   void loop();
   void admit();            // with mu_ held
   void drop_cancelled();   // with mu_ held
+  void retire_finished();  // with mu_ held: forget jobs whose sequences all ended
   void step();
 
   Batcher batcher_;

@@ -147,7 +147,7 @@ TEST(SpeculativeSampling, OutputIsDistributedAsTheTargetModel) {
   BatcherOptions bo;
   bo.draft_tokens = 2;
   Batcher batcher(*model, bo);
-  const int64_t n = 3000, len = 4;
+  const int64_t n = 2000, len = 4;
   std::vector<std::vector<int32_t>> outs(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
     SequenceRequest r;
@@ -218,7 +218,7 @@ TEST(Speculative, MtpCacheStaysConsistentThroughRejections) {
     for (size_t i = 0; i < kPrompts.size(); ++i) {
       SequenceRequest r;
       r.prompt = kPrompts[i];
-      r.max_new_tokens = 30;
+      r.max_new_tokens = 20;
       r.stop_at_eos = false;
       if (!greedy) {
         r.sampling.temperature = 1.0f;

@@ -2,11 +2,8 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
-#include <mutex>
 #include <thread>
 
 #include "cli_args.h"
@@ -89,24 +86,14 @@ int cmd_serve(int argc, char** argv) {
                http.bound_port());
   std::fflush(stderr);
 
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
   std::thread watcher([&] {
     int sig = 0;
     sigwait(&sigs, &sig);
     if (sig == SIGUSR1) return;  // run() ended on its own
     std::fprintf(stderr, "dsv3 serve: signal %d: finishing running requests (at most %.0f s)\n", sig, grace);
-    http.shutdown();
-    std::unique_lock<std::mutex> lk(mu);
-    if (!cv.wait_for(lk, std::chrono::duration<double>(grace), [&] { return done; })) http.cancel_all();
+    http.shutdown(grace);
   });
   http.run();
-  {
-    std::lock_guard<std::mutex> lk(mu);
-    done = true;
-  }
-  cv.notify_all();
   pthread_kill(watcher.native_handle(), SIGUSR1);
   watcher.join();
   std::fprintf(stderr, "dsv3 serve: stopped\n");
