@@ -10,6 +10,8 @@ packages=(
   libbenchmark-dev       # benchmark programs
   clang libclang-rt-14-dev libomp-14-dev  # libFuzzer targets (clang's OpenMP too)
 )
+# Node and npm run the openai-client and load tests of `dsv3 serve` (Debian's, only if absent).
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,12 +1,13 @@
-// Generation for a batch of prompts of different lengths: one prefill pass over all prompt
-// tokens, then decode steps in which every unfinished sequence contributes one row to a single
-// batched forward through its latent cache.
+// Generation for a batch of prompts of different lengths, on top of the Batcher: one step
+// prefills every prompt, then each step decodes one row per unfinished sequence (plus its MTP
+// drafts when speculative decoding is on) in a single batched forward.
 #pragma once
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <vector>
 
+#include "infer/batcher.h"
 #include "infer/sampler.h"
 #include "model/model.h"
 
@@ -14,13 +15,18 @@ namespace dsv3 {
 
 struct GenerateOptions {
   int64_t max_new_tokens = 32;
-  SamplingParams sampling;
+  SamplingParams sampling;  // sequence s uses seed sampling.seed + s
   bool stop_at_eos = true;
+  int64_t draft_tokens = 0;  // MTP speculative decoding with this many drafts per step; 0: off
 };
 
 struct GenerateStats {
   int64_t prompt_tokens = 0, generated_tokens = 0;
-  double prefill_seconds = 0, decode_seconds = 0;
+  int64_t steps = 0, sequence_steps = 0, drafted = 0, accepted = 0;  // sequence_steps: Σ sequences per step
+  double prefill_seconds = 0, decode_seconds = 0;  // steps with prompt rows / the others
+  double acceptance_rate() const { return drafted ? double(accepted) / double(drafted) : 0.0; }
+  // Tokens a sequence gains per forward: 1 for plain decoding, up to 1 + drafts with MTP.
+  double tokens_per_step() const { return sequence_steps ? double(generated_tokens) / double(sequence_steps) : 0.0; }
 };
 
 // Called for each new token of sequence `seq`; return false to stop that sequence.

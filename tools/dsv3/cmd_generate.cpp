@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "infer/generator.h"
 #include "model_path.h"
+#include "sampling_args.h"
 #include "text_prompt.h"
 
 namespace dsv3::cli {
@@ -16,12 +17,13 @@ namespace {
 
 const char* kUsage =
     "usage: dsv3 generate --model DIR (--tokens 5,9,13[;7,8,...] | --prompt TEXT [--chat]) --max-new-tokens N\n"
-    "                     [--temperature T] [--seed S] [--ids] [--stop-at-eos] [--stats] [--threads N]\n"
+    "                     [sampling options] [--ids] [--stop-at-eos] [--stats] [--threads N]\n"
     "Prints the generated token ids of each prompt (prompts separated by ';') on one line each.\n"
     "With --tokens, generation works at the token level and runs exactly --max-new-tokens steps\n"
     "(as DeepSeek's reference does) unless --stop-at-eos is given.\n"
     "With --prompt, the continuation is printed as text while it is generated (ids with --ids)\n"
-    "and stops at EOS.\n";
+    "and stops at EOS. --stats prints prefill/decode speed and, with --speculative mtp, the draft\n"
+    "acceptance rate and tokens per step to stderr.\n";
 
 std::vector<std::vector<int32_t>> parse_prompts(const std::string& s) {
   std::vector<std::vector<int32_t>> out;
@@ -33,19 +35,22 @@ std::vector<std::vector<int32_t>> parse_prompts(const std::string& s) {
 }
 
 void print_stats(const Args& a, const GenerateStats& st) {
-  if (a.has("stats"))
-    std::fprintf(stderr, "prefill: %lld tokens in %.3f s (%.1f tok/s); decode: %lld tokens in %.3f s (%.1f tok/s)\n",
-                 (long long)st.prompt_tokens, st.prefill_seconds, st.prompt_tokens / std::max(st.prefill_seconds, 1e-9),
-                 (long long)st.generated_tokens, st.decode_seconds,
-                 st.generated_tokens / std::max(st.decode_seconds, 1e-9));
+  if (!a.has("stats")) return;
+  std::fprintf(stderr, "prefill: %lld tokens in %.3f s (%.1f tok/s); decode: %lld tokens in %.3f s (%.1f tok/s)\n",
+               (long long)st.prompt_tokens, st.prefill_seconds, st.prompt_tokens / std::max(st.prefill_seconds, 1e-9),
+               (long long)st.generated_tokens, st.decode_seconds,
+               st.generated_tokens / std::max(st.decode_seconds + st.prefill_seconds, 1e-9));
+  if (st.drafted > 0)
+    std::fprintf(stderr, "speculative (mtp): %lld of %lld drafts accepted (acceptance rate %.1f%%), %.2f tokens per sequence per step\n",
+                 (long long)st.accepted, (long long)st.drafted, 100.0 * st.acceptance_rate(), st.tokens_per_step());
 }
 
 }  // namespace
 
 int cmd_generate(int argc, char** argv) {
-  const Args a(argc, argv, {"model", "tokens", "prompt", "max-new-tokens", "temperature", "seed", "threads"},
+  const Args a(argc, argv, with_sampling({"model", "tokens", "prompt", "max-new-tokens", "threads"}),
                {"ids", "stats", "stop-at-eos", "chat", "help"});
-  if (a.has("help")) return std::fputs(kUsage, stdout), std::fputs(kPromptOptionsHelp, stdout), 0;
+  if (a.has("help")) return std::fputs(kUsage, stdout), std::fputs(kPromptOptionsHelp, stdout), std::fputs(kSamplingUsage, stdout), 0;
   apply_threads(a);
   const bool text_prompt = a.has("prompt");
   const auto tok = text_prompt ? load_model_tokenizer(resolve_model_dir(a.str("model"))) : std::nullopt;
@@ -54,9 +59,8 @@ int cmd_generate(int argc, char** argv) {
   GenerateOptions opt;
   opt.max_new_tokens = a.integer("max-new-tokens", 32);
   if (opt.max_new_tokens < 0) fail("--max-new-tokens must be >= 0");
-  opt.sampling.temperature = float(a.number("temperature", 0.0));
-  if (!(opt.sampling.temperature >= 0.0f)) fail("--temperature must be >= 0");
-  opt.sampling.seed = uint64_t(a.integer("seed", 0));
+  opt.sampling = parse_sampling(a);
+  opt.draft_tokens = parse_draft_tokens(a);
   opt.stop_at_eos = a.has("stop-at-eos") || text_prompt;
   const auto model = load_model(a.str("model"));
 

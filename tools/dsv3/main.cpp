@@ -27,6 +27,7 @@ const Command kCommands[] = {
     {"detokenize", dsv3::cli::cmd_detokenize, "token ids to text"},
     {"chat-template", dsv3::cli::cmd_chat_template, "render a conversation with the chat template"},
     {"tokenizer-train", dsv3::cli::cmd_tokenizer_train, "train a byte-level BPE tokenizer on text files"},
+    {"serve", dsv3::cli::cmd_serve, "OpenAI-compatible HTTP server with continuous batching"},
 };
 
 void usage(FILE* f) {

@@ -1,0 +1,131 @@
+// Continuous batching with optional MTP speculative decoding.
+//
+// A Batcher holds the running sequences. Each step() runs ONE batched Model::forward over rows
+// from every sequence: the next chunk of a prompt (prefill), or the pending token plus its
+// drafts (decode). Sequences can be added and cancelled between steps, so new requests join
+// without waiting for the others to finish.
+//
+// Speculative decoding with the MTP module (DeepSeek-V3 report §2.2, §5.4.3): the MTP row at
+// position j combines the main model's final-normed state h_j with token t_{j+1} and predicts
+// t_{j+2}. Per step and sequence with pending token t_T at position T and drafts d_1..d_k:
+//   verify: the main model runs rows t_T, d_1..d_k at positions T..T+k; row T+i gives the
+//           target distribution for the token at T+i+1; drafts are accepted left to right
+//           (speculative.h) and the first rejected one is replaced by a target draw — or, if
+//           all k are accepted, one more token is drawn from row T+k. So a+1 tokens come out.
+//   caches: the main cache keeps positions up to T+a (truncate drops rejected drafts); the MTP
+//           cache keeps only rows built from verified main-model states, so it is cut back to
+//           T and rows T..T+a are run now that h_T..h_{T+a} and t_{T+1}..t_{T+a+1} are known.
+//   draft:  the last of those MTP rows predicts d'_1; chained drafts d'_2.. reuse the MTP
+//           module on its own output state (rows that the next step cuts back again).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "infer/sampler.h"
+#include "model/model.h"
+
+namespace dsv3 {
+
+struct TokenEvent {
+  int32_t token = 0;
+  TokenLogprobs logprobs;  // filled when the request asked for logprobs
+};
+
+enum class FinishReason { kNone, kStop, kLength, kCancelled };
+const char* finish_reason_name(FinishReason r);  // "stop", "length", "cancelled"
+
+struct SequenceStats {
+  int64_t prompt_tokens = 0, generated_tokens = 0;
+  int64_t drafted = 0, accepted = 0;  // speculative drafts proposed and accepted
+};
+
+struct SequenceRequest {
+  std::vector<int32_t> prompt;
+  int64_t max_new_tokens = 16;
+  SamplingParams sampling;
+  bool stop_at_eos = true;
+  int64_t logprobs = -1;  // < 0: none; else also this many top alternatives per token
+  // Called for each new token on the stepping thread; returning false finishes the sequence
+  // (reason kStop) without this token's successors.
+  std::function<bool(const TokenEvent&)> on_token;
+  std::function<void(FinishReason, const SequenceStats&)> on_finish;
+};
+
+struct BatcherOptions {
+  int64_t draft_tokens = 0;        // MTP drafts per step; 0: plain decoding
+  int64_t max_prefill_tokens = 0;  // prompt rows per step over all sequences; 0: no limit
+  int64_t context_length = 0;      // prompt + new tokens; 0: the model's max_position_embeddings
+};
+
+// What one step did, for metrics.
+struct StepStats {
+  int64_t sequences = 0, rows = 0, prefill_rows = 0, emitted = 0, drafted = 0, accepted = 0, finished = 0;
+};
+
+// The state of one sequence. tokens holds every known token (prompt + output); the main cache
+// holds positions [0, fed) and tokens[fed..] are waiting to be fed (the prompt's rest, or the
+// one pending token). The MTP cache's rows [0, fed) are built from verified states.
+struct Sequence {
+  int64_t id = 0;
+  SequenceRequest req;
+  std::vector<int32_t> tokens;
+  int64_t prompt_len = 0, fed = 0;
+  SequenceCache cache, mtp_cache;
+  std::vector<int32_t> drafts;
+  std::vector<std::vector<double>> draft_probs;  // q of each draft (sampling only)
+  TokenHistory history;
+  Rng rng{0};
+  SequenceStats stats;
+  FinishReason finish = FinishReason::kNone;
+  int64_t generated() const { return int64_t(tokens.size()) - prompt_len; }
+};
+
+class Batcher {
+ public:
+  Batcher(const Model& model, BatcherOptions opt);
+  ~Batcher();
+
+  // Validates the request (throws Error: empty prompt, ids outside the vocabulary, over the
+  // context) and queues it for the next step. Returns its id.
+  int64_t add(SequenceRequest r);
+  // Finishes a sequence now (on_finish with kCancelled) and frees its caches.
+  void cancel(int64_t id);
+  int64_t size() const { return int64_t(seqs_.size()); }
+  bool empty() const { return seqs_.empty(); }
+  const BatcherOptions& options() const { return opt_; }
+  int64_t context_length() const { return opt_.context_length; }
+  const Sequence* find(int64_t id) const;  // nullptr once finished (tests inspect caches)
+
+  StepStats step();
+
+ private:
+  // Sequence e.s contributes rows [row0, row0 + known + drafts) to the batch, at positions
+  // fed0, fed0 + 1, ...: `known` tokens waiting to be fed, then its drafts. Rows from position
+  // fed0 on are in the batch in order, which draft() relies on.
+  struct Rows {
+    struct Entry {
+      Sequence* s;
+      int64_t row0, fed0, known, n_drafts;
+      bool wants_logits;  // the last known row (and the drafts) give the next token(s)
+    };
+    TokenBatch batch;
+    std::vector<SequenceCache*> caches;  // by batch slot
+    std::vector<Entry> entries;
+  };
+  void plan(Rows& rows);
+  void verify(Sequence& s, const float* logits, int64_t n_rows, StepStats& st);
+  bool emit(Sequence& s, int32_t token, const float* penalized_logits);
+  void draft(const Rows& rows, const std::vector<float>& hidden);
+  void sample_draft(Sequence& s, const float* logits);
+  void finish(Sequence& s, FinishReason r);
+
+  const Model& model_;
+  BatcherOptions opt_;
+  int64_t next_id_ = 0;
+  std::map<int64_t, std::unique_ptr<Sequence>> seqs_;  // by id: admission order
+};
+
+}  // namespace dsv3

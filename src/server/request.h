@@ -1,0 +1,51 @@
+// The body of POST /v1/completions and /v1/chat/completions, parsed and validated. Every
+// field is checked for type and range here, so a malformed request becomes a 400 with the
+// offending parameter named, before it can reach the model.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "infer/sampler.h"
+#include "io/json_file.h"
+
+namespace dsv3::server {
+
+struct ChatMessage {
+  std::string role, content;
+};
+
+struct Limits {
+  int64_t context_length = 0;       // prompt + max_tokens
+  int64_t vocab_size = 0;           // token ids in prompts and logit_bias
+  int64_t max_n = 8;                // choices per request
+  int64_t default_max_tokens = 16;  // completions: OpenAI's default
+  int64_t default_chat_max_tokens = 1024;  // chat: capped by what the context leaves
+};
+
+struct CompletionRequest {
+  bool chat = false;
+  std::string model;
+  // The prompt: token ids, text, or chat messages (text and chat need a tokenizer).
+  std::vector<int32_t> prompt_tokens;
+  bool prompt_is_tokens = false;
+  std::string prompt_text;
+  std::vector<ChatMessage> messages;
+  int64_t max_tokens = -1;  // -1: the endpoint's default, resolved once the prompt length is known
+  SamplingParams sampling;
+  bool has_seed = false;
+  int64_t n = 1;
+  bool stream = false, include_usage = false;
+  std::vector<std::string> stop;
+  int64_t logprobs = -1;  // < 0: none; else the number of top alternatives
+  bool ignore_eos = false;
+};
+
+// Throws ApiError (400) naming the parameter at fault.
+CompletionRequest parse_completion_request(const json& body, bool chat, const Limits& limits);
+
+// Resolves max_tokens for a prompt of `prompt_len` tokens and checks it against the context
+// (400, code context_length_exceeded).
+void check_context(CompletionRequest& r, int64_t prompt_len, const Limits& limits);
+
+}  // namespace dsv3::server

@@ -1,0 +1,138 @@
+#include "server_process.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <regex>
+#include <stdexcept>
+
+namespace dsv3::test {
+
+namespace {
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+ServerProcess::ServerProcess(const std::string& args) {
+  int fds[2];
+  if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  pid_ = fork();
+  if (pid_ == 0) {
+    dup2(fds[1], 2);
+    close(fds[0]);
+    close(fds[1]);
+    const std::string cmd = std::string("exec ") + DSV3_BINARY + " serve --host 127.0.0.1 --port 0 " + args;
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(fds[1]);
+  err_fd_ = fds[0];
+  const std::regex addr("listening on http://127\\.0\\.0\\.1:([0-9]+)");
+  const double deadline = now_s() + 60.0;
+  while (now_s() < deadline) {
+    pollfd p{err_fd_, POLLIN, 0};
+    if (poll(&p, 1, 200) <= 0) continue;
+    char buf[4096];
+    const ssize_t n = read(err_fd_, buf, sizeof buf);
+    if (n <= 0) break;
+    log_.append(buf, size_t(n));
+    std::smatch m;
+    if (std::regex_search(log_, m, addr)) {
+      port_ = std::atoi(m[1].str().c_str());
+      fcntl(err_fd_, F_SETFL, O_NONBLOCK);
+      return;
+    }
+  }
+  terminate(5.0);
+  throw std::runtime_error("dsv3 serve did not start: " + log_);
+}
+
+int ServerProcess::terminate(double timeout_s) {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  const double deadline = now_s() + timeout_s;
+  int status = 0;
+  while (now_s() < deadline) {
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      char buf[4096];
+      ssize_t n;
+      while ((n = read(err_fd_, buf, sizeof buf)) > 0) log_.append(buf, size_t(n));
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    usleep(20000);
+  }
+  kill(pid_, SIGKILL);
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return -1;
+}
+
+ServerProcess::~ServerProcess() {
+  terminate();
+  if (err_fd_ >= 0) close(err_fd_);
+}
+
+std::string raw_http(int port, const std::string& request, double timeout_s) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(uint16_t(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return "";
+  }
+  size_t sent = 0;
+  while (sent < request.size()) {
+    const ssize_t n = send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    sent += size_t(n);
+  }
+  std::string out;
+  const double deadline = now_s() + timeout_s;
+  while (now_s() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    char buf[8192];
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, size_t(n));
+  }
+  close(fd);
+  return out;
+}
+
+int status_of(const std::string& r) {
+  if (r.rfind("HTTP/1.", 0) != 0 || r.size() < 12) return 0;
+  return std::atoi(r.substr(9, 3).c_str());
+}
+
+std::string body_of(const std::string& r) {
+  const size_t head_end = r.find("\r\n\r\n");
+  if (head_end == std::string::npos) return "";
+  const std::string head = r.substr(0, head_end), body = r.substr(head_end + 4);
+  if (head.find("Transfer-Encoding: chunked") == std::string::npos) return body;
+  std::string out;
+  size_t i = 0;
+  while (i < body.size()) {
+    const size_t eol = body.find("\r\n", i);
+    if (eol == std::string::npos) break;
+    const size_t len = std::strtoul(body.substr(i, eol - i).c_str(), nullptr, 16);
+    if (len == 0) break;
+    out += body.substr(eol + 2, len);
+    i = eol + 2 + len + 2;
+  }
+  return out;
+}
+
+}  // namespace dsv3::test

@@ -1,0 +1,35 @@
+// Runs `dsv3 serve` as a child process on a free loopback port for the server tests, and
+// talks to it with raw sockets or cpp-httplib's client.
+#pragma once
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace dsv3::test {
+
+class ServerProcess {
+ public:
+  // Starts build/dsv3 serve --host 127.0.0.1 --port 0 <args> and waits for its address.
+  explicit ServerProcess(const std::string& args);
+  ~ServerProcess();  // SIGTERM, then SIGKILL if it has not exited within 20 s
+  int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  // Sends SIGTERM and waits; returns the exit status (or -1 after a timeout).
+  int terminate(double timeout_s = 20.0);
+  const std::string& log() const { return log_; }
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0, err_fd_ = -1;
+  std::string log_;
+};
+
+// One request over a fresh TCP connection to 127.0.0.1:port; returns the raw response.
+std::string raw_http(int port, const std::string& request, double timeout_s = 20.0);
+
+// Status code of a raw response ("HTTP/1.1 404 ..."), 0 if none.
+int status_of(const std::string& response);
+std::string body_of(const std::string& response);  // after the blank line, chunked decoded
+
+}  // namespace dsv3::test

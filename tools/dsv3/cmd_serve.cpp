@@ -1,0 +1,103 @@
+// dsv3 serve: the OpenAI-compatible HTTP server over one checkpoint.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "cli_args.h"
+#include "commands.h"
+#include "core/error.h"
+#include "model_path.h"
+#include "sampling_args.h"
+#include "server/http_server.h"
+
+namespace dsv3::cli {
+
+namespace {
+
+const char* kUsage =
+    "usage: dsv3 serve [--model DIR] [--host 127.0.0.1] [--port 8000] [--name NAME] [--api-key KEY]\n"
+    "                  [--max-sequences 16] [--max-queue 64] [--context N] [--max-body-bytes 1048576]\n"
+    "                  [--max-prefill-tokens 512] [--default-max-tokens 1024] [--max-n 8]\n"
+    "                  [--speculative mtp [--draft N]] [--shutdown-grace 10] [--threads N]\n"
+    "OpenAI-compatible API: POST /v1/completions, POST /v1/chat/completions, GET /v1/models,\n"
+    "GET /health, GET /metrics. --port 0 picks a free port; the address is printed on stderr.\n"
+    "SIGTERM/SIGINT: stop accepting, let running requests finish (at most --shutdown-grace s).\n";
+
+server::ServerOptions parse_options(const Args& a, const std::string& dir) {
+  server::ServerOptions o;
+  o.host = a.str("host", "127.0.0.1");
+  const int64_t port = a.integer("port", 8000);
+  if (port < 0 || port > 65535) fail("--port must be in [0, 65535]");
+  o.port = int(port);
+  o.model_name = a.str("name", std::filesystem::path(dir).filename().string());
+  if (o.model_name.empty() || o.model_name == "." || o.model_name == "..")
+    o.model_name = std::filesystem::weakly_canonical(dir).filename().string();
+  if (a.has("model")) o.model_aliases.push_back(a.str("model"));
+  o.model_aliases.push_back(dir);
+  o.api_key = a.str("api-key");
+  if (o.api_key.empty())
+    if (const char* k = std::getenv("DSV3_API_KEY")) o.api_key = k;
+  const auto positive = [&](const char* name, int64_t fallback) {
+    const int64_t v = a.integer(name, fallback);
+    if (v < 1) fail("--", name, " must be >= 1");
+    return v;
+  };
+  o.max_body_bytes = positive("max-body-bytes", 1 << 20);
+  o.scheduler.max_sequences = positive("max-sequences", 16);
+  o.scheduler.max_queue = positive("max-queue", 64);
+  o.scheduler.batcher.max_prefill_tokens = positive("max-prefill-tokens", 512);
+  o.scheduler.batcher.context_length = a.integer("context", 0);
+  o.scheduler.batcher.draft_tokens = parse_draft_tokens(a);
+  o.limits.default_chat_max_tokens = positive("default-max-tokens", 1024);
+  o.limits.max_n = positive("max-n", 8);
+  return o;
+}
+
+}  // namespace
+
+int cmd_serve(int argc, char** argv) {
+  const Args a(argc, argv,
+               {"model", "host", "port", "name", "api-key", "max-sequences", "max-queue", "context", "max-body-bytes",
+                "max-prefill-tokens", "default-max-tokens", "max-n", "speculative", "draft", "shutdown-grace",
+                "threads"},
+               {"help"});
+  if (a.has("help")) return std::fputs(kUsage, stdout), 0;
+  // Signals go to one waiting thread only: block them before any other thread exists.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  for (int s : {SIGTERM, SIGINT, SIGUSR1}) sigaddset(&sigs, s);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // a client that hangs up must not kill the server
+  apply_threads(a);
+  const double grace = a.number("shutdown-grace", 10.0);
+  if (!(grace >= 0)) fail("--shutdown-grace must be >= 0");
+
+  const std::string dir = resolve_model_dir(a.str("model"));
+  server::ServerOptions opt = parse_options(a, dir);
+  const auto model = Model::load(dir);
+  const auto codec = server::make_text_codec(dir);
+  server::HttpServer http(*model, *codec, opt);
+  http.bind();
+  std::fprintf(stderr, "dsv3 serve: model '%s' (%s) listening on http://%s:%d\n", opt.model_name.c_str(),
+               codec->has_tokenizer() ? "with tokenizer" : "no tokenizer: token-id prompts", opt.host.c_str(),
+               http.bound_port());
+  std::fflush(stderr);
+
+  std::thread watcher([&] {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    if (sig == SIGUSR1) return;  // run() ended on its own
+    std::fprintf(stderr, "dsv3 serve: signal %d: finishing running requests (at most %.0f s)\n", sig, grace);
+    http.shutdown(grace);
+  });
+  http.run();
+  pthread_kill(watcher.native_handle(), SIGUSR1);
+  watcher.join();
+  std::fprintf(stderr, "dsv3 serve: stopped\n");
+  return 0;
+}
+
+}  // namespace dsv3::cli
