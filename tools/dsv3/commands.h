@@ -7,5 +7,6 @@ namespace dsv3::cli {
 int cmd_info(int argc, char** argv);
 int cmd_logits(int argc, char** argv);
 int cmd_generate(int argc, char** argv);
+int cmd_grads(int argc, char** argv);
 
 }  // namespace dsv3::cli

@@ -20,6 +20,7 @@ const Command kCommands[] = {
     {"info", dsv3::cli::cmd_info, "architecture, parameter counts, bytes per token of a checkpoint"},
     {"logits", dsv3::cli::cmd_logits, "write the logits (and MTP logits) of every prompt position"},
     {"generate", dsv3::cli::cmd_generate, "continue a prompt (greedy or sampled)"},
+    {"grads", dsv3::cli::cmd_grads, "training loss and gradients of every tensor for a token batch"},
 };
 
 void usage(FILE* f) {
