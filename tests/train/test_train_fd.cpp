@@ -88,7 +88,9 @@ void check_gradients(Problem& pb) {
     for (int64_t i = 0; i < t.size; ++i) gn += double(g[size_t(t.offset + i)]) * g[size_t(t.offset + i)];
     gn = std::sqrt(gn);
     // Only an expert no token was routed to has no gradient.
-    if (gn == 0.0) EXPECT_NE(t.name.find(".experts."), std::string::npos) << t.name << " has no gradient";
+    if (gn == 0.0) {
+      EXPECT_NE(t.name.find(".experts."), std::string::npos) << t.name << " has no gradient";
+    }
     zero += gn == 0.0;
     experts += t.name.find(".experts.") != std::string::npos;
     for (int dir = 0; dir < 2; ++dir) {

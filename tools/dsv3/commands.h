@@ -8,5 +8,8 @@ int cmd_info(int argc, char** argv);
 int cmd_logits(int argc, char** argv);
 int cmd_generate(int argc, char** argv);
 int cmd_grads(int argc, char** argv);
+int cmd_train(int argc, char** argv);
+int cmd_init(int argc, char** argv);
+int cmd_plot(int argc, char** argv);
 
 }  // namespace dsv3::cli

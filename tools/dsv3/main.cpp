@@ -20,7 +20,10 @@ const Command kCommands[] = {
     {"info", dsv3::cli::cmd_info, "architecture, parameter counts, bytes per token of a checkpoint"},
     {"logits", dsv3::cli::cmd_logits, "write the logits (and MTP logits) of every prompt position"},
     {"generate", dsv3::cli::cmd_generate, "continue a prompt (greedy or sampled)"},
+    {"init", dsv3::cli::cmd_init, "write a randomly initialised model (HF layout) from a config.json"},
+    {"train", dsv3::cli::cmd_train, "train a model on text or chat JSONL (see docs/training.md)"},
     {"grads", dsv3::cli::cmd_grads, "training loss and gradients of every tensor for a token batch"},
+    {"plot", dsv3::cli::cmd_plot, "SVG of a training run's loss curves and expert-load balance"},
 };
 
 void usage(FILE* f) {
