@@ -100,7 +100,7 @@ void mla_train_forward(float* out, const float* x, const Rows& rows, const MlaWe
   a.kvb.resize(size_t(n * d.H * d.kvh));
   tlinear_forward(a.kvb.data(), a.latent.data(), n, w.kv_b_proj, p);
 
-  a.probs.assign(size_t(rows.B * d.H * rows.T * rows.T), 0.0f);
+  a.probs.resize(size_t(rows.B * d.H * rows.T * rows.T));  // only each row's columns 0..t are used
   a.attn.resize(size_t(n * d.H * d.dv));
 #pragma omp parallel for collapse(2) schedule(dynamic, 1)
   for (int64_t b = 0; b < rows.B; ++b)

@@ -1,6 +1,9 @@
 #include "train/trainer.h"
 
 #include <chrono>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -38,6 +41,12 @@ Trainer::Trainer(const ModelConfig& cfg, const TrainOptions& opt, const Dataset&
     : cfg_(cfg), opt_(opt), data_(data), out_(out_dir), layout_(cfg_),
       params_(size_t(layout_.n_params())), biases_(size_t(layout_.n_bias())),
       grads_(size_t(layout_.n_params()), 0.0f), sampler_(data.train.n_seq(), opt.data_seed) {
+#if defined(__GLIBC__)
+  // Every step allocates and frees the same large activation buffers; keep them in the heap
+  // instead of returning them to the system and faulting them in again (a quarter of a step).
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
   if (opt.precision != Precision::kF32) compute_.resize(params_.size());
   adam_ = std::make_unique<AdamW>(layout_, opt_.adam);
   model_ = std::make_unique<TrainModel>(cfg_, opt_.precision);
