@@ -3,7 +3,7 @@
 # 2 MoE with 16 routed experts in 4 groups, top-4, 1 shared; MTP D=1) on the same data and seed,
 # changing one thing at a time.
 #   usage: run_experiments.sh DSV3 TOKENIZER_DIR CORPUS OUT_DIR [experiment...]
-# experiments: bias aux none bf16 fp8 mtp nomtp (default: all)
+# experiments: bias bias01 aux none bf16 fp8 mtp nomtp (default: all)
 set -eu
 dsv3=$1 tok=$2 corpus=$3 out=$4
 shift 4
@@ -16,9 +16,10 @@ run() {  # name config extra-options...
     --lr 3e-3 --warmup-steps 20 --decay-start 100 --decay-end 200 --seed 1 \
     --eval-every 100 --threads 1 --eval-sequences 0 --log-every 50 --out "$out/$name" "$@"
 }
-for e in ${@:-bias aux none bf16 fp8 mtp nomtp}; do
+for e in ${@:-bias bias01 aux none bf16 fp8 mtp nomtp}; do
   case $e in
     bias)  run bias  small.json --bias-update-speed 0.001 --alpha 0 ;;     # auxiliary-loss-free only
+    bias01) run bias01 small.json --bias-update-speed 0.01 --alpha 0 ;;    # ... with γ for a short run
     aux)   run aux   small.json --bias-update-speed 0 --alpha 0.01 ;;      # auxiliary loss only
     none)  run none  small.json --bias-update-speed 0 --alpha 0 ;;         # no balancing
     bf16)  run bf16  small.json --precision bf16 ;;

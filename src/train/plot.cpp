@@ -152,4 +152,37 @@ std::string metrics_svg(const std::vector<RunMetrics>& runs, const std::string& 
   return s.str();
 }
 
+std::string metrics_summary(const std::vector<RunMetrics>& runs, int last) {
+  std::ostringstream s;
+  char buf[400];
+  std::snprintf(buf, sizeof buf, "%-12s %6s %9s %8s %9s %8s %9s %9s %9s %10s\n", "run", "steps", "val_loss", "val_ppl",
+                "val_mtp", "mtp_acc", "main", "mtp", "load_avg", "load_worst");
+  s << buf;
+  for (const RunMetrics& r : runs) {
+    std::vector<const json*> steps;
+    const json* ev = nullptr;
+    for (const json& j : r.lines) {
+      if (j.contains("eval")) ev = &j;
+      else steps.push_back(&j);
+    }
+    double main = 0, mtp = 0, avg = 0, worst = 0;
+    const size_t from = steps.size() > size_t(last) ? steps.size() - size_t(last) : 0;
+    for (size_t i = from; i < steps.size(); ++i) {
+      const json& j = *steps[i];
+      main += get(j, "main"), mtp += get(j, "mtp");
+      double a = 0, w = 0;
+      const auto& lm = j.value("load_max_mean", json::array());
+      for (const auto& x : lm) a += x.get<double>() / double(lm.size()), w = std::max(w, x.get<double>());
+      avg += a, worst += w;
+    }
+    const double n = double(steps.size() - from);
+    const json e = ev ? (*ev)["eval"] : json::object();
+    std::snprintf(buf, sizeof buf, "%-12s %6lld %9.4f %8.2f %9.4f %8.4f %9.4f %9.4f %9.3f %10.3f\n", r.label.c_str(),
+                  steps.empty() ? 0LL : (long long)get(*steps.back(), "step"), get(e, "main"), get(e, "perplexity"),
+                  get(e, "mtp"), get(e, "mtp_acc"), main / n, mtp / n, avg / n, worst / n);
+    s << buf;
+  }
+  return s.str();
+}
+
 }  // namespace dsv3

@@ -19,4 +19,8 @@ RunMetrics read_metrics(const std::string& path, const std::string& label);  // 
 // smooth: moving-average window over steps for the training curves (1: none).
 std::string metrics_svg(const std::vector<RunMetrics>& runs, const std::string& title, int smooth);
 
+// A table, one row per run: the last evaluation, and over the last `last` training steps the
+// mean main / MTP loss and the mean (over layers) and worst per-layer max/mean expert load.
+std::string metrics_summary(const std::vector<RunMetrics>& runs, int last);
+
 }  // namespace dsv3
