@@ -27,6 +27,10 @@ RouterParams router_params(const ModelConfig& c) {
 
 void router_scores(float* scores, const float* x, int64_t n, const Weight& gate, const RouterParams& p) {
   linear(scores, x, n, gate);
+  router_affinities(scores, n, p);
+}
+
+void router_affinities(float* scores, int64_t n, const RouterParams& p) {
   for (int64_t t = 0; t < n; ++t) {
     float* s = scores + t * p.n_experts;
     if (p.sigmoid)

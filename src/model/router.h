@@ -29,6 +29,10 @@ RouterParams router_params(const ModelConfig& cfg);
 // scores [n, E] = affinities of x [n, hidden] under gate [E, hidden].
 void router_scores(float* scores, const float* x, int64_t n, const Weight& gate, const RouterParams& p);
 
+// In place: gate logits u [n, E] -> affinities s = sigmoid(u) or softmax(u) (training computes
+// the logits itself, at its own precision).
+void router_affinities(float* scores, int64_t n, const RouterParams& p);
+
 // For one token: ids [top_k] of the chosen experts and their gate weights [top_k].
 // bias [E] may be null.
 void route_token(const float* scores, const float* bias, const RouterParams& p, int32_t* ids, float* weights);

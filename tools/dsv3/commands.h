@@ -13,5 +13,9 @@ int cmd_detokenize(int argc, char** argv);
 int cmd_chat_template(int argc, char** argv);
 int cmd_tokenizer_train(int argc, char** argv);
 int cmd_serve(int argc, char** argv);
+int cmd_grads(int argc, char** argv);
+int cmd_train(int argc, char** argv);
+int cmd_init(int argc, char** argv);
+int cmd_plot(int argc, char** argv);
 
 }  // namespace dsv3::cli

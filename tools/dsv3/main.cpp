@@ -28,6 +28,10 @@ const Command kCommands[] = {
     {"chat-template", dsv3::cli::cmd_chat_template, "render a conversation with the chat template"},
     {"tokenizer-train", dsv3::cli::cmd_tokenizer_train, "train a byte-level BPE tokenizer on text files"},
     {"serve", dsv3::cli::cmd_serve, "OpenAI-compatible HTTP server with continuous batching"},
+    {"init", dsv3::cli::cmd_init, "write a randomly initialised model (HF layout) from a config.json"},
+    {"train", dsv3::cli::cmd_train, "train a model on text or chat JSONL (see docs/training.md)"},
+    {"grads", dsv3::cli::cmd_grads, "training loss and gradients of every tensor for a token batch"},
+    {"plot", dsv3::cli::cmd_plot, "SVG of a training run's loss curves and expert-load balance"},
 };
 
 void usage(FILE* f) {

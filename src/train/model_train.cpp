@@ -1,0 +1,184 @@
+#include "train/model_train.h"
+
+#include <cstring>
+
+#include "core/error.h"
+#include "kernels/linear.h"
+#include "kernels/ops.h"
+#include "train/loss.h"
+#include "train/ops_backward.h"
+#include "train/tlinear.h"
+
+namespace dsv3 {
+
+void LossNorm::add(const TokenRows& b, int64_t depth) {
+  mtp_targets.resize(size_t(depth), 0);
+  sequences += b.B;
+  for (int64_t s = 0; s < b.B; ++s) {
+    for (int64_t t = 1; t < b.T; ++t) main_targets += b.target(s, t);
+    for (int64_t k = 1; k <= depth; ++k)
+      for (int64_t t = k + 1; t < b.T; ++t) mtp_targets[size_t(k - 1)] += b.target(s, t);
+  }
+}
+
+void StepLosses::add(const StepLosses& o) {
+  total += o.total;
+  main += o.main;
+  mtp += o.mtp;
+  balance += o.balance;
+  main_count += o.main_count;
+  main_correct += o.main_correct;
+  if (mtp_count.size() < o.mtp_count.size()) {
+    mtp_count.resize(o.mtp_count.size(), 0);
+    mtp_correct.resize(o.mtp_correct.size(), 0);
+  }
+  for (size_t k = 0; k < o.mtp_count.size(); ++k) {
+    mtp_count[k] += o.mtp_count[k];
+    mtp_correct[k] += o.mtp_correct[k];
+  }
+  if (load.size() < o.load.size()) load.resize(o.load.size());
+  for (size_t l = 0; l < o.load.size(); ++l) {
+    load[l].resize(o.load[l].size(), 0);
+    for (size_t e = 0; e < o.load[l].size(); ++e) load[l][e] += o.load[l][e];
+  }
+}
+
+TrainModel::TrainModel(const ModelConfig& cfg, Precision p) : cfg_(cfg), ctx_(cfg_, p) {}
+
+void TrainModel::embed_forward(float* x, const int32_t* tokens, int64_t n, const Weight& table) const {
+  for (int64_t i = 0; i < n; ++i) weight_row_f32(x + i * table.cols, table, tokens[i]);
+}
+
+void TrainModel::embed_backward(float* dtable, const int32_t* tokens, int64_t n, const float* dx) const {
+  const int64_t H = cfg_.hidden_size;
+  for (int64_t i = 0; i < n; ++i) add_inplace(dtable + int64_t(tokens[i]) * H, dx + i * H, H);
+}
+
+namespace {
+float inverse(int64_t count) { return count > 0 ? 1.0f / float(count) : 0.0f; }
+}  // namespace
+
+StepLosses TrainModel::run(const TokenRows& batch, const ModelWeights& w, const Objective& obj, const LossNorm& norm,
+                           const GradSink* g) {
+  const int64_t B = batch.B, T = batch.T, H = cfg_.hidden_size, n = B * T;
+  const int64_t D = int64_t(w.mtp.size());
+  if (T < D + 2) fail("sequences of ", T, " tokens are too short for ", D, " MTP module(s) (need >= ", D + 2, ")");
+  if (T > cfg_.max_position_embeddings) fail("sequence length ", T, " exceeds max_position_embeddings");
+  for (int32_t t : batch.tokens)
+    if (t < 0 || t >= cfg_.vocab_size) fail("token id ", t, " is outside the vocabulary [0, ", cfg_.vocab_size, ")");
+  const Rows rows{B, T};
+  ctx_.ensure_positions(T);
+  const Precision hp = high_precision(ctx_.precision);
+  const float bal_coef = float(obj.alpha) * inverse(norm.sequences);
+  StepLosses out;
+
+  std::vector<float> x(size_t(n * H));
+  embed_forward(x.data(), batch.tokens.data(), n, w.embed_tokens);
+  blocks_.resize(w.layers.size());
+  for (size_t l = 0; l < w.layers.size(); ++l) {
+    block_train_forward(x.data(), rows, w.layers[l], ctx_, blocks_[l]);
+    if (w.layers[l].is_moe) {
+      out.balance += blocks_[l].moe.balance * bal_coef;
+      out.load.push_back(blocks_[l].moe.load);
+    }
+  }
+  x_final_ = x;
+  h_final_.resize(size_t(n * H));
+  rmsnorm(h_final_.data(), x.data(), w.norm.data, n, H, ctx_.eps);
+
+  std::vector<int32_t> targets(size_t(n), -1);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t + 1 < T; ++t)
+      if (batch.target(b, t + 1)) targets[size_t(b * T + t)] = batch.tokens[size_t(b * T + t + 1)];
+  const float main_coef = inverse(norm.main_targets);
+  std::vector<float> dh(g ? size_t(n * H) : 0);
+  const HeadLoss hl = head_loss(h_final_.data(), n, targets.data(), w.lm_head, hp, main_coef, g ? dh.data() : nullptr,
+                                g ? g->of(w.lm_head) : nullptr);
+  out.main = hl.sum * main_coef;
+  out.main_count = hl.count;
+  out.main_correct = hl.correct;
+
+  mtp_.resize(size_t(D));
+  for (int64_t k = 1; k <= D; ++k) {
+    const float* prev = k == 1 ? h_final_.data() : mtp_[size_t(k - 2)].h.data();
+    mtp_forward(k, batch, w, prev, T - k + 1);
+    MtpActs& m = mtp_[size_t(k - 1)];
+    const float coef = inverse(norm.mtp_targets[size_t(k - 1)]);
+    if (g) m.dh.resize(m.h.size());
+    const HeadLoss ml = head_loss(m.h.data(), m.rows.n(), m.targets.data(), w.lm_head, hp,
+                                  float(obj.lambda_mtp / double(D)) * coef, g ? m.dh.data() : nullptr,
+                                  g ? g->of(w.lm_head) : nullptr);
+    out.mtp += ml.sum * coef / double(D);
+    out.mtp_count.push_back(ml.count);
+    out.mtp_correct.push_back(ml.correct);
+    out.balance += m.block.moe.balance * bal_coef;
+    if (w.mtp[size_t(k - 1)].block.is_moe) out.load.push_back(m.block.moe.load);
+  }
+  out.total = out.main + obj.lambda_mtp * out.mtp + out.balance;
+  if (!g) return out;
+
+  for (int64_t k = D; k >= 1; --k) {
+    float* dprev = k == 1 ? dh.data() : mtp_[size_t(k - 2)].dh.data();
+    mtp_backward(k, w, bal_coef, dprev, T - k + 1, *g);
+  }
+  std::vector<float>& dx = x;  // reuse: dL/d(residual stream)
+  rmsnorm_backward(dx.data(), g->of(w.norm), dh.data(), x_final_.data(), w.norm.data, n, H, ctx_.eps);
+  for (size_t l = w.layers.size(); l-- > 0;) block_train_backward(dx.data(), rows, w.layers[l], ctx_, bal_coef, blocks_[l], *g);
+  embed_backward(g->of(w.embed_tokens), batch.tokens.data(), n, dx.data());
+  return out;
+}
+
+void TrainModel::mtp_forward(int64_t k, const TokenRows& batch, const ModelWeights& w, const float* prev,
+                             int64_t prev_T) {
+  const MtpWeights& mw = w.mtp[size_t(k - 1)];
+  MtpActs& m = mtp_[size_t(k - 1)];
+  const int64_t B = batch.B, T = batch.T, Tk = T - k, H = cfg_.hidden_size, n = B * Tk;
+  m.rows = {B, Tk};
+  m.tokens.resize(size_t(n));
+  m.targets.assign(size_t(n), -1);
+  m.prev.resize(size_t(n * H));
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t i = 0; i < Tk; ++i) {
+      const int64_t r = b * Tk + i;
+      m.tokens[size_t(r)] = batch.tokens[size_t(b * T + i + k)];
+      if (i + k + 1 < T && batch.target(b, i + k + 1)) m.targets[size_t(r)] = batch.tokens[size_t(b * T + i + k + 1)];
+      std::memcpy(&m.prev[size_t(r * H)], prev + (b * prev_T + i) * H, size_t(H) * 4);
+    }
+  }
+  m.emb.resize(size_t(n * H));
+  embed_forward(m.emb.data(), m.tokens.data(), n, w.embed_tokens);
+  m.cat.resize(size_t(n * 2 * H));
+  std::vector<float> x(size_t(n * H));
+  rmsnorm(x.data(), m.emb.data(), mw.enorm.data, n, H, ctx_.eps);
+  for (int64_t r = 0; r < n; ++r) std::memcpy(&m.cat[size_t(r * 2 * H)], &x[size_t(r * H)], size_t(H) * 4);
+  rmsnorm(x.data(), m.prev.data(), mw.hnorm.data, n, H, ctx_.eps);
+  for (int64_t r = 0; r < n; ++r) std::memcpy(&m.cat[size_t(r * 2 * H + H)], &x[size_t(r * H)], size_t(H) * 4);
+  tlinear_forward(x.data(), m.cat.data(), n, mw.eh_proj, ctx_.precision);
+  block_train_forward(x.data(), m.rows, mw.block, ctx_, m.block);
+  m.x_out = x;
+  m.h.resize(size_t(n * H));
+  rmsnorm(m.h.data(), x.data(), mw.shared_head_norm.data, n, H, ctx_.eps);
+}
+
+void TrainModel::mtp_backward(int64_t k, const ModelWeights& w, float balance_coef, float* dprev, int64_t prev_T,
+                              const GradSink& g) {
+  const MtpWeights& mw = w.mtp[size_t(k - 1)];
+  const MtpActs& m = mtp_[size_t(k - 1)];
+  const int64_t B = m.rows.B, Tk = m.rows.T, H = cfg_.hidden_size, n = m.rows.n();
+  std::vector<float> dx(size_t(n * H)), dcat(size_t(n * 2 * H)), dhalf(size_t(n * H)), din(size_t(n * H));
+  rmsnorm_backward(dx.data(), g.of(mw.shared_head_norm), m.dh.data(), m.x_out.data(), mw.shared_head_norm.data, n, H,
+                   ctx_.eps);
+  block_train_backward(dx.data(), m.rows, mw.block, ctx_, balance_coef, m.block, g);
+  tlinear_backward(dcat.data(), g.of(mw.eh_proj), dx.data(), m.cat.data(), n, mw.eh_proj, ctx_.precision);
+  // The embedding half.
+  for (int64_t r = 0; r < n; ++r) std::memcpy(&dhalf[size_t(r * H)], &dcat[size_t(r * 2 * H)], size_t(H) * 4);
+  rmsnorm_backward(din.data(), g.of(mw.enorm), dhalf.data(), m.emb.data(), mw.enorm.data, n, H, ctx_.eps);
+  embed_backward(g.of(w.embed_tokens), m.tokens.data(), n, din.data());
+  // The previous depth's half.
+  for (int64_t r = 0; r < n; ++r) std::memcpy(&dhalf[size_t(r * H)], &dcat[size_t(r * 2 * H + H)], size_t(H) * 4);
+  rmsnorm_backward(din.data(), g.of(mw.hnorm), dhalf.data(), m.prev.data(), mw.hnorm.data, n, H, ctx_.eps);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t i = 0; i < Tk; ++i) add_inplace(dprev + (b * prev_T + i) * H, &din[size_t((b * Tk + i) * H)], H);
+}
+
+}  // namespace dsv3

@@ -1,0 +1,83 @@
+// The whole model in training: embedding, decoder blocks, final norm, output head and the MTP
+// modules, with the objective of the DeepSeek-V3 report (§2.2, §2.1.2):
+//
+//   L = L_main + λ·L_mtp + L_bal
+//   L_main = mean CE of next-token prediction;  L_mtp = (1/D) Σ_k mean CE of module k, which
+//   predicts the token k+1 ahead;  L_bal = Σ over MoE layers (MTP blocks too) of the mean over
+//   sequences of α Σ_i f_i P_i  (see moe_train.h).
+//
+// MTP module k (1-based) runs over positions i = 0..T-1-k of each sequence: its input is
+// eh_proj([enorm(embed(t_{i+k})) ; hnorm(h^{k-1}_i)]) with h^0 the main model's final-normed
+// state and h^{k-1} module k-1's shared_head.norm output; lm_head of its output predicts t_{i+k+1}.
+// The embedding and head are the main model's (their gradients include the MTP terms).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "train/block_train.h"
+
+namespace dsv3 {
+
+// B sequences of T tokens. mask[b·T + t] = 1 when predicting token t counts in the loss (SFT:
+// assistant tokens only); empty means every token counts.
+struct TokenRows {
+  int64_t B = 0, T = 0;
+  std::vector<int32_t> tokens;
+  std::vector<uint8_t> mask;
+  bool target(int64_t b, int64_t t) const { return mask.empty() || mask[size_t(b * T + t)]; }
+};
+
+struct Objective {
+  double lambda_mtp = 0.3;  // λ
+  double alpha = 1e-4;      // α of the sequence-wise balance loss
+};
+
+// The denominators of the means, counted over a whole optimizer step (every micro-batch), so
+// that gradient accumulation equals one large batch.
+struct LossNorm {
+  int64_t main_targets = 0;
+  std::vector<int64_t> mtp_targets;  // per MTP depth
+  int64_t sequences = 0;
+  void add(const TokenRows& batch, int64_t mtp_depth);
+};
+
+struct StepLosses {
+  double total = 0, main = 0, mtp = 0, balance = 0;  // each already divided by its LossNorm
+  int64_t main_count = 0, main_correct = 0;
+  std::vector<int64_t> mtp_count, mtp_correct;       // per depth
+  std::vector<std::vector<int64_t>> load;             // per MoE layer (main, then MTP): tokens per expert
+  void add(const StepLosses& o);
+};
+
+class TrainModel {
+ public:
+  TrainModel(const ModelConfig& cfg, Precision p);
+
+  // Forward (and, when g is given, backward: gradients are added through g) of one micro-batch.
+  // w are the weights at the mode's precision; the losses are this batch's share of the step's.
+  StepLosses run(const TokenRows& batch, const ModelWeights& w, const Objective& obj, const LossNorm& norm,
+                 const GradSink* g);
+
+  const TrainContext& context() const { return ctx_; }
+
+ private:
+  struct MtpActs {
+    Rows rows;
+    std::vector<int32_t> tokens, targets;  // [B·Tk] input tokens t_{i+k}, targets t_{i+k+1} or -1
+    std::vector<float> emb, prev, cat, x_out, h, dh;  // dh: gradient of h (head + next module)
+    BlockActs block;
+  };
+  void mtp_forward(int64_t k, const TokenRows& batch, const ModelWeights& w, const float* prev, int64_t prev_T);
+  void mtp_backward(int64_t k, const ModelWeights& w, float balance_coef, float* dprev, int64_t prev_T,
+                    const GradSink& g);
+  void embed_forward(float* x, const int32_t* tokens, int64_t n, const Weight& table) const;
+  void embed_backward(float* dtable, const int32_t* tokens, int64_t n, const float* dx) const;
+
+  ModelConfig cfg_;
+  TrainContext ctx_;
+  std::vector<BlockActs> blocks_;
+  std::vector<MtpActs> mtp_;
+  std::vector<float> x_final_, h_final_;
+};
+
+}  // namespace dsv3

@@ -1,0 +1,107 @@
+#include "train/optimizer.h"
+
+#include <cmath>
+
+#include "core/dtype.h"
+#include "core/error.h"
+
+namespace dsv3 {
+
+AdamW::AdamW(const ParamLayout& layout, const AdamWOptions& opt) : layout_(layout), opt_(opt) {
+  const size_t n = size_t(layout.n_params());
+  if (opt.bf16_moments) {
+    mb_.assign(n, 0);
+    vb_.assign(n, 0);
+  } else {
+    m_.assign(n, 0.0f);
+    v_.assign(n, 0.0f);
+  }
+  decay_.assign(n, 0);
+  for (const ParamTensor& t : layout.params())
+    if (t.decay()) std::fill(decay_.begin() + t.offset, decay_.begin() + t.offset + t.size, 1);
+}
+
+void AdamW::step(float* params, const float* grads, double lr) {
+  ++t_;
+  const float b1 = float(opt_.beta1), b2 = float(opt_.beta2), eps = float(opt_.eps);
+  const float c1 = float(1.0 / (1.0 - std::pow(opt_.beta1, double(t_))));
+  const float c2 = float(1.0 / (1.0 - std::pow(opt_.beta2, double(t_))));
+  const float lr_f = float(lr), wd = float(opt_.weight_decay);
+  const bool bf16 = opt_.bf16_moments;
+  const int64_t n = layout_.n_params();
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = grads[i];
+    float m = bf16 ? bf16_to_f32(mb_[size_t(i)]) : m_[size_t(i)];
+    float v = bf16 ? bf16_to_f32(vb_[size_t(i)]) : v_[size_t(i)];
+    m = b1 * m + (1.0f - b1) * g;
+    v = b2 * v + (1.0f - b2) * g * g;
+    if (bf16) {
+      mb_[size_t(i)] = f32_to_bf16(m);
+      vb_[size_t(i)] = f32_to_bf16(v);
+    } else {
+      m_[size_t(i)] = m;
+      v_[size_t(i)] = v;
+    }
+    float update = (m * c1) / (std::sqrt(v * c2) + eps);
+    if (decay_[size_t(i)]) update += wd * params[i];
+    params[i] -= lr_f * update;
+  }
+}
+
+std::vector<float> AdamW::moment(int which) const {
+  if (!opt_.bf16_moments) return which == 0 ? m_ : v_;
+  const auto& src = which == 0 ? mb_ : vb_;
+  std::vector<float> out(src.size());
+  for (size_t i = 0; i < src.size(); ++i) out[i] = bf16_to_f32(src[i]);
+  return out;
+}
+
+void AdamW::restore(const std::vector<float>& m, const std::vector<float>& v, int64_t steps) {
+  if (int64_t(m.size()) != layout_.n_params() || int64_t(v.size()) != layout_.n_params())
+    fail("optimizer state has ", m.size(), " moments, the model ", layout_.n_params(), " parameters");
+  t_ = steps;
+  if (!opt_.bf16_moments) {
+    m_ = m;
+    v_ = v;
+    return;
+  }
+  for (size_t i = 0; i < m.size(); ++i) {
+    mb_[i] = f32_to_bf16(m[i]);  // exact: the values were BF16 when saved
+    vb_[i] = f32_to_bf16(v[i]);
+  }
+}
+
+double clip_grad_norm(float* grads, int64_t n, double max_norm) {
+  // Fixed-size chunks summed in order: the same norm for any thread count.
+  constexpr int64_t kChunk = 1 << 14;
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  std::vector<double> part(static_cast<size_t>(chunks), 0.0);
+#pragma omp parallel for schedule(static)
+  for (int64_t c = 0; c < chunks; ++c) {
+    double s = 0.0;
+    for (int64_t i = c * kChunk; i < std::min(n, (c + 1) * kChunk); ++i) s += double(grads[i]) * grads[i];
+    part[size_t(c)] = s;
+  }
+  double ss = 0.0;
+  for (double p : part) ss += p;
+  const double norm = std::sqrt(ss);
+  if (max_norm > 0 && norm > max_norm) {
+    const float scale = float(max_norm / (norm + 1e-6));
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) grads[i] *= scale;
+  }
+  return norm;
+}
+
+double LrSchedule::at(int64_t step) const {
+  if (step < warmup_steps) return peak * double(step + 1) / double(warmup_steps);
+  if (step < decay_start) return peak;
+  if (step < decay_end) {
+    const double p = double(step - decay_start) / double(decay_end - decay_start);
+    return final_lr + 0.5 * (peak - final_lr) * (1.0 + std::cos(M_PI * p));
+  }
+  return final_lr;
+}
+
+}  // namespace dsv3

@@ -1,0 +1,60 @@
+// AdamW over the flat parameter buffer (float32 master weights), global-norm gradient clipping,
+// and the learning-rate schedule of the DeepSeek-V3 report (§4.2): linear warm-up, constant,
+// cosine decay, constant tail.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "train/params.h"
+
+namespace dsv3 {
+
+struct AdamWOptions {
+  double beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
+  double weight_decay = 0.1;   // decoupled; not on norms (nor the routing bias, which is no parameter)
+  bool bf16_moments = false;   // store m and v in BF16, as the report does
+};
+
+class AdamW {
+ public:
+  AdamW(const ParamLayout& layout, const AdamWOptions& opt);
+
+  // params -= lr · (m̂ / (sqrt(v̂) + eps) + wd · params)   after the moment updates with grads.
+  void step(float* params, const float* grads, double lr);
+
+  int64_t steps() const { return t_; }
+  const AdamWOptions& options() const { return opt_; }
+  // The moments as float32 (widened when stored in BF16), for saving; restore sets them back.
+  std::vector<float> moment(int which) const;  // 0: m, 1: v
+  void restore(const std::vector<float>& m, const std::vector<float>& v, int64_t steps);
+
+ private:
+  const ParamLayout& layout_;
+  AdamWOptions opt_;
+  int64_t t_ = 0;
+  std::vector<float> m_, v_;          // float32 moments
+  std::vector<uint16_t> mb_, vb_;     // BF16 moments
+  std::vector<uint8_t> decay_;        // per element: weight decay applies
+};
+
+// Scales grads so that their global L2 norm is at most max_norm (no-op when max_norm <= 0);
+// returns the norm before clipping.
+double clip_grad_norm(float* grads, int64_t n, double max_norm);
+
+struct LrSchedule {
+  double peak = 1e-3;
+  int64_t warmup_steps = 0;   // linear from peak/warmup to peak
+  int64_t decay_start = 0;    // constant peak until here (>= warmup_steps)
+  int64_t decay_end = 0;      // cosine from peak down to final at decay_end
+  double final_lr = 1e-4;     // and constant after it
+  double at(int64_t step) const;  // step counts from 0
+};
+
+// A value that switches once, e.g. λ 0.3 -> 0.1 or γ 0.001 -> 0 late in training.
+struct Switched {
+  double before = 0, after = 0;
+  int64_t at_step = -1;  // < 0: never switches
+  double at(int64_t step) const { return at_step >= 0 && step >= at_step ? after : before; }
+};
+
+}  // namespace dsv3

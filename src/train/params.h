@@ -1,0 +1,95 @@
+// The trained tensors of a model: one flat float32 buffer (the master weights) in which every
+// tensor has a Hugging Face name, a shape and an offset. The same layout serves the gradients
+// and the optimizer moments, so "the gradient of q_a_proj" is the same offset in another buffer.
+//
+// e_score_correction_bias is not trained by gradient (the balancing rule moves it), so it lives
+// in a second, small buffer with its own offsets.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+#include "model/weights.h"
+#include "train/precision.h"
+
+namespace dsv3 {
+
+class Checkpoint;
+
+// How a tensor is used, which decides its precision and whether it is weight-decayed.
+enum class TensorRole : uint8_t {
+  kLinear,   // attention / MLP / expert / eh_proj matrices: quantized in BF16/FP8 modes
+  kHigh,     // embedding, output head, router gate: kept in higher precision
+  kNorm,     // RMSNorm weights: no weight decay
+  kBias,     // e_score_correction_bias: not a gradient parameter
+};
+
+struct ParamTensor {
+  std::string name;             // HF name, e.g. "model.layers.1.self_attn.q_a_proj.weight"
+  std::vector<int64_t> shape;   // [rows, cols] or [size]
+  int64_t offset = 0, size = 0; // in floats, within its buffer
+  TensorRole role = TensorRole::kLinear;
+  bool decay() const { return role == TensorRole::kLinear || role == TensorRole::kHigh; }
+  int64_t rows() const { return shape[0]; }
+  int64_t cols() const { return shape.size() > 1 ? shape[1] : 1; }
+};
+
+// Calls mat(name, weight, role) for every matrix and vec(name, vector, role) for every vector
+// of w, in checkpoint order (embedding, layers, norm, head, MTP modules). A tied head is skipped.
+struct TensorVisitor {
+  std::function<void(const std::string&, Weight&, TensorRole)> mat;
+  std::function<void(const std::string&, Vec&, TensorRole)> vec;
+};
+void for_each_tensor(const ModelConfig& cfg, ModelWeights& w, const TensorVisitor& v);
+
+// A ModelWeights with every shape set and no data: the structure the config implies.
+ModelWeights weights_skeleton(const ModelConfig& cfg);
+
+class ParamLayout {
+ public:
+  explicit ParamLayout(const ModelConfig& cfg);
+
+  const ModelConfig& config() const { return cfg_; }
+  const std::vector<ParamTensor>& params() const { return params_; }  // trained tensors
+  const std::vector<ParamTensor>& biases() const { return biases_; }  // e_score_correction_bias
+  int64_t n_params() const { return n_params_; }
+  int64_t n_bias() const { return n_bias_; }
+  const ParamTensor* find(const std::string& name) const;  // params or biases
+
+  // Views of the model over a parameter buffer (master or compute copy) and a bias buffer.
+  ModelWeights bind(const float* params, const float* biases) const;
+
+ private:
+  ModelConfig cfg_;
+  std::vector<ParamTensor> params_, biases_;
+  std::map<std::string, size_t> index_;  // name -> position (biases after params)
+  int64_t n_params_ = 0, n_bias_ = 0;
+};
+
+// Random initialisation: matrices N(0, std²) from a counter-based generator (the same values
+// for any thread count), norms 1, biases 0.
+void init_params(const ParamLayout& layout, uint64_t seed, double std, float* params, float* biases);
+
+// Reads every trained tensor (and the biases, zero when absent) of a checkpoint folder into the
+// buffers, widening BF16/F16/FP8 to float32. Throws Error naming the file and tensor at fault.
+void load_params(const ParamLayout& layout, const std::string& dir, float* params, float* biases);
+
+// out = the weights the precision mode computes with: linear matrices rounded to BF16 or
+// quantized to FP8 per 128×128 block, embedding/head/gate rounded to BF16 (not in float32
+// mode), norms copied. out may equal params only in float32 mode (then it is a no-op).
+void round_params(const ParamLayout& layout, const float* params, float* out, Precision p);
+
+// Where a view into one buffer lands in a parallel buffer of the same layout (gradients).
+struct GradSink {
+  const float* base = nullptr;  // the buffer the views point into
+  float* grad = nullptr;        // the gradient buffer
+  float* of(const Weight& w) const {
+    return grad + (static_cast<const float*>(w.data) - base) + w.row0 * w.cols;
+  }
+  float* of(const Vec& v) const { return grad + (v.data - base); }
+};
+
+}  // namespace dsv3

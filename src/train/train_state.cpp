@@ -1,0 +1,105 @@
+#include "train/train_state.h"
+
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+
+#include "core/error.h"
+#include "io/safetensors.h"
+#include "io/safetensors_writer.h"
+#include "model/config.h"
+
+namespace dsv3 {
+
+void export_model(const std::string& dir, const ParamLayout& layout, const float* params, const float* biases,
+                  DType dtype) {
+  ModelConfig cfg = layout.config();
+  cfg.torch_dtype = dtype == DType::BF16 ? "bfloat16" : "float32";
+  cfg.fp8_quantized = false;
+  SafetensorsWriter w;
+  auto add = [&](const std::string& name, const std::vector<int64_t>& shape, const float* data, bool matrix) {
+    if (matrix && dtype == DType::BF16) w.add_bf16(name, shape, data);
+    else w.add_f32(name, shape, data);
+  };
+  for (const ParamTensor& t : layout.params()) add(t.name, t.shape, params + t.offset, t.shape.size() == 2);
+  for (const ParamTensor& t : layout.biases()) add(t.name, t.shape, biases + t.offset, false);
+  // The released checkpoints carry the shared embedding and head under each MTP layer too.
+  const ParamTensor* emb = layout.find("model.embed_tokens.weight");
+  const ParamTensor* head = layout.find(cfg.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight");
+  for (int64_t k = 0; k < cfg.num_nextn_predict_layers; ++k) {
+    const std::string p = layer_prefix(cfg.num_hidden_layers + k);
+    add(p + "embed_tokens.weight", emb->shape, params + emb->offset, true);
+    add(p + "shared_head.head.weight", head->shape, params + head->offset, true);
+  }
+  w.set_metadata("format", "pt");
+  std::filesystem::create_directories(dir);
+  w.write(dir + "/model.safetensors");
+  write_file_atomic(dir + "/config.json", config_to_json(cfg).dump(1) + "\n");
+}
+
+namespace {
+
+json state_json(const TrainState& st, const AdamW& adam) {
+  return {{"step", st.step},          {"tokens", st.tokens},     {"epoch", st.epoch},
+          {"cursor", st.cursor},      {"elapsed_s", st.elapsed_s}, {"adam_steps", adam.steps()},
+          {"bf16_moments", adam.options().bf16_moments}, {"options", st.options}};
+}
+
+// Test hook: DSV3_TRAIN_DIE_IN_SAVE=N kills the process (SIGKILL) in the middle of writing the
+// trainer state of step N — half of the file is in the temp file — as a crash at the worst moment.
+void maybe_die_in_save(const std::string& path, const SafetensorsWriter& w, int64_t step) {
+  const char* env = std::getenv("DSV3_TRAIN_DIE_IN_SAVE");
+  if (!env || std::atoll(env) != step) return;
+  w.write(path + ".full");
+  const auto size = std::filesystem::file_size(path + ".full");
+  std::filesystem::rename(path + ".full", path + ".tmp");
+  std::filesystem::resize_file(path + ".tmp", size / 2);
+  std::raise(SIGKILL);
+}
+
+}  // namespace
+
+void save_trainer_state(const std::string& path, const ParamLayout& layout, const float* params,
+                        const float* biases, const AdamW& adam, const TrainState& st) {
+  SafetensorsWriter w;
+  w.add_f32("params", {layout.n_params()}, params);
+  w.add_f32("biases", {layout.n_bias()}, biases);
+  const auto m = adam.moment(0), v = adam.moment(1);
+  if (adam.options().bf16_moments) {
+    w.add_bf16("adam_m", {layout.n_params()}, m.data());  // exact: the moments are BF16 values
+    w.add_bf16("adam_v", {layout.n_params()}, v.data());
+  } else {
+    w.add_f32("adam_m", {layout.n_params()}, m.data());
+    w.add_f32("adam_v", {layout.n_params()}, v.data());
+  }
+  w.set_metadata("dsv3_trainer_state", state_json(st, adam).dump());
+  maybe_die_in_save(path, w, st.step);
+  w.write(path);
+}
+
+void load_trainer_state(const std::string& path, const ParamLayout& layout, float* params, float* biases,
+                        AdamW& adam, TrainState& st) {
+  const SafetensorsFile f(path);
+  auto it = f.metadata().find("dsv3_trainer_state");
+  if (it == f.metadata().end()) fail(path, ": not a dsv3 trainer state (no metadata)");
+  const json j = parse_json_text(it->second, path + " metadata");
+  auto tensor = [&](const char* name, int64_t n) {
+    const TensorInfo* t = f.find(name);
+    if (!t || t->shape != std::vector<int64_t>{n}) fail(path, ": tensor '", name, "' missing or not of size ", n);
+    return tensor_to_f32(*t);
+  };
+  const auto p = tensor("params", layout.n_params()), b = tensor("biases", layout.n_bias());
+  std::copy(p.begin(), p.end(), params);
+  std::copy(b.begin(), b.end(), biases);
+  if (j.value("bf16_moments", false) != adam.options().bf16_moments)
+    fail(path, ": saved with bf16_moments=", j.value("bf16_moments", false), "; this run asks otherwise");
+  adam.restore(tensor("adam_m", layout.n_params()), tensor("adam_v", layout.n_params()), j.at("adam_steps").get<int64_t>());
+  st.step = j.at("step").get<int64_t>();
+  st.tokens = j.at("tokens").get<int64_t>();
+  st.epoch = j.at("epoch").get<int64_t>();
+  st.cursor = j.at("cursor").get<int64_t>();
+  st.elapsed_s = j.at("elapsed_s").get<double>();
+  st.options = j.at("options");
+}
+
+}  // namespace dsv3

@@ -1,0 +1,174 @@
+#include "train/trainer.h"
+
+#include <chrono>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "io/safetensors_writer.h"
+#include "train/balance.h"
+
+namespace fs = std::filesystem;
+
+namespace dsv3 {
+
+int64_t TrainOptions::accumulation(int64_t T) const {
+  const int64_t per = micro_batch * T;
+  return batch_tokens <= 0 ? 1 : std::max<int64_t>(1, (batch_tokens + per - 1) / per);
+}
+
+json TrainOptions::to_json(int64_t T) const {
+  return {{"seq_len", T},
+          {"micro_batch", micro_batch},
+          {"accumulation", accumulation(T)},
+          {"lr", {lr.peak, lr.warmup_steps, lr.decay_start, lr.decay_end, lr.final_lr}},
+          {"adam", {adam.beta1, adam.beta2, adam.eps, adam.weight_decay, adam.bf16_moments}},
+          {"clip", clip},
+          {"lambda_mtp", {lambda_mtp.before, lambda_mtp.after, lambda_mtp.at_step}},
+          {"alpha", alpha},
+          {"gamma", {gamma.before, gamma.after, gamma.at_step}},
+          {"precision", precision_name(precision)},
+          {"data_seed", data_seed}};
+}
+
+Trainer::Trainer(const ModelConfig& cfg, const TrainOptions& opt, const Dataset& data, const std::string& out_dir)
+    : cfg_(cfg), opt_(opt), data_(data), out_(out_dir), layout_(cfg_),
+      params_(size_t(layout_.n_params())), biases_(size_t(layout_.n_bias())),
+      grads_(size_t(layout_.n_params()), 0.0f), sampler_(data.train.n_seq(), opt.data_seed) {
+#if defined(__GLIBC__)
+  // Every step allocates and frees the same large activation buffers; keep them in the heap
+  // instead of returning them to the system and faulting them in again (a quarter of a step).
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+  if (opt.precision != Precision::kF32) compute_.resize(params_.size());
+  adam_ = std::make_unique<AdamW>(layout_, opt_.adam);
+  model_ = std::make_unique<TrainModel>(cfg_, opt_.precision);
+  st_.options = opt_.to_json(data.train.T);
+  if (data.train.n_seq() == 0) fail("the training split has no complete sequence of ", data.train.T, " tokens");
+}
+
+Trainer::~Trainer() = default;
+
+void Trainer::init_random(uint64_t seed, double std) { init_params(layout_, seed, std, params_.data(), biases_.data()); }
+
+void Trainer::init_from(const std::string& dir) { load_params(layout_, dir, params_.data(), biases_.data()); }
+
+bool Trainer::resume() {
+  const std::string path = out_ + "/trainer_state.safetensors";
+  if (!fs::exists(path)) return false;
+  TrainState saved;
+  load_trainer_state(path, layout_, params_.data(), biases_.data(), *adam_, saved);
+  const json want = st_.options;
+  for (auto it = want.begin(); it != want.end(); ++it)
+    if (!saved.options.contains(it.key()) || saved.options[it.key()] != it.value())
+      fail(path, ": the run was started with ", it.key(), " = ", saved.options.value(it.key(), json()).dump(),
+           ", this command asks for ", it.value().dump(), " (resume needs the same settings)");
+  st_ = saved;
+  sampler_.seek(st_.epoch, st_.cursor);
+  // Forget metrics of steps after the checkpoint (the killed run may have logged some).
+  const std::string mpath = out_ + "/metrics.jsonl";
+  std::ifstream in(mpath);
+  std::string line, kept;
+  while (std::getline(in, line)) {
+    const json j = json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.value("step", int64_t(0)) <= st_.step) kept += line + "\n";
+  }
+  write_file_atomic(mpath, kept);
+  return true;
+}
+
+StepLosses Trainer::train_step(double* grad_norm) {
+  const int64_t accum = opt_.accumulation(data_.train.T), D = cfg_.num_nextn_predict_layers;
+  std::vector<TokenRows> batches;
+  LossNorm norm;
+  for (int64_t a = 0; a < accum; ++a) {
+    batches.push_back(data_.train.rows(sampler_.next(opt_.micro_batch)));
+    norm.add(batches.back(), D);
+  }
+  const float* w = params_.data();
+  if (!compute_.empty()) {
+    round_params(layout_, params_.data(), compute_.data(), opt_.precision);
+    w = compute_.data();
+  }
+  const ModelWeights weights = layout_.bind(w, biases_.data());
+  const Objective obj{opt_.lambda_mtp.at(st_.step), opt_.alpha};
+  std::fill(grads_.begin(), grads_.end(), 0.0f);
+  const GradSink sink{w, grads_.data()};
+  StepLosses total;
+  for (const TokenRows& b : batches) total.add(model_->run(b, weights, obj, norm, &sink));
+  *grad_norm = clip_grad_norm(grads_.data(), layout_.n_params(), opt_.clip);
+  adam_->step(params_.data(), grads_.data(), opt_.lr.at(st_.step));
+  update_routing_bias(layout_, biases_.data(), total.load, opt_.gamma.at(st_.step));
+  st_.tokens += accum * opt_.micro_batch * data_.train.T;
+  st_.epoch = sampler_.epoch();
+  st_.cursor = sampler_.cursor();
+  return total;
+}
+
+EvalResult Trainer::evaluate() {
+  EvalResult r;
+  const PackedSet& val = data_.val;
+  int64_t n = val.n_seq();
+  if (opt_.eval_sequences > 0) n = std::min(n, opt_.eval_sequences);
+  if (n == 0) return r;
+  const float* w = params_.data();
+  if (!compute_.empty()) {
+    round_params(layout_, params_.data(), compute_.data(), opt_.precision);
+    w = compute_.data();
+  }
+  const ModelWeights weights = layout_.bind(w, biases_.data());
+  const int64_t D = cfg_.num_nextn_predict_layers;
+  LossNorm norm;
+  std::vector<TokenRows> batches;
+  for (int64_t s = 0; s < n; s += opt_.micro_batch) {
+    std::vector<int64_t> idx;
+    for (int64_t i = s; i < std::min(n, s + opt_.micro_batch); ++i) idx.push_back(i);
+    batches.push_back(val.rows(idx));
+    norm.add(batches.back(), D);
+  }
+  StepLosses total;
+  for (const TokenRows& b : batches) total.add(model_->run(b, weights, {1.0, 0.0}, norm, nullptr));
+  r.sequences = n;
+  r.tokens = total.main_count;
+  r.main = total.main;
+  r.perplexity = std::exp(total.main);
+  r.main_acc = total.main_count ? double(total.main_correct) / double(total.main_count) : 0.0;
+  r.mtp = total.mtp;
+  if (!total.mtp_count.empty() && total.mtp_count[0] > 0) r.mtp_acc = double(total.mtp_correct[0]) / double(total.mtp_count[0]);
+  return r;
+}
+
+void Trainer::save() {
+  fs::create_directories(out_);
+  save_trainer_state(out_ + "/trainer_state.safetensors", layout_, params_.data(), biases_.data(), *adam_, st_);
+  export_model(out_, layout_, params_.data(), biases_.data(), opt_.save_dtype);
+}
+
+void Trainer::run() {
+  fs::create_directories(out_);
+  using clock = std::chrono::steady_clock;
+  while (st_.step < opt_.steps) {
+    const auto t0 = clock::now();
+    const double lr = opt_.lr.at(st_.step);
+    double grad_norm = 0;
+    const StepLosses l = train_step(&grad_norm);
+    ++st_.step;
+    const double secs = std::chrono::duration<double>(clock::now() - t0).count();
+    st_.elapsed_s += secs;
+    run_seconds_ += secs;
+    ++run_steps_;
+    log_step(l, grad_norm, lr, secs);
+    const bool last = st_.step == opt_.steps;
+    if (last || (opt_.eval_every > 0 && st_.step % opt_.eval_every == 0)) log_eval(evaluate());
+    if (last || (opt_.save_every > 0 && st_.step % opt_.save_every == 0)) save();
+  }
+}
+
+}  // namespace dsv3

@@ -1,0 +1,79 @@
+// The training loop: micro-batches accumulated to a batch of tokens, AdamW with clipping and
+// the learning-rate schedule, the routing-bias update after every step, evaluation on the
+// held-out split, metrics, and checkpoints that a resumed run continues bit-identically.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "train/data.h"
+#include "train/optimizer.h"
+#include "train/train_state.h"
+
+namespace dsv3 {
+
+struct TrainOptions {
+  int64_t steps = 100;
+  int64_t micro_batch = 8;          // sequences per forward/backward
+  int64_t batch_tokens = 0;         // tokens per optimizer step (0: one micro-batch)
+  LrSchedule lr;
+  AdamWOptions adam;
+  double clip = 1.0;                // global gradient norm (<= 0: off)
+  Switched lambda_mtp{0.3, 0.3, -1};
+  double alpha = 1e-4;              // sequence-wise balance loss
+  Switched gamma{0.001, 0.0, -1};   // bias update speed
+  Precision precision = Precision::kF32;
+  int64_t eval_every = 0;           // steps (0: only at the end)
+  int64_t eval_sequences = 64;      // held-out sequences per evaluation (0: all)
+  int64_t save_every = 0;           // steps (0: only at the end)
+  int64_t log_every = 1;            // progress lines
+  DType save_dtype = DType::F32;
+  uint64_t data_seed = 1;
+  int64_t accumulation(int64_t T) const;  // micro-batches per step
+  json to_json(int64_t T) const;          // what a resume must agree with
+};
+
+struct EvalResult {
+  double main = 0, mtp = 0, perplexity = 0, main_acc = 0, mtp_acc = 0;
+  int64_t sequences = 0, tokens = 0;
+};
+
+class Trainer {
+ public:
+  // The model starts as `init` (a checkpoint folder) or, when empty, random with (seed, std).
+  Trainer(const ModelConfig& cfg, const TrainOptions& opt, const Dataset& data, const std::string& out_dir);
+  ~Trainer();
+
+  void init_random(uint64_t seed, double std);
+  void init_from(const std::string& dir);
+  // Continues from out_dir/trainer_state.safetensors when there is one; returns whether it did.
+  bool resume();
+  void run();
+  EvalResult evaluate();
+
+  int64_t step() const { return st_.step; }
+  const ParamLayout& layout() const { return layout_; }
+  const std::vector<float>& params() const { return params_; }
+
+ private:
+  StepLosses train_step(double* grad_norm);
+  void save();
+  void log_step(const StepLosses& l, double grad_norm, double lr, double seconds);
+  void log_eval(const EvalResult& e);
+
+  ModelConfig cfg_;
+  TrainOptions opt_;
+  const Dataset& data_;
+  std::string out_;
+  ParamLayout layout_;
+  std::vector<float> params_, biases_, compute_, grads_;
+  std::unique_ptr<AdamW> adam_;
+  std::unique_ptr<TrainModel> model_;
+  SequenceSampler sampler_;
+  TrainState st_;
+  double run_seconds_ = 0;  // this process's training time (for the ETA)
+  int64_t run_steps_ = 0;
+};
+
+}  // namespace dsv3

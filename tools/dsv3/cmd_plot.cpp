@@ -1,0 +1,60 @@
+// dsv3 plot: an SVG of training runs' loss curves and expert-load balance (from metrics.jsonl).
+#include <cstdio>
+#include <filesystem>
+
+#include "cli_args.h"
+#include "commands.h"
+#include "core/error.h"
+#include "io/safetensors_writer.h"
+#include "train/plot.h"
+
+namespace fs = std::filesystem;
+
+namespace dsv3::cli {
+
+namespace {
+const char* kUsage =
+    "usage: dsv3 plot --metrics RUN[,RUN...] (--out PLOT.svg | --summary K) [--labels A,B] [--title T] [--smooth 1]\n"
+    "RUN is a training folder or its metrics.jsonl. One run: loss curves and max/mean expert load\n"
+    "of every MoE layer; several: their main losses and mean balance overlaid. --summary K prints\n"
+    "a table instead: the last evaluation and the means over the last K steps.\n";
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i <= s.size()) {
+    size_t j = s.find(',', i);
+    if (j == std::string::npos) j = s.size();
+    if (j > i) out.push_back(s.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+}  // namespace
+
+int cmd_plot(int argc, char** argv) {
+  const Args a(argc, argv, {"metrics", "out", "labels", "title", "smooth", "summary"}, {"help"});
+  if (a.has("help")) return std::fputs(kUsage, stdout), 0;
+  const auto paths = split(a.required("metrics"));
+  const auto labels = split(a.str("labels"));
+  if (!labels.empty() && labels.size() != paths.size()) fail("--labels needs one label per run");
+  const int64_t smooth = a.integer("smooth", 1);
+  if (smooth < 1) fail("option --smooth must be >= 1");
+  std::vector<RunMetrics> runs;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    const std::string p = fs::is_directory(paths[i]) ? paths[i] + "/metrics.jsonl" : paths[i];
+    runs.push_back(read_metrics(p, labels.empty() ? fs::path(paths[i]).filename().string() : labels[i]));
+  }
+  if (a.has("summary")) {
+    const int64_t k = a.integer("summary", 0);
+    if (k < 1) fail("option --summary must be >= 1");
+    std::fputs(metrics_summary(runs, int(k)).c_str(), stdout);
+    if (!a.has("out")) return 0;
+  }
+  const std::string out = a.required("out");
+  write_file_atomic(out, metrics_svg(runs, a.str("title", "dsv3 training"), int(smooth)));
+  std::printf("wrote %s\n", out.c_str());
+  return 0;
+}
+
+}  // namespace dsv3::cli

@@ -1,0 +1,142 @@
+// dsv3 train: trains a DeepSeek-V3-architecture model on text (or chat JSONL with --sft); see
+// docs/training.md for the recipe and every option.
+#include <cstdio>
+#include <filesystem>
+
+#include "cli_args.h"
+#include "commands.h"
+#include "core/error.h"
+#include "train/codec.h"
+#include "train/trainer.h"
+#include "train_codec.h"
+
+namespace fs = std::filesystem;
+
+namespace dsv3::cli {
+
+namespace {
+
+const char* kUsage =
+    "usage: dsv3 train --out DIR --steps N --data PATH[,PATH...] (--config CFG.json [--seed S] | --init DIR)\n"
+    "  data:      --tokenizer DIR|bytes  --seq-len 256  --doc-split file|blank|line  --fim-rate 0.1\n"
+    "             --val-fraction 0.02  --data-seed 1  --sft\n"
+    "  batch:     --micro-batch 8  --batch-tokens N (gradient accumulation to N tokens per step)\n"
+    "  schedule:  --lr 1e-3  --lr-final LR/10  --warmup-steps N  --decay-start STEP  --decay-end STEP\n"
+    "  AdamW:     --beta1 0.9  --beta2 0.95  --weight-decay 0.1  --adam-eps 1e-8  --bf16-moments  --clip 1.0\n"
+    "  objective: --lambda-mtp 0.3  --lambda-mtp-final X --lambda-mtp-switch STEP  --alpha 1e-4\n"
+    "             --bias-update-speed 0.001  --bias-update-stop STEP\n"
+    "  numerics:  --precision f32|bf16|fp8   init: --init-std 0.02\n"
+    "  output:    --eval-every N  --eval-sequences 64  --save-every N  --log-every 1  --save-dtype f32|bf16\n"
+    "             --threads N\n"
+    "A folder that already holds trainer_state.safetensors is resumed (same settings required).\n";
+
+const std::set<std::string> kValued = {
+    "out", "steps", "data", "config", "seed", "init", "tokenizer", "seq-len", "doc-split", "fim-rate",
+    "val-fraction", "data-seed", "micro-batch", "batch-tokens", "lr", "lr-final", "warmup-steps", "decay-start",
+    "decay-end", "beta1", "beta2", "weight-decay", "adam-eps", "clip", "lambda-mtp", "lambda-mtp-final",
+    "lambda-mtp-switch", "alpha", "bias-update-speed", "bias-update-stop", "precision", "init-std", "eval-every",
+    "eval-sequences", "save-every", "log-every", "save-dtype", "threads"};
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i <= s.size()) {
+    size_t j = s.find(',', i);
+    if (j == std::string::npos) j = s.size();
+    if (j > i) out.push_back(s.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+int64_t positive(const Args& a, const std::string& name, int64_t fallback, int64_t min = 1) {
+  const int64_t v = a.integer(name, fallback);
+  if (v < min) fail("option --", name, " must be >= ", min);
+  return v;
+}
+
+TrainOptions train_options(const Args& a) {
+  TrainOptions o;
+  o.steps = positive(a, "steps", 0);
+  o.micro_batch = positive(a, "micro-batch", 8);
+  o.batch_tokens = positive(a, "batch-tokens", 0, 0);
+  o.lr.peak = a.number("lr", 1e-3);
+  o.lr.final_lr = a.number("lr-final", o.lr.peak / 10);
+  o.lr.warmup_steps = positive(a, "warmup-steps", std::min<int64_t>(100, o.steps / 10), 0);
+  o.lr.decay_start = positive(a, "decay-start", o.lr.warmup_steps, 0);
+  o.lr.decay_end = positive(a, "decay-end", o.steps, 0);
+  if (o.lr.decay_start < o.lr.warmup_steps || o.lr.decay_end < o.lr.decay_start)
+    fail("the schedule needs --warmup-steps <= --decay-start <= --decay-end");
+  o.adam.beta1 = a.number("beta1", 0.9);
+  o.adam.beta2 = a.number("beta2", 0.95);
+  o.adam.weight_decay = a.number("weight-decay", 0.1);
+  o.adam.eps = a.number("adam-eps", 1e-8);
+  o.adam.bf16_moments = a.has("bf16-moments");
+  o.clip = a.number("clip", 1.0);
+  o.lambda_mtp.before = a.number("lambda-mtp", 0.3);
+  o.lambda_mtp.after = a.number("lambda-mtp-final", o.lambda_mtp.before);
+  o.lambda_mtp.at_step = a.integer("lambda-mtp-switch", -1);
+  o.alpha = a.number("alpha", 1e-4);
+  o.gamma.before = a.number("bias-update-speed", 0.001);
+  o.gamma.after = 0.0;
+  o.gamma.at_step = a.integer("bias-update-stop", -1);
+  o.precision = parse_precision(a.str("precision", "f32"));
+  o.eval_every = positive(a, "eval-every", 0, 0);
+  o.eval_sequences = positive(a, "eval-sequences", 64, 0);
+  o.save_every = positive(a, "save-every", 0, 0);
+  o.log_every = positive(a, "log-every", 1, 0);
+  const std::string sd = a.str("save-dtype", "f32");
+  if (sd != "f32" && sd != "bf16") fail("option --save-dtype must be f32 or bf16");
+  o.save_dtype = sd == "bf16" ? DType::BF16 : DType::F32;
+  o.data_seed = uint64_t(a.integer("data-seed", 1));
+  return o;
+}
+
+DataOptions data_options(const Args& a, const TrainOptions& t) {
+  DataOptions d;
+  d.paths = split_commas(a.required("data"));
+  d.doc_split = a.str("doc-split", "file");
+  d.seq_len = positive(a, "seq-len", 256, 3);
+  d.fim_rate = a.number("fim-rate", 0.1);
+  d.val_fraction = a.number("val-fraction", 0.02);
+  if (d.fim_rate < 0 || d.fim_rate > 1 || d.val_fraction < 0 || d.val_fraction >= 1)
+    fail("--fim-rate must be in [0, 1] and --val-fraction in [0, 1)");
+  d.seed = t.data_seed;
+  d.sft = a.has("sft");
+  return d;
+}
+
+}  // namespace
+
+int cmd_train(int argc, char** argv) {
+  const Args a(argc, argv, kValued, {"help", "sft", "bf16-moments"});
+  if (a.has("help")) return std::fputs(kUsage, stdout), 0;
+  apply_threads(a);
+  const std::string out = a.required("out");
+  if (a.has("config") == a.has("init")) fail("give exactly one of --config (random init) and --init DIR");
+  const ModelConfig cfg = load_config(a.has("init") ? a.str("init") + "/config.json" : a.str("config"));
+  const TrainOptions opt = train_options(a);
+  const DataOptions dopt = data_options(a, opt);
+
+  const std::string tok_dir = a.str("tokenizer", a.has("init") && fs::exists(a.str("init") + "/tokenizer.json") ? a.str("init") : "");
+  if (tok_dir.empty()) fail("no tokenizer: give --tokenizer DIR (or 'bytes')");
+  const TextCodec codec = make_codec(tok_dir, cfg.vocab_size);
+  const Dataset data = build_dataset(dopt, codec);
+  std::fprintf(stderr, "data: %lld train documents (%lld FIM) -> %lld sequences of %lld; %lld held-out documents -> %lld sequences\n",
+               (long long)data.train_docs, (long long)data.fim_docs, (long long)data.train.n_seq(), (long long)dopt.seq_len,
+               (long long)data.val_docs, (long long)data.val.n_seq());
+
+  Trainer trainer(cfg, opt, data, out);
+  if (trainer.resume()) {
+    std::fprintf(stderr, "resuming %s at step %lld\n", out.c_str(), (long long)trainer.step());
+  } else if (a.has("init")) {
+    trainer.init_from(a.str("init"));
+  } else {
+    trainer.init_random(uint64_t(a.integer("seed", 0)), a.number("init-std", 0.02));
+  }
+  copy_tokenizer_files(tok_dir, out);
+  trainer.run();
+  return 0;
+}
+
+}  // namespace dsv3::cli
