@@ -78,6 +78,7 @@ int cmd_generate(int argc, char** argv) {
     });
     const std::string rest = stream.finish() + "\n";
     std::fwrite(rest.data(), 1, rest.size(), stdout);
+    std::fflush(stdout);  // the text before the statistics on stderr
     print_stats(a, st);
     return 0;
   }
@@ -86,6 +87,7 @@ int cmd_generate(int argc, char** argv) {
     for (size_t i = 0; i < o.size(); ++i) std::printf("%s%d", i ? " " : "", o[i]);
     std::printf("\n");
   }
+  std::fflush(stdout);
   print_stats(a, st);
   return 0;
 }
