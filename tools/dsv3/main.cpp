@@ -27,6 +27,7 @@ const Command kCommands[] = {
     {"detokenize", dsv3::cli::cmd_detokenize, "token ids to text"},
     {"chat-template", dsv3::cli::cmd_chat_template, "render a conversation with the chat template"},
     {"tokenizer-train", dsv3::cli::cmd_tokenizer_train, "train a byte-level BPE tokenizer on text files"},
+    {"chat", dsv3::cli::cmd_chat, "interactive chat in the terminal through the chat template"},
     {"serve", dsv3::cli::cmd_serve, "OpenAI-compatible HTTP server with continuous batching"},
     {"init", dsv3::cli::cmd_init, "write a randomly initialised model (HF layout) from a config.json"},
     {"train", dsv3::cli::cmd_train, "train a model on text or chat JSONL (see docs/training.md)"},
