@@ -30,6 +30,9 @@ class Args {
 // "5,9,13" -> {5, 9, 13}; throws Error on anything else.
 std::vector<int32_t> parse_token_list(const std::string& s);
 
+// "a,b,,c" -> {"a", "b", "c"}: a comma-separated list, empty items dropped.
+std::vector<std::string> split_list(const std::string& s);
+
 // --threads N (default: all cores)
 void apply_threads(const Args& a);
 

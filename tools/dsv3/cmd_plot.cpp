@@ -19,24 +19,13 @@ const char* kUsage =
     "of every MoE layer; several: their main losses and mean balance overlaid. --summary K prints\n"
     "a table instead: the last evaluation and the means over the last K steps.\n";
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i <= s.size()) {
-    size_t j = s.find(',', i);
-    if (j == std::string::npos) j = s.size();
-    if (j > i) out.push_back(s.substr(i, j - i));
-    i = j + 1;
-  }
-  return out;
-}
 }  // namespace
 
 int cmd_plot(int argc, char** argv) {
   const Args a(argc, argv, {"metrics", "out", "labels", "title", "smooth", "summary"}, {"help"});
   if (a.has("help")) return std::fputs(kUsage, stdout), 0;
-  const auto paths = split(a.required("metrics"));
-  const auto labels = split(a.str("labels"));
+  const auto paths = split_list(a.required("metrics"));
+  const auto labels = split_list(a.str("labels"));
   if (!labels.empty() && labels.size() != paths.size()) fail("--labels needs one label per run");
   const int64_t smooth = a.integer("smooth", 1);
   if (smooth < 1) fail("option --smooth must be >= 1");

@@ -37,18 +37,6 @@ const std::set<std::string> kValued = {
     "lambda-mtp-switch", "alpha", "bias-update-speed", "bias-update-stop", "precision", "init-std", "eval-every",
     "eval-sequences", "save-every", "log-every", "save-dtype", "threads"};
 
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i <= s.size()) {
-    size_t j = s.find(',', i);
-    if (j == std::string::npos) j = s.size();
-    if (j > i) out.push_back(s.substr(i, j - i));
-    i = j + 1;
-  }
-  return out;
-}
-
 int64_t positive(const Args& a, const std::string& name, int64_t fallback, int64_t min = 1) {
   const int64_t v = a.integer(name, fallback);
   if (v < min) fail("option --", name, " must be >= ", min);
@@ -94,7 +82,7 @@ TrainOptions train_options(const Args& a) {
 
 DataOptions data_options(const Args& a, const TrainOptions& t) {
   DataOptions d;
-  d.paths = split_commas(a.required("data"));
+  d.paths = split_list(a.required("data"));
   d.doc_split = a.str("doc-split", "file");
   d.seq_len = positive(a, "seq-len", 256, 3);
   d.fim_rate = a.number("fim-rate", 0.1);
