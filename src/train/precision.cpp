@@ -6,6 +6,7 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/fp8_blocks.h"
 
 namespace dsv3 {
 
@@ -74,20 +75,10 @@ void fp8_quantize_col_tiles(float* x, int64_t rows, int64_t cols) {
     for (int64_t r = 0; r < rows; r += kFp8Tile) quantize_group(x + r * cols + c, std::min(kFp8Tile, rows - r), cols);
 }
 
+// The stored weight format's own encoder (a checkpoint quantized by `dsv3 quantize` holds
+// exactly these values), decoded back to float32.
 void fp8_quantize_blocks(float* x, int64_t rows, int64_t cols) {
-  const int64_t rb = (rows + kFp8Tile - 1) / kFp8Tile, cb = (cols + kFp8Tile - 1) / kFp8Tile;
-#pragma omp parallel for schedule(static) if (rows * cols > (1 << 16))
-  for (int64_t b = 0; b < rb * cb; ++b) {
-    const int64_t r0 = (b / cb) * kFp8Tile, c0 = (b % cb) * kFp8Tile;
-    const int64_t nr = std::min(kFp8Tile, rows - r0), nc = std::min(kFp8Tile, cols - c0);
-    float amax = 0.0f;
-    for (int64_t r = r0; r < r0 + nr; ++r)
-      for (int64_t c = c0; c < c0 + nc; ++c) amax = std::max(amax, std::fabs(x[r * cols + c]));
-    if (amax == 0.0f) continue;
-    const float scale = amax / kFp8Max, inv = kFp8Max / amax;
-    for (int64_t r = r0; r < r0 + nr; ++r)
-      for (int64_t c = c0; c < c0 + nc; ++c) x[r * cols + c] = fp8_round(x[r * cols + c] * inv) * scale;
-  }
+  fp8_decode_blocks(fp8_encode_blocks(x, rows, cols, kFp8Tile), rows, cols, kFp8Tile, x);
 }
 
 }  // namespace dsv3

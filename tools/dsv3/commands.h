@@ -14,6 +14,7 @@ int cmd_chat_template(int argc, char** argv);
 int cmd_tokenizer_train(int argc, char** argv);
 int cmd_serve(int argc, char** argv);
 int cmd_chat(int argc, char** argv);
+int cmd_quantize(int argc, char** argv);
 int cmd_grads(int argc, char** argv);
 int cmd_train(int argc, char** argv);
 int cmd_init(int argc, char** argv);

@@ -22,6 +22,7 @@ const Command kCommands[] = {
     {"info", dsv3::cli::cmd_info, "architecture, parameter counts, bytes per token of a checkpoint"},
     {"logits", dsv3::cli::cmd_logits, "write the logits (and MTP logits) of every prompt position"},
     {"generate", dsv3::cli::cmd_generate, "continue a prompt (greedy or sampled)"},
+    {"quantize", dsv3::cli::cmd_quantize, "copy a checkpoint with its linear layers in block-scaled FP8"},
     {"bench", dsv3::cli::cmd_bench, "prefill and decode speed against the machine's measured limits"},
     {"tokenize", dsv3::cli::cmd_tokenize, "text (or JSONL of texts) to token ids"},
     {"detokenize", dsv3::cli::cmd_detokenize, "token ids to text"},

@@ -1,0 +1,148 @@
+// dsv3 quantize: a checkpoint's linear layers to block-scaled FP8, the format DeepSeek-V3 ships.
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cli_args.h"
+#include "commands.h"
+#include "core/error.h"
+#include "core/fp8_blocks.h"
+#include "io/checkpoint.h"
+#include "io/json_file.h"
+#include "io/safetensors_writer.h"
+#include "model/config.h"
+#include "model/model.h"
+
+namespace fs = std::filesystem;
+
+namespace dsv3::cli {
+
+namespace {
+
+const char* kUsage =
+    "usage: dsv3 quantize --model DIR --out DIR [--shard-mb 4096] [--threads N]\n"
+    "Writes a copy of the checkpoint whose linear-layer weights (every *_proj matrix: attention,\n"
+    "MLP, experts, shared experts, MTP eh_proj) are F8_E4M3 with a float32 weight_scale_inv per\n"
+    "128x128 block, as DeepSeek-V3 is released; embedding, output head, router gate, norms and\n"
+    "biases keep their dtype, FP8 tensors are copied as they are. config.json gains the fp8\n"
+    "quantization_config; tokenizer and generation config files are copied. Shards of at most\n"
+    "--shard-mb MB (plus one tensor) with model.safetensors.index.json, or one model.safetensors.\n";
+
+constexpr int64_t kBlock = 128;
+
+// The matrices DeepSeek-V3 stores in FP8: every linear layer's weight inside the blocks.
+bool is_linear_weight(const std::string& name) {
+  const auto ends_with = [&](const std::string& s) {
+    return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
+  };
+  return ends_with("_proj.weight") || ends_with("_proj_with_mqa.weight");
+}
+
+std::vector<float> finite_f32(const TensorInfo& t) {
+  std::vector<float> w = tensor_to_f32(t);
+  for (float v : w)
+    if (!std::isfinite(v)) fail(t.file, ": tensor '", t.name, "' has a non-finite value; it cannot be quantized");
+  return w;
+}
+
+// Writes shards as they fill, so memory holds at most one shard.
+class ShardedWriter {
+ public:
+  ShardedWriter(fs::path dir, size_t shard_bytes) : dir_(std::move(dir)), shard_bytes_(shard_bytes) {}
+
+  void add(const std::string& name, DType dtype, const std::vector<int64_t>& shape, const void* data, size_t n) {
+    if (pending_bytes_ > 0 && pending_bytes_ + n > shard_bytes_) flush();
+    writer_.add(name, dtype, shape, data, n);
+    names_.back().push_back(name);
+    pending_bytes_ += n;
+    total_bytes_ += n;
+  }
+
+  // Names the shards HF-style and writes the index (one shard: model.safetensors, no index).
+  void finish() {
+    flush();
+    const size_t n = names_.size() - 1;  // the last list is always empty
+    if (n == 1) return fs::rename(temp_name(0), dir_ / "model.safetensors");
+    json map = json::object();
+    for (size_t i = 0; i < n; ++i) {
+      char name[64];
+      std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", i + 1, n);
+      fs::rename(temp_name(i), dir_ / name);
+      for (const auto& t : names_[i]) map[t] = name;
+    }
+    const json index = {{"metadata", {{"total_size", total_bytes_}}}, {"weight_map", map}};
+    write_file_atomic((dir_ / "model.safetensors.index.json").string(), index.dump(2) + "\n");
+  }
+
+  size_t total_bytes() const { return total_bytes_; }
+
+ private:
+  fs::path temp_name(size_t i) const { return dir_ / ("shard-" + std::to_string(i) + ".tmp"); }
+  void flush() {
+    if (names_.back().empty()) return;
+    writer_.write(temp_name(names_.size() - 1).string());
+    writer_ = SafetensorsWriter();
+    names_.emplace_back();
+    pending_bytes_ = 0;
+  }
+
+  fs::path dir_;
+  size_t shard_bytes_, pending_bytes_ = 0, total_bytes_ = 0;
+  SafetensorsWriter writer_;
+  std::vector<std::vector<std::string>> names_{1};
+};
+
+void write_config(const fs::path& in, const fs::path& out, int64_t block) {
+  json cfg = read_json_file((in / "config.json").string());
+  cfg["quantization_config"] = {{"activation_scheme", "dynamic"},
+                                {"fmt", "e4m3"},
+                                {"quant_method", "fp8"},
+                                {"weight_block_size", {block, block}}};
+  write_file_atomic((out / "config.json").string(), cfg.dump(2) + "\n");
+}
+
+}  // namespace
+
+int cmd_quantize(int argc, char** argv) {
+  const Args a(argc, argv, {"model", "out", "shard-mb", "threads"}, {"help"});
+  if (a.has("help")) return std::fputs(kUsage, stdout), 0;
+  apply_threads(a);
+  const fs::path in = a.required("model"), out = a.required("out");
+  const int64_t shard_mb = a.integer("shard-mb", 4096);
+  if (shard_mb < 1) fail("--shard-mb must be >= 1");
+  const ModelConfig cfg = load_config((in / "config.json").string());
+  // FP8 tensors are copied, so their block size is the output's too.
+  const int64_t block = cfg.fp8_quantized ? cfg.weight_block_size : kBlock;
+  fs::create_directories(out);
+  if (fs::equivalent(in, out)) fail("--out must not be the --model folder");
+
+  const Checkpoint ck(in.string());
+  ShardedWriter w(out, size_t(shard_mb) << 20);
+  int64_t quantized = 0;
+  for (const std::string& name : ck.names()) {
+    const TensorInfo& t = *ck.find(name);
+    if (t.dtype == DType::F8_E4M3 || t.shape.size() != 2 || !is_linear_weight(name)) {
+      w.add(name, t.dtype, t.shape, t.data, t.nbytes);
+      continue;
+    }
+    const int64_t rows = t.shape[0], cols = t.shape[1];
+    const Fp8Blocks q = fp8_encode_blocks(finite_f32(t).data(), rows, cols, block);
+    w.add(name, DType::F8_E4M3, t.shape, q.codes.data(), q.codes.size());
+    w.add(name + "_scale_inv", DType::F32, {(rows + block - 1) / block, (cols + block - 1) / block},
+          q.scale_inv.data(), q.scale_inv.size() * sizeof(float));
+    ++quantized;
+  }
+  w.finish();
+  write_config(in, out, block);
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json", "generation_config.json"})
+    if (fs::exists(in / f)) fs::copy_file(in / f, out / f, fs::copy_options::overwrite_existing);
+
+  Model::load(out.string());  // the result must load: every tensor the config implies, right shapes
+  std::printf("%s: %lld matrices in FP8 (%lldx%lld blocks); %.2f MB -> %.2f MB\n", out.c_str(), (long long)quantized,
+              (long long)block, (long long)block, double(ck.total_bytes()) / 1e6, double(w.total_bytes()) / 1e6);
+  return 0;
+}
+
+}  // namespace dsv3::cli
