@@ -87,8 +87,10 @@ void BM_linear_dw(benchmark::State& st) {
 }
 
 // Decode: one or a few rows against a 4096 x 4096 weight (32 MB in BF16: far above the caches).
-BENCHMARK_CAPTURE(BM_linear, bf16_decode, DType::BF16)->Args({1, 4096, 4096})->Args({8, 4096, 4096})->UseRealTime();
-BENCHMARK_CAPTURE(BM_linear, fp8_decode, DType::F8_E4M3)->Args({1, 4096, 4096})->Args({8, 4096, 4096})->UseRealTime();
+BENCHMARK_CAPTURE(BM_linear, bf16_decode, DType::BF16)
+    ->Args({1, 4096, 4096})->Args({4, 4096, 4096})->Args({8, 4096, 4096})->Args({16, 4096, 4096})->UseRealTime();
+BENCHMARK_CAPTURE(BM_linear, fp8_decode, DType::F8_E4M3)
+    ->Args({1, 4096, 4096})->Args({4, 4096, 4096})->Args({8, 4096, 4096})->Args({16, 4096, 4096})->UseRealTime();
 BENCHMARK_CAPTURE(BM_linear, f32_decode, DType::F32)->Args({1, 4096, 4096})->UseRealTime();
 // Prefill: a 128-token chunk.
 BENCHMARK_CAPTURE(BM_linear, bf16_prefill, DType::BF16)->Args({128, 2048, 2048})->UseRealTime();

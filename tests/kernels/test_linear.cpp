@@ -114,7 +114,25 @@ INSTANTIATE_TEST_SUITE_P(
     Shapes, LinearKernels,
     ::testing::Values(Case{DType::F32, 33, 70, 5}, Case{DType::BF16, 64, 256, 1}, Case{DType::BF16, 17, 300, 70},
                       Case{DType::F16, 40, 129, 3}, Case{DType::F8_E4M3, 300, 200, 2},
-                      Case{DType::F8_E4M3, 130, 257, 9}, Case{DType::F32, 5, 3, 130}));
+                      Case{DType::F8_E4M3, 130, 257, 9}, Case{DType::F32, 5, 3, 130},
+                      // GEMV with 5..8 input rows: two groups of inputs per weight row
+                      Case{DType::BF16, 30, 37, 7}, Case{DType::F32, 9, 100, 6}, Case{DType::F8_E4M3, 130, 257, 8},
+                      Case{DType::F16, 23, 50, 5}));
+
+// Decode results must not depend on what else is in the batch: speculative verification (the
+// pending token and its drafts) has to reproduce plain one-row decoding bit for bit.
+TEST(LinearKernels, ARowsResultDoesNotDependOnTheOtherRows) {
+  for (DType dt : {DType::F32, DType::BF16, DType::F8_E4M3}) {
+    const Matrix m = make_matrix(dt, 45, 333, 11);
+    const auto x = random_vec(size_t(8 * 333), 12);
+    std::vector<float> all(size_t(8 * 45)), one(45);
+    linear(all.data(), x.data(), 8, m.w);
+    for (int64_t t = 0; t < 8; ++t) {
+      linear(one.data(), x.data() + t * 333, 1, m.w);
+      for (int64_t r = 0; r < 45; ++r) ASSERT_EQ(one[size_t(r)], all[size_t(t * 45 + r)]) << dtype_name(dt) << " t=" << t;
+    }
+  }
+}
 
 TEST(LinearDw, MatchesSumOfOuterProducts) {
   const int64_t n = 37, R = 21, C = 45;
