@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "io/file_list.h"
 
 namespace fs = std::filesystem;
 
@@ -32,24 +33,6 @@ std::vector<int64_t> permutation(int64_t n, uint64_t seed) {
 
 namespace {
 
-std::vector<std::string> list_files(const std::vector<std::string>& paths) {
-  std::vector<std::string> files;
-  for (const std::string& p : paths) {
-    if (fs::is_directory(p)) {
-      std::vector<std::string> found;
-      for (const auto& e : fs::recursive_directory_iterator(p))
-        if (e.is_regular_file()) found.push_back(e.path().string());
-      std::sort(found.begin(), found.end());
-      files.insert(files.end(), found.begin(), found.end());
-    } else if (fs::is_regular_file(p)) {
-      files.push_back(p);
-    } else {
-      fail(p, ": no such file or folder");
-    }
-  }
-  if (files.empty()) fail("no data files found");
-  return files;
-}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -102,7 +85,7 @@ std::vector<std::string> read_documents(const DataOptions& opt) {
   if (opt.doc_split != "file" && opt.doc_split != "blank" && opt.doc_split != "line")
     fail("document split '", opt.doc_split, "' is not file, blank or line");
   std::vector<std::string> docs;
-  for (const std::string& f : list_files(opt.paths)) {
+  for (const std::string& f : expand_input_files(opt.paths)) {
     if (!is_jsonl(f)) {
       split_text(read_file(f), opt.doc_split, docs);
       continue;
@@ -117,7 +100,7 @@ std::vector<std::string> read_documents(const DataOptions& opt) {
 
 std::vector<json> read_conversations(const std::vector<std::string>& paths) {
   std::vector<json> out;
-  for (const std::string& f : list_files(paths)) {
+  for (const std::string& f : expand_input_files(paths)) {
     if (!is_jsonl(f)) fail(f, ": SFT data must be chat JSONL (.jsonl)");
     for_each_json_line(f, [&](const json& j, const std::string& where) {
       if (!j.is_object() || !j.contains("messages") || !j["messages"].is_array())

@@ -11,6 +11,7 @@
 #include "cli_args.h"
 #include "commands.h"
 #include "core/error.h"
+#include "io/file_list.h"
 #include "tokenizer/added_tokens.h"
 #include "tokenizer/bpe_trainer.h"
 #include "tokenizer/deepseek_format.h"
@@ -33,27 +34,6 @@ const char* kUsage =
     "  --min-frequency F  stop merging when the best pair occurs fewer than F times (default 2)\n"
     "Bytes that are not UTF-8 are read as U+FFFD (and counted).\n";
 
-std::vector<std::string> input_files(const std::string& list) {
-  std::vector<std::string> out;
-  std::stringstream ss(list);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (item.empty()) continue;
-    if (fs::is_directory(item)) {
-      std::vector<std::string> found;
-      for (const auto& e : fs::recursive_directory_iterator(item))
-        if (e.is_regular_file()) found.push_back(e.path().string());
-      std::sort(found.begin(), found.end());
-      out.insert(out.end(), found.begin(), found.end());
-    } else if (fs::is_regular_file(item)) {
-      out.push_back(item);
-    } else {
-      fail("--input: '", item, "' is not a file or folder");
-    }
-  }
-  if (out.empty()) fail("--input: no files");
-  return out;
-}
 
 std::string read_utf8(const std::string& path, size_t& replaced) {
   std::ifstream in(path, std::ios::binary);
@@ -93,7 +73,7 @@ int cmd_tokenizer_train(int argc, char** argv) {
   const int64_t specials = int64_t(special_token_count());
   if (vocab_size < 256 + specials) fail("--vocab-size must be at least ", 256 + specials, " (256 bytes + special tokens)");
   const std::string out_dir = a.required("out");
-  const auto files = input_files(a.required("input"));
+  const auto files = expand_input_files(split_list(a.required("input")));
 
   size_t bytes = 0, replaced = 0;
   std::vector<std::string> texts;
