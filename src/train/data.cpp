@@ -1,10 +1,10 @@
 #include "train/data.h"
 
-#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "core/error.h"
 #include "io/file_list.h"

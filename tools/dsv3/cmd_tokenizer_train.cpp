@@ -2,9 +2,7 @@
 // chat template, trained on text files.
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -23,8 +21,6 @@
 namespace dsv3::cli {
 
 namespace {
-
-namespace fs = std::filesystem;
 
 const char* kUsage =
     "usage: dsv3 tokenizer-train --input FILES --vocab-size N --out DIR [--min-frequency F] [--threads N]\n"
