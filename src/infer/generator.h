@@ -2,6 +2,7 @@
 // prefills every prompt, then each step decodes one row per unfinished sequence (plus its MTP
 // drafts when speculative decoding is on) in a single batched forward.
 #pragma once
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -25,6 +26,10 @@ struct GenerateStats {
   int64_t steps = 0, sequence_steps = 0, drafted = 0, accepted = 0;  // sequence_steps: Σ sequences per step
   double prefill_seconds = 0, decode_seconds = 0;  // steps with prompt rows / the others
   double acceptance_rate() const { return drafted ? double(accepted) / double(drafted) : 0.0; }
+  // Generated tokens per second of the whole run: the first one comes out of the prefill step.
+  double generated_per_second() const {
+    return double(generated_tokens) / std::max(decode_seconds + prefill_seconds, 1e-9);
+  }
   // Tokens a sequence gains per forward: 1 for plain decoding, up to 1 + drafts with MTP.
   double tokens_per_step() const { return sequence_steps ? double(generated_tokens) / double(sequence_steps) : 0.0; }
 };

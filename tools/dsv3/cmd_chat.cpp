@@ -84,10 +84,8 @@ Reply stream_reply(const Model& model, const Tokenizer& tok, const std::vector<i
 }
 
 void print_reply_stats(const GenerateStats& st, bool speculative) {
-  const double secs = st.prefill_seconds + st.decode_seconds;
-  std::fprintf(stderr, "[%lld prompt + %lld generated tokens, %.1f tok/s decode, %.2f s", (long long)st.prompt_tokens,
-               (long long)st.generated_tokens,
-               st.decode_seconds > 0 ? double(st.generated_tokens - 1) / st.decode_seconds : 0.0, secs);
+  std::fprintf(stderr, "[%lld prompt + %lld generated tokens, %.1f tok/s, %.2f s", (long long)st.prompt_tokens,
+               (long long)st.generated_tokens, st.generated_per_second(), st.prefill_seconds + st.decode_seconds);
   if (speculative) std::fprintf(stderr, ", MTP acceptance %.1f%%", 100.0 * st.acceptance_rate());
   std::fputs("]\n", stderr);
 }

@@ -38,8 +38,7 @@ void print_stats(const Args& a, const GenerateStats& st) {
   if (!a.has("stats")) return;
   std::fprintf(stderr, "prefill: %lld tokens in %.3f s (%.1f tok/s); decode: %lld tokens in %.3f s (%.1f tok/s)\n",
                (long long)st.prompt_tokens, st.prefill_seconds, st.prompt_tokens / std::max(st.prefill_seconds, 1e-9),
-               (long long)st.generated_tokens, st.decode_seconds,
-               st.generated_tokens / std::max(st.decode_seconds + st.prefill_seconds, 1e-9));
+               (long long)st.generated_tokens, st.decode_seconds, st.generated_per_second());
   if (st.drafted > 0)
     std::fprintf(stderr, "speculative (mtp): %lld of %lld drafts accepted (acceptance rate %.1f%%), %.2f tokens per sequence per step\n",
                  (long long)st.accepted, (long long)st.drafted, 100.0 * st.acceptance_rate(), st.tokens_per_step());
