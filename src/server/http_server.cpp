@@ -189,6 +189,21 @@ void HttpServer::handle_completion(const httplib::Request& req, httplib::Respons
   }
 }
 
+bool HttpServer::write_or_cancel(httplib::DataSink& sink, const std::string& out, const std::shared_ptr<Job>& job) {
+  if (sink.write(out.data(), out.size())) return true;
+  scheduler_->cancel(job);  // the client went away: free its sequence now
+  return false;
+}
+
+// httplib calls this when a response ends, written or not: an unfinished job is cancelled, and
+// the admission counted in handle_completion is released.
+std::function<void(bool)> HttpServer::release_when_done(const std::shared_ptr<Job>& job) {
+  return [this, job](bool success) {
+    if (!success || !job->finished()) scheduler_->cancel(job);
+    --in_flight_;
+  };
+}
+
 void HttpServer::respond_stream(httplib::Response& res, const std::shared_ptr<Job>& job, const ResponseMeta& meta) {
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");
@@ -214,17 +229,11 @@ void HttpServer::respond_stream(httplib::Response& res, const std::shared_ptr<Jo
           if (job->request().include_usage) out += sse(usage_chunk(meta, job->prompt_tokens(), job->completion_tokens()));
           out += "data: [DONE]\n\n";
         }
-        if (!out.empty() && !sink.write(out.data(), out.size())) {
-          scheduler_->cancel(job);  // the client went away
-          return false;
-        }
+        if (!out.empty() && !write_or_cancel(sink, out, job)) return false;
         if (!more) sink.done();
         return true;
       },
-      [this, job](bool success) {
-        if (!success || !job->finished()) scheduler_->cancel(job);
-        --in_flight_;
-      });
+      release_when_done(job));
 }
 
 void HttpServer::respond_whole(httplib::Response& res, const std::shared_ptr<Job>& job, const ResponseMeta& meta) {
@@ -258,18 +267,12 @@ void HttpServer::respond_whole(httplib::Response& res, const std::shared_ptr<Job
         }
         if (!out.empty()) {
           st->last_write = std::chrono::steady_clock::now();
-          if (!sink.write(out.data(), out.size())) {
-            scheduler_->cancel(job);
-            return false;
-          }
+          if (!write_or_cancel(sink, out, job)) return false;
         }
         if (!more) sink.done();
         return true;
       },
-      [this, job](bool success) {
-        if (!success || !job->finished()) scheduler_->cancel(job);
-        --in_flight_;
-      });
+      release_when_done(job));
 }
 
 }  // namespace dsv3::server

@@ -4,6 +4,7 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -17,6 +18,7 @@ namespace httplib {
 class Server;
 struct Request;
 struct Response;
+class DataSink;
 }  // namespace httplib
 
 namespace dsv3::server {
@@ -51,6 +53,8 @@ class HttpServer {
   void handle_completion(const httplib::Request& req, httplib::Response& res, bool chat);
   void respond_stream(httplib::Response& res, const std::shared_ptr<Job>& job, const ResponseMeta& meta);
   void respond_whole(httplib::Response& res, const std::shared_ptr<Job>& job, const ResponseMeta& meta);
+  bool write_or_cancel(httplib::DataSink& sink, const std::string& out, const std::shared_ptr<Job>& job);
+  std::function<void(bool)> release_when_done(const std::shared_ptr<Job>& job);
   bool known_model(const std::string& name) const;
 
   const Model& model_;
