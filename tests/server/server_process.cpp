@@ -82,34 +82,38 @@ ServerProcess::~ServerProcess() {
   if (err_fd_ >= 0) close(err_fd_);
 }
 
-std::string raw_http(int port, const std::string& request, double timeout_s) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+RawConnection::RawConnection(int port, const std::string& request) {
+  fd_ = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(uint16_t(port));
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close(fd);
-    return "";
-  }
-  size_t sent = 0;
-  while (sent < request.size()) {
-    const ssize_t n = send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+  if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return;  // reads then give ""
+  for (size_t sent = 0; sent < request.size();) {
+    const ssize_t n = send(fd_, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
     if (n <= 0) break;
     sent += size_t(n);
   }
+}
+
+RawConnection::~RawConnection() { close(fd_); }
+
+std::string RawConnection::read_until(const std::string& needle, double seconds) {
   std::string out;
-  const double deadline = now_s() + timeout_s;
-  while (now_s() < deadline) {
-    pollfd p{fd, POLLIN, 0};
+  const double deadline = now_s() + seconds;
+  while ((needle.empty() || out.find(needle) == std::string::npos) && now_s() < deadline) {
+    pollfd p{fd_, POLLIN, 0};
     if (poll(&p, 1, 100) <= 0) continue;
     char buf[8192];
-    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    const ssize_t n = recv(fd_, buf, sizeof buf, 0);
     if (n <= 0) break;
     out.append(buf, size_t(n));
   }
-  close(fd);
   return out;
+}
+
+std::string raw_http(int port, const std::string& request, double timeout_s) {
+  return RawConnection(port, request).read_until("", timeout_s);
 }
 
 int status_of(const std::string& r) {

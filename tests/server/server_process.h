@@ -25,7 +25,22 @@ class ServerProcess {
   std::string log_;
 };
 
-// One request over a fresh TCP connection to 127.0.0.1:port; returns the raw response.
+// A TCP connection to 127.0.0.1:port that sends `request` at once and is then read from, or
+// closed by destruction (a client that goes away).
+class RawConnection {
+ public:
+  RawConnection(int port, const std::string& request);
+  ~RawConnection();
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+  // Reads until `needle` has arrived (empty: until the peer closes) or the time is up.
+  std::string read_until(const std::string& needle, double seconds = 20);
+
+ private:
+  int fd_ = -1;
+};
+
+// One request over a fresh connection; returns the raw response (read until the server closes).
 std::string raw_http(int port, const std::string& request, double timeout_s = 20.0);
 
 // Status code of a raw response ("HTTP/1.1 404 ..."), 0 if none.

@@ -1,12 +1,7 @@
 // dsv3 serve over real loopback HTTP: greedy completions equal `dsv3 generate`, streaming,
 // concurrency (continuous batching), limits (queue, body size, context), the API key,
 // cancellation on disconnect, malformed requests, and graceful shutdown.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <future>
@@ -81,33 +76,7 @@ bool wait_for(const std::function<bool()>& cond, double seconds) {
   return cond();
 }
 
-// A connection that sends a request and is then read from / closed by the test.
-struct Connection {
-  int fd = -1;
-  Connection(int port, const std::string& req) {
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(uint16_t(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) send(fd, req.data(), req.size(), MSG_NOSIGNAL);
-  }
-  // Reads until `needle` has arrived (empty: until the peer closes) or the time is up.
-  std::string read_until(const std::string& needle, double seconds = 20) {
-    std::string out;
-    const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    while ((needle.empty() || out.find(needle) == std::string::npos) && std::chrono::steady_clock::now() < end) {
-      pollfd p{fd, POLLIN, 0};
-      if (poll(&p, 1, 100) <= 0) continue;
-      char buf[4096];
-      const ssize_t n = recv(fd, buf, sizeof buf, 0);
-      if (n <= 0) break;
-      out.append(buf, size_t(n));
-    }
-    return out;
-  }
-  ~Connection() { close(fd); }
-};
+using test::RawConnection;
 
 class Serve : public ::testing::Test {
  protected:
@@ -279,7 +248,7 @@ TEST_F(Serve, ClientDisconnectCancelsTheSequence) {
   const double cancelled0 = metric(port(), "dsv3_cancelled_sequences_total");
   for (bool stream : {true, false}) {
     {
-      Connection c(port(), request("POST", "/v1/completions",
+      RawConnection c(port(), request("POST", "/v1/completions",
                                    std::string(R"({"model":"v3-tiny","prompt":[5],"max_tokens":62,"ignore_eos":true,)") +
                                        R"("temperature":0,"stream":)" + (stream ? "true}" : "false}")));
       if (stream) EXPECT_NE(c.read_until("data: ").find("data: "), std::string::npos);
@@ -297,9 +266,9 @@ TEST(ServeLimits, QueueFullGets429AndCancellationFreesTheSlot) {
   test::ServerProcess s("--model " + test::model_path("v3-tiny") + " --max-sequences 1 --max-queue 1");
   const std::string longreq = request(
       "POST", "/v1/completions", R"({"model":"v3-tiny","prompt":[5],"max_tokens":100000,"ignore_eos":true,"stream":true})");
-  auto first = std::make_unique<Connection>(s.port(), longreq);
+  auto first = std::make_unique<RawConnection>(s.port(), longreq);
   ASSERT_NE(first->read_until("data: ").find("data: "), std::string::npos);  // running
-  Connection second(s.port(), longreq);                                  // queued
+  RawConnection second(s.port(), longreq);                                  // queued
   ASSERT_TRUE(wait_for([&] { return metric(s.port(), "dsv3_queue_depth") == 1; }, 20));
   const Reply third = call(s.port(), "POST", "/v1/completions", R"({"model":"v3-tiny","prompt":[5],"max_tokens":2})");
   EXPECT_EQ(third.status, 429) << third.raw;
@@ -336,7 +305,7 @@ TEST(ServeSpeculative, GreedyEqualsGenerateAndReportsAcceptance) {
 
 TEST(ServeShutdown, SigtermLetsRunningRequestsFinish) {
   test::ServerProcess s("--model " + test::model_path("v3-tiny") + " --max-sequences 2");
-  Connection c(s.port(), request("POST", "/v1/completions",
+  RawConnection c(s.port(), request("POST", "/v1/completions",
                                  R"({"model":"v3-tiny","prompt":[5],"max_tokens":400,"ignore_eos":true,"stream":true})"));
   ASSERT_NE(c.read_until("data: ").find("data: "), std::string::npos);
   const int port = s.port();
