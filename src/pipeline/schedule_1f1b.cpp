@@ -1,0 +1,47 @@
+// 1F1B (one forward, one backward) and ZB1P (zero-bubble 1F1B: B split from W).
+#include "core/error.h"
+#include "pipeline/schedule_builders.h"
+#include "pipeline/schedule_emit.h"
+
+namespace dsv3::pipeline {
+
+Schedule build_1f1b(int ranks, int micro_batches, bool split_w) {
+  if (split_w && micro_batches < ranks)
+    fail("zb1p needs at least as many micro-batches as pipeline ranks (", ranks, "), got ", micro_batches);
+  Schedule s;
+  s.kind = split_w ? ScheduleKind::kZB1P : ScheduleKind::k1F1B;
+  s.ranks = s.stages = ranks;
+  s.micro_batches = micro_batches;
+  for (int r = 0; r < ranks; ++r) {
+    RankEmitter e(s, r, {{0, 0, r}});
+    const int warmup = std::min(ranks - 1 - r, micro_batches);
+    // ZB1P (the zero-bubble paper's ZB-H1): rank r keeps r weight gradients deferred, so its
+    // input gradients reach rank r-1 sooner; the W fill the cool-down's gaps. A chunk's
+    // activations live until its W, so rank r holds (P-r-1 warm-up) + 1 + r = P at most: the
+    // peak of 1F1B's first rank.
+    const int lag = r;
+    int deferred = 0;
+    auto maybe_w = [&] {
+      if (split_w && deferred > lag) e.weight_chunk(), --deferred;
+    };
+    for (int i = 0; i < warmup; ++i) e.forward_chunk(0);
+    for (int i = 0; i < micro_batches - warmup; ++i) {
+      e.forward_chunk(0);
+      e.backward_chunk(0, split_w);
+      if (split_w) e.commit();  // the input gradient leaves before the W, not after
+      deferred += split_w;
+      maybe_w();
+    }
+    for (int i = 0; i < warmup; ++i) {
+      e.backward_chunk(0, split_w);
+      if (split_w) e.commit();  // the input gradient leaves before the W, not after
+      deferred += split_w;
+      maybe_w();
+    }
+    for (; deferred > 0; --deferred) e.weight_chunk();
+    s.ops.push_back(e.finish());
+  }
+  return s;
+}
+
+}  // namespace dsv3::pipeline
