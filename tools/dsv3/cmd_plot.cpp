@@ -1,5 +1,6 @@
 // dsv3 plot: an SVG of training runs' loss curves and expert-load balance (from metrics.jsonl).
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include "cli_args.h"
@@ -17,11 +18,14 @@ const char* kUsage =
     "usage: dsv3 plot --metrics RUN[,RUN...] (--out PLOT.svg | --summary K) [--labels A,B] [--title T] [--smooth 1]\n"
     "RUN is a training folder or its metrics.jsonl. One run: loss curves and max/mean expert load\n"
     "of every MoE layer; several: their main losses and mean balance overlaid. --summary K prints\n"
-    "a table instead: the last evaluation and the means over the last K steps.\n";
+    "a table instead: the last evaluation and the means over the last K steps.\n"
+    "Pipeline schedules and traces: dsv3 plot --trace FILE | --schedule S ... (dsv3 plot --trace x --help).\n";
 
 }  // namespace
 
 int cmd_plot(int argc, char** argv) {
+  for (int i = 0; i < argc; ++i)  // pipeline schedules: cmd_plot_schedule.cpp
+    if (!std::strcmp(argv[i], "--trace") || !std::strcmp(argv[i], "--schedule")) return cmd_plot_schedule(argc, argv);
   const Args a(argc, argv, {"metrics", "out", "labels", "title", "smooth", "summary"}, {"help"});
   if (a.has("help")) return std::fputs(kUsage, stdout), 0;
   const auto paths = split_list(a.required("metrics"));

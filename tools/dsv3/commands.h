@@ -19,5 +19,7 @@ int cmd_grads(int argc, char** argv);
 int cmd_train(int argc, char** argv);
 int cmd_init(int argc, char** argv);
 int cmd_plot(int argc, char** argv);
+int cmd_plot_schedule(int argc, char** argv);  // dsv3 plot --trace | --schedule
+int cmd_plan(int argc, char** argv);
 
 }  // namespace dsv3::cli

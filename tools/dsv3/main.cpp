@@ -34,6 +34,7 @@ const Command kCommands[] = {
     {"train", dsv3::cli::cmd_train, "train a model on text or chat JSONL (see docs/training.md)"},
     {"grads", dsv3::cli::cmd_grads, "training loss and gradients of every tensor for a token batch"},
     {"plot", dsv3::cli::cmd_plot, "SVG of a training run's loss curves and expert-load balance"},
+    {"plan", dsv3::cli::cmd_plan, "memory, pipeline bubble and throughput of a model on a cluster"},
 };
 
 void usage(FILE* f) {

@@ -1,0 +1,38 @@
+// Schedule traces in Chrome's trace-event JSON ({"traceEvents": [...]}, viewable in Perfetto or
+// chrome://tracing): one complete event ("ph": "X", times in microseconds) per operation, the
+// process id is the pipeline rank, thread 0 its computation and thread 1 its communication
+// batches. Compute events carry args {"kind": F|B|W|BW|FB, "dir", "mb", "stage"} (and for FB the
+// backward chunk's "b_dir", "b_mb", "b_stage"), which is all `dsv3 plot` needs; the simulator
+// writes them here and a measured run writes the same.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "io/json_file.h"
+#include "pipeline/simulate.h"
+
+namespace dsv3::pipeline {
+
+std::string trace_json(const Schedule& s, const Timeline& t);
+
+struct TraceOp {
+  int rank = 0;
+  OpKind kind = OpKind::kF;
+  Chunk a, b;
+  double start = 0, end = 0;  // microseconds
+};
+
+struct Trace {
+  std::vector<TraceOp> ops;  // compute operations only, every rank
+  int ranks = 0;
+  double start = 0, end = 0;
+
+  double busy(int rank) const;
+  double bubble_fraction(int rank) const { return 1 - busy(rank) / (end - start); }
+};
+
+// Reads the compute events of one or more trace files (merged); throws Error naming the file.
+Trace read_trace(const json& j, const std::string& what);
+Trace read_trace_files(const std::vector<std::string>& paths);
+
+}  // namespace dsv3::pipeline

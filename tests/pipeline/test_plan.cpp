@@ -1,0 +1,155 @@
+// Parameter counts from a config, stage partitioning, the cluster planner, traces and drawings.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <string>
+
+#include "core/error.h"
+#include "model/param_count.h"
+#include "pipeline/layer_cost.h"
+#include "pipeline/planner.h"
+#include "pipeline/schedule_svg.h"
+#include "pipeline/stages.h"
+#include "pipeline/trace.h"
+#include "test_util.h"
+
+namespace dsv3::pipeline {
+namespace {
+
+ModelConfig deepseek_v3() { return load_config(test::data_path("../../models/deepseek-v3/config.json")); }
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(PipelineLayerCost, ConfigCountsEqualTheLoadedWeights) {
+  for (const char* name : {"v3-tiny", "v2-lite-tiny"}) {
+    const auto model = Model::load(test::model_path(name));
+    const ModelCost mc = model_cost(model->config(), 16);
+    const ParamCount pc = count_params(*model);
+    EXPECT_EQ(mc.total_params(), pc.total) << name;
+    EXPECT_EQ(mc.mtp.params, pc.mtp) << name;
+  }
+}
+
+TEST(PipelineLayerCost, DeepSeekV3Has671BMainParametersAsTheReportSays) {
+  const ModelCost mc = model_cost(deepseek_v3(), 4096);
+  const double main = double(mc.total_params() - mc.mtp.params);
+  EXPECT_NEAR(main / 1e9, 671.0, 0.05);
+  EXPECT_EQ(mc.layers.size(), 61u);
+  EXPECT_FALSE(mc.layers[2].moe);  // first_k_dense_replace = 3
+  EXPECT_TRUE(mc.layers[3].moe);
+  EXPECT_EQ(mc.layers[3].expert_params, 256LL * 3 * 7168 * 2048);
+}
+
+TEST(PipelineStages, BalancedSplitMinimisesTheLargestStage) {
+  ModelCost mc;
+  const double flops[] = {3, 1, 4, 1, 5, 9, 2, 6, 5, 3};
+  for (double f : flops) mc.layers.push_back({0, 0, f, false});
+  mc.head.flops_per_token = 4;
+  const std::vector<int> got = balanced_stage_layers(mc, 4);
+  const std::vector<double> got_flops = stage_flops(mc, got);
+  const double got_max = *std::max_element(got_flops.begin(), got_flops.end());
+  // Every split of 10 layers into 4 non-empty contiguous stages.
+  double best = 1e9;
+  for (int a = 1; a < 10; ++a)
+    for (int b = a + 1; b < 10; ++b)
+      for (int c = b + 1; c < 10; ++c) {
+        const auto f = stage_flops(mc, {a, b - a, c - b, 10 - c});
+        best = std::min(best, *std::max_element(f.begin(), f.end()));
+      }
+  EXPECT_DOUBLE_EQ(got_max, best);
+  EXPECT_NE(error_of([&] { balanced_stage_layers(mc, 11); }).find("cannot fill 11 stages"), std::string::npos);
+}
+
+TEST(PipelineStages, DeepSeekV3On16StagesIsUnevenWithTheHeadStageLightest) {
+  const ModelCost mc = model_cost(deepseek_v3(), 4096);
+  const std::vector<int> l = balanced_stage_layers(mc, 16);
+  int sum = 0;
+  for (int v : l) {
+    sum += v;
+    EXPECT_GE(v, 1);
+  }
+  EXPECT_EQ(sum, 61);
+  EXPECT_EQ(*std::min_element(l.begin(), l.end()), l.back());  // head and MTP share the last stage
+  const Schedule s = make_schedule(ScheduleKind::kDualPipe, 16, 32);
+  const std::string placement = placement_text(s, l);
+  // Under DualPipe the embedding, the head and the MTP module sit on rank 0 (and on rank 15).
+  EXPECT_NE(placement.find("rank 0: stage 0 (layers 0-"), std::string::npos) << placement;
+  EXPECT_NE(placement.find("embedding) + stage 15"), std::string::npos) << placement;
+}
+
+TEST(PipelineStages, StageLayersOverrideIsValidated) {
+  EXPECT_EQ(parse_stage_layers("3,4,4", 3, 11), (std::vector<int>{3, 4, 4}));
+  EXPECT_NE(error_of([] { parse_stage_layers("3,0,8", 3, 11); }).find("stage 1 has 0 layers"), std::string::npos);
+  EXPECT_NE(error_of([] { parse_stage_layers("3,4", 3, 11); }).find("2 counts for 3 stages"), std::string::npos);
+  EXPECT_NE(error_of([] { parse_stage_layers("3,4,5", 3, 11); }).find("sum to 12"), std::string::npos);
+  EXPECT_NE(error_of([] { parse_stage_layers("3,x,4", 3, 11); }).find("'x' is not a layer count"), std::string::npos);
+}
+
+TEST(PipelinePlanner, DeepSeekV3OnTheReportsCluster) {
+  Parallel par;
+  par.pp = 16;
+  par.ep = 64;
+  par.global_batch = 15360;
+  const Plan p = make_plan(deepseek_v3(), Cluster{}, par);
+  EXPECT_EQ(p.par.dp, 128);
+  EXPECT_EQ(p.par.micro_batches, 120);
+  ASSERT_EQ(p.schedules.front().kind, ScheduleKind::kDualPipe);
+  const SchedulePlan& dual = p.schedules.front();
+  for (const SchedulePlan& sp : p.schedules) {
+    ASSERT_TRUE(sp.error.empty()) << sp.error;
+    // tokens/s is the step's tokens over the simulated step time
+    EXPECT_NEAR(sp.tokens_per_second * sp.step_seconds, 128.0 * 120 * 4096, 1.0);
+    if (sp.kind == ScheduleKind::k1F1B || sp.kind == ScheduleKind::kZB1P) EXPECT_LT(dual.step_seconds, sp.step_seconds);
+  }
+  // The report: with cross-node expert parallelism, communication about equals computation.
+  EXPECT_GT(p.chunk_a2a_seconds / p.chunk_compute_seconds, 0.5);
+  EXPECT_LT(p.chunk_a2a_seconds / p.chunk_compute_seconds, 2.0);
+  EXPECT_GT(p.memory.params, 0);
+  EXPECT_EQ(dual.peak_chunks, 17);  // PP + 1
+}
+
+TEST(PipelinePlanner, SizesThatDoNotFitAreClearErrors) {
+  const ModelConfig c = deepseek_v3();
+  auto plan_error = [&](int pp, int ep, int m, ScheduleKind k) {
+    Parallel par;
+    par.pp = pp, par.ep = ep, par.micro_batches = m, par.schedule = k;
+    return error_of([&] { make_plan(c, Cluster{}, par); });
+  };
+  EXPECT_NE(plan_error(16, 48, 64, ScheduleKind::kDualPipe).find("--ep 48"), std::string::npos);
+  EXPECT_NE(plan_error(3, 1, 64, ScheduleKind::kDualPipe).find("do not split into 3"), std::string::npos);
+  EXPECT_NE(plan_error(16, 64, 20, ScheduleKind::kDualPipe).find("at least 2 x ranks = 32"), std::string::npos);
+  EXPECT_NE(plan_error(64, 1, 128, ScheduleKind::kDualPipeV).find("cannot fill 128 stages"), std::string::npos);
+}
+
+TEST(PipelineTrace, RoundTripKeepsEveryChunkAndTheBubble) {
+  const Schedule s = make_schedule(ScheduleKind::kDualPipe, 4, 10);
+  const Timeline tl = simulate(s, Costs{1, 2, 1, 2.5, 0});
+  const Trace t = read_trace(parse_json_text(trace_json(s, tl), "trace"), "trace");
+  size_t compute = 0;
+  for (const auto& ops : s.ops)
+    for (const Op& op : ops) compute += op.kind != OpKind::kComm;
+  EXPECT_EQ(t.ops.size(), compute);
+  EXPECT_EQ(t.ranks, 4);
+  for (int r = 0; r < 4; ++r) EXPECT_NEAR(t.bubble_fraction(r), tl.bubble(r) / tl.makespan, 1e-9);
+  const std::string svg = trace_svg(t, "dualpipe");
+  EXPECT_NE(svg.find("rank 3"), std::string::npos);
+  EXPECT_NE(svg.find("stroke-width='2'"), std::string::npos);  // overlapped pairs
+  EXPECT_NE(bubble_table(t).find("mean"), std::string::npos);
+}
+
+TEST(PipelineTrace, BadTracesAreClearErrors) {
+  EXPECT_NE(error_of([] { read_trace(json::object(), "t.json"); }).find("t.json: no \"traceEvents\""), std::string::npos);
+  EXPECT_NE(error_of([] { read_trace(json::array(), "t.json"); }).find("no pipeline operations"), std::string::npos);
+  const json missing = json::parse(R"([{"ph":"X","name":"F","pid":0,"ts":0,"dur":1,"args":{"kind":"F","dir":0}}])");
+  EXPECT_NE(error_of([&] { read_trace(missing, "t.json"); }).find("lacks"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace dsv3::pipeline
