@@ -107,33 +107,56 @@ Plan make_plan(const ModelConfig& c, const Cluster& cl, Parallel par) {
       sp.stage_layers = k == par.schedule && !par.stage_layers.empty()
                             ? parse_stage_layers(par.stage_layers, s.stages, int(c.num_hidden_layers))
                             : balanced_stage_layers(mc, s.stages);
-      // Uniform chunk costs: the slowest stage's compute and the heaviest stage's all-to-all (the
-      // head and MTP make the last stage compute-heavy, MoE layers make the middle ones
-      // communication-heavy).
+      // Per stage: forward compute and forward all-to-all (the head and MTP make the last stage
+      // compute-heavy, MoE layers make the others communication-heavy). The backward's input and
+      // weight gradients each cost about a forward; its all-to-all moves the same bytes back.
       const std::vector<double> sf = stage_flops(mc, sp.stage_layers);
-      double compute = 0, a2a = 0;
+      std::vector<double> compute, a2a;
       for (int st = 0, first = 0; st < s.stages; first += sp.stage_layers[size_t(st)], ++st) {
-        compute = std::max(compute, sf[size_t(st)] * tokens / flops_per_s);
+        compute.push_back(sf[size_t(st)] * tokens / flops_per_s);
         const int moe = moe_layers_in(mc, first, sp.stage_layers[size_t(st)], st == s.stages - 1);
-        a2a = std::max(a2a, moe * tokens * p.a2a_ib_bytes_per_token / (cl.ib_gbs * 1e9));
+        a2a.push_back(moe * tokens * p.a2a_ib_bytes_per_token / (cl.ib_gbs * 1e9));
       }
       // Unpaired chunks wait for their own all-to-all; in an overlapped pair each chunk's
       // communication runs under the other's computation.
-      sp.f = compute + a2a;
-      sp.b = 2 * compute + a2a;
-      sp.w = compute;
-      sp.fb = std::max(compute, a2a) + std::max(2 * compute, a2a);
-      Costs costs{sp.f, sp.b, sp.w, sp.fb, tokens * double(c.hidden_size) * 2 / (cl.ib_gbs * 1e9)};
+      Costs costs;
+      costs.p2p = tokens * double(c.hidden_size) * 2 / (cl.ib_gbs * 1e9);
+      costs.per_op = [&compute, &a2a](const Op& op) {
+        const double fc = compute[size_t(op.a.stage)], fa = a2a[size_t(op.a.stage)];
+        switch (op.kind) {
+          case OpKind::kF: return fc + fa;
+          case OpKind::kB: return fc + fa;
+          case OpKind::kW: return fc;
+          case OpKind::kBW: return 2 * fc + fa;
+          case OpKind::kFB: {
+            const double bc = 2 * compute[size_t(op.b.stage)], ba = a2a[size_t(op.b.stage)];
+            return std::max(fc, ba) + std::max(bc, fa);
+          }
+          case OpKind::kComm: break;
+        }
+        return 0.0;
+      };
+      // The table's per-chunk columns (and Table 2's formula) use the slowest stage's compute
+      // and the heaviest all-to-all.
+      const double cmax = *std::max_element(compute.begin(), compute.end());
+      const double amax = *std::max_element(a2a.begin(), a2a.end());
+      sp.f = cmax + amax;
+      sp.b = 2 * cmax + amax;
+      sp.w = cmax;
+      sp.fb = std::max(cmax, amax) + std::max(2 * cmax, amax);
       const Timeline t = simulate(s, costs);
-      for (int r = 0; r < s.ranks; ++r) sp.bubble = std::max(sp.bubble, t.bubble(r));
+      // The busiest rank's idle time: the pipeline bubble proper (lighter ranks also wait for
+      // the imbalance between stages).
+      sp.bubble = t.makespan;
+      for (int r = 0; r < s.ranks; ++r) sp.bubble = std::min(sp.bubble, t.bubble(r));
       sp.bubble_formula = table2_bubble(k, s.stages, sp.f, sp.b, sp.w, sp.fb);
       sp.step_seconds = t.makespan;
       sp.tokens_per_second = double(par.dp) * par.micro_batches * tokens / t.makespan;
       sp.gpu_hours_per_trillion = cl.devices * 1e12 / sp.tokens_per_second / 3600;
       for (int a : peak_activations(s)) sp.peak_chunks = std::max(sp.peak_chunks, a);
       if (k == par.schedule) {
-        p.chunk_compute_seconds = compute;
-        p.chunk_a2a_seconds = a2a;
+        p.chunk_compute_seconds = cmax;
+        p.chunk_a2a_seconds = amax;
         p.placement = placement_text(s, sp.stage_layers);
         // Memory of the worst rank: the stages it holds, its peak activations.
         std::vector<int> first(sp.stage_layers.size() + 1, 0);

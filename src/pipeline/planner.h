@@ -38,7 +38,7 @@ struct SchedulePlan {
   std::string error;             // why the schedule cannot run with these sizes (else empty)
   std::vector<int> stage_layers;
   double f = 0, b = 0, w = 0, fb = 0;  // seconds per chunk, of the slowest stage
-  double bubble = 0;             // simulated, worst rank, seconds
+  double bubble = 0;             // simulated idle time of the busiest rank, seconds
   double bubble_formula = 0;     // Table 2, seconds
   double step_seconds = 0;
   double tokens_per_second = 0;

@@ -37,6 +37,18 @@ std::string cell(double x, double y, double w, double h, const Chunk& c, OpKind 
   return s;
 }
 
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    if (ch == '&') out += "&amp;";
+    else if (ch == '<') out += "&lt;";
+    else if (ch == '>') out += "&gt;";
+    else if (ch == '\'') out += "&apos;";
+    else out += ch;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string trace_svg(const Trace& t, const std::string& title) {
@@ -46,7 +58,7 @@ std::string trace_svg(const Trace& t, const std::string& title) {
   const double height = kTop + t.ranks * (kRow + kGap) + 56;
   std::string s = cat("<svg xmlns='http://www.w3.org/2000/svg' width='", kWidth, "' height='", height,
                       "' font-family='sans-serif'>\n<rect width='100%' height='100%' fill='white'/>\n",
-                      "<text x='", kLeft, "' y='22' font-size='15'>", title, "</text>\n");
+                      "<text x='", kLeft, "' y='22' font-size='15'>", xml_escape(title), "</text>\n");
   for (int r = 0; r < t.ranks; ++r) {
     const double y = kTop + r * (kRow + kGap);
     s += cat("<text x='", kLeft - 8, "' y='", y + kRow / 2 + 4, "' font-size='12' text-anchor='end'>rank ", r, "</text>\n");

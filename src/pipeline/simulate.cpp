@@ -135,6 +135,7 @@ class Simulation {
 }  // namespace
 
 double op_cost(const Op& op, const Costs& c) {
+  if (c.per_op && op.kind != OpKind::kComm) return c.per_op(op);
   switch (op.kind) {
     case OpKind::kF: return c.f;
     case OpKind::kB: return c.b - c.w;

@@ -3,6 +3,7 @@
 // peer has posted the matching operation (rendezvous, as NCCL's batched send/recv), so a
 // schedule whose ranks wait on each other in a cycle is reported as a deadlock, not hung on.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,9 @@ struct Costs {
   double w = 1;    // weight-gradient part of b; the input-gradient part costs b - w
   double fb = 3;   // F&B: a forward and a full backward chunk overlapped with each other
   double p2p = 0;  // one batch of point-to-point transfers
+  // When set, the time of each compute operation (stages that differ: the head's, the MoE
+  // layers' all-to-all); the uniform costs above are then used only for p2p.
+  std::function<double(const Op&)> per_op;
 };
 
 struct Span {

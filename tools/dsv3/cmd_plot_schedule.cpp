@@ -20,7 +20,7 @@ const char* kUsage =
     "                 [--trace-out TRACE.json] [--title T]\n"
     "Draws a pipeline schedule (ranks as rows, chunks coloured by micro-batch) and prints each\n"
     "rank's bubble fraction. S: 1f1b | zb1p | dualpipe | dualpipev; --costs are the chunk times of\n"
-    "the simulation (default 1,2,1,3: forward, full backward, weight part, overlapped F&B).\n";
+    "the simulation in ms (default 1,2,1,3: forward, full backward, its weight part, overlapped F&B).\n";
 
 pipeline::Costs parse_costs(const std::string& text) {
   const auto items = split_list(text);
@@ -32,7 +32,7 @@ pipeline::Costs parse_costs(const std::string& text) {
     if (*end || !(v[i] >= 0)) fail("--costs: '", items[i], "' is not a non-negative number");
   }
   if (v[2] > v[1]) fail("--costs: W (", v[2], ") is part of the full backward B (", v[1], ") and cannot exceed it");
-  return {v[0], v[1], v[2], v[3], 0};
+  return {v[0] / 1e3, v[1] / 1e3, v[2] / 1e3, v[3] / 1e3, 0};  // milliseconds
 }
 
 }  // namespace
