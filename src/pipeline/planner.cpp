@@ -80,6 +80,86 @@ void fill_sizes(const ModelConfig& c, const Cluster& cl, Parallel& par) {
 
 }  // namespace
 
+namespace {
+
+// Per stage, seconds per micro-batch: forward compute, and forward all-to-all over InfiniBand.
+// The head and MTP make the last stage compute-heavy; MoE layers make the others
+// communication-heavy.
+struct StageCosts {
+  std::vector<double> compute, a2a;
+};
+
+StageCosts stage_costs(const ModelCost& mc, const std::vector<int>& stage_layers, double tokens, double flops_per_s,
+                       double a2a_bytes_per_token, double ib_bytes_per_s) {
+  StageCosts sc;
+  const std::vector<double> sf = stage_flops(mc, stage_layers);
+  const int stages = int(stage_layers.size());
+  for (int st = 0, first = 0; st < stages; first += stage_layers[size_t(st)], ++st) {
+    sc.compute.push_back(sf[size_t(st)] * tokens / flops_per_s);
+    const int moe = moe_layers_in(mc, first, stage_layers[size_t(st)], st == stages - 1);
+    sc.a2a.push_back(moe * tokens * a2a_bytes_per_token / ib_bytes_per_s);
+  }
+  return sc;
+}
+
+// The backward's input and weight gradients each cost about a forward; its all-to-all moves the
+// same bytes back. Unpaired chunks wait for their own all-to-all; in an overlapped pair each
+// chunk's communication runs under the other's computation.
+OpCost simulation_costs(const StageCosts& sc) {
+  return [sc](const Op& op) {
+    const double fc = sc.compute[size_t(op.a.stage)], fa = sc.a2a[size_t(op.a.stage)];
+    switch (op.kind) {
+      case OpKind::kF: return fc + fa;
+      case OpKind::kB: return fc + fa;
+      case OpKind::kW: return fc;
+      case OpKind::kBW: return 2 * fc + fa;
+      case OpKind::kFB: return std::max(fc, sc.a2a[size_t(op.b.stage)]) + std::max(2 * sc.compute[size_t(op.b.stage)], fa);
+      case OpKind::kComm: break;
+    }
+    return 0.0;
+  };
+}
+
+// Memory of the rank that needs the most: the stages it holds, its peak activations.
+DeviceMemory worst_rank_memory(const ModelConfig& c, const ModelCost& mc, const Schedule& s,
+                               const std::vector<int>& stage_layers, const Parallel& par, double tokens) {
+  std::vector<int> first(stage_layers.size() + 1, 0);
+  for (size_t i = 0; i < stage_layers.size(); ++i) first[i + 1] = first[i] + stage_layers[i];
+  const std::vector<int> peak = peak_activations(s);
+  DeviceMemory worst;
+  for (int r = 0; r < s.ranks; ++r) {
+    double dense = 0, expert = 0, act = 0;
+    for (int st = 0; st < s.stages; ++st) {
+      bool held = false;
+      for (int d = 0; d < s.dirs; ++d) held = held || s.rank_of(d, st) == r;
+      if (!held) continue;
+      double stage_act = 0;
+      for (int i = first[size_t(st)]; i < first[size_t(st) + 1]; ++i) {
+        const LayerCost& l = mc.layers[size_t(i)];
+        dense += double(l.params - l.expert_params);
+        expert += double(l.expert_params) / par.ep;
+        stage_act += activation_bytes_per_token(c, l) * tokens;
+      }
+      if (st == 0) dense += double(mc.embedding.params);
+      if (st == s.stages - 1) {
+        dense += double(mc.head.params + mc.mtp.params - mc.mtp.expert_params);
+        expert += double(mc.mtp.expert_params) / par.ep;
+      }
+      act = std::max(act, stage_act);
+    }
+    DeviceMemory m;
+    m.params = 2 * (dense + expert);  // BF16 weights
+    m.grads = 4 * (dense + expert);   // FP32 gradient accumulation
+    // ZeRO-1: FP32 master weights and BF16 AdamW moments, sharded over each parameter's replicas.
+    m.optimizer = 8 * (dense / par.dp + expert / (double(par.dp) / par.ep));
+    m.activations = act * peak[size_t(r)];
+    if (m.total() > worst.total()) worst = m;
+  }
+  return worst;
+}
+
+}  // namespace
+
 Plan make_plan(const ModelConfig& c, const Cluster& cl, Parallel par) {
   fill_sizes(c, cl, par);
   Plan p;
@@ -95,7 +175,6 @@ Plan make_plan(const ModelConfig& c, const Cluster& cl, Parallel par) {
   p.a2a_nvlink_bytes_per_token = a2a_nvlink_bytes_per_token(c);
 
   const double tokens = double(par.micro_batch_seqs * par.seq_len);
-  const double flops_per_s = cl.peak_tflops * 1e12 * cl.efficiency;
   std::vector<ScheduleKind> kinds = {par.schedule};
   for (ScheduleKind k : {ScheduleKind::k1F1B, ScheduleKind::kZB1P, ScheduleKind::kDualPipe, ScheduleKind::kDualPipeV})
     if (k != par.schedule) kinds.push_back(k);
@@ -107,44 +186,18 @@ Plan make_plan(const ModelConfig& c, const Cluster& cl, Parallel par) {
       sp.stage_layers = k == par.schedule && !par.stage_layers.empty()
                             ? parse_stage_layers(par.stage_layers, s.stages, int(c.num_hidden_layers))
                             : balanced_stage_layers(mc, s.stages);
-      // Per stage: forward compute and forward all-to-all (the head and MTP make the last stage
-      // compute-heavy, MoE layers make the others communication-heavy). The backward's input and
-      // weight gradients each cost about a forward; its all-to-all moves the same bytes back.
-      const std::vector<double> sf = stage_flops(mc, sp.stage_layers);
-      std::vector<double> compute, a2a;
-      for (int st = 0, first = 0; st < s.stages; first += sp.stage_layers[size_t(st)], ++st) {
-        compute.push_back(sf[size_t(st)] * tokens / flops_per_s);
-        const int moe = moe_layers_in(mc, first, sp.stage_layers[size_t(st)], st == s.stages - 1);
-        a2a.push_back(moe * tokens * p.a2a_ib_bytes_per_token / (cl.ib_gbs * 1e9));
-      }
-      // Unpaired chunks wait for their own all-to-all; in an overlapped pair each chunk's
-      // communication runs under the other's computation.
-      Costs costs;
-      costs.p2p = tokens * double(c.hidden_size) * 2 / (cl.ib_gbs * 1e9);
-      costs.per_op = [&compute, &a2a](const Op& op) {
-        const double fc = compute[size_t(op.a.stage)], fa = a2a[size_t(op.a.stage)];
-        switch (op.kind) {
-          case OpKind::kF: return fc + fa;
-          case OpKind::kB: return fc + fa;
-          case OpKind::kW: return fc;
-          case OpKind::kBW: return 2 * fc + fa;
-          case OpKind::kFB: {
-            const double bc = 2 * compute[size_t(op.b.stage)], ba = a2a[size_t(op.b.stage)];
-            return std::max(fc, ba) + std::max(bc, fa);
-          }
-          case OpKind::kComm: break;
-        }
-        return 0.0;
-      };
+      const StageCosts sc = stage_costs(mc, sp.stage_layers, tokens, cl.peak_tflops * 1e12 * cl.efficiency,
+                                        p.a2a_ib_bytes_per_token, cl.ib_gbs * 1e9);
+      const double p2p = tokens * double(c.hidden_size) * 2 / (cl.ib_gbs * 1e9);  // BF16 activations
+      const Timeline t = simulate(s, simulation_costs(sc), p2p);
       // The table's per-chunk columns (and Table 2's formula) use the slowest stage's compute
       // and the heaviest all-to-all.
-      const double cmax = *std::max_element(compute.begin(), compute.end());
-      const double amax = *std::max_element(a2a.begin(), a2a.end());
+      const double cmax = *std::max_element(sc.compute.begin(), sc.compute.end());
+      const double amax = *std::max_element(sc.a2a.begin(), sc.a2a.end());
       sp.f = cmax + amax;
       sp.b = 2 * cmax + amax;
       sp.w = cmax;
       sp.fb = std::max(cmax, amax) + std::max(2 * cmax, amax);
-      const Timeline t = simulate(s, costs);
       // The busiest rank's idle time: the pipeline bubble proper (lighter ranks also wait for
       // the imbalance between stages).
       sp.bubble = t.makespan;
@@ -158,40 +211,7 @@ Plan make_plan(const ModelConfig& c, const Cluster& cl, Parallel par) {
         p.chunk_compute_seconds = cmax;
         p.chunk_a2a_seconds = amax;
         p.placement = placement_text(s, sp.stage_layers);
-        // Memory of the worst rank: the stages it holds, its peak activations.
-        std::vector<int> first(sp.stage_layers.size() + 1, 0);
-        for (size_t i = 0; i < sp.stage_layers.size(); ++i) first[i + 1] = first[i] + sp.stage_layers[i];
-        for (int r = 0; r < s.ranks; ++r) {
-          double dense = 0, expert = 0, act = 0;
-          std::vector<int> held;
-          for (int d = 0; d < s.dirs; ++d)
-            for (int st = 0; st < s.stages; ++st)
-              if (s.rank_of(d, st) == r) held.push_back(st);
-          for (int st : held) {
-            double stage_dense = 0, stage_expert = 0, stage_act = 0;
-            for (int i = first[size_t(st)]; i < first[size_t(st) + 1]; ++i) {
-              const LayerCost& l = mc.layers[size_t(i)];
-              stage_dense += double(l.params - l.expert_params);
-              stage_expert += double(l.expert_params);
-              stage_act += activation_bytes_per_token(c, l) * tokens;
-            }
-            if (st == 0) stage_dense += double(mc.embedding.params);
-            if (st == s.stages - 1) {
-              stage_dense += double(mc.head.params + mc.mtp.params - mc.mtp.expert_params);
-              stage_expert += double(mc.mtp.expert_params);
-            }
-            dense += stage_dense;
-            expert += stage_expert / par.ep;
-            act = std::max(act, stage_act);
-          }
-          DeviceMemory m;
-          m.params = 2 * (dense + expert);  // BF16 weights
-          m.grads = 4 * (dense + expert);   // FP32 gradient accumulation
-          // ZeRO-1: FP32 master weights and BF16 AdamW moments, sharded over the replicas.
-          m.optimizer = 8 * (dense / par.dp + expert / (double(par.dp) / par.ep));
-          m.activations = act * peak_activations(s)[size_t(r)];
-          if (m.total() > p.memory.total()) p.memory = m;
-        }
+        p.memory = worst_rank_memory(c, mc, s, sp.stage_layers, par, tokens);
       }
     } catch (const Error& e) {
       if (k == par.schedule) throw;

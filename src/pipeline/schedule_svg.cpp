@@ -30,7 +30,9 @@ std::string cell(double x, double y, double w, double h, const Chunk& c, OpKind 
   std::string s = cat("<rect x='", fmt("%.2f", x), "' y='", fmt("%.2f", y), "' width='", fmt("%.2f", w), "' height='",
                       fmt("%.2f", h), "' fill='", colour(c, kind), "' stroke='#333' stroke-width='0.5'",
                       c.dir ? " stroke-dasharray='2,1.5'" : "", "/>\n");
-  const std::string label = (w > 22 ? letter(kind) : "") + std::to_string(c.mb) + (c.dir ? "'" : "");
+  std::string label = w > 22 ? letter(kind) : std::string();
+  label += std::to_string(c.mb);
+  if (c.dir) label += '\'';
   if (w > 7.0 * double(label.size()))
     s += cat("<text x='", fmt("%.2f", x + w / 2), "' y='", fmt("%.2f", y + h / 2 + 3.5),
              "' font-size='10' text-anchor='middle'>", label, "</text>\n");

@@ -25,7 +25,8 @@ struct RankState {
 
 class Simulation {
  public:
-  Simulation(const Schedule& s, const Costs& c, bool rendezvous) : s_(s), c_(c), rendezvous_(rendezvous), pairs_(pair_messages(s)), st_(size_t(s.ranks)) {
+  Simulation(const Schedule& s, const OpCost& cost, double p2p, bool rendezvous)
+      : s_(s), cost_(cost), p2p_(p2p), rendezvous_(rendezvous), pairs_(pair_messages(s)), st_(size_t(s.ranks)) {
     tl_.spans.resize(size_t(s.ranks));
     tl_.busy.assign(size_t(s.ranks), 0);
     tl_.finish.assign(size_t(s.ranks), 0);
@@ -64,14 +65,14 @@ class Simulation {
         if (peer_posted < 0) return false;
         end = std::max(end, peer_posted);
       }
-      end += c_.p2p;
+      end += p2p_;
       for (const Message& m : op.comm) {
         if (m.send) require(r, op, key(m.value, m.of), "the value it sends");
         else st.have.insert(key(m.value, m.of));
       }
     } else {
       compute(r, op);
-      end += op_cost(op, c_);
+      end += cost_(op);
       tl_.busy[size_t(r)] += end - st.t;
     }
     tl_.spans[size_t(r)].push_back({int(st.pc), st.t, end});
@@ -125,7 +126,8 @@ class Simulation {
   }
 
   const Schedule& s_;
-  const Costs& c_;
+  const OpCost& cost_;
+  double p2p_;
   bool rendezvous_;
   MessagePairs pairs_;
   std::vector<RankState> st_;
@@ -135,7 +137,6 @@ class Simulation {
 }  // namespace
 
 double op_cost(const Op& op, const Costs& c) {
-  if (c.per_op && op.kind != OpKind::kComm) return c.per_op(op);
   switch (op.kind) {
     case OpKind::kF: return c.f;
     case OpKind::kB: return c.b - c.w;
@@ -148,8 +149,12 @@ double op_cost(const Op& op, const Costs& c) {
 }
 
 Timeline simulate(const Schedule& s, const Costs& c, bool rendezvous) {
+  return simulate(s, [&c](const Op& op) { return op_cost(op, c); }, c.p2p, rendezvous);
+}
+
+Timeline simulate(const Schedule& s, const OpCost& cost, double p2p, bool rendezvous) {
   check_schedule(s);
-  return Simulation(s, c, rendezvous).run();
+  return Simulation(s, cost, p2p, rendezvous).run();
 }
 
 }  // namespace dsv3::pipeline

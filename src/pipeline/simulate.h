@@ -18,10 +18,11 @@ struct Costs {
   double w = 1;    // weight-gradient part of b; the input-gradient part costs b - w
   double fb = 3;   // F&B: a forward and a full backward chunk overlapped with each other
   double p2p = 0;  // one batch of point-to-point transfers
-  // When set, the time of each compute operation (stages that differ: the head's, the MoE
-  // layers' all-to-all); the uniform costs above are then used only for p2p.
-  std::function<double(const Op&)> per_op;
 };
+
+// The time of each compute operation, where stages differ (the head's stage, the MoE layers'
+// all-to-all).
+using OpCost = std::function<double(const Op&)>;
 
 struct Span {
   int op = 0;  // index into the rank's operation list
@@ -45,6 +46,7 @@ struct Timeline {
 // by waiting on every request, as dualpipe.py does) — the stricter semantics, for the deadlock
 // check. Otherwise sends are posted without waiting (isend) and only receives wait — for timing.
 Timeline simulate(const Schedule& s, const Costs& c, bool rendezvous = false);
+Timeline simulate(const Schedule& s, const OpCost& cost, double p2p, bool rendezvous = false);
 
 // Structural checks only (completeness, placement, pairing of messages); simulate() calls it.
 void check_schedule(const Schedule& s);

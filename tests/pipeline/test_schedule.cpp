@@ -45,10 +45,9 @@ TEST(PipelineSchedule, BubblesEqualTable2WhenChunksDoNotOverlap) {
         for (int r = 0; r < p; ++r) {
           EXPECT_DOUBLE_EQ(t1.bubble(r), (p - 1) * (f + b)) << what(ScheduleKind::k1F1B, p, m) << " rank " << r;
           EXPECT_DOUBLE_EQ(tz.bubble(r), (p - 1) * (f + b - 2 * w)) << what(ScheduleKind::kZB1P, p, m) << " rank " << r;
-          if (equal_cells(c))
-            EXPECT_DOUBLE_EQ(td.bubble(r), (p / 2 - 1) * (fb + b - 3 * w)) << what(ScheduleKind::kDualPipe, p, m) << " rank " << r;
-          if (equal_cells(c))
-            EXPECT_DOUBLE_EQ(tv.bubble(r), (pp_v / 2 - 1) * (fb + b - 3 * w)) << what(ScheduleKind::kDualPipeV, p, m) << " rank " << r;
+          if (!equal_cells(c)) continue;
+          EXPECT_DOUBLE_EQ(td.bubble(r), (p / 2 - 1) * (fb + b - 3 * w)) << what(ScheduleKind::kDualPipe, p, m) << " rank " << r;
+          EXPECT_DOUBLE_EQ(tv.bubble(r), (pp_v / 2 - 1) * (fb + b - 3 * w)) << what(ScheduleKind::kDualPipeV, p, m) << " rank " << r;
         }
       }
 }
