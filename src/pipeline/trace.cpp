@@ -58,12 +58,17 @@ double Trace::busy(int rank) const {
 
 Trace read_trace(const json& j, const std::string& what) {
   const json* events = &j;
+  Trace t;
   if (j.is_object()) {
     if (!j.contains("traceEvents")) fail(what, ": no \"traceEvents\" array");
     events = &j["traceEvents"];
+    if (j.contains("otherData") && j["otherData"].is_object()) {
+      const json& o = j["otherData"];
+      if (o.contains("schedule") && o["schedule"].is_string()) t.schedule = o["schedule"].get<std::string>();
+      if (o.contains("micro_batches") && o["micro_batches"].is_number_integer()) t.micro_batches = o["micro_batches"].get<int>();
+    }
   }
   if (!events->is_array()) fail(what, ": trace events are not an array");
-  Trace t;
   t.start = std::numeric_limits<double>::infinity();
   t.end = -t.start;
   for (const json& e : *events) {
@@ -98,6 +103,7 @@ Trace read_trace_files(const std::vector<std::string>& paths) {
       all = std::move(t);
       continue;
     }
+    if (all.schedule.empty()) all.schedule = t.schedule, all.micro_batches = t.micro_batches;
     all.ranks = std::max(all.ranks, t.ranks);
     all.start = std::min(all.start, t.start);
     all.end = std::max(all.end, t.end);

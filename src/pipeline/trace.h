@@ -3,7 +3,8 @@
 // process id is the pipeline rank, thread 0 its computation and thread 1 its communication
 // batches. Compute events carry args {"kind": F|B|W|BW|FB, "dir", "mb", "stage"} (and for FB the
 // backward chunk's "b_dir", "b_mb", "b_stage"), which is all `dsv3 plot` needs; the simulator
-// writes them here and a measured run writes the same.
+// writes them here and a measured run writes the same. "otherData": {"schedule", "micro_batches"}
+// name the schedule, so a trace can be re-simulated with costs calibrated from it.
 #pragma once
 #include <string>
 #include <vector>
@@ -24,6 +25,8 @@ struct TraceOp {
 
 struct Trace {
   std::vector<TraceOp> ops;  // compute operations only, every rank
+  std::string schedule;      // otherData.schedule and .micro_batches when the writer gave them
+  int micro_batches = 0;
   int ranks = 0;
   double start = 0, end = 0;
 

@@ -37,6 +37,11 @@ TEST(CliPlot, DrawsAScheduleAndReadsTheTraceBack) {
   const RunResult back = run_dsv3("plot --trace " + tmp.file("s.json"));
   ASSERT_EQ(back.exit_code, 0) << back.err;
   EXPECT_EQ(back.out, r.out.substr(0, back.out.size()));  // same bubble table
+  const RunResult check = run_dsv3("plot --trace " + tmp.file("s.json") + " --check");
+  ASSERT_EQ(check.exit_code, 0) << check.err;
+  // A noise-free trace re-simulated with its own costs: measured and simulated agree.
+  EXPECT_NE(check.out.find("calibrated: F 1.000 ms, B 2.000 ms, W 1.000 ms, F&B 3.000 ms"), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find("mean       7.69         7.69"), std::string::npos) << check.out;  // (4/2-1)(3+2-3) of 26 ms
   const RunResult odd = run_dsv3("plot --schedule dualpipe --pp 3 --micro-batches 12");
   EXPECT_EQ(odd.exit_code, 1);
   EXPECT_NE(odd.err.find("even number of pipeline ranks"), std::string::npos) << odd.err;

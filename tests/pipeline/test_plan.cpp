@@ -1,10 +1,13 @@
 // Parameter counts from a config, stage partitioning, the cluster planner, traces and drawings.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <functional>
 #include <string>
 
 #include "core/error.h"
+#include "pipeline/calibrate.h"
 #include "model/param_count.h"
 #include "pipeline/layer_cost.h"
 #include "pipeline/planner.h"
@@ -144,6 +147,27 @@ TEST(PipelineTrace, RoundTripKeepsEveryChunkAndTheBubble) {
   EXPECT_NE(svg.find("rank 3"), std::string::npos);
   EXPECT_NE(svg.find("stroke-width='2'"), std::string::npos);  // overlapped pairs
   EXPECT_NE(bubble_table(t).find("mean"), std::string::npos);
+}
+
+TEST(PipelineTrace, CostsCalibratedFromANoisyTracePredictItsBubble) {
+  // A stand-in for a measured run: every chunk's time off by up to +-10%, deterministically.
+  for (ScheduleKind k : {ScheduleKind::k1F1B, ScheduleKind::kZB1P, ScheduleKind::kDualPipe}) {
+    const Schedule s = make_schedule(k, 4, 16);
+    const Costs base{2e-3, 4e-3, 1.5e-3, 5e-3, 0};
+    const OpCost noisy = [&](const Op& op) {
+      const uint32_t h = uint32_t(op.a.mb * 7919 + op.a.stage * 104729 + op.a.dir * 1299709 + int(op.kind) * 15485863);
+      return op_cost(op, base) * (1 + 0.1 * (double(h % 1000) / 500 - 1));
+    };
+    const Trace t = read_trace(parse_json_text(trace_json(s, simulate(s, noisy, 0)), "trace"), "trace");
+    EXPECT_EQ(t.schedule, schedule_name(k));
+    const BubbleCheck bc = check_bubble(t);
+    EXPECT_NEAR(bc.costs.f, base.f, 0.25 * base.f) << schedule_name(k);
+    // Within 20% of the measured bubble, or 2.5 points of the step where the bubble is small
+    // (DualPipe's): jitter adds idle time that a simulation with uniform costs cannot see.
+    EXPECT_NEAR(bc.simulated_mean, bc.measured_mean, std::max(0.2 * bc.measured_mean, 0.025)) << schedule_name(k);
+    std::printf("%s: measured bubble %.1f%%, simulated with calibrated costs %.1f%%\n", schedule_name(k),
+                100 * bc.measured_mean, 100 * bc.simulated_mean);
+  }
 }
 
 TEST(PipelineTrace, BadTracesAreClearErrors) {

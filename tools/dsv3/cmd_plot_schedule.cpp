@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "core/error.h"
 #include "io/safetensors_writer.h"
+#include "pipeline/calibrate.h"
 #include "pipeline/schedule_svg.h"
 #include "pipeline/simulate.h"
 #include "pipeline/trace.h"
@@ -15,12 +16,24 @@ namespace dsv3::cli {
 namespace {
 
 const char* kUsage =
-    "usage: dsv3 plot --trace TRACE.json[,TRACE.json...] [--out PLOT.svg] [--title T]\n"
+    "usage: dsv3 plot --trace TRACE.json[,TRACE.json...] [--out PLOT.svg] [--title T] [--check]\n"
     "       dsv3 plot --schedule S --pp P --micro-batches M [--costs F,B,W,FB] [--out PLOT.svg]\n"
     "                 [--trace-out TRACE.json] [--title T]\n"
     "Draws a pipeline schedule (ranks as rows, chunks coloured by micro-batch) and prints each\n"
     "rank's bubble fraction. S: 1f1b | zb1p | dualpipe | dualpipev; --costs are the chunk times of\n"
-    "the simulation in ms (default 1,2,1,3: forward, full backward, its weight part, overlapped F&B).\n";
+    "the simulation in ms (default 1,2,1,3: forward, full backward, its weight part, overlapped F&B).\n"
+    "--check re-simulates a trace's schedule with F, B, W, F&B calibrated from it (medians) and\n"
+    "prints the simulated bubble fraction beside the measured one.\n";
+
+void print_check(const pipeline::Trace& t) {
+  const pipeline::BubbleCheck bc = pipeline::check_bubble(t);
+  const pipeline::Costs& c = bc.costs;
+  std::printf("calibrated: F %.3f ms, B %.3f ms, W %.3f ms, F&B %.3f ms\nrank  measured %%  simulated %%\n", c.f * 1e3,
+              c.b * 1e3, c.w * 1e3, c.fb * 1e3);
+  for (size_t r = 0; r < bc.measured.size(); ++r)
+    std::printf("%4zu %11.2f %12.2f\n", r, 100 * bc.measured[r], 100 * bc.simulated[r]);
+  std::printf("mean %10.2f %12.2f\n", 100 * bc.measured_mean, 100 * bc.simulated_mean);
+}
 
 pipeline::Costs parse_costs(const std::string& text) {
   const auto items = split_list(text);
@@ -38,7 +51,7 @@ pipeline::Costs parse_costs(const std::string& text) {
 }  // namespace
 
 int cmd_plot_schedule(int argc, char** argv) {
-  const Args a(argc, argv, {"trace", "schedule", "pp", "micro-batches", "costs", "out", "trace-out", "title"}, {"help"});
+  const Args a(argc, argv, {"trace", "schedule", "pp", "micro-batches", "costs", "out", "trace-out", "title"}, {"help", "check"});
   if (a.has("help")) return std::fputs(kUsage, stdout), 0;
   if (a.has("trace") == a.has("schedule")) fail("give one of --trace FILE or --schedule S");
   pipeline::Trace trace;
@@ -56,6 +69,7 @@ int cmd_plot_schedule(int argc, char** argv) {
     if (title.empty()) title = cat(pipeline::schedule_name(s.kind), ": ", pp, " ranks, ", m, " micro-batches");
   }
   std::fputs(pipeline::bubble_table(trace).c_str(), stdout);
+  if (a.has("check")) print_check(trace);
   if (a.has("out")) {
     write_file_atomic(a.str("out"), pipeline::trace_svg(trace, title));
     std::printf("wrote %s\n", a.str("out").c_str());

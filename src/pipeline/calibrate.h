@@ -1,0 +1,25 @@
+// Checking the simulator against a measured run: chunk costs calibrated from a trace (the median
+// duration of each kind of operation), the schedule re-simulated with them, and the simulated
+// bubble fraction set beside the measured one.
+#pragma once
+#include <vector>
+
+#include "pipeline/simulate.h"
+#include "pipeline/trace.h"
+
+namespace dsv3::pipeline {
+
+// F, B (full backward: a BW, or a B plus a W), W and F&B from the trace's operations; a kind the
+// trace lacks falls back on Table 2's relations (B = 2F, W = F, F&B = F + B).
+Costs calibrate_costs(const Trace& t);
+
+struct BubbleCheck {
+  Costs costs;
+  std::vector<double> measured, simulated;  // bubble fraction per rank
+  double measured_mean = 0, simulated_mean = 0;
+};
+
+// Needs the trace to name its schedule and micro-batch count (otherData); throws Error if not.
+BubbleCheck check_bubble(const Trace& t);
+
+}  // namespace dsv3::pipeline
