@@ -224,13 +224,19 @@ Plan make_plan(const ModelConfig& c, const Cluster& cl, Parallel par) {
 
 namespace {
 
-std::string gb(double bytes) { return cat(int64_t(bytes / 1e9 * 10 + 0.5) / 10.0, " GB"); }
-
 std::string fmt(const char* f, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, f, v);
   return buf;
 }
+
+// 3 significant units: "82.6 GB", "310.4 MB"; "671.0 B", "8.3 M".
+std::string scaled(double v, const char* big, const char* mid, const char* small) {
+  if (v >= 1e9) return fmt("%.1f ", v / 1e9) + big;
+  if (v >= 1e6) return fmt("%.1f ", v / 1e6) + mid;
+  return fmt("%.1f ", v / 1e3) + small;
+}
+std::string gb(double bytes) { return scaled(bytes, "GB", "MB", "KB"); }
 
 }  // namespace
 
@@ -242,9 +248,9 @@ std::string plan_text(const Plan& p) {
            cl.efficiency, " efficiency, ", cl.memory_gb, " GB, NVLink ", cl.nvlink_gbs, " GB/s, IB ", cl.ib_gbs, " GB/s\n");
   s += cat("parallel: PP ", par.pp, ", DP ", par.dp, ", EP ", par.ep, "; ", par.micro_batches, " micro-batches of ",
            par.micro_batch_seqs, " x ", par.seq_len, " tokens per replica; ", par.global_batch, " sequences per step\n");
-  s += cat("model: ", fmt("%.1f", double(p.total_params - p.mtp_params) / 1e9), " B parameters + ",
-           fmt("%.1f", double(p.mtp_params) / 1e9), " B in MTP modules; training ",
-           fmt("%.1f", p.train_flops_per_token / 1e9), " GFLOP per token (3 x forward)\n\n");
+  s += cat("model: ", scaled(double(p.total_params - p.mtp_params), "B", "M", "K"), " parameters + ",
+           scaled(double(p.mtp_params), "B", "M", "K"), " in MTP modules; training ",
+           scaled(p.train_flops_per_token, "GFLOP", "MFLOP", "KFLOP"), " per token (3 x forward)\n\n");
   s += cat("schedule ", schedule_name(par.schedule), ", stage placement:\n", p.placement);
   const DeviceMemory& m = p.memory;
   s += cat("\nmemory per device (worst rank): parameters ", gb(m.params), ", gradients ", gb(m.grads), ", optimizer ",
