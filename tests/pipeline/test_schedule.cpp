@@ -168,6 +168,30 @@ TEST(PipelineSchedule, CheckerFindsDeadlocksMissingChunksAndMismatchedMessages) 
   EXPECT_NE(simulate_error(crossed, false).find("do not pair up in order"), std::string::npos);
 }
 
+TEST(PipelineSchedule, BlockingSendsDeadlockWhereBufferedSendsDoNot) {
+  // P = 2, two micro-batches, every send in its own batch: rank 0 sends the second activation
+  // before receiving the first gradient, rank 1 sends that gradient before receiving the second
+  // activation. With buffered sends both go through; with blocking ones each waits for the other.
+  Schedule s;
+  s.kind = ScheduleKind::k1F1B;
+  s.ranks = s.stages = 2;
+  s.micro_batches = 2;
+  auto compute = [](OpKind k, int mb, int stage) { return Op{k, {0, mb, stage}, {}, {}}; };
+  auto comm = [](bool send, int peer, Value v, int mb, int stage) {
+    return Op{OpKind::kComm, {}, {}, {Message{send, peer, v, {0, mb, stage}}}};
+  };
+  s.ops = {{compute(OpKind::kF, 0, 0), comm(true, 1, Value::kAct, 0, 0), compute(OpKind::kF, 1, 0),
+            comm(true, 1, Value::kAct, 1, 0), comm(false, 1, Value::kGrad, 0, 1), compute(OpKind::kBW, 0, 0),
+            comm(false, 1, Value::kGrad, 1, 1), compute(OpKind::kBW, 1, 0)},
+           {comm(false, 0, Value::kAct, 0, 0), compute(OpKind::kF, 0, 1), compute(OpKind::kBW, 0, 1),
+            comm(true, 0, Value::kGrad, 0, 1), comm(false, 0, Value::kAct, 1, 0), compute(OpKind::kF, 1, 1),
+            compute(OpKind::kBW, 1, 1), comm(true, 0, Value::kGrad, 1, 1)}};
+  EXPECT_EQ(simulate_error(s, false), "");
+  EXPECT_NE(simulate_error(s, true).find("deadlock: rank 0 op 3 waits for rank 1 op 4; rank 1 op 3 waits for rank 0 op 4"),
+            std::string::npos)
+      << simulate_error(s, true);
+}
+
 TEST(PipelineSchedule, RendezvousWaitsLongerThanEagerSendsButNeverChangesTheWork) {
   const Costs c{1, 2, 1, 3, 0.25};
   for (ScheduleKind k : kAll) {
