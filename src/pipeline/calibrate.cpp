@@ -44,7 +44,8 @@ BubbleCheck check_bubble(const Trace& t) {
     fail("the trace does not name its schedule and micro-batch count (otherData.schedule, otherData.micro_batches)");
   BubbleCheck bc;
   bc.costs = calibrate_costs(t);
-  const Timeline tl = simulate(make_schedule(parse_schedule_kind(t.schedule), t.ranks, t.micro_batches), bc.costs);
+  const Schedule s = make_schedule(parse_schedule_kind(t.schedule), t.ranks, t.micro_batches, t.forward_only);
+  const Timeline tl = simulate(s, bc.costs);
   for (int r = 0; r < t.ranks; ++r) {
     bc.measured.push_back(t.bubble_fraction(r));
     bc.simulated.push_back(tl.bubble(r) / tl.makespan);

@@ -49,7 +49,8 @@ void check_complete(const Schedule& s) {
       for (int st = 0; st < s.stages; ++st) {
         const Count c = counts[{d, m, st}];
         const bool split = c.bw == 0 && c.b == 1 && c.w == 1, full = c.bw == 1 && c.b == 0 && c.w == 0;
-        if (c.f != 1 || !(split || full))
+        const bool none = c.bw == 0 && c.b == 0 && c.w == 0;
+        if (c.f != 1 || !(s.forward_only ? none : split || full))
           fail(schedule_name(s.kind), ": micro-batch ", m, " (direction ", d, ") at stage ", st, " has ", c.f, " F, ",
                c.b, " B, ", c.w, " W, ", c.bw, " full backward (need 1 F and either B+W or one full backward)");
       }

@@ -31,16 +31,19 @@ int Schedule::rank_of(int dir, int stage) const {
   }
 }
 
-Schedule make_schedule(ScheduleKind kind, int ranks, int micro_batches) {
+Schedule make_schedule(ScheduleKind kind, int ranks, int micro_batches, bool forward_only) {
   if (ranks < 1) fail("pipeline: need at least 1 rank, got ", ranks);
   if (micro_batches < 1) fail("pipeline: need at least 1 micro-batch, got ", micro_batches);
+  Schedule s;
+  s.kind = kind;
+  s.forward_only = forward_only;
   switch (kind) {
-    case ScheduleKind::k1F1B: return build_1f1b(ranks, micro_batches, false);
-    case ScheduleKind::kZB1P: return build_1f1b(ranks, micro_batches, true);
-    case ScheduleKind::kDualPipe: return build_dualpipe(ranks, micro_batches);
-    case ScheduleKind::kDualPipeV: return build_dualpipev(ranks, micro_batches);
+    case ScheduleKind::k1F1B: build_1f1b(s, ranks, micro_batches, false); break;
+    case ScheduleKind::kZB1P: build_1f1b(s, ranks, micro_batches, true); break;
+    case ScheduleKind::kDualPipe: build_dualpipe(s, ranks, micro_batches); break;
+    case ScheduleKind::kDualPipeV: build_dualpipev(s, ranks, micro_batches); break;
   }
-  fail("pipeline: unknown schedule");
+  return s;
 }
 
 namespace {

@@ -52,6 +52,7 @@ struct Schedule {
   int stages = 0;         // stages along one micro-batch's path (P, or 2P for DualPipeV)
   int dirs = 1;           // 2 for DualPipe
   int micro_batches = 0;  // per step, both directions together
+  bool forward_only = false;  // inference: the same schedule with every backward and W left out
   std::vector<std::vector<Op>> ops;  // [rank] -> operations in order
 
   int micro_batches_per_dir() const { return micro_batches / dirs; }
@@ -61,7 +62,9 @@ struct Schedule {
 // Each generator throws Error with one line when P or the micro-batch count does not fit.
 // 1F1B: M >= 1. ZB1P: B and W split, M >= P. DualPipe: even P, even M >= 2P (M/2 per direction).
 // DualPipeV: 2P stages on P ranks (rank r holds stages r and 2P-1-r), M >= 2P.
-Schedule make_schedule(ScheduleKind kind, int ranks, int micro_batches);
+// forward_only: what each schedule runs without gradients, as dualpipe.py does under no_grad
+// (micro-batches streamed through the stages, for pipeline-parallel inference).
+Schedule make_schedule(ScheduleKind kind, int ranks, int micro_batches, bool forward_only = false);
 
 // One line per op, e.g. "F0.3@s1" (forward, direction 0, micro-batch 3, stage 1) — for printing
 // and for tests that compare against hand-written sequences.

@@ -5,11 +5,9 @@
 
 namespace dsv3::pipeline {
 
-Schedule build_1f1b(int ranks, int micro_batches, bool split_w) {
+void build_1f1b(Schedule& s, int ranks, int micro_batches, bool split_w) {
   if (split_w && micro_batches < ranks)
     fail("zb1p needs at least as many micro-batches as pipeline ranks (", ranks, "), got ", micro_batches);
-  Schedule s;
-  s.kind = split_w ? ScheduleKind::kZB1P : ScheduleKind::k1F1B;
   s.ranks = s.stages = ranks;
   s.micro_batches = micro_batches;
   for (int r = 0; r < ranks; ++r) {
@@ -29,19 +27,18 @@ Schedule build_1f1b(int ranks, int micro_batches, bool split_w) {
       e.forward_chunk(0);
       e.backward_chunk(0, split_w);
       if (split_w) e.commit();  // the input gradient leaves before the W, not after
-      deferred += split_w;
+      deferred += split_w && !s.forward_only;
       maybe_w();
     }
     for (int i = 0; i < warmup; ++i) {
       e.backward_chunk(0, split_w);
       if (split_w) e.commit();  // the input gradient leaves before the W, not after
-      deferred += split_w;
+      deferred += split_w && !s.forward_only;
       maybe_w();
     }
     for (; deferred > 0; --deferred) e.weight_chunk();
     s.ops.push_back(e.finish());
   }
-  return s;
 }
 
 }  // namespace dsv3::pipeline

@@ -87,13 +87,11 @@ struct PhaseEmitter {
 
 }  // namespace
 
-Schedule build_dualpipe(int ranks, int micro_batches) {
+void build_dualpipe(Schedule& s, int ranks, int micro_batches) {
   if (ranks % 2 != 0) fail("dualpipe needs an even number of pipeline ranks, got ", ranks);
   if (micro_batches % 2 != 0 || micro_batches < 2 * ranks)
     fail("dualpipe needs an even number of micro-batches (half per direction) of at least 2 x ranks = ",
          2 * ranks, ", got ", micro_batches);
-  Schedule s;
-  s.kind = ScheduleKind::kDualPipe;
   s.ranks = s.stages = ranks;
   s.dirs = 2;
   s.micro_batches = micro_batches;
@@ -106,14 +104,11 @@ Schedule build_dualpipe(int ranks, int micro_batches) {
     eight_steps(pe, half, h, micro_batches / 2, r == half - 1 || r == half);
     s.ops.push_back(e.finish());
   }
-  return s;
 }
 
-Schedule build_dualpipev(int ranks, int micro_batches) {
+void build_dualpipev(Schedule& s, int ranks, int micro_batches) {
   if (micro_batches < 2 * ranks)
     fail("dualpipev needs at least 2 x ranks = ", 2 * ranks, " micro-batches, got ", micro_batches);
-  Schedule s;
-  s.kind = ScheduleKind::kDualPipeV;
   s.ranks = ranks;
   s.stages = 2 * ranks;
   s.micro_batches = micro_batches;
@@ -124,7 +119,6 @@ Schedule build_dualpipev(int ranks, int micro_batches) {
     eight_steps(pe, ranks, r, micro_batches, r == ranks - 1);
     s.ops.push_back(e.finish());
   }
-  return s;
 }
 
 }  // namespace dsv3::pipeline

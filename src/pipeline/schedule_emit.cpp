@@ -29,7 +29,7 @@ void RankEmitter::send_forward(int m) {
 }
 
 void RankEmitter::recv_backward(int m) {
-  if (last_stage(m)) return;
+  if (s_.forward_only || last_stage(m)) return;
   const int mb = n_[m].recv_b++;
   if (const int p = peer(m, +1); p >= 0) {
     Chunk of = chunk(m, mb);
@@ -39,7 +39,7 @@ void RankEmitter::recv_backward(int m) {
 }
 
 void RankEmitter::send_backward(int m) {
-  if (first_stage(m)) return;
+  if (s_.forward_only || first_stage(m)) return;
   const int mb = n_[m].send_b++;
   if (const int p = peer(m, -1); p >= 0) pending_.push_back({true, p, Value::kGrad, chunk(m, mb)});
 }
@@ -56,12 +56,14 @@ void RankEmitter::commit() {
 void RankEmitter::forward_compute(int m) { ops_.push_back({OpKind::kF, chunk(m, n_[m].f++), {}, {}}); }
 
 void RankEmitter::backward_compute(int m, bool split_w) {
+  if (s_.forward_only) return;
   const Chunk c = chunk(m, n_[m].b++);
   ops_.push_back({split_w ? OpKind::kB : OpKind::kBW, c, {}, {}});
   if (split_w) deferred_w_.push_back(c);
 }
 
 void RankEmitter::forward_backward_compute(int m0, int m1) {
+  if (s_.forward_only) return forward_compute(m0);
   const Chunk f = chunk(m0, n_[m0].f++);
   const Chunk b = chunk(m1, n_[m1].b++);
   ops_.push_back({OpKind::kFB, f, b, {}});
@@ -91,6 +93,7 @@ void RankEmitter::forward_backward_chunk(int m0, int m1, bool recv0) {
 }
 
 void RankEmitter::weight_chunk(bool wait_comm) {
+  if (s_.forward_only) return;
   if (wait_comm) commit();
   if (deferred_w_.empty()) fail("schedule generator: rank ", rank_, " runs a W chunk with no deferred weight gradient");
   ops_.push_back({OpKind::kW, deferred_w_.front(), {}, {}});

@@ -45,7 +45,7 @@ std::string trace_json(const Schedule& s, const Timeline& t) {
     }
   }
   return json{{"traceEvents", events}, {"displayTimeUnit", "ms"},
-              {"otherData", {{"schedule", schedule_name(s.kind)}, {"micro_batches", s.micro_batches}}}}
+              {"otherData", {{"schedule", schedule_name(s.kind)}, {"micro_batches", s.micro_batches}, {"forward_only", s.forward_only}}}}
       .dump(1);
 }
 
@@ -66,6 +66,7 @@ Trace read_trace(const json& j, const std::string& what) {
       const json& o = j["otherData"];
       if (o.contains("schedule") && o["schedule"].is_string()) t.schedule = o["schedule"].get<std::string>();
       if (o.contains("micro_batches") && o["micro_batches"].is_number_integer()) t.micro_batches = o["micro_batches"].get<int>();
+      if (o.contains("forward_only") && o["forward_only"].is_boolean()) t.forward_only = o["forward_only"].get<bool>();
     }
   }
   if (!events->is_array()) fail(what, ": trace events are not an array");
@@ -103,7 +104,7 @@ Trace read_trace_files(const std::vector<std::string>& paths) {
       all = std::move(t);
       continue;
     }
-    if (all.schedule.empty()) all.schedule = t.schedule, all.micro_batches = t.micro_batches;
+    if (all.schedule.empty()) all.schedule = t.schedule, all.micro_batches = t.micro_batches, all.forward_only = t.forward_only;
     all.ranks = std::max(all.ranks, t.ranks);
     all.start = std::min(all.start, t.start);
     all.end = std::max(all.end, t.end);

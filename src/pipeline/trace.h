@@ -27,6 +27,7 @@ struct Trace {
   std::vector<TraceOp> ops;  // compute operations only, every rank
   std::string schedule;      // otherData.schedule and .micro_batches when the writer gave them
   int micro_batches = 0;
+  bool forward_only = false;
   int ranks = 0;
   double start = 0, end = 0;
 

@@ -112,6 +112,19 @@ TEST(PipelineSchedule, DualPipeFollowsTheEightStepsOfDeepSeeksDualPipe) {
   EXPECT_EQ(s.rank_of(1, 1), 2);
 }
 
+TEST(PipelineSchedule, ForwardOnlySchedulesStreamEveryMicroBatchThroughEveryStage) {
+  for (ScheduleKind k : kAll)
+    for (int p : {2, 4, 8}) {
+      const Schedule s = make_schedule(k, p, 2 * p + 2, true);
+      for (const auto& ops : s.ops)
+        for (const Op& op : ops) EXPECT_TRUE(op.kind == OpKind::kF || op.kind == OpKind::kComm) << op_label(op);
+      EXPECT_NO_THROW(simulate(s, Costs{}, true)) << what(k, p, 2 * p + 2);
+    }
+  // Streaming through P stages: the first result after P forwards, then one per forward.
+  const Timeline t = simulate(make_schedule(ScheduleKind::k1F1B, 4, 10, true), Costs{});
+  for (int r = 0; r < 4; ++r) EXPECT_DOUBLE_EQ(t.bubble(r), 3.0);
+}
+
 TEST(PipelineSchedule, CountsTheScheduleCannotTakeAreClearErrors) {
   auto error_of = [](ScheduleKind k, int p, int m) {
     try {

@@ -17,7 +17,7 @@ namespace {
 
 const char* kUsage =
     "usage: dsv3 plot --trace TRACE.json[,TRACE.json...] [--out PLOT.svg] [--title T] [--check]\n"
-    "       dsv3 plot --schedule S --pp P --micro-batches M [--costs F,B,W,FB] [--out PLOT.svg]\n"
+    "       dsv3 plot --schedule S --pp P --micro-batches M [--costs F,B,W,FB] [--forward-only] [--out PLOT.svg]\n"
     "                 [--trace-out TRACE.json] [--title T]\n"
     "Draws a pipeline schedule (ranks as rows, chunks coloured by micro-batch) and prints each\n"
     "rank's bubble fraction. S: 1f1b | zb1p | dualpipe | dualpipev; --costs are the chunk times of\n"
@@ -51,7 +51,7 @@ pipeline::Costs parse_costs(const std::string& text) {
 }  // namespace
 
 int cmd_plot_schedule(int argc, char** argv) {
-  const Args a(argc, argv, {"trace", "schedule", "pp", "micro-batches", "costs", "out", "trace-out", "title"}, {"help", "check"});
+  const Args a(argc, argv, {"trace", "schedule", "pp", "micro-batches", "costs", "out", "trace-out", "title"}, {"help", "check", "forward-only"});
   if (a.has("help")) return std::fputs(kUsage, stdout), 0;
   if (a.has("trace") == a.has("schedule")) fail("give one of --trace FILE or --schedule S");
   pipeline::Trace trace;
@@ -62,7 +62,8 @@ int cmd_plot_schedule(int argc, char** argv) {
   } else {
     const int64_t pp = a.integer("pp", 0), m = a.integer("micro-batches", 0);
     if (pp < 1 || pp > 1024 || m < 1 || m > 1 << 16) fail("--pp and --micro-batches are required (1..1024, 1..65536)");
-    const pipeline::Schedule s = pipeline::make_schedule(pipeline::parse_schedule_kind(a.str("schedule")), int(pp), int(m));
+    const pipeline::Schedule s =
+        pipeline::make_schedule(pipeline::parse_schedule_kind(a.str("schedule")), int(pp), int(m), a.has("forward-only"));
     const std::string json = pipeline::trace_json(s, pipeline::simulate(s, parse_costs(a.str("costs", "1,2,1,3"))));
     if (a.has("trace-out")) write_file_atomic(a.str("trace-out"), json);
     trace = pipeline::read_trace(parse_json_text(json, "simulated trace"), "simulated trace");
