@@ -60,7 +60,7 @@ struct Schedule {
 };
 
 // Each generator throws Error with one line when P or the micro-batch count does not fit.
-// 1F1B: M >= 1. ZB1P: B and W split, M >= P. DualPipe: even P, even M >= 2P (M/2 per direction).
+// 1F1B and ZB1P (B and W split): M >= 1. DualPipe: even P, even M >= 2P (M/2 per direction).
 // DualPipeV: 2P stages on P ranks (rank r holds stages r and 2P-1-r), M >= 2P.
 // forward_only: what each schedule runs without gradients, as dualpipe.py does under no_grad
 // (micro-batches streamed through the stages, for pipeline-parallel inference).

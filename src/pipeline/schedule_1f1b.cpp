@@ -6,8 +6,6 @@
 namespace dsv3::pipeline {
 
 void build_1f1b(Schedule& s, int ranks, int micro_batches, bool split_w) {
-  if (split_w && micro_batches < ranks)
-    fail("zb1p needs at least as many micro-batches as pipeline ranks (", ranks, "), got ", micro_batches);
   s.ranks = s.stages = ranks;
   s.micro_batches = micro_batches;
   for (int r = 0; r < ranks; ++r) {
@@ -19,23 +17,18 @@ void build_1f1b(Schedule& s, int ranks, int micro_batches, bool split_w) {
     // peak of 1F1B's first rank.
     const int lag = r;
     int deferred = 0;
-    auto maybe_w = [&] {
-      if (split_w && deferred > lag) e.weight_chunk(), --deferred;
+    auto backward = [&] {
+      e.backward_chunk(0, split_w);
+      if (!split_w || s.forward_only) return;
+      e.commit();  // the input gradient leaves before the W, not after
+      if (++deferred > lag) e.weight_chunk(), --deferred;
     };
     for (int i = 0; i < warmup; ++i) e.forward_chunk(0);
     for (int i = 0; i < micro_batches - warmup; ++i) {
       e.forward_chunk(0);
-      e.backward_chunk(0, split_w);
-      if (split_w) e.commit();  // the input gradient leaves before the W, not after
-      deferred += split_w && !s.forward_only;
-      maybe_w();
+      backward();
     }
-    for (int i = 0; i < warmup; ++i) {
-      e.backward_chunk(0, split_w);
-      if (split_w) e.commit();  // the input gradient leaves before the W, not after
-      deferred += split_w && !s.forward_only;
-      maybe_w();
-    }
+    for (int i = 0; i < warmup; ++i) backward();
     for (; deferred > 0; --deferred) e.weight_chunk();
     s.ops.push_back(e.finish());
   }
