@@ -66,10 +66,11 @@ class Simulation {
         end = std::max(end, peer_posted);
       }
       end += p2p_;
-      for (const Message& m : op.comm) {
+      // A value must be on the rank when its send is posted, not arrive in the same batch.
+      for (const Message& m : op.comm)
         if (m.send) require(r, op, key(m.value, m.of), "the value it sends");
-        else st.have.insert(key(m.value, m.of));
-      }
+      for (const Message& m : op.comm)
+        if (!m.send) st.have.insert(key(m.value, m.of));
     } else {
       compute(r, op);
       end += cost_(op);
