@@ -34,6 +34,9 @@ int Schedule::rank_of(int dir, int stage) const {
 Schedule make_schedule(ScheduleKind kind, int ranks, int micro_batches, bool forward_only) {
   if (ranks < 1) fail("pipeline: need at least 1 rank, got ", ranks);
   if (micro_batches < 1) fail("pipeline: need at least 1 micro-batch, got ", micro_batches);
+  // Bounds that keep a schedule's lists (a few operations per chunk) well inside memory.
+  if (ranks > 4096 || micro_batches > (1 << 18) || int64_t(ranks) * micro_batches > (1 << 18))
+    fail("pipeline: ", ranks, " ranks x ", micro_batches, " micro-batches is more than this simulator takes (2^18 chunks)");
   Schedule s;
   s.kind = kind;
   s.forward_only = forward_only;

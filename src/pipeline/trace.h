@@ -24,16 +24,23 @@ struct TraceOp {
 };
 
 struct Trace {
-  std::vector<TraceOp> ops;  // compute operations only, every rank
+  std::vector<TraceOp> ops;  // compute operations only, every rank (append with add())
   std::string schedule;      // otherData.schedule and .micro_batches when the writer gave them
   int micro_batches = 0;
   bool forward_only = false;
   int ranks = 0;
   double start = 0, end = 0;
 
-  double busy(int rank) const;
+  void add(const TraceOp& op);  // also extends ranks, start, end and the busy time
+  double busy(int rank) const { return busy_[size_t(rank)]; }
   double bubble_fraction(int rank) const { return 1 - busy(rank) / (end - start); }
+
+ private:
+  std::vector<double> busy_;  // [rank] compute time
 };
+
+// The compute operations of a simulated step, as read_trace(trace_json(s, t)) would give them.
+Trace make_trace(const Schedule& s, const Timeline& t);
 
 // Reads the compute events of one or more trace files (merged); throws Error naming the file.
 Trace read_trace(const json& j, const std::string& what);

@@ -175,6 +175,10 @@ TEST(PipelineTrace, BadTracesAreClearErrors) {
   EXPECT_NE(error_of([] { read_trace(json::array(), "t.json"); }).find("no pipeline operations"), std::string::npos);
   const json missing = json::parse(R"([{"ph":"X","name":"F","pid":0,"ts":0,"dur":1,"args":{"kind":"F","dir":0}}])");
   EXPECT_NE(error_of([&] { read_trace(missing, "t.json"); }).find("lacks"), std::string::npos);
+  const json float_rank = json::parse(R"([{"ph":"X","pid":1.5,"ts":0,"dur":1,"args":{"kind":"F","dir":0,"mb":0,"stage":0}}])");
+  EXPECT_NE(error_of([&] { read_trace(float_rank, "t.json"); }).find("out of range"), std::string::npos);
+  const json overflow = json::parse(R"([{"ph":"X","pid":0,"ts":1e308,"dur":1e308,"args":{"kind":"W","dir":0,"mb":0,"stage":0}}])");
+  EXPECT_NE(error_of([&] { read_trace(overflow, "t.json"); }).find("bad time"), std::string::npos);
 }
 
 }  // namespace

@@ -64,9 +64,9 @@ int cmd_plot_schedule(int argc, char** argv) {
     if (pp < 1 || pp > 1024 || m < 1 || m > 1 << 16) fail("--pp and --micro-batches are required (1..1024, 1..65536)");
     const pipeline::Schedule s =
         pipeline::make_schedule(pipeline::parse_schedule_kind(a.str("schedule")), int(pp), int(m), a.has("forward-only"));
-    const std::string json = pipeline::trace_json(s, pipeline::simulate(s, parse_costs(a.str("costs", "1,2,1,3"))));
-    if (a.has("trace-out")) write_file_atomic(a.str("trace-out"), json);
-    trace = pipeline::read_trace(parse_json_text(json, "simulated trace"), "simulated trace");
+    const pipeline::Timeline tl = pipeline::simulate(s, parse_costs(a.str("costs", "1,2,1,3")));
+    if (a.has("trace-out")) write_file_atomic(a.str("trace-out"), pipeline::trace_json(s, tl));
+    trace = pipeline::make_trace(s, tl);
     if (title.empty()) title = cat(pipeline::schedule_name(s.kind), ": ", pp, " ranks, ", m, " micro-batches");
   }
   std::fputs(pipeline::bubble_table(trace).c_str(), stdout);
