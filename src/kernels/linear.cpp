@@ -6,6 +6,7 @@
 
 #include "kernels/gemm.h"
 #include "kernels/isa_kernels.h"
+#include "kernels/quant_linear.h"
 
 namespace dsv3 {
 
@@ -58,6 +59,7 @@ void gemv_rows(float* y, int64_t ldy, const float* x, int64_t n, const Weight& w
 }  // namespace
 
 void weight_row_span_f32(float* out, const Weight& w, int64_t r, int64_t c0, int64_t nc) {
+  if (is_int_quantized(w)) return quant_row_span_f32(out, w, r, c0, nc);
   const IsaKernels& k = isa_kernels();
   const uint8_t* row = w.row_ptr(r);
   switch (w.dtype) {
@@ -78,6 +80,7 @@ void weight_row_span_f32(float* out, const Weight& w, int64_t r, int64_t c0, int
 void weight_row_f32(float* out, const Weight& w, int64_t r) { weight_row_span_f32(out, w, r, 0, w.cols); }
 
 void linear(float* y, const float* x, int64_t n, const Weight& w) {
+  if (is_int_quantized(w)) return quant_linear(y, x, n, w);
   const int64_t R = w.rows, C = w.cols;
   if (n > kGemvMaxRows) {
     gemm(y, R, n, R, C, {x, C, false}, {&w, false}, false);

@@ -9,6 +9,8 @@
 
 namespace dsv3 {
 
+struct Int4Matrix;  // kernels/quant_weight.h
+
 struct Weight {
   DType dtype = DType::F32;
   int64_t rows = 0, cols = 0;       // logical shape of this view
@@ -20,6 +22,9 @@ struct Weight {
   const float* scale_inv = nullptr;
   int64_t scale_cols = 0;
   int block = 128;
+  // INT4 groups (repacked at load, kernels/quant_weight.h); rows index it from row0 as well.
+  // INT8 block weights are dtype I8 with scale_inv and block as for FP8.
+  const Int4Matrix* int4 = nullptr;
 
   bool empty() const { return data == nullptr; }
   // Rows [r0, r0 + n) of this view, e.g. one head's key or value part of kv_b_proj.
@@ -32,8 +37,12 @@ struct Weight {
   const uint8_t* row_ptr(int64_t r) const {
     return static_cast<const uint8_t*>(data) + size_t(row0 + r) * size_t(cols) * dtype_size(dtype);
   }
-  size_t bytes() const { return size_t(rows) * size_t(cols) * dtype_size(dtype); }
+  size_t bytes() const;  // of the codes (INT4: half a byte each), without scales
 };
+
+inline size_t Weight::bytes() const {
+  return int4 ? size_t(rows) * size_t(cols) / 2 : size_t(rows) * size_t(cols) * dtype_size(dtype);
+}
 
 // A float32 matrix owned elsewhere (training parameters, tests).
 inline Weight f32_weight(const float* data, int64_t rows, int64_t cols) {

@@ -1,0 +1,115 @@
+#include "core/int_quant.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/dtype.h"
+
+namespace dsv3 {
+
+namespace {
+int64_t blocks(int64_t n, int64_t b) { return (n + b - 1) / b; }
+}  // namespace
+
+Int8Blocks int8_encode_blocks(const float* w, int64_t rows, int64_t cols, int64_t block) {
+  const int64_t rb = blocks(rows, block), cb = blocks(cols, block);
+  Int8Blocks q;
+  q.codes.resize(size_t(rows * cols));
+  q.scale_inv.resize(size_t(rb * cb));
+#pragma omp parallel for schedule(static) if (rows * cols > (1 << 16))
+  for (int64_t b = 0; b < rb * cb; ++b) {
+    const int64_t r0 = (b / cb) * block, c0 = (b % cb) * block;
+    const int64_t r1 = std::min(rows, r0 + block), c1 = std::min(cols, c0 + block);
+    float amax = 0.0f;
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t c = c0; c < c1; ++c) amax = std::max(amax, std::fabs(w[r * cols + c]));
+    const float scale = amax > 0.0f ? amax / 127.0f : 1.0f;
+    q.scale_inv[size_t(b)] = scale;
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t c = c0; c < c1; ++c)
+        q.codes[size_t(r * cols + c)] = int8_t(std::clamp(std::nearbyint(w[r * cols + c] / scale), -127.0f, 127.0f));
+  }
+  return q;
+}
+
+void int8_decode_blocks(const Int8Blocks& q, int64_t rows, int64_t cols, int64_t block, float* w) {
+  const int64_t cb = blocks(cols, block);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* scale = q.scale_inv.data() + (r / block) * cb;
+    for (int64_t c = 0; c < cols; ++c) w[r * cols + c] = float(q.codes[size_t(r * cols + c)]) * scale[c / block];
+  }
+}
+
+int GptqView::q(int64_t i, int64_t o) const {
+  const int per = 32 / bits;
+  const uint32_t word = uint32_t(qweight[(i / per) * out + o]);
+  return int((word >> ((i % per) * bits)) & ((1u << bits) - 1));
+}
+
+int GptqView::zero(int64_t g, int64_t o) const {
+  const int per = 32 / bits;
+  const uint32_t word = uint32_t(qzeros[g * ((out + per - 1) / per) + o / per]);
+  const int z = int((word >> ((o % per) * bits)) & ((1u << bits) - 1));
+  return zeros_minus_one ? z + 1 : z;
+}
+
+float GptqView::scale(int64_t g, int64_t o) const { return f16_to_f32(scales[g * out + o]); }
+
+GptqView GptqTensors::view(int64_t out, int64_t in, int bits, int64_t group_size) const {
+  GptqView v;
+  v.qweight = qweight.data();
+  v.qzeros = qzeros.data();
+  v.scales = scales.data();
+  v.g_idx = g_idx.empty() ? nullptr : g_idx.data();
+  v.out = out;
+  v.in = in;
+  v.bits = bits;
+  v.group_size = group_size;
+  return v;
+}
+
+GptqTensors gptq_encode_sym(const float* w, int64_t out, int64_t in, int bits, int64_t group_size) {
+  const int per = 32 / bits, zero = 1 << (bits - 1), qmax = (1 << bits) - 1;
+  const int64_t G = blocks(in, group_size), outw = blocks(out, per);
+  GptqTensors t;
+  t.qweight.assign(size_t(blocks(in, per) * out), 0);
+  t.qzeros.assign(size_t(G * outw), 0);
+  t.scales.resize(size_t(G * out));
+  t.g_idx.resize(size_t(in));
+  for (int64_t i = 0; i < in; ++i) t.g_idx[size_t(i)] = int32_t(i / group_size);
+  for (int64_t g = 0; g < G; ++g)  // the "gptq" format stores zero - 1
+    for (int64_t o = 0; o < out; ++o) t.qzeros[size_t(g * outw + o / per)] |= int32_t(uint32_t(zero - 1) << ((o % per) * bits));
+#pragma omp parallel for schedule(static) if (out * in > (1 << 16))
+  for (int64_t o = 0; o < out; ++o) {
+    const float* row = w + o * in;
+    for (int64_t g = 0; g < G; ++g) {
+      const int64_t i0 = g * group_size, i1 = std::min(in, i0 + group_size);
+      float amax = 0.0f;
+      for (int64_t i = i0; i < i1; ++i) amax = std::max(amax, std::fabs(row[i]));
+      const auto code = [&](float v, float d) { return int(std::clamp(std::nearbyint(v / d) + zero, 0.0f, float(qmax))); };
+      float best_d = 1.0f, best_err = INFINITY;
+      for (int k = 0; k <= 4 && amax > 0.0f; ++k) {  // a few candidate scales: least squared error
+        const float d = f16_to_f32(f32_to_f16(amax / (float(zero - 1) + 0.25f * float(k))));
+        float err = 0.0f;
+        for (int64_t i = i0; i < i1; ++i) {
+          const float e = row[i] - d * float(code(row[i], d) - zero);
+          err += e * e;
+        }
+        if (err < best_err) best_err = err, best_d = d;
+      }
+      t.scales[size_t(g * out + o)] = f32_to_f16(best_d);
+      for (int64_t i = i0; i < i1; ++i) {
+        const uint32_t q = uint32_t(amax > 0.0f ? code(row[i], best_d) : zero);
+        t.qweight[size_t((i / per) * out + o)] |= int32_t(q << ((i % per) * bits));
+      }
+    }
+  }
+  return t;
+}
+
+void gptq_decode(const GptqView& v, float* w) {
+  for (int64_t o = 0; o < v.out; ++o)
+    for (int64_t i = 0; i < v.in; ++i) w[o * v.in + i] = v.value(o, i);
+}
+
+}  // namespace dsv3

@@ -1,0 +1,39 @@
+// Integer dot-product kernels for INT8 (block-scaled) and INT4 (grouped) weights, compiled
+// once per instruction set from quant_kernels.inc: AVX-512 VNNI (vpdpbusd), AVX2 (vpmaddubsw +
+// vpmaddwd), and the plain scalar reference the tests compare them with.
+//
+// Activations come quantized per row in units of kQuantUnit (32) columns: x̂[i] = q[i] · d[u],
+// with s[u] = d[u] · Σ_{i∈u} q[i] (what a constant per-group weight offset multiplies).
+#pragma once
+#include <cstdint>
+
+namespace dsv3 {
+
+struct QuantRows {         // nt input rows
+  const int8_t* q;         // row t at q + t · ldq
+  const float* d;          // row t at d + t · ldd, one per unit
+  const float* s;          // likewise
+  int64_t ldq, ldd;
+};
+
+struct QuantKernels {
+  const char* name;
+  // y[t · ldy + r] = Σ_i x̂_t[i] · w_r[i] · scales[i / block], for t < nt, r < nr, i < k:
+  // int8 rows w (ldw bytes apart) sharing one row of block scales (block a multiple of 32).
+  void (*gemv_i8)(float* y, int64_t ldy, const QuantRows& x, int64_t nt, const int8_t* w, int64_t ldw, int64_t nr,
+                  int64_t k, const float* scales, int64_t block);
+  // The same for Int4Matrix rows: w (ldw bytes apart) packed per 64 columns (quant_weight.h),
+  // dm (ld_dm halves apart) the F16 (d, m) of each group; k = the padded column count.
+  void (*gemv_i4)(float* y, int64_t ldy, const QuantRows& x, int64_t nt, const uint8_t* w, int64_t ldw,
+                  const uint16_t* dm, int64_t ld_dm, int64_t nr, int64_t k, int64_t group);
+};
+
+// Follows isa_kernels() (and so DSV3_ISA): avx512 needs VNNI as well, else avx2 is used.
+const QuantKernels& quant_kernels();
+const QuantKernels* quant_kernels_by_name(const char* name);  // nullptr if not supported
+
+const QuantKernels* quant_kernels_generic();
+const QuantKernels* quant_kernels_avx2();
+const QuantKernels* quant_kernels_avx512();
+
+}  // namespace dsv3

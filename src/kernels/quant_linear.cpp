@@ -1,0 +1,107 @@
+#include "kernels/quant_linear.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/quant_kernels.h"
+#include "kernels/quant_weight.h"
+
+namespace dsv3 {
+
+namespace {
+
+constexpr int64_t kRowChunk = 64;   // weight rows per task (an INT8 chunk of 7168 columns: 448 KB, in L2)
+constexpr int64_t kPrefillTile = 4; // input rows per kernel call above 8 rows: the chunk stays in cache
+constexpr int64_t kDecodeMaxRows = 8;
+constexpr double kParallelMinOps = 1 << 20;  // as linear.cpp: below, one thread
+
+struct Acts {  // quantized input rows
+  std::vector<int8_t> q;
+  std::vector<float> d, s;
+  int64_t ldq = 0, ldd = 0;
+  QuantRows rows(int64_t t0) const { return {q.data() + t0 * ldq, d.data() + t0 * ldd, s.data() + t0 * ldd, ldq, ldd}; }
+};
+
+// Rows [r0, r0 + nr) of the weight for all n inputs, in tiles of input rows.
+void product_rows(float* y, int64_t ldy, const Acts& a, int64_t n, const Weight& w, int64_t r0, int64_t nr) {
+  const QuantKernels& k = quant_kernels();
+  const int64_t tile = n <= kDecodeMaxRows ? n : kPrefillTile;
+  for (int64_t t0 = 0; t0 < n; t0 += tile) {
+    const int64_t nt = std::min(tile, n - t0);
+    float* yt = y + t0 * ldy;
+    if (w.int4) {
+      const Int4Matrix& m = *w.int4;
+      const int64_t r = w.row0 + r0;
+      k.gemv_i4(yt + r0, ldy, a.rows(t0), nt, m.packed.data() + r * m.row_bytes(), m.row_bytes(),
+                m.dm.data() + r * 2 * m.groups(), 2 * m.groups(), nr, m.padded_cols, m.group);
+      continue;
+    }
+    for (int64_t r = r0; r < r0 + nr;) {  // rows sharing one row of block scales
+      const int64_t end = std::min(r0 + nr, ((w.row0 + r) / w.block + 1) * w.block - w.row0);
+      const float* scales = w.scale_inv + ((w.row0 + r) / w.block) * w.scale_cols;
+      k.gemv_i8(yt + r, ldy, a.rows(t0), nt, reinterpret_cast<const int8_t*>(w.row_ptr(r)), w.cols, end - r, w.cols,
+                scales, w.block);
+      r = end;
+    }
+  }
+}
+
+}  // namespace
+
+bool is_int_quantized(const Weight& w) { return w.int4 != nullptr || w.dtype == DType::I8; }
+
+void quantize_activations(int8_t* q, float* d, float* s, const float* x, int64_t n, int64_t k, int64_t padded,
+                          const int32_t* perm) {
+  const int64_t units = padded / kQuantUnit;
+  for (int64_t t = 0; t < n; ++t) {
+    const float* xt = x + t * k;
+    for (int64_t u = 0; u < units; ++u) {
+      float v[kQuantUnit], amax = 0.0f;
+      for (int64_t j = 0; j < kQuantUnit; ++j) {
+        const int64_t c = u * kQuantUnit + j;
+        v[j] = c < k ? xt[perm ? perm[c] : c] : 0.0f;
+        amax = std::max(amax, std::fabs(v[j]));
+      }
+      const float scale = amax / 127.0f, inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+      int32_t sum = 0;
+      int8_t* qu = q + t * padded + u * kQuantUnit;
+      for (int64_t j = 0; j < kQuantUnit; ++j) {
+        qu[j] = int8_t(std::nearbyint(v[j] * inv));
+        sum += qu[j];
+      }
+      d[t * units + u] = scale;
+      s[t * units + u] = scale * float(sum);
+    }
+  }
+}
+
+void quant_linear(float* y, const float* x, int64_t n, const Weight& w) {
+  const int64_t R = w.rows, C = w.cols;
+  const int64_t padded = w.int4 ? w.int4->padded_cols : (C + kQuantUnit - 1) / kQuantUnit * kQuantUnit;
+  thread_local Acts a;
+  a.ldq = padded;
+  a.ldd = padded / kQuantUnit;
+  a.q.resize(size_t(n * a.ldq));
+  a.d.resize(size_t(n * a.ldd));
+  a.s.resize(size_t(n * a.ldd));
+  const int32_t* perm = w.int4 && !w.int4->perm.empty() ? w.int4->perm.data() : nullptr;
+  quantize_activations(a.q.data(), a.d.data(), a.s.data(), x, n, C, padded, perm);
+  const Acts& acts = a;  // the workers read the caller's buffers
+  const int64_t chunks = (R + kRowChunk - 1) / kRowChunk;
+#pragma omp parallel for schedule(static) if (double(n) * double(R) * double(C) >= kParallelMinOps)
+  for (int64_t ch = 0; ch < chunks; ++ch)
+    product_rows(y, R, acts, n, w, ch * kRowChunk, std::min(kRowChunk, R - ch * kRowChunk));
+}
+
+void quant_row_span_f32(float* out, const Weight& w, int64_t r, int64_t c0, int64_t nc) {
+  if (w.int4) {
+    for (int64_t c = c0; c < c0 + nc; ++c) out[c - c0] = w.int4->value(w.row0 + r, c);
+    return;
+  }
+  const int8_t* row = reinterpret_cast<const int8_t*>(w.row_ptr(r));
+  const float* scales = w.scale_inv + ((w.row0 + r) / w.block) * w.scale_cols;
+  for (int64_t c = c0; c < c0 + nc; ++c) out[c - c0] = float(row[c]) * scales[c / w.block];
+}
+
+}  // namespace dsv3

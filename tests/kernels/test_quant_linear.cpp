@@ -1,0 +1,219 @@
+// The INT8 (block-scaled) and INT4 (GPTQ groups) products: every instruction set's kernel
+// against a double-precision sum over the same quantized activations, and linear() against the
+// float product with a tolerance derived from the activation rounding (half a step per unit).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "core/int_quant.h"
+#include "kernels/linear.h"
+#include "kernels/quant_kernels.h"
+#include "kernels/quant_linear.h"
+#include "kernels/quant_weight.h"
+
+namespace dsv3 {
+namespace {
+
+std::vector<float> random_vec(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = nd(rng);
+  return v;
+}
+
+struct Int8Case {  // a block-scaled INT8 weight and its exact values
+  Int8Blocks q;
+  std::vector<float> values;
+  Weight w;
+};
+
+Int8Case make_int8(int64_t R, int64_t C, uint32_t seed) {
+  Int8Case m;
+  const auto f = random_vec(size_t(R * C), seed, 0.05f);
+  m.q = int8_encode_blocks(f.data(), R, C, 128);
+  m.q.codes[0] = -128;  // the one code the encoder never writes, but other writers may
+  m.values.resize(f.size());
+  int8_decode_blocks(m.q, R, C, 128, m.values.data());
+  m.w.dtype = DType::I8;
+  m.w.rows = R;
+  m.w.cols = C;
+  m.w.data = m.q.codes.data();
+  m.w.scale_inv = m.q.scale_inv.data();
+  m.w.scale_cols = (C + 127) / 128;
+  return m;
+}
+
+struct Int4Case {
+  GptqTensors g;
+  Int4Matrix m;
+  std::vector<float> values;
+  Weight w;
+};
+
+// act_order: g_idx shuffled (each group keeps group_size columns), as GPTQ's desc_act writes.
+Int4Case make_int4(int64_t R, int64_t C, int64_t group, uint32_t seed, bool act_order = false) {
+  Int4Case c;
+  const auto f = random_vec(size_t(R * C), seed, 0.05f);
+  c.g = gptq_encode_sym(f.data(), R, C, 4, group);
+  if (act_order) std::shuffle(c.g.g_idx.begin(), c.g.g_idx.end(), std::mt19937(seed));
+  const GptqView v = c.g.view(R, C, 4, group);
+  c.m = int4_from_gptq(v, "test");
+  c.values.resize(size_t(R * C));
+  gptq_decode(v, c.values.data());
+  c.w.dtype = DType::U8;
+  c.w.rows = R;
+  c.w.cols = C;
+  c.w.data = c.m.packed.data();
+  c.w.int4 = &c.m;
+  return c;
+}
+
+// y = x̂ · Wᵀ in double over the activations linear() quantizes, plus the float product and
+// the bound on their difference that the rounding of x allows.
+struct Reference {
+  std::vector<double> exact_q, exact_f, bound;
+};
+
+Reference reference(const std::vector<float>& values, int64_t R, int64_t C, const std::vector<float>& x, int64_t n) {
+  const int64_t padded = (C + 31) / 32 * 32, units = padded / 32;
+  std::vector<int8_t> q(size_t(n * padded));
+  std::vector<float> d(size_t(n * units)), s(size_t(n * units));
+  quantize_activations(q.data(), d.data(), s.data(), x.data(), n, C, padded, nullptr);
+  Reference ref;
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t r = 0; r < R; ++r) {
+      double yq = 0, yf = 0, b = 0;
+      for (int64_t c = 0; c < C; ++c) {
+        const double w = values[size_t(r * C + c)];
+        yq += w * double(q[size_t(t * padded + c)]) * d[size_t(t * units + c / 32)];
+        yf += w * x[size_t(t * C + c)];
+        b += std::fabs(w) * (0.5 * d[size_t(t * units + c / 32)] + 1e-5 * std::fabs(x[size_t(t * C + c)]));
+      }
+      ref.exact_q.push_back(yq);
+      ref.exact_f.push_back(yf);
+      ref.bound.push_back(b + 1e-6);
+    }
+  return ref;
+}
+
+void expect_matches(const std::vector<float>& y, const Reference& ref, const char* what) {
+  for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ref.exact_f[i], ref.bound[i]) << what << " i=" << i;
+}
+
+struct Shape {
+  int64_t rows, cols, n;
+};
+
+class QuantLinear : public ::testing::TestWithParam<Shape> {};
+
+TEST_P(QuantLinear, Int8MatchesTheFloatProductWithinTheActivationRounding) {
+  const Shape s = GetParam();
+  const Int8Case m = make_int8(s.rows, s.cols, 1);
+  const auto x = random_vec(size_t(s.n * s.cols), 2);
+  std::vector<float> y(size_t(s.n * s.rows));
+  linear(y.data(), x.data(), s.n, m.w);
+  expect_matches(y, reference(m.values, s.rows, s.cols, x, s.n), "int8");
+}
+
+TEST_P(QuantLinear, Int4MatchesTheFloatProductWithinTheActivationRounding) {
+  const Shape s = GetParam();
+  for (int64_t group : {32, 128}) {
+    for (bool act_order : {false, true}) {
+      const Int4Case m = make_int4(s.rows, s.cols, group, 3, act_order);
+      const auto x = random_vec(size_t(s.n * s.cols), 4);
+      std::vector<float> y(size_t(s.n * s.rows));
+      linear(y.data(), x.data(), s.n, m.w);
+      if (!act_order) {
+        expect_matches(y, reference(m.values, s.rows, s.cols, x, s.n), "int4");
+        continue;
+      }
+      // Act-order quantizes the permuted activations: the bound is the same, the units differ.
+      const Reference ref = reference(m.values, s.rows, s.cols, x, s.n);
+      for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ref.exact_f[i], 2 * ref.bound[i]) << "act-order i=" << i;
+    }
+  }
+}
+
+TEST_P(QuantLinear, RowSliceAndRowWideningSeeTheSameWeights) {
+  const Shape s = GetParam();
+  const Int8Case a = make_int8(s.rows, s.cols, 5);
+  const Int4Case b = make_int4(s.rows, s.cols, 32, 6, true);
+  const int64_t r0 = s.rows / 3, nr = s.rows - r0 - 1;
+  const auto x = random_vec(size_t(s.n * s.cols), 7);
+  for (const Weight* w : {&a.w, &b.w}) {
+    const std::vector<float>& values = w == &a.w ? a.values : b.values;
+    std::vector<float> full(size_t(s.n * s.rows)), part(size_t(s.n * nr)), row(size_t(s.cols));
+    linear(full.data(), x.data(), s.n, *w);
+    linear(part.data(), x.data(), s.n, w->rows_slice(r0, nr));
+    for (int64_t t = 0; t < s.n; ++t)
+      for (int64_t r = 0; r < nr; ++r) ASSERT_EQ(part[size_t(t * nr + r)], full[size_t(t * s.rows + r0 + r)]);
+    for (int64_t r = 0; r < s.rows; ++r) {
+      weight_row_f32(row.data(), *w, r);
+      for (int64_t c = 0; c < s.cols; ++c) ASSERT_FLOAT_EQ(row[size_t(c)], values[size_t(r * s.cols + c)]);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, QuantLinear,
+                         ::testing::Values(Shape{130, 256, 1}, Shape{67, 96, 3}, Shape{40, 200, 8}, Shape{33, 320, 13},
+                                           Shape{129, 64, 5}));
+
+// Every instruction set's kernels against the double sum over the same quantized activations:
+// only the float summation order differs.
+TEST(QuantKernels, EveryInstructionSetMatchesTheExactIntegerSums) {
+  const int64_t R = 9, C = 288;
+  const Int8Case a = make_int8(R, C, 8);
+  const Int4Case b = make_int4(R, C, 32, 9);
+  const Int4Case b128 = make_int4(R, C, 128, 10);
+  const int64_t padded = b128.m.padded_cols, units = padded / 32;  // the widest of the three
+  const auto x = random_vec(size_t(8 * C), 11);
+  std::vector<int8_t> q(size_t(8 * padded));
+  std::vector<float> d(size_t(8 * units)), s(size_t(8 * units));
+  quantize_activations(q.data(), d.data(), s.data(), x.data(), 8, C, padded, nullptr);
+  const QuantRows rows{q.data(), d.data(), s.data(), padded, units};
+  for (const char* name : {"generic", "avx2", "avx512"}) {
+    const QuantKernels* k = quant_kernels_by_name(name);
+    if (!k) continue;
+    for (int64_t nt = 1; nt <= 8; ++nt) {
+      std::vector<float> y8(size_t(nt * R)), y4(size_t(nt * R)), y4g(size_t(nt * R));
+      k->gemv_i8(y8.data(), R, rows, nt, a.q.codes.data(), C, R, C, a.q.scale_inv.data(), 128);
+      k->gemv_i4(y4.data(), R, rows, nt, b.m.packed.data(), b.m.row_bytes(), b.m.dm.data(), 2 * b.m.groups(), R, b.m.padded_cols, 32);
+      k->gemv_i4(y4g.data(), R, rows, nt, b128.m.packed.data(), b128.m.row_bytes(), b128.m.dm.data(),
+                 2 * b128.m.groups(), R, b128.m.padded_cols, 128);
+      for (const auto& [y, values] : {std::pair{&y8, &a.values}, {&y4, &b.values}, {&y4g, &b128.values}})
+        for (int64_t t = 0; t < nt; ++t)
+          for (int64_t r = 0; r < R; ++r) {
+            double e = 0, mag = 0;
+            for (int64_t c = 0; c < C; ++c) {
+              const double v = double((*values)[size_t(r * C + c)]) * q[size_t(t * padded + c)] * d[size_t(t * units + c / 32)];
+              e += v;
+              mag += std::fabs(v);
+            }
+            ASSERT_NEAR((*y)[size_t(t * R + r)], e, 2e-6 * mag + 1e-7) << name << " y" << (y == &y8 ? 8 : y == &y4 ? 4 : 128) << " nt=" << nt << " t=" << t << " r=" << r;
+          }
+    }
+  }
+}
+
+// Speculative verification needs a row's result not to depend on the batch (decode and prefill).
+TEST(QuantKernels, ARowsResultDoesNotDependOnTheOtherRows) {
+  const Int8Case a = make_int8(45, 320, 12);
+  const Int4Case b = make_int4(45, 320, 128, 13);
+  const auto x = random_vec(size_t(13 * 320), 14);
+  for (const Weight* w : {&a.w, &b.w}) {
+    for (int64_t n : {8, 13}) {
+      std::vector<float> all(size_t(n * 45)), one(45);
+      linear(all.data(), x.data(), n, *w);
+      for (int64_t t = 0; t < n; ++t) {
+        linear(one.data(), x.data() + t * 320, 1, *w);
+        for (int64_t r = 0; r < 45; ++r) ASSERT_EQ(one[size_t(r)], all[size_t(t * 45 + r)]) << "n=" << n << " t=" << t;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace dsv3
