@@ -145,19 +145,8 @@ ModelConfig parse_config(const json& j, const std::string& what) {
   c.torch_dtype = rd.string("torch_dtype", c.torch_dtype);
   const std::string act = rd.string("hidden_act", "silu");
   if (act != "silu") fail(what, ": hidden_act \"", act, "\" is not supported (silu only)");
-  if (j.contains("quantization_config") && j["quantization_config"].is_object()) {
-    const json& q = j["quantization_config"];
-    Reader qr(q, what + " quantization_config");
-    const std::string method = qr.string("quant_method", "");
-    if (method != "fp8") fail(what, ": quantization_config.quant_method \"", method, "\" is not supported (fp8 only)");
-    c.fp8_quantized = true;
-    if (q.contains("weight_block_size")) {
-      const json& b = q["weight_block_size"];
-      if (!b.is_array() || b.size() != 2 || !b[0].is_number_integer() || b[0] != b[1] || b[0].get<int64_t>() < 1)
-        fail(what, ": quantization_config.weight_block_size must be [B, B]");
-      c.weight_block_size = b[0].get<int64_t>();
-    }
-  }
+  if (j.contains("quantization_config") && j["quantization_config"].is_object())
+    parse_quantization_config(j["quantization_config"], what, c);
   check_consistency(c, what);
   return c;
 }

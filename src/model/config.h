@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "io/json_file.h"
+#include "model/quant_config.h"
 
 namespace dsv3 {
 
@@ -55,6 +56,7 @@ struct ModelConfig {
   bool tie_word_embeddings = false;
   bool fp8_quantized = false;          // quantization_config {"quant_method": "fp8"}
   int64_t weight_block_size = 128;
+  QuantConfig quant;                   // quantization_config (model/quant_config.h)
   std::string torch_dtype = "bfloat16";
 
   int64_t qk_head_dim() const { return qk_nope_head_dim + qk_rope_head_dim; }

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "io/checkpoint.h"
+#include "model/quant_bind.h"
 
 namespace dsv3 {
 
@@ -18,6 +19,8 @@ class Binder {
 
   // A matrix [rows, cols] in F32/BF16/F16, or F8_E4M3 with its weight_scale_inv.
   Weight matrix(const std::string& name, int64_t rows, int64_t cols) {
+    const std::string stem = name.substr(0, name.size() - 7);  // without ".weight"
+    if (!has(name) && has(stem + ".qweight")) return gptq(stem, rows, cols);
     const TensorInfo& t = tensor(name);
     check_shape(t, {rows, cols});
     Weight w;
@@ -25,17 +28,33 @@ class Binder {
     w.rows = rows;
     w.cols = cols;
     w.data = aligned(t);
-    if (t.dtype == DType::F8_E4M3) {
+    if (t.dtype == DType::F8_E4M3 || t.dtype == DType::I8) {  // I8: blockwise_int8, the same layout
       const int64_t b = cfg_.weight_block_size;
       const TensorInfo& s = tensor(name + "_scale_inv");
       check_shape(s, {(rows + b - 1) / b, (cols + b - 1) / b});
       w.scale_inv = floats(s);
       w.scale_cols = (cols + b - 1) / b;
       w.block = int(b);
+      if (t.dtype == DType::I8 && b % 32 != 0) fail(t.file, ": tensor '", name, "': INT8 block size ", b, " is not a multiple of 32");
     } else if (t.dtype != DType::F32 && t.dtype != DType::BF16 && t.dtype != DType::F16) {
       fail(t.file, ": tensor '", name, "' has dtype ", dtype_name(t.dtype),
-           "; expected BF16, F16, F32 or F8_E4M3");
+           "; expected BF16, F16, F32, F8_E4M3 or I8");
     }
+    return w;
+  }
+
+  // A GPTQ matrix, repacked for the INT4 kernels.
+  Weight gptq(const std::string& stem, int64_t rows, int64_t cols) {
+    if (cfg_.quant.method != "gptq") fail(ck_.dir(), ": tensor '", stem, ".qweight' needs quant_method gptq in config.json");
+    const TensorInfo* g_idx = has(stem + ".g_idx") ? &tensor(stem + ".g_idx") : nullptr;
+    out_.int4.push_back(bind_gptq(tensor(stem + ".qweight"), tensor(stem + ".qzeros"), tensor(stem + ".scales"), g_idx,
+                                  rows, cols, cfg_.quant));
+    Weight w;
+    w.dtype = DType::U8;
+    w.rows = rows;
+    w.cols = cols;
+    w.data = out_.int4.back().packed.data();
+    w.int4 = &out_.int4.back();
     return w;
   }
 

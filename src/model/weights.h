@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/quant_weight.h"
 #include "kernels/weight.h"
 #include "model/config.h"
 
@@ -68,6 +69,7 @@ struct ModelWeights {
 struct BoundWeights {
   ModelWeights weights;
   std::deque<std::vector<float>> storage;  // widened norm vectors and scales
+  std::deque<Int4Matrix> int4;             // GPTQ matrices repacked for the kernels
   std::vector<std::string> unused;         // checkpoint tensors the config does not use
 };
 

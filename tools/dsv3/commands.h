@@ -15,6 +15,7 @@ int cmd_tokenizer_train(int argc, char** argv);
 int cmd_serve(int argc, char** argv);
 int cmd_chat(int argc, char** argv);
 int cmd_quantize(int argc, char** argv);
+int cmd_perplexity(int argc, char** argv);
 int cmd_grads(int argc, char** argv);
 int cmd_train(int argc, char** argv);
 int cmd_init(int argc, char** argv);
