@@ -1,0 +1,33 @@
+// llama.cpp's tensor element types (ggml_type) that dsv3 reads from GGUF files, and their
+// dequantization to float32, written from the published block layouts (ggml-common.h):
+//   F32, F16, BF16                plain elements
+//   Q8_0  32 values:  f16 d, int8 q[32]                          x = d · q
+//   Q4_0  32 values:  f16 d, u8 q[16] (value j low nibble of     x = d · (q - 8)
+//                     byte j, value j+16 high nibble)
+//   Q4_K  256 values: f16 d, f16 dmin, u8 scales[12] (8 pairs of 6-bit scale/min), u8 q[128]
+//                     x = d · sc · q - dmin · m, per 32 values; per 64 values 32 low then 32 high nibbles
+//   Q5_K  256 values: as Q4_K plus u8 qh[32]: the fifth bit of value l of 32-value part p is bit p of qh[l]
+//   Q6_K  256 values: u8 ql[128], u8 qh[64], int8 scales[16], f16 d    x = d · sc · (q - 32), per 16 values
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace dsv3 {
+
+enum class GgmlType : uint32_t { F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 8, Q4_K = 12, Q5_K = 13, Q6_K = 14, BF16 = 30 };
+
+struct GgmlTypeInfo {
+  const char* name;
+  int64_t block;       // values per block
+  size_t block_bytes;  // bytes per block
+};
+
+// The type's block layout, or nullptr when dsv3 does not read it.
+const GgmlTypeInfo* ggml_type_info(uint32_t type);
+std::string ggml_type_name(uint32_t type);  // "Q4_K", or the number ("23") for types dsv3 does not read
+
+// out[0..n) from n values of `type` at `in` (n a multiple of the block).
+void ggml_dequantize(GgmlType type, const uint8_t* in, float* out, int64_t n);
+
+}  // namespace dsv3

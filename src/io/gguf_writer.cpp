@@ -1,0 +1,101 @@
+#include "io/gguf_writer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/dtype.h"
+#include "core/error.h"
+#include "io/safetensors_writer.h"
+
+namespace dsv3 {
+
+namespace {
+template <typename T>
+void put(std::string& out, T v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+void put_str(std::string& out, const std::string& s) {
+  put<uint64_t>(out, s.size());
+  out += s;
+}
+}  // namespace
+
+void GgufWriter::add_u32(const std::string& key, uint32_t v) { put_str(kv_, key), put<uint32_t>(kv_, 4), put(kv_, v), ++n_kv_; }
+void GgufWriter::add_f32(const std::string& key, float v) { put_str(kv_, key), put<uint32_t>(kv_, 6), put(kv_, v), ++n_kv_; }
+void GgufWriter::add_bool(const std::string& key, bool v) { put_str(kv_, key), put<uint32_t>(kv_, 7), put<uint8_t>(kv_, v), ++n_kv_; }
+void GgufWriter::add_string(const std::string& key, const std::string& v) {
+  put_str(kv_, key), put<uint32_t>(kv_, 8), put_str(kv_, v), ++n_kv_;
+}
+void GgufWriter::add_strings(const std::string& key, const std::vector<std::string>& v) {
+  put_str(kv_, key), put<uint32_t>(kv_, 9), put<uint32_t>(kv_, 8), put<uint64_t>(kv_, v.size());
+  for (const auto& s : v) put_str(kv_, s);
+  ++n_kv_;
+}
+void GgufWriter::add_i32s(const std::string& key, const std::vector<int32_t>& v) {
+  put_str(kv_, key), put<uint32_t>(kv_, 9), put<uint32_t>(kv_, 5), put<uint64_t>(kv_, v.size());
+  for (int32_t x : v) put(kv_, x);
+  ++n_kv_;
+}
+
+void GgufWriter::add_tensor(const std::string& name, GgmlType type, const std::vector<int64_t>& ne, const void* bytes,
+                            size_t n) {
+  tensors_.push_back({name, type, ne, std::string(static_cast<const char*>(bytes), n)});
+}
+
+std::string GgufWriter::image() const {
+  constexpr size_t kAlign = 32;
+  std::string out = "GGUF";
+  put<uint32_t>(out, 3);
+  put<uint64_t>(out, tensors_.size());
+  put<uint64_t>(out, n_kv_);
+  out += kv_;
+  uint64_t offset = 0;
+  for (const Tensor& t : tensors_) {
+    put_str(out, t.name);
+    put<uint32_t>(out, uint32_t(t.ne.size()));
+    for (int64_t d : t.ne) put<uint64_t>(out, uint64_t(d));
+    put<uint32_t>(out, uint32_t(t.type));
+    put<uint64_t>(out, offset);
+    offset += (t.bytes.size() + kAlign - 1) / kAlign * kAlign;
+  }
+  for (const Tensor& t : tensors_) {
+    out.resize((out.size() + kAlign - 1) / kAlign * kAlign, '\0');
+    out += t.bytes;
+  }
+  return out;
+}
+
+void GgufWriter::write(const std::string& path) const { write_file_atomic(path, image()); }
+
+std::vector<uint8_t> ggml_quantize_q8_0(const float* x, int64_t n) {
+  std::vector<uint8_t> out;
+  for (int64_t b = 0; b < n; b += 32) {
+    float amax = 0;
+    for (int l = 0; l < 32; ++l) amax = std::max(amax, std::fabs(x[b + l]));
+    const float d = amax / 127.0f, inv = d > 0 ? 1.0f / d : 0.0f;
+    const uint16_t h = f32_to_f16(d);
+    out.push_back(uint8_t(h)), out.push_back(uint8_t(h >> 8));
+    for (int l = 0; l < 32; ++l) out.push_back(uint8_t(int8_t(std::nearbyint(x[b + l] * inv))));
+  }
+  return out;
+}
+
+std::vector<uint8_t> ggml_quantize_q4_0(const float* x, int64_t n) {
+  std::vector<uint8_t> out;
+  for (int64_t b = 0; b < n; b += 32) {
+    float amax = 0, max = 0;
+    for (int l = 0; l < 32; ++l)
+      if (std::fabs(x[b + l]) > amax) amax = std::fabs(x[b + l]), max = x[b + l];
+    const float d = max / -8.0f, inv = d != 0 ? 1.0f / d : 0.0f;
+    const uint16_t h = f32_to_f16(d);
+    out.push_back(uint8_t(h)), out.push_back(uint8_t(h >> 8));
+    for (int l = 0; l < 16; ++l) {
+      const auto q = [&](float v) { return uint8_t(std::min(15.0f, std::floor(v * inv + 8.5f))); };
+      out.push_back(uint8_t(q(x[b + l]) | (q(x[b + l + 16]) << 4)));
+    }
+  }
+  return out;
+}
+
+}  // namespace dsv3
