@@ -65,14 +65,17 @@ TEST(CliQuantFormats, Int8IsTheFp8LayoutWithInt8CodesWithinHalfAStep) {
 
 TEST(CliQuantFormats, Int4IsGptqWithinOneStepAndLoads) {
   TempDir tmp;
-  const RunResult r = run_dsv3("quantize --model " + model_path("v3-tiny") + " --out " + tmp.file("q") + " --format int4 --group 32");
+  const RunResult r = run_dsv3("quantize --model " + model_path("v3-tiny") + " --out " + tmp.file("q") + " --format int4 --group 32 --lm-head");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string cfg = read_text(tmp.file("q/config.json"));
   EXPECT_NE(cfg.find("\"quant_method\": \"gptq\""), std::string::npos);
   EXPECT_NE(cfg.find("\"group_size\": 32"), std::string::npos);
+  EXPECT_NE(cfg.find("\"lm_head\": true"), std::string::npos);
   const Checkpoint src(model_path("v3-tiny")), q(tmp.file("q"));
   const std::string stem = "model.layers.0.self_attn.q_b_proj";
   EXPECT_EQ(q.find(stem + ".weight"), nullptr);
+  EXPECT_NE(q.find("lm_head.qweight"), nullptr);  // --lm-head
+  EXPECT_EQ(q.find("model.embed_tokens.weight")->dtype, src.find("model.embed_tokens.weight")->dtype);
   const TensorInfo &qw = *q.find(stem + ".qweight"), &qz = *q.find(stem + ".qzeros"), &sc = *q.find(stem + ".scales"),
                    &gi = *q.find(stem + ".g_idx");
   const TensorInfo& w = *src.find(stem + ".weight");

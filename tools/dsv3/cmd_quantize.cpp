@@ -23,7 +23,7 @@ namespace dsv3::cli {
 namespace {
 
 const char* kUsage =
-    "usage: dsv3 quantize --model DIR --out DIR [--format fp8|int8|int4] [--group 128] [--shard-mb 4096] [--threads N]\n"
+    "usage: dsv3 quantize --model DIR --out DIR [--format fp8|int8|int4] [--group 128] [--lm-head] [--shard-mb 4096] [--threads N]\n"
     "Writes a copy of the checkpoint whose linear-layer weights (every *_proj matrix: attention,\n"
     "MLP, experts, shared experts, MTP eh_proj) are F8_E4M3 with a float32 weight_scale_inv per\n"
     "128x128 block, as DeepSeek-V3 is released; embedding, output head, router gate, norms and\n"
@@ -32,7 +32,8 @@ const char* kUsage =
     "--shard-mb MB (plus one tensor) with model.safetensors.index.json, or one model.safetensors.\n"
     "--format int8: int8 codes with the same 128x128 weight_scale_inv (quant_method blockwise_int8);\n"
     "--format int4: GPTQ (qweight/qzeros/scales/g_idx, symmetric, --group input columns per scale).\n"
-    "FP8 sources are dequantized first for int8/int4 (see docs/quantization.md).\n";
+    "--lm-head quantizes the output head as well. FP8 sources are dequantized first for int8/int4\n"
+    "(see docs/quantization.md).\n";
 
 constexpr int64_t kBlock = 128;
 
@@ -119,7 +120,7 @@ std::vector<float> fp8_values(const Checkpoint& ck, const TensorInfo& t, int64_t
 }  // namespace
 
 int cmd_quantize(int argc, char** argv) {
-  const Args a(argc, argv, {"model", "out", "shard-mb", "threads", "format", "group"}, {"help"});
+  const Args a(argc, argv, {"model", "out", "shard-mb", "threads", "format", "group"}, {"help", "lm-head"});
   if (a.has("help")) return std::fputs(kUsage, stdout), 0;
   apply_threads(a);
   const fs::path in = a.required("model"), out = a.required("out");
@@ -128,7 +129,8 @@ int cmd_quantize(int argc, char** argv) {
   const ModelConfig cfg = load_config((in / "config.json").string());
   // FP8 tensors are copied, so their block size is the output's too.
   const int64_t block = cfg.fp8_quantized ? cfg.weight_block_size : kBlock;
-  const QuantTarget target = quant_target(a.str("format", "fp8"), a.integer("group", 128), a.has("group"), block);
+  QuantTarget target = quant_target(a.str("format", "fp8"), a.integer("group", 128), a.has("group"), block);
+  target.lm_head = a.has("lm-head");
   fs::create_directories(out);
   if (fs::equivalent(in, out)) fail("--out must not be the --model folder");
 
@@ -140,7 +142,8 @@ int cmd_quantize(int argc, char** argv) {
     const bool fp8_source = t.dtype == DType::F8_E4M3;
     const bool is_scale = name.size() > 10 && name.compare(name.size() - 10, 10, "_scale_inv") == 0;
     if (target.format != "fp8" && is_scale && cfg.fp8_quantized) continue;  // re-quantized with its matrix
-    if ((fp8_source && target.format == "fp8") || t.shape.size() != 2 || !is_linear_weight(name)) {
+    if ((fp8_source && target.format == "fp8") || t.shape.size() != 2 ||
+        !(is_linear_weight(name) || (target.lm_head && name == "lm_head.weight"))) {
       w.add(name, t.dtype, t.shape, t.data, t.nbytes);
       continue;
     }

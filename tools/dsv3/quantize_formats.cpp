@@ -49,7 +49,7 @@ json quantization_config(const QuantTarget& q) {
   if (q.format == "int8")
     return {{"activation_scheme", "dynamic"}, {"quant_method", "blockwise_int8"}, {"weight_block_size", {q.block, q.block}}};
   return {{"quant_method", "gptq"}, {"bits", 4},        {"group_size", q.group},         {"sym", true},
-          {"desc_act", false},      {"static_groups", false}, {"checkpoint_format", "gptq"}, {"lm_head", false}};
+          {"desc_act", false},      {"static_groups", false}, {"checkpoint_format", "gptq"}, {"lm_head", q.lm_head}};
 }
 
 std::string describe(const QuantTarget& q) {

@@ -16,6 +16,7 @@ struct QuantTarget {
   std::string format = "fp8";
   int64_t block = 128;  // fp8 / int8: square block of one scale
   int64_t group = 128;  // int4: input columns per scale
+  bool lm_head = false; // quantize the output head too (GPTQ's "lm_head": true)
 };
 
 // Validates --format and --group (a multiple of 32 for int4; int4 only).

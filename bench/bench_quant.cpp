@@ -1,0 +1,107 @@
+// Decode and prefill products of the integer weight formats (INT8 block-scaled, INT4 GPTQ
+// groups) beside BF16 and FP8, on a matrix far larger than the caches (16384 x 7168: 58.7 MB
+// at 4 bits, 2x the L3 of the machine it was written on). Decode (1..8 rows) is reported in GB/s of
+// weights (codes + scales) read per product and as a fraction of the measured read bandwidth;
+// prefill (64 rows) in multiply-adds per second.
+// Run: build/bench/bench_quant [threads]     (median of 5 timed repetitions per case)
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <vector>
+
+#include "kernels/linear.h"
+#include "kernels/machine_limits.h"
+#include "kernels/quant_weight.h"
+
+namespace {
+
+using namespace dsv3;
+
+constexpr int64_t kRows = 16384, kCols = 7168;
+
+struct Stored {
+  const char* name;
+  std::vector<uint8_t> bytes;
+  std::vector<float> scales;
+  Int4Matrix int4;
+  Weight w;
+  size_t read_bytes = 0;
+};
+
+Stored make(const char* name, DType dt, int64_t group) {
+  Stored m;
+  m.name = name;
+  std::mt19937 rng(1);
+  m.w.rows = kRows;
+  m.w.cols = kCols;
+  if (group > 0) {  // random codes, scales and offsets: the kernel's speed does not depend on them
+    Int4Matrix& q = m.int4;
+    q.rows = kRows, q.cols = kCols, q.group = group, q.padded_cols = kCols;
+    q.packed.resize(size_t(kRows * kCols / 2));
+    for (auto& b : q.packed) b = uint8_t(rng());
+    q.dm.assign(size_t(kRows * q.groups() * 2), 0x2000);
+    m.w.dtype = DType::U8;
+    m.w.data = q.packed.data();
+    m.w.int4 = &q;
+    m.read_bytes = q.bytes();
+    return m;
+  }
+  m.bytes.resize(size_t(kRows * kCols) * dtype_size(dt));
+  for (auto& b : m.bytes) b = uint8_t(rng() & 0x77);  // finite in every dtype
+  m.w.dtype = dt;
+  m.w.data = m.bytes.data();
+  m.read_bytes = m.bytes.size();
+  if (dt == DType::F8_E4M3 || dt == DType::I8) {
+    m.w.scale_cols = (kCols + 127) / 128;
+    m.scales.assign(size_t((kRows + 127) / 128 * m.w.scale_cols), 0.01f);
+    m.w.scale_inv = m.scales.data();
+    m.read_bytes += m.scales.size() * 4;
+  }
+  return m;
+}
+
+double median_seconds(const Weight& w, const std::vector<float>& x, std::vector<float>& y, int64_t n) {
+  std::vector<double> t;
+  linear(y.data(), x.data(), n, w);  // warm-up
+  for (int r = 0; r < 5; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    linear(y.data(), x.data(), n, w);
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1) omp_set_num_threads(std::atoi(argv[1]));
+  const MachineLimits lim = measure_machine_limits();
+  std::printf("bench_quant: %lld x %lld weights, %d threads, kernels %s; measured read %.1f GB/s\n",
+              (long long)kRows, (long long)kCols, lim.threads, lim.isa.c_str(), lim.read_gbs);
+  std::printf("%-10s %8s %6s %10s %10s %9s\n", "format", "MB", "rows", "ms", "GB/s", "of read");
+  std::vector<float> x(size_t(256 * kCols)), y(size_t(256 * kRows));
+  std::mt19937 rng(2);
+  std::normal_distribution<float> nd;
+  for (auto& v : x) v = nd(rng);
+  const struct { const char* name; DType dt; int64_t group; } formats[] = {
+      {"BF16", DType::BF16, 0}, {"FP8", DType::F8_E4M3, 0}, {"INT8", DType::I8, 0},
+      {"INT4 g128", DType::U8, 128}, {"INT4 g32", DType::U8, 32}};
+  for (const auto& f : formats) {
+    const Stored m = make(f.name, f.dt, f.group);
+    for (int64_t n : {1, 4, 8}) {
+      const double s = median_seconds(m.w, x, y, n);
+      const double gbs = double(m.read_bytes) / s / 1e9;
+      std::printf("%-10s %8.1f %6lld %10.3f %10.2f %8.1f%%\n", f.name, double(m.read_bytes) / 1e6, (long long)n, s * 1e3,
+                  gbs, 100.0 * gbs / lim.read_gbs);
+    }
+    const double s = median_seconds(m.w, x, y, 64);
+    std::printf("%-10s %8s %6d %10.3f %10s %9s   prefill: %.1f G multiply-adds/s\n", f.name, "", 64, s * 1e3, "-", "-",
+                double(kRows) * double(kCols) * 64.0 / s / 1e9);
+  }
+  return 0;
+}
