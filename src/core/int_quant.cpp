@@ -54,6 +54,7 @@ int GptqView::zero(int64_t g, int64_t o) const {
 }
 
 float GptqView::scale(int64_t g, int64_t o) const { return f16_to_f32(scales[g * out + o]); }
+float AwqView::scale(int64_t g, int64_t o) const { return f16_to_f32(scales[g * out + o]); }
 
 GptqView GptqTensors::view(int64_t out, int64_t in, int bits, int64_t group_size) const {
   GptqView v;

@@ -48,6 +48,32 @@ struct GptqView {
   float value(int64_t o, int64_t i) const { const int64_t g = group_of(i); return scale(g, o) * float(q(i, o) - zero(g, o)); }
 };
 
+// AWQ ("quant_method": "awq", "version": "gemm", AutoAWQ's GEMM packing), 4-bit, zero points:
+//   qweight int32 [in, out/8]      output o of input row i in word qweight[i][o / 8], nibble kAwqSlot[o % 8]
+//   qzeros  int32 [groups, out/8]  the same packing (zero as is, no offset)
+//   scales  F16   [groups, out]
+// (AutoAWQ packs outputs 8j + {0, 2, 4, 6, 1, 3, 5, 7} into nibbles 0..7.)
+// W[o][i] = scales[g][o] · (q(i, o) - zero(g, o)), g = i / group_size.
+struct AwqView {
+  const int32_t* qweight = nullptr;
+  const int32_t* qzeros = nullptr;
+  const uint16_t* scales = nullptr;
+  int64_t out = 0, in = 0, group_size = 128;
+
+  int64_t groups() const { return (in + group_size - 1) / group_size; }
+  int64_t group_of(int64_t i) const { return i / group_size; }
+  int q(int64_t i, int64_t o) const { return nibble(qweight[i * (out / 8) + o / 8], o); }
+  int zero(int64_t g, int64_t o) const { return nibble(qzeros[g * (out / 8) + o / 8], o); }
+  float scale(int64_t g, int64_t o) const;
+  float value(int64_t o, int64_t i) const { const int64_t g = group_of(i); return scale(g, o) * float(q(i, o) - zero(g, o)); }
+
+ private:
+  static int nibble(int32_t word, int64_t o) {
+    static constexpr int kAwqSlot[8] = {0, 4, 1, 5, 2, 6, 3, 7};
+    return int((uint32_t(word) >> (4 * kAwqSlot[o % 8])) & 15);
+  }
+};
+
 struct GptqTensors {
   std::vector<int32_t> qweight, qzeros, g_idx;
   std::vector<uint16_t> scales;

@@ -21,7 +21,8 @@ float Int4Matrix::value(int64_t r, int64_t c) const {
 
 namespace {
 // Packed column j ↔ input column: sorted by group (stable), checked to give equal groups.
-std::vector<int32_t> act_order(const GptqView& v, const char* what) {
+template <typename View>
+std::vector<int32_t> act_order(const View& v, const char* what) {
   bool natural = true;
   for (int64_t i = 0; i < v.in; ++i) {
     const int64_t g = v.group_of(i);
@@ -37,12 +38,10 @@ std::vector<int32_t> act_order(const GptqView& v, const char* what) {
       fail(what, ": act-order g_idx with groups of unequal size is not supported");
   return perm;
 }
-}  // namespace
-
-Int4Matrix int4_from_gptq(const GptqView& v, const char* what) {
-  if (v.bits != 4) fail(what, ": ", v.bits, "-bit GPTQ is not supported (4-bit only)");
-  if (v.group_size % kQuantUnit != 0)
-    fail(what, ": GPTQ group_size ", v.group_size, " is not a multiple of ", kQuantUnit);
+// Any 4-bit view with q(i, o), zero(g, o), F16 scales [groups, out] and group_of(i).
+template <typename View>
+Int4Matrix repack(const View& v, const char* what) {
+  if (v.group_size % kQuantUnit != 0) fail(what, ": group size ", v.group_size, " is not a multiple of ", kQuantUnit);
   Int4Matrix m;
   m.rows = v.out;
   m.cols = v.in;
@@ -74,5 +73,14 @@ Int4Matrix int4_from_gptq(const GptqView& v, const char* what) {
   }
   return m;
 }
+
+}  // namespace
+
+Int4Matrix int4_from_gptq(const GptqView& v, const char* what) {
+  if (v.bits != 4) fail(what, ": ", v.bits, "-bit GPTQ is not supported (4-bit only)");
+  return repack(v, what);
+}
+
+Int4Matrix int4_from_awq(const AwqView& v, const char* what) { return repack(v, what); }
 
 }  // namespace dsv3

@@ -39,5 +39,6 @@ struct Int4Matrix {
 // Repacks a 4-bit GPTQ matrix; throws Error (naming `what`) when its group size is not a
 // multiple of kQuantUnit or its act-order groups are not all group_size columns.
 Int4Matrix int4_from_gptq(const GptqView& v, const char* what);
+Int4Matrix int4_from_awq(const AwqView& v, const char* what);  // group size a multiple of 32
 
 }  // namespace dsv3

@@ -1,5 +1,7 @@
 #include "model/param_count.h"
 
+#include "kernels/quant_weight.h"
+
 namespace dsv3 {
 
 namespace {
@@ -11,6 +13,7 @@ struct Tally {
     params += w.rows * w.cols;
     bytes += int64_t(w.bytes());
     if (w.scale_inv) bytes += ((w.rows + w.block - 1) / w.block) * w.scale_cols * 4;
+    if (w.int4) bytes += w.rows * w.int4->groups() * 4;  // F16 (d, m) per group
   }
   void add(const Vec& v) {
     params += v.size;

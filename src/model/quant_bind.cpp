@@ -49,4 +49,23 @@ Int4Matrix bind_gptq(const TensorInfo& qweight, const TensorInfo& qzeros, const 
   return int4_from_gptq(v, (qweight.file + ": tensor '" + qweight.name + "'").c_str());
 }
 
+Int4Matrix bind_awq(const TensorInfo& qweight, const TensorInfo& qzeros, const TensorInfo& scales, int64_t rows,
+                    int64_t cols, const QuantConfig& q) {
+  if (rows % 8 != 0) fail(qweight.file, ": tensor '", qweight.name, "': ", rows, " outputs do not fill whole int32 words");
+  const int64_t G = (cols + q.group_size - 1) / q.group_size;
+  expect(qweight, DType::I32, {cols, rows / 8});
+  expect(qzeros, DType::I32, {G, rows / 8});
+  expect(scales, DType::F16, {G, rows});
+  const std::vector<int32_t> qw = copy_of<int32_t>(qweight), qz = copy_of<int32_t>(qzeros);
+  const std::vector<uint16_t> sc = copy_of<uint16_t>(scales);
+  AwqView v;
+  v.qweight = qw.data();
+  v.qzeros = qz.data();
+  v.scales = sc.data();
+  v.out = rows;
+  v.in = cols;
+  v.group_size = q.group_size;
+  return int4_from_awq(v, (qweight.file + ": tensor '" + qweight.name + "'").c_str());
+}
+
 }  // namespace dsv3

@@ -13,4 +13,8 @@ namespace dsv3 {
 Int4Matrix bind_gptq(const TensorInfo& qweight, const TensorInfo& qzeros, const TensorInfo& scales,
                      const TensorInfo* g_idx, int64_t rows, int64_t cols, const QuantConfig& q);
 
+// <stem>.qweight [in, out/8] I32, .qzeros [groups, out/8] I32, .scales [groups, out] F16 (AWQ GEMM).
+Int4Matrix bind_awq(const TensorInfo& qweight, const TensorInfo& qzeros, const TensorInfo& scales, int64_t rows,
+                    int64_t cols, const QuantConfig& q);
+
 }  // namespace dsv3

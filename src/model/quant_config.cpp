@@ -54,7 +54,17 @@ void parse_quantization_config(const nlohmann::json& q, const std::string& what,
     qc.zeros_minus_one = fmt == "gptq";
     return;
   }
-  fail(what, ": quantization_config.quant_method \"", method, "\" is not supported (fp8, blockwise_int8, gptq)");
+  if (method == "awq") {  // AutoAWQ writes w_bit / q_group_size, transformers bits / group_size
+    qc.bits = int(integer(q, "bits", integer(q, "w_bit", 4, what), what));
+    qc.group_size = integer(q, "group_size", integer(q, "q_group_size", 128, what), what);
+    const std::string version = q.contains("version") && q["version"].is_string() ? q["version"].get<std::string>() : "gemm";
+    if (qc.bits != 4 || version != "gemm")
+      fail(what, ": quantization_config: only 4-bit AWQ in the GEMM packing is supported (got ", qc.bits, "-bit ", version, ")");
+    if (qc.group_size <= 0 || qc.group_size % 32 != 0)
+      fail(what, ": quantization_config.group_size ", qc.group_size, " is not supported for awq (a multiple of 32)");
+    return;
+  }
+  fail(what, ": quantization_config.quant_method \"", method, "\" is not supported (fp8, blockwise_int8, gptq, awq)");
 }
 
 }  // namespace dsv3

@@ -12,10 +12,10 @@ struct ModelConfig;
 
 struct QuantConfig {
   // "" (none), "fp8" (DeepSeek's block FP8), "blockwise_int8" (the same layout with int8
-  // codes), "gptq" (qweight/qzeros/scales/g_idx)
+  // codes), "gptq" (qweight/qzeros/scales/g_idx), "awq" (qweight/qzeros/scales, GEMM packing)
   std::string method;
-  int bits = 0;                  // gptq: 4
-  int64_t group_size = 0;        // gptq: -1 in the file (one group per row) is stored as 0
+  int bits = 0;                  // gptq, awq: 4
+  int64_t group_size = 0;        // gptq, awq; gptq's -1 (one group per row) is stored as 0
   bool desc_act = false;         // gptq act-order (g_idx permuted)
   bool zeros_minus_one = true;   // gptq checkpoint_format "gptq" (zeros stored minus one) vs "gptq_v2"
 };

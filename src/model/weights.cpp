@@ -43,12 +43,21 @@ class Binder {
     return w;
   }
 
-  // A GPTQ matrix, repacked for the INT4 kernels.
+  // A GPTQ or AWQ matrix, repacked for the INT4 kernels.
   Weight gptq(const std::string& stem, int64_t rows, int64_t cols) {
-    if (cfg_.quant.method != "gptq") fail(ck_.dir(), ": tensor '", stem, ".qweight' needs quant_method gptq in config.json");
+    if (cfg_.quant.method == "awq") {
+      out_.int4.push_back(bind_awq(tensor(stem + ".qweight"), tensor(stem + ".qzeros"), tensor(stem + ".scales"), rows,
+                                   cols, cfg_.quant));
+      return int4_weight(rows, cols);
+    }
+    if (cfg_.quant.method != "gptq") fail(ck_.dir(), ": tensor '", stem, ".qweight' needs quant_method gptq or awq in config.json");
     const TensorInfo* g_idx = has(stem + ".g_idx") ? &tensor(stem + ".g_idx") : nullptr;
     out_.int4.push_back(bind_gptq(tensor(stem + ".qweight"), tensor(stem + ".qzeros"), tensor(stem + ".scales"), g_idx,
                                   rows, cols, cfg_.quant));
+    return int4_weight(rows, cols);
+  }
+
+  Weight int4_weight(int64_t rows, int64_t cols) {
     Weight w;
     w.dtype = DType::U8;
     w.rows = rows;
