@@ -11,3 +11,7 @@ endif()
 if(DSV3_BUILD_BENCH)
   find_package(benchmark REQUIRED)
 endif()
+# Optional: the MPI backend of src/dist (mpirun across processes and machines). Without it,
+# dsv3 builds with the single-process backend only and the mpirun tests are not registered.
+set(MPI_CXX_SKIP_MPICXX ON)  # the C API only, not the deprecated C++ bindings
+find_package(MPI COMPONENTS CXX)

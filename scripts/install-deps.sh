@@ -8,6 +8,7 @@ packages=(
   libcpp-httplib-dev     # HTTP server of `dsv3 serve`
   libgtest-dev           # unit tests
   libbenchmark-dev       # benchmark programs
+  libopenmpi-dev openmpi-bin  # MPI backend of src/dist: mpirun across processes and machines
   clang libclang-rt-14-dev libomp-14-dev  # libFuzzer targets (clang's OpenMP too)
 )
 # Node and npm run the openai-client and load tests of `dsv3 serve` (Debian's, only if absent).

@@ -15,7 +15,8 @@ void block_forward(float* x, int64_t n, const LayerWeights& w, const BlockContex
   mla_forward_cached(y.data(), h.data(), n, w.self_attn, ctx.mla, rows);
   add_inplace(x, y.data(), n * H);
   rmsnorm(h.data(), x, w.post_attention_layernorm.data, n, H, eps);
-  if (w.is_moe) moe_forward(y.data(), h.data(), n, w.moe, ctx.router, load);
+  if (w.is_moe && ctx.moe) ctx.moe->forward(y.data(), h.data(), n, w.moe, ctx.router, load);
+  else if (w.is_moe) moe_forward(y.data(), h.data(), n, w.moe, ctx.router, load);
   else mlp_forward(y.data(), h.data(), n, w.mlp);
   add_inplace(x, y.data(), n * H);
 }

@@ -9,9 +9,19 @@
 
 namespace dsv3 {
 
+// Runs a MoE layer with its routed experts spread over several processes (expert
+// parallelism: dist/expert_parallel.h). Same contract as moe_forward.
+class MoeRunner {
+ public:
+  virtual ~MoeRunner() = default;
+  virtual void forward(float* out, const float* x, int64_t n, const MoeWeights& w, const RouterParams& p,
+                       ExpertLoad* load) = 0;
+};
+
 struct BlockContext {
   MlaContext mla;
   RouterParams router;
+  MoeRunner* moe = nullptr;  // null: every expert runs here (moe_forward)
 };
 
 // x [n, hidden] is the residual stream, updated in place.

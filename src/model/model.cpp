@@ -27,7 +27,7 @@ Model::Model(ModelConfig cfg, ModelWeights weights)
 
 Model::~Model() = default;
 
-BlockContext Model::block_context() const { return {{cfg_, rope_, softmax_scale_}, router_params(cfg_)}; }
+BlockContext Model::block_context() const { return {{cfg_, rope_, softmax_scale_}, router_params(cfg_), moe_}; }
 
 SequenceCache Model::new_cache() const {
   return SequenceCache(cfg_.num_hidden_layers, cfg_.kv_lora_rank, cfg_.qk_rope_head_dim);

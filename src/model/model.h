@@ -43,6 +43,8 @@ class Model {
   const Checkpoint* checkpoint() const { return ckpt_.get(); }
   const Rope& rope() const { return rope_; }
   BlockContext block_context() const;
+  // Expert parallelism: MoE layers (main and MTP) run through `moe` (null: in this process).
+  void set_moe_runner(MoeRunner* moe) { moe_ = moe; }
 
   SequenceCache new_cache() const;      // one layer per decoder block
   SequenceCache new_mtp_cache() const;  // the cache of one MTP module (each depth has its own)
@@ -75,6 +77,7 @@ class Model {
   std::vector<std::string> unused_;
   Rope rope_;
   float softmax_scale_;
+  MoeRunner* moe_ = nullptr;
 };
 
 }  // namespace dsv3

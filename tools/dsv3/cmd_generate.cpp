@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "cli_args.h"
+#include "expert_parallel_run.h"
 #include "commands.h"
 #include "core/error.h"
 #include "infer/generator.h"
@@ -34,8 +35,10 @@ std::vector<std::vector<int32_t>> parse_prompts(const std::string& s) {
   return out;
 }
 
-void print_stats(const Args& a, const GenerateStats& st) {
+void print_stats(const Args& a, const GenerateStats& st, const Model& model, const ExpertParallelRun& ep) {
   if (!a.has("stats")) return;
+  ep.print_stats(model);
+  if (!ep.output_rank()) return;
   std::fprintf(stderr, "prefill: %lld tokens in %.3f s (%.1f tok/s); decode: %lld tokens in %.3f s (%.1f tok/s)\n",
                (long long)st.prompt_tokens, st.prefill_seconds, st.prompt_tokens / std::max(st.prefill_seconds, 1e-9),
                (long long)st.generated_tokens, st.decode_seconds, st.generated_per_second());
@@ -47,9 +50,9 @@ void print_stats(const Args& a, const GenerateStats& st) {
 }  // namespace
 
 int cmd_generate(int argc, char** argv) {
-  const Args a(argc, argv, with_sampling({"model", "tokens", "prompt", "max-new-tokens", "threads"}),
+  const Args a(argc, argv, with_sampling({"model", "tokens", "prompt", "max-new-tokens", "threads", "ep"}),
                {"ids", "stats", "stop-at-eos", "chat", "help"});
-  if (a.has("help")) return std::fputs(kUsage, stdout), std::fputs(kPromptOptionsHelp, stdout), std::fputs(kSamplingUsage, stdout), 0;
+  if (a.has("help")) return std::fputs(kUsage, stdout), std::fputs(kPromptOptionsHelp, stdout), std::fputs(kSamplingUsage, stdout), std::fputs(kEpUsage, stdout), 0;
   apply_threads(a);
   const bool text_prompt = a.has("prompt");
   const auto tok = text_prompt ? load_model_tokenizer(resolve_model_dir(a.str("model"))) : std::nullopt;
@@ -62,6 +65,7 @@ int cmd_generate(int argc, char** argv) {
   opt.draft_tokens = parse_draft_tokens(a);
   opt.stop_at_eos = a.has("stop-at-eos") || text_prompt;
   const auto model = load_model(a.str("model"));
+  const ExpertParallelRun ep(a, *model, resolve_model_dir(a.str("model")));
 
   GenerateStats st;
   if (text_prompt && !a.has("ids")) {
@@ -78,7 +82,7 @@ int cmd_generate(int argc, char** argv) {
     const std::string rest = stream.finish() + "\n";
     std::fwrite(rest.data(), 1, rest.size(), stdout);
     std::fflush(stdout);  // the text before the statistics on stderr
-    print_stats(a, st);
+    print_stats(a, st, *model, ep);
     return 0;
   }
   const auto outs = generate(*model, prompts, opt, &st);
@@ -87,7 +91,7 @@ int cmd_generate(int argc, char** argv) {
     std::printf("\n");
   }
   std::fflush(stdout);
-  print_stats(a, st);
+  print_stats(a, st, *model, ep);
   return 0;
 }
 

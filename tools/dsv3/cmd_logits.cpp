@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "cli_args.h"
+#include "expert_parallel_run.h"
 #include "commands.h"
 #include "core/error.h"
 #include "model/model.h"
@@ -28,13 +29,14 @@ void write_floats(const std::string& path, const std::vector<float>& v) {
 }  // namespace
 
 int cmd_logits(int argc, char** argv) {
-  const Args a(argc, argv, {"model", "tokens", "prompt", "out", "mtp-out", "threads"}, {"chat", "help"});
-  if (a.has("help")) return std::fputs(kUsage, stdout), std::fputs(kPromptOptionsHelp, stdout), 0;
+  const Args a(argc, argv, {"model", "tokens", "prompt", "out", "mtp-out", "threads", "ep"}, {"chat", "help"});
+  if (a.has("help")) return std::fputs(kUsage, stdout), std::fputs(kPromptOptionsHelp, stdout), std::fputs(kEpUsage, stdout), 0;
   apply_threads(a);
   const std::string out_path = a.required("out");
   const auto tok = a.has("prompt") ? load_model_tokenizer(resolve_model_dir(a.str("model"))) : std::nullopt;
   const std::vector<int32_t> tokens = prompt_tokens(a, tok ? &*tok : nullptr);
   const auto model = load_model(a.str("model"));
+  const ExpertParallelRun ep(a, *model, resolve_model_dir(a.str("model")));
   const ModelConfig& cfg = model->config();
   const int64_t T = int64_t(tokens.size()), H = cfg.hidden_size, V = cfg.vocab_size;
   if (T > cfg.max_position_embeddings) fail("prompt of ", T, " tokens exceeds the context of ", cfg.max_position_embeddings);
@@ -47,7 +49,7 @@ int cmd_logits(int argc, char** argv) {
   std::vector<float> hidden(size_t(T * H)), logits(size_t(T * V));
   model->forward(batch, caches, hidden.data());
   model->logits(logits.data(), hidden.data(), T);
-  write_floats(out_path, logits);
+  if (ep.output_rank()) write_floats(out_path, logits);
 
   if (a.has("mtp-out")) {
     // Row i: the main model's state at i and the token at i + 1, predicting the token at i + 2.
@@ -60,7 +62,7 @@ int cmd_logits(int argc, char** argv) {
       model->mtp_forward(0, hidden.data(), mb, mcaches, mh.data());
       model->logits(ml.data(), mh.data(), T - 1);
     }
-    write_floats(a.str("mtp-out"), ml);
+    if (ep.output_rank()) write_floats(a.str("mtp-out"), ml);
   }
   return 0;
 }

@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "core/error.h"
+#include "dist/world.h"
 
 namespace {
 
@@ -58,15 +59,17 @@ int main(int argc, char** argv) {
   }
   for (const auto& c : kCommands) {
     if (std::strcmp(argv[1], c.name) != 0) continue;
+    std::string what;
     try {
       return c.run(argc - 2, argv + 2);
     } catch (const dsv3::Error& e) {
-      std::fprintf(stderr, "dsv3 %s: error: %s\n", c.name, e.what());
+      what = e.what();
     } catch (const std::bad_alloc&) {
-      std::fprintf(stderr, "dsv3 %s: error: out of memory\n", c.name);
+      what = "out of memory";
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "dsv3 %s: error: %s\n", c.name, e.what());
+      what = e.what();
     }
+    dsv3::dist::report_error(c.name, what);  // under mpirun: one line from one rank, and the job ends
     return 1;
   }
   std::fprintf(stderr, "dsv3: unknown command '%s'\n", argv[1]);

@@ -1,0 +1,47 @@
+// Expert-parallel inference: the routed experts of every MoE layer (main and MTP) are spread
+// over the ranks of an expert group; everything else is replicated.
+//
+// Every rank runs the same forward on the same token rows (attention, router and shared expert
+// replicated), so routing is identical everywhere. At each MoE layer the rows are cut into N
+// contiguous slices; rank r dispatches its slice's rows to the owners of their experts, owners
+// run their E/N experts, combine brings the outputs back, and an all-gather of the slices gives
+// every rank the layer's output. Each expert sees exactly the rows, in exactly the order, that
+// it sees in one process, and the weighted sum runs in the same order: results are bitwise those
+// of a single process, while each rank reads only its own experts' weights.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "dist/dispatch.h"
+#include "model/block.h"
+
+namespace dsv3 {
+class Checkpoint;
+}
+
+namespace dsv3::dist {
+
+class ExpertParallelMoe final : public MoeRunner {
+ public:
+  ExpertParallelMoe(Communicator& expert_group, int64_t n_experts, int64_t hidden);
+  void forward(float* out, const float* x, int64_t n, const MoeWeights& w, const RouterParams& p,
+               ExpertLoad* load) override;
+
+  const ExpertPlacement& placement() const { return place_; }
+  const ExchangeStats& stats() const { return exchange_.stats(); }
+  int64_t rows_through_layers() const { return rows_; }  // Σ over MoE layer calls of token rows
+
+ private:
+  Communicator& comm_;
+  ExpertPlacement place_;
+  int64_t H_;
+  ExpertExchange exchange_;
+  int64_t rows_ = 0;
+};
+
+// A fingerprint of what a rank was given: config.json, every tensor's name, dtype and shape,
+// and the bytes of the small replicated tensors (norms, router gates, biases) — enough to tell
+// two checkpoints apart without reading any expert's weights.
+uint64_t checkpoint_fingerprint(const std::string& config_json_path, const Checkpoint& ckpt);
+
+}  // namespace dsv3::dist

@@ -1,0 +1,14 @@
+// The MPI backend's entry points (only declared usefully when built with MPI; see world.cpp).
+#pragma once
+#include <memory>
+
+#include "dist/comm.h"
+
+namespace dsv3::dist {
+
+// MPI_COMM_WORLD (initialising MPI on first use; MPI_Finalize runs at exit).
+std::unique_ptr<Communicator> mpi_world();
+// Ends every rank of the job now (after an error only some ranks saw).
+[[noreturn]] void mpi_abort(int code);
+
+}  // namespace dsv3::dist

@@ -1,0 +1,118 @@
+#include "dist/world.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "core/error.h"
+#include "dist/mpi_comm.h"
+
+namespace dsv3::dist {
+
+namespace {
+
+std::unique_ptr<Communicator>& world_slot() {
+  static std::unique_ptr<Communicator> w;
+  return w;
+}
+
+bool g_failed_everywhere = false;
+
+int launcher_world_size() {
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"})
+    if (const char* s = std::getenv(v)) return std::atoi(s);
+  return std::getenv("PMIX_RANK") ? 1 : 0;
+}
+
+}  // namespace
+
+bool built_with_mpi() {
+#ifdef DSV3_WITH_MPI
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool launched_by_mpirun() { return launcher_world_size() > 0; }
+
+Communicator& world() {
+  auto& w = world_slot();
+  if (w) return *w;
+#ifdef DSV3_WITH_MPI
+  if (launched_by_mpirun()) return *(w = mpi_world());
+#else
+  if (launcher_world_size() > 1)
+    fail("started by mpirun with ", launcher_world_size(), " ranks, but this dsv3 was built without MPI "
+         "(install libopenmpi-dev and reconfigure)");
+#endif
+  return *(w = local_communicator());
+}
+
+bool world_is_distributed() { return world_slot() && world_slot()->size() > 1; }
+
+void quiet_other_ranks() {
+  if (world().rank() != 0 && !std::freopen("/dev/null", "w", stdout)) fail("cannot silence stdout of rank ", world().rank());
+}
+
+uint64_t fnv1a(const void* data, size_t n, uint64_t h) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+void fail_on_every_rank(const std::string& message) {
+  g_failed_everywhere = true;
+  throw Error(message);
+}
+
+void check_same_everywhere(Communicator& comm, uint64_t value, const std::string& what) {
+  std::vector<int64_t> all(size_t(comm.size()));
+  const int64_t v = int64_t(value);
+  comm.all_gather(&v, all.data(), std::vector<int64_t>(size_t(comm.size()), 1), Elem::I64);
+  for (int r = 1; r < comm.size(); ++r)
+    if (all[size_t(r)] != all[0])
+      fail_on_every_rank(cat("rank ", r, " was given a different ", what, " than rank 0 (every rank must get the same)"));
+}
+
+Groups make_groups(Communicator& w, const Layout& l) {
+  const uint64_t h = fnv1a(&l, sizeof l);
+  check_same_everywhere(w, h, "layout (--dp/--pp/--ep)");
+  if (l.dp < 1 || l.pp < 1 || l.ep < 1) fail_on_every_rank("--dp, --pp and --ep must be at least 1");
+  if (int64_t(l.dp) * l.pp != w.size())
+    fail_on_every_rank(cat("layout --dp ", l.dp, " × --pp ", l.pp, " = ", l.dp * l.pp, " ranks, but the job has ",
+                           w.size(), " (mpirun -np)"));
+  if (l.dp % l.ep != 0)
+    fail_on_every_rank(cat("--ep ", l.ep, " does not divide the ", l.dp, " data-parallel ranks"));
+  Groups g;
+  g.layout = l;
+  g.pp_rank = w.rank() / l.dp;
+  g.dp_rank = w.rank() % l.dp;
+  g.ep_rank = g.dp_rank % l.ep;
+  g.data = w.split(g.pp_rank, g.dp_rank);
+  g.pipeline = w.split(g.dp_rank, g.pp_rank);
+  g.expert = w.split(g.pp_rank * (l.dp / l.ep) + g.dp_rank / l.ep, g.ep_rank);
+  return g;
+}
+
+void report_error(const char* command, const std::string& message) {
+  if (!world_is_distributed()) {
+    const char* launcher_rank = std::getenv("OMPI_COMM_WORLD_RANK");
+    if (launched_by_mpirun() && launcher_rank && launcher_world_size() > 1)  // failed before the world opened
+      std::fprintf(stderr, "dsv3 %s: error on rank %s: %s\n", command, launcher_rank, message.c_str());
+    else
+      std::fprintf(stderr, "dsv3 %s: error: %s\n", command, message.c_str());
+    return;
+  }
+  const int rank = world_slot()->rank();
+  if (g_failed_everywhere) {  // every rank is here: rank 0 speaks, all exit non-zero
+    if (rank == 0) std::fprintf(stderr, "dsv3 %s: error: %s\n", command, message.c_str());
+    return;
+  }
+  std::fprintf(stderr, "dsv3 %s: error on rank %d: %s\n", command, rank, message.c_str());
+  std::fflush(stderr);
+#ifdef DSV3_WITH_MPI
+  mpi_abort(1);
+#endif
+}
+
+}  // namespace dsv3::dist

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Bad layouts and mismatched ranks end the job before any work: exit code non-zero and the
+# reason printed once. usage: ep_errors.sh DSV3 MODELS_DIR MPIRUN DIST_WORKER
+set -uo pipefail
+dsv3=$1 models=$2 mpirun=$3 worker=$4
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+gen="generate --tokens 5,9 --max-new-tokens 2"
+failures=0
+expect() {  # expect NAME PATTERN COMMAND...: non-zero exit, PATTERN on exactly one stderr line
+  local name=$1 pattern=$2; shift 2
+  timeout 60 "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
+  local lines; lines=$(grep -c -- "$pattern" "$tmp/err")
+  if [ $rc -eq 0 ] || [ $rc -eq 124 ] || [ "$lines" != 1 ]; then
+    echo "FAIL $name: exit $rc, '$pattern' on $lines line(s) of stderr:"; cat "$tmp/err"; failures=$((failures + 1))
+  else
+    echo "ok   $name: $(grep -- "$pattern" "$tmp/err")"
+  fi
+}
+m=$models/v3-tiny
+expect "experts not divisible" "error: --ep 3 does not divide the 16 routed experts" \
+  "$mpirun" --oversubscribe -np 3 "$dsv3" $gen --model "$m" --ep 3
+expect "--ep against -np" "error: --ep 4 but the job has 2 rank(s)" \
+  "$mpirun" --oversubscribe -np 2 "$dsv3" $gen --model "$m" --ep 4
+expect "no --ep under mpirun" "error: started by mpirun with 2 ranks: give --ep 2" \
+  "$mpirun" --oversubscribe -np 2 "$dsv3" $gen --model "$m"
+expect "different checkpoints" "error: rank 1 was given a different config or checkpoint" \
+  "$mpirun" --oversubscribe -np 1 "$dsv3" $gen --model "$m" --ep 2 : -np 1 "$dsv3" $gen --model "$m-fp8" --ep 2
+expect "different --ep" "error: rank 1 was given a different --ep" \
+  "$mpirun" --oversubscribe -np 1 "$dsv3" $gen --model "$m" --ep 2 : -np 1 "$dsv3" $gen --model "$m" --ep 1
+expect "D×P against the world" "error: layout --dp 3 × --pp 1 = 3 ranks, but the job has 2" \
+  "$mpirun" --oversubscribe -np 2 "$worker" collectives --dp 3 --pp 1 --ep 1
+expect "E not dividing D" "error: --ep 3 does not divide the 4 data-parallel ranks" \
+  "$mpirun" --oversubscribe -np 4 "$worker" collectives --dp 4 --pp 1 --ep 3
+expect "one rank fails alone" "error on rank 1: /nonexistent/config.json" \
+  "$mpirun" --oversubscribe -np 1 "$dsv3" $gen --model "$m" --ep 2 : -np 1 "$dsv3" $gen --model /nonexistent --ep 2
+exit $failures

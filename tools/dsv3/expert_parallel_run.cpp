@@ -1,0 +1,95 @@
+#include "expert_parallel_run.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.h"
+#include "io/checkpoint.h"
+
+namespace dsv3::cli {
+
+namespace {
+
+// kB from /proc/self/status ("VmRSS:", "VmHWM:").
+int64_t status_kb(const char* key) {
+  std::ifstream f("/proc/self/status");
+  std::string k;
+  int64_t v = 0;
+  while (f >> k) {
+    if (k == key && f >> v) return v;
+    f.ignore(1 << 20, '\n');
+  }
+  return 0;
+}
+
+int64_t expert_bytes(const Checkpoint& ck) {
+  int64_t b = 0;
+  for (const auto& n : ck.names())
+    if (n.find(".mlp.experts.") != std::string::npos) b += int64_t(ck.find(n)->nbytes);
+  return b;
+}
+
+}  // namespace
+
+ExpertParallelRun::ExpertParallelRun(const Args& a, Model& model, const std::string& dir) {
+  if (!a.has("ep") && !dist::launched_by_mpirun()) return;
+  dist::Communicator& world = dist::world();
+  dist::quiet_other_ranks();
+  const int64_t ep = a.integer("ep", 0);
+  if (!a.has("ep")) {
+    if (world.size() == 1) return;
+    dist::fail_on_every_rank(cat("started by mpirun with ", world.size(), " ranks: give --ep ", world.size()));
+  }
+  dist::check_same_everywhere(world, uint64_t(ep), "--ep");
+  if (ep != world.size())
+    dist::fail_on_every_rank(cat("--ep ", ep, " but the job has ", world.size(), " rank(s): start it with mpirun -np ", ep));
+  const Checkpoint* ck = model.checkpoint();
+  if (!ck) fail("--ep needs a checkpoint folder");
+  const auto config = (std::filesystem::path(dir) / "config.json").string();
+  dist::check_same_everywhere(world, dist::checkpoint_fingerprint(config, *ck), "config or checkpoint (--model)");
+  const ModelConfig& cfg = model.config();
+  if (cfg.n_routed_experts == 0) dist::fail_on_every_rank("--ep: this model has no routed experts");
+  groups_ = std::make_unique<dist::Groups>(dist::make_groups(world, {int(ep), 1, int(ep)}));
+  moe_ = std::make_unique<dist::ExpertParallelMoe>(*groups_->expert, cfg.n_routed_experts, cfg.hidden_size);
+  model.set_moe_runner(moe_.get());
+  model_ = &model;
+}
+
+ExpertParallelRun::~ExpertParallelRun() {
+  if (model_) model_->set_moe_runner(nullptr);
+}
+
+void ExpertParallelRun::print_stats(const Model& model) const {
+  if (!active()) return;
+  dist::Communicator& g = *groups_->expert;
+  const dist::ExchangeStats& s = moe_->stats();
+  // Per rank: RSS, peak RSS, bytes dispatched, combined, metadata, rows through MoE layers.
+  const std::vector<int64_t> mine{status_kb("VmRSS:"), status_kb("VmHWM:"), s.dispatch_bytes, s.combine_bytes,
+                                  s.meta_bytes, moe_->rows_through_layers()};
+  const std::vector<int64_t> all = g.all_gather(mine);
+  if (g.rank() != 0) return;
+  const ModelConfig& cfg = model.config();
+  const Checkpoint& ck = *model.checkpoint();
+  const double total = double(ck.total_bytes()), experts = double(expert_bytes(ck));
+  const double expected = (total - experts + experts / g.size()) / 1048576.0;
+  const int64_t per = moe_->placement().per_rank();
+  std::fprintf(stderr, "expert parallel: %d ranks, %lld routed experts each; dense + 1/%d of the experts = %.1f MiB\n",
+               g.size(), (long long)per, g.size(), expected);
+  int64_t dispatched = 0, combined = 0, meta = 0;
+  for (int r = 0; r < g.size(); ++r) {
+    const int64_t* v = &all[size_t(r) * mine.size()];
+    std::fprintf(stderr, "  rank %d: experts [%lld, %lld), RSS %.1f MiB, peak %.1f MiB\n", r, (long long)(r * per),
+                 (long long)((r + 1) * per), double(v[0]) / 1024, double(v[1]) / 1024);
+    dispatched += v[2], combined += v[3], meta += v[4];
+  }
+  // Every rank sees every row (replicated attention): rows per layer call are the tokens.
+  const double token_layers = double(std::max<int64_t>(all[5], 1));
+  std::fprintf(stderr,
+               "  sent per token per MoE layer: dispatch %.0f B, combine %.0f B, metadata %.0f B "
+               "(top_k × hidden × 4 = %lld B)\n",
+               double(dispatched) / token_layers, double(combined) / token_layers, double(meta) / token_layers,
+               (long long)(cfg.num_experts_per_tok * cfg.hidden_size * 4));
+}
+
+}  // namespace dsv3::cli
