@@ -1,5 +1,10 @@
 #include "dist/expert_parallel.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -63,7 +68,73 @@ void ExpertParallelMoe::forward(float* out, const float* x, int64_t n, const Moe
   std::vector<int64_t> counts(static_cast<size_t>(N));
   for (int64_t q = 0; q < N; ++q) counts[size_t(q)] = (lo[size_t(q + 1)] - lo[size_t(q)]) * H;
   const std::vector<float> mine(out + a * H, out + b * H);
+  gather_bytes_ += (b - a) * H * 4 * (N - 1);
   comm_.all_gather(mine.data(), out, counts, Elem::F32);
+}
+
+namespace {
+
+// Bytes of [p, p + n) present in this process's page tables.
+int64_t resident_bytes(const void* p, size_t n, int fd) {
+  const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  const uintptr_t first = uintptr_t(p) / page, last = (uintptr_t(p) + n + page - 1) / page;
+  std::vector<uint64_t> entries(size_t(last - first));
+  const ssize_t got = pread(fd, entries.data(), entries.size() * 8, off_t(first * 8));
+  if (got != ssize_t(entries.size() * 8)) fail("cannot read /proc/self/pagemap");
+  int64_t present = 0;
+  for (uint64_t e : entries) present += (e >> 63) & 1;
+  return present * int64_t(page);
+}
+
+}  // namespace
+
+ExpertResidency expert_residency(const ModelWeights& w, const ExpertPlacement& place) {
+  const int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail("cannot open /proc/self/pagemap");
+  ExpertResidency r;
+  auto count = [&](const LayerWeights& l) {
+    if (!l.is_moe) return;
+    for (size_t e = 0; e < l.moe.experts.size(); ++e) {
+      const bool own = place.owner(int64_t(e)) == place.rank;
+      for (const Weight* m : {&l.moe.experts[e].gate_proj, &l.moe.experts[e].up_proj, &l.moe.experts[e].down_proj}) {
+        (own ? r.own_bytes : r.other_bytes) += int64_t(m->bytes());
+        (own ? r.own_resident : r.other_resident) += resident_bytes(m->row_ptr(0), m->bytes(), fd);
+        ++r.tensors;
+      }
+    }
+  };
+  for (const auto& l : w.layers) count(l);
+  for (const auto& m : w.mtp) count(m.block);
+  close(fd);
+  return r;
+}
+
+int64_t keep_other_experts_unmapped(const ModelWeights& w, const ExpertPlacement& place) {
+  const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  std::vector<std::pair<uintptr_t, uintptr_t>> ranges;  // page-aligned inward: never a shared page
+  auto collect = [&](const LayerWeights& l) {
+    if (!l.is_moe) return;
+    for (size_t e = 0; e < l.moe.experts.size(); ++e) {
+      if (place.owner(int64_t(e)) == place.rank) continue;
+      for (const Weight* m : {&l.moe.experts[e].gate_proj, &l.moe.experts[e].up_proj, &l.moe.experts[e].down_proj}) {
+        const uintptr_t a = (uintptr_t(m->row_ptr(0)) + page - 1) / page * page;
+        const uintptr_t b = (uintptr_t(m->row_ptr(0)) + m->bytes()) / page * page;
+        if (b > a) ranges.push_back({a, b});
+      }
+    }
+  };
+  for (const auto& l : w.layers) collect(l);
+  for (const auto& m : w.mtp) collect(m.block);
+  std::sort(ranges.begin(), ranges.end());
+  std::vector<std::pair<uintptr_t, uintptr_t>> merged;
+  for (const auto& r : ranges) {
+    if (!merged.empty() && r.first <= merged.back().second) merged.back().second = std::max(merged.back().second, r.second);
+    else merged.push_back(r);
+  }
+  // Each range may split a mapping in two; stay well inside the kernel's limit on mappings.
+  if (merged.size() > 20000) return 0;
+  for (const auto& [a, b] : merged) madvise(reinterpret_cast<void*>(a), b - a, MADV_RANDOM);
+  return int64_t(merged.size());
 }
 
 uint64_t checkpoint_fingerprint(const std::string& config_json_path, const Checkpoint& ckpt) {

@@ -30,14 +30,30 @@ class ExpertParallelMoe final : public MoeRunner {
   const ExpertPlacement& placement() const { return place_; }
   const ExchangeStats& stats() const { return exchange_.stats(); }
   int64_t rows_through_layers() const { return rows_; }  // Σ over MoE layer calls of token rows
+  int64_t gather_bytes() const { return gather_bytes_; }  // output slices sent to the other ranks
 
  private:
   Communicator& comm_;
   ExpertPlacement place_;
   int64_t H_;
   ExpertExchange exchange_;
-  int64_t rows_ = 0;
+  int64_t rows_ = 0, gather_bytes_ = 0;
 };
+
+// Bytes of the routed experts' weights mapped into this process (/proc/self/pagemap), split
+// into this rank's experts and the others'. Memory-mapped pages count once read; the kernel
+// also maps up to 64 KiB of already-cached neighbours around a fault (fault-around), so a few
+// pages next to this rank's experts show up without being read.
+struct ExpertResidency {
+  int64_t own_bytes = 0, own_resident = 0, other_bytes = 0, other_resident = 0, tensors = 0;
+};
+ExpertResidency expert_residency(const ModelWeights& w, const ExpertPlacement& place);
+
+// Marks the other ranks' experts' pages MADV_RANDOM. Besides turning off read-ahead there, this
+// splits the mapping at the experts' boundaries, and the kernel maps neighbours around a fault
+// only within one mapping: faults on this rank's experts then stop pulling the others' pages in.
+// Returns the number of ranges marked.
+int64_t keep_other_experts_unmapped(const ModelWeights& w, const ExpertPlacement& place);
 
 // A fingerprint of what a rank was given: config.json, every tensor's name, dtype and shape,
 // and the bytes of the small replicated tensors (norms, router gates, biases) — enough to tell

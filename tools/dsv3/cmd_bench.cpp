@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli_args.h"
+#include "expert_parallel_run.h"
 #include "commands.h"
 #include "core/error.h"
 #include "kernels/machine_limits.h"
@@ -74,14 +75,15 @@ double time_decode(const Model& m, int64_t batch, int64_t context, int64_t steps
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
-  const Args a(argc, argv, {"model", "prompt-tokens", "decode-steps", "batch", "threads"}, {"help"});
-  if (a.has("help")) return std::fputs(kUsage, stdout), 0;
+  const Args a(argc, argv, {"model", "prompt-tokens", "decode-steps", "batch", "threads", "ep"}, {"help"});
+  if (a.has("help")) return std::fputs(kUsage, stdout), std::fputs(kEpUsage, stdout), 0;
   apply_threads(a);
   const int64_t prompt = a.integer("prompt-tokens", 128), steps = a.integer("decode-steps", 32);
   const int64_t batch = a.integer("batch", 8);
   if (prompt < 1 || steps < 1 || batch < 1) fail("--prompt-tokens, --decode-steps and --batch must be >= 1");
   const std::string dir = resolve_model_dir(a.str("model"));
   const auto model = load_model(dir);
+  const ExpertParallelRun ep(a, *model, dir);  // --ep N under mpirun (docs/distributed.md)
   if (prompt + steps > model->config().max_position_embeddings) fail("--prompt-tokens + --decode-steps exceed the context");
 
   const MachineLimits lim = measure_machine_limits();
@@ -110,6 +112,8 @@ int cmd_bench(int argc, char** argv) {
                 gbs, tps * flops_per_token / 1e9, 100.0 * gbs / lim.read_gbs);
   }
   std::printf("\nof limit: prefill against the FMA peak, decode against read bandwidth (weights read per step).\n");
+  std::fflush(stdout);
+  ep.print_stats(*model);
   return 0;
 }
 

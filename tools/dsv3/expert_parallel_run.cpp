@@ -52,6 +52,7 @@ ExpertParallelRun::ExpertParallelRun(const Args& a, Model& model, const std::str
   if (cfg.n_routed_experts == 0) dist::fail_on_every_rank("--ep: this model has no routed experts");
   groups_ = std::make_unique<dist::Groups>(dist::make_groups(world, {int(ep), 1, int(ep)}));
   moe_ = std::make_unique<dist::ExpertParallelMoe>(*groups_->expert, cfg.n_routed_experts, cfg.hidden_size);
+  dist::keep_other_experts_unmapped(model.weights(), moe_->placement());
   model.set_moe_runner(moe_.get());
   model_ = &model;
 }
@@ -65,8 +66,10 @@ void ExpertParallelRun::print_stats(const Model& model) const {
   dist::Communicator& g = *groups_->expert;
   const dist::ExchangeStats& s = moe_->stats();
   // Per rank: RSS, peak RSS, bytes dispatched, combined, metadata, rows through MoE layers.
+  const dist::ExpertResidency res = dist::expert_residency(model.weights(), moe_->placement());
   const std::vector<int64_t> mine{status_kb("VmRSS:"), status_kb("VmHWM:"), s.dispatch_bytes, s.combine_bytes,
-                                  s.meta_bytes, moe_->rows_through_layers()};
+                                  s.meta_bytes, moe_->rows_through_layers(), moe_->gather_bytes(),
+                                  res.own_resident, res.own_bytes, res.other_resident, res.other_bytes};
   const std::vector<int64_t> all = g.all_gather(mine);
   if (g.rank() != 0) return;
   const ModelConfig& cfg = model.config();
@@ -76,20 +79,23 @@ void ExpertParallelRun::print_stats(const Model& model) const {
   const int64_t per = moe_->placement().per_rank();
   std::fprintf(stderr, "expert parallel: %d ranks, %lld routed experts each; dense + 1/%d of the experts = %.1f MiB\n",
                g.size(), (long long)per, g.size(), expected);
-  int64_t dispatched = 0, combined = 0, meta = 0;
+  int64_t dispatched = 0, combined = 0, meta = 0, gathered = 0;
   for (int r = 0; r < g.size(); ++r) {
     const int64_t* v = &all[size_t(r) * mine.size()];
-    std::fprintf(stderr, "  rank %d: experts [%lld, %lld), RSS %.1f MiB, peak %.1f MiB\n", r, (long long)(r * per),
-                 (long long)((r + 1) * per), double(v[0]) / 1024, double(v[1]) / 1024);
-    dispatched += v[2], combined += v[3], meta += v[4];
+    std::fprintf(stderr,
+                 "  rank %d: experts [%lld, %lld), RSS %.1f MiB, peak %.1f MiB; resident: own experts %.1f of %.1f MiB, "
+                 "other ranks' experts %.2f of %.1f MiB\n",
+                 r, (long long)(r * per), (long long)((r + 1) * per), double(v[0]) / 1024, double(v[1]) / 1024,
+                 double(v[7]) / 1048576, double(v[8]) / 1048576, double(v[9]) / 1048576, double(v[10]) / 1048576);
+    dispatched += v[2], combined += v[3], meta += v[4], gathered += v[6];
   }
   // Every rank sees every row (replicated attention): rows per layer call are the tokens.
   const double token_layers = double(std::max<int64_t>(all[5], 1));
   std::fprintf(stderr,
                "  sent per token per MoE layer: dispatch %.0f B, combine %.0f B, metadata %.0f B "
-               "(top_k × hidden × 4 = %lld B)\n",
+               "(top_k × hidden × 4 = %lld B); all-gather of the outputs %.0f B\n",
                double(dispatched) / token_layers, double(combined) / token_layers, double(meta) / token_layers,
-               (long long)(cfg.num_experts_per_tok * cfg.hidden_size * 4));
+               (long long)(cfg.num_experts_per_tok * cfg.hidden_size * 4), double(gathered) / token_layers);
 }
 
 }  // namespace dsv3::cli
