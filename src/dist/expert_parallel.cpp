@@ -22,54 +22,85 @@ ExpertParallelMoe::ExpertParallelMoe(Communicator& g, int64_t n_experts, int64_t
 
 void ExpertParallelMoe::forward(float* out, const float* x, int64_t n, const MoeWeights& w, const RouterParams& p,
                                 ExpertLoad* load) {
+  using Span = Timeline::Span;
+  if (timeline_ && last_end_us_ >= 0) timeline_->add("outside MoE layers", "compute", last_end_us_, timeline_->now_us());
   const int64_t H = H_, E = p.n_experts, K = p.top_k, N = comm_.size(), r = comm_.rank();
-  // Routing and the shared expert on every row, on every rank, exactly as moe_forward does
-  // (a product's rounding may depend on how many rows it sees, so no rank computes a subset).
-  std::vector<float> scores(static_cast<size_t>(n * E)), weights(static_cast<size_t>(n * K));
-  std::vector<int32_t> ids(static_cast<size_t>(n * K));
-  router_scores(scores.data(), x, n, w.gate, p);
-  for (int64_t t = 0; t < n; ++t)
-    route_token(scores.data() + t * E, w.e_score_correction_bias.data, p, ids.data() + t * K, weights.data() + t * K);
-  if (!w.shared_experts.empty()) mlp_forward(out, x, n, w.shared_experts);
-  else std::memset(out, 0, size_t(n * H) * sizeof(float));
+  // Routing on every row, on every rank, exactly as moe_forward does (a product's rounding may
+  // depend on how many rows it sees, so no rank computes a subset).
+  std::vector<float> scores(size_t(n * E)), weights(size_t(n * K));
+  std::vector<int32_t> ids(size_t(n * K));
+  {
+    Span s(timeline_, "router", "compute");
+    router_scores(scores.data(), x, n, w.gate, p);
+    for (int64_t t = 0; t < n; ++t)
+      route_token(scores.data() + t * E, w.e_score_correction_bias.data, p, ids.data() + t * K, weights.data() + t * K);
+  }
   if (load) {
     load->tokens_per_expert.assign(size_t(E), 0);
     for (int32_t e : ids) ++load->tokens_per_expert[size_t(e)];
   }
   rows_ += n;
 
-  // This rank's slice of rows goes to the experts' owners.
-  std::vector<int64_t> lo(static_cast<size_t>(N + 1));
+  // This rank's slice of rows goes to the experts' owners; the shared expert (every row, like
+  // the router) runs while the rows are in flight.
+  std::vector<int64_t> lo(size_t(N + 1));
   for (int64_t q = 0; q <= N; ++q) lo[size_t(q)] = n * q / N;
   const int64_t a = lo[size_t(r)], b = lo[size_t(r + 1)];
-  exchange_.dispatch(x + a * H, b - a, ids.data() + a * K, K);
-
+  {
+    Span s(timeline_, "dispatch start", "communication");
+    exchange_.dispatch_begin(x + a * H, b - a, ids.data() + a * K, K);
+  }
+  {
+    Span s(timeline_, "shared expert (rows in flight)", "compute");
+    if (!w.shared_experts.empty()) mlp_forward(out, x, n, w.shared_experts);
+    else std::memset(out, 0, size_t(n * H) * sizeof(float));
+  }
+  {
+    Span s(timeline_, "dispatch wait", "wait");
+    exchange_.dispatch_end();
+  }
   // Local experts in ascending id, each over its received rows in arrival (= token) order.
   const int64_t P = exchange_.pairs();
-  std::vector<float> y(static_cast<size_t>(P * H)), xe, ye;
+  std::vector<float> y(size_t(P * H));
+  {
+    Span s(timeline_, "routed experts", "compute");
+    run_local_experts(y.data(), w);
+  }
+  {
+    Span s(timeline_, "combine", "communication");
+    exchange_.combine(y.data(), weights.data() + a * K, out + a * H);
+  }
+  // Every rank needs every row for the next (replicated) attention.
+  {
+    Span s(timeline_, "all-gather", "communication");
+    std::vector<int64_t> counts(static_cast<size_t>(N));
+    for (int64_t q = 0; q < N; ++q) counts[size_t(q)] = (lo[size_t(q + 1)] - lo[size_t(q)]) * H;
+    const std::vector<float> mine(out + a * H, out + b * H);
+    gather_bytes_ += (b - a) * H * 4 * (N - 1);
+    comm_.all_gather(mine.data(), out, counts, Elem::F32);
+  }
+  if (timeline_) last_end_us_ = timeline_->now_us();
+}
+
+// y [pairs, H]: each received (row, local expert) pair's output.
+void ExpertParallelMoe::run_local_experts(float* y, const MoeWeights& w) const {
+  const int64_t H = H_, P = exchange_.pairs();
   std::vector<std::vector<int64_t>> by_expert(size_t(place_.per_rank()));
   for (int64_t q = 0; q < P; ++q)
     by_expert[size_t(exchange_.pair_expert()[size_t(q)] - place_.first_local())].push_back(q);
+  std::vector<float> xe, ye;
   for (int64_t le = 0; le < place_.per_rank(); ++le) {
     const auto& pairs = by_expert[size_t(le)];
     const int64_t m = int64_t(pairs.size());
     if (m == 0) continue;
-    xe.resize(static_cast<size_t>(m * H));
-    ye.resize(static_cast<size_t>(m * H));
+    xe.resize(size_t(m * H));
+    ye.resize(size_t(m * H));
     for (int64_t j = 0; j < m; ++j)
       std::memcpy(&xe[size_t(j * H)], exchange_.received_x() + exchange_.pair_row()[size_t(pairs[size_t(j)])] * H,
                   size_t(H) * 4);
     mlp_forward(ye.data(), xe.data(), m, w.experts[size_t(place_.first_local() + le)]);
     for (int64_t j = 0; j < m; ++j) std::memcpy(&y[size_t(pairs[size_t(j)] * H)], &ye[size_t(j * H)], size_t(H) * 4);
   }
-  exchange_.combine(y.data(), weights.data() + a * K, out + a * H);
-
-  // Every rank needs every row for the next (replicated) attention.
-  std::vector<int64_t> counts(static_cast<size_t>(N));
-  for (int64_t q = 0; q < N; ++q) counts[size_t(q)] = (lo[size_t(q + 1)] - lo[size_t(q)]) * H;
-  const std::vector<float> mine(out + a * H, out + b * H);
-  gather_bytes_ += (b - a) * H * 4 * (N - 1);
-  comm_.all_gather(mine.data(), out, counts, Elem::F32);
 }
 
 namespace {

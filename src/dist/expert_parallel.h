@@ -5,7 +5,8 @@
 // replicated), so routing is identical everywhere. At each MoE layer the rows are cut into N
 // contiguous slices; rank r dispatches its slice's rows to the owners of their experts, owners
 // run their E/N experts, combine brings the outputs back, and an all-gather of the slices gives
-// every rank the layer's output. Each expert sees exactly the rows, in exactly the order, that
+// every rank the layer's output. The shared expert runs while the dispatched rows are in flight.
+// Each expert sees exactly the rows, in exactly the order, that
 // it sees in one process, and the weighted sum runs in the same order: results are bitwise those
 // of a single process, while each rank reads only its own experts' weights.
 #pragma once
@@ -13,6 +14,7 @@
 #include <string>
 
 #include "dist/dispatch.h"
+#include "dist/timeline.h"
 #include "model/block.h"
 
 namespace dsv3 {
@@ -27,17 +29,23 @@ class ExpertParallelMoe final : public MoeRunner {
   void forward(float* out, const float* x, int64_t n, const MoeWeights& w, const RouterParams& p,
                ExpertLoad* load) override;
 
+  // Records each layer's phases (router, dispatch, shared expert while the rows are in flight,
+  // the wait, routed experts, combine, all-gather) and the time between MoE layers.
+  void set_timeline(Timeline* t) { timeline_ = t; }
   const ExpertPlacement& placement() const { return place_; }
   const ExchangeStats& stats() const { return exchange_.stats(); }
   int64_t rows_through_layers() const { return rows_; }  // Σ over MoE layer calls of token rows
   int64_t gather_bytes() const { return gather_bytes_; }  // output slices sent to the other ranks
 
  private:
+  void run_local_experts(float* y, const MoeWeights& w) const;
   Communicator& comm_;
   ExpertPlacement place_;
   int64_t H_;
   ExpertExchange exchange_;
   int64_t rows_ = 0, gather_bytes_ = 0;
+  Timeline* timeline_ = nullptr;
+  double last_end_us_ = -1;
 };
 
 // Bytes of the routed experts' weights mapped into this process (/proc/self/pagemap), split

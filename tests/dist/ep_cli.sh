@@ -27,4 +27,13 @@ for run in "2" "4 --mca btl self,tcp"; do
   cmp "$tmp/spec.1" "$tmp/spec.$n" || { echo "speculative ids differ with --ep $n"; exit 1; }
   [ "$(wc -l <"$tmp/gen.$n")" = 2 ] || { echo "expected 2 output lines (rank 0 only), got $(wc -l <"$tmp/gen.$n")"; exit 1; }
 done
+# --profile: both ranks' timelines, every phase of a MoE layer, in one trace-event file.
+timeout 60 "$mpirun" --oversubscribe -np 2 "$dsv3" logits --model "$model" --tokens $tokens --out "$tmp/l" --ep 2 \
+  --profile "$tmp/trace.json" 2>/dev/null
+for phase in router "dispatch start" "shared expert (rows in flight)" "dispatch wait" "routed experts" combine all-gather; do
+  for rank in 0 1; do
+    grep -q "{\"name\":\"$phase\",\"cat\":\"[a-z]*\",\"ph\":\"X\",\"ts\":[0-9.]*,\"dur\":[0-9.]*,\"pid\":$rank," "$tmp/trace.json" ||
+      { echo "--profile: no '$phase' span of rank $rank"; exit 1; }
+  done
+done
 echo "expert parallel == one process on $(basename "$model")"

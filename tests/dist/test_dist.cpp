@@ -3,12 +3,15 @@
 // bit. The multi-rank checks run under mpirun (dist_worker.cpp, ep_cli.sh).
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cstring>
 #include <numeric>
 
 #include "core/error.h"
 #include "dist/dispatch.h"
 #include "dist/expert_parallel.h"
+#include "dist/timeline.h"
 #include "dist/world.h"
 #include "io/checkpoint.h"
 #include "model/model.h"
@@ -146,6 +149,27 @@ TEST(CheckpointFingerprint, SameFolderSameValueOtherFolderOtherValue) {
   EXPECT_EQ(fp("v3-tiny"), fp("v3-tiny"));
   EXPECT_NE(fp("v3-tiny"), fp("v3-tiny-fp8"));
   EXPECT_NE(fp("v3-tiny"), fp("v2-lite-tiny"));
+}
+
+TEST(Timeline, WritesChromeTraceEventsOfEverySpan) {
+  auto w = local_communicator();
+  Timeline t(*w);
+  { Timeline::Span s(&t, "router", "compute"); }
+  { Timeline::Span s(&t, "combine", "communication"); }
+  { Timeline::Span s(nullptr, "ignored", "compute"); }  // profiling off: nothing recorded
+  EXPECT_EQ(t.size(), 2u);
+  test::TempDir dir;
+  t.write(dir.file("trace.json"));
+  const auto j = nlohmann::json::parse(test::read_text(dir.file("trace.json")));
+  const auto& ev = j.at("traceEvents");
+  ASSERT_EQ(ev.size(), 3u);  // the rank's name, then the spans in order
+  EXPECT_EQ(ev[0].at("ph"), "M");
+  EXPECT_EQ(ev[1].at("name"), "router");
+  EXPECT_EQ(ev[2].at("cat"), "communication");
+  EXPECT_EQ(ev[2].at("ph"), "X");
+  EXPECT_GE(ev[2].at("ts").get<double>(), ev[1].at("ts").get<double>() + ev[1].at("dur").get<double>());
+  EXPECT_EQ(ev[1].at("pid"), 0);
+  EXPECT_GE(t.total_us("compute"), 0.0);
 }
 
 }  // namespace

@@ -75,7 +75,7 @@ double time_decode(const Model& m, int64_t batch, int64_t context, int64_t steps
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
-  const Args a(argc, argv, {"model", "prompt-tokens", "decode-steps", "batch", "threads", "ep"}, {"help"});
+  const Args a(argc, argv, {"model", "prompt-tokens", "decode-steps", "batch", "threads", "ep", "profile"}, {"help"});
   if (a.has("help")) return std::fputs(kUsage, stdout), std::fputs(kEpUsage, stdout), 0;
   apply_threads(a);
   const int64_t prompt = a.integer("prompt-tokens", 128), steps = a.integer("decode-steps", 32);
@@ -114,6 +114,7 @@ int cmd_bench(int argc, char** argv) {
   std::printf("\nof limit: prefill against the FMA peak, decode against read bandwidth (weights read per step).\n");
   std::fflush(stdout);
   ep.print_stats(*model);
+  ep.write_profile();
   return 0;
 }
 

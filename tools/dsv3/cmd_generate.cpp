@@ -35,7 +35,9 @@ std::vector<std::vector<int32_t>> parse_prompts(const std::string& s) {
   return out;
 }
 
-void print_stats(const Args& a, const GenerateStats& st, const Model& model, const ExpertParallelRun& ep) {
+// After generation: the --profile file, then the --stats lines.
+void finish(const Args& a, const GenerateStats& st, const Model& model, const ExpertParallelRun& ep) {
+  ep.write_profile();
   if (!a.has("stats")) return;
   ep.print_stats(model);
   if (!ep.output_rank()) return;
@@ -50,7 +52,7 @@ void print_stats(const Args& a, const GenerateStats& st, const Model& model, con
 }  // namespace
 
 int cmd_generate(int argc, char** argv) {
-  const Args a(argc, argv, with_sampling({"model", "tokens", "prompt", "max-new-tokens", "threads", "ep"}),
+  const Args a(argc, argv, with_sampling({"model", "tokens", "prompt", "max-new-tokens", "threads", "ep", "profile"}),
                {"ids", "stats", "stop-at-eos", "chat", "help"});
   if (a.has("help")) return std::fputs(kUsage, stdout), std::fputs(kPromptOptionsHelp, stdout), std::fputs(kSamplingUsage, stdout), std::fputs(kEpUsage, stdout), 0;
   apply_threads(a);
@@ -82,7 +84,7 @@ int cmd_generate(int argc, char** argv) {
     const std::string rest = stream.finish() + "\n";
     std::fwrite(rest.data(), 1, rest.size(), stdout);
     std::fflush(stdout);  // the text before the statistics on stderr
-    print_stats(a, st, *model, ep);
+    finish(a, st, *model, ep);
     return 0;
   }
   const auto outs = generate(*model, prompts, opt, &st);
@@ -91,7 +93,7 @@ int cmd_generate(int argc, char** argv) {
     std::printf("\n");
   }
   std::fflush(stdout);
-  print_stats(a, st, *model, ep);
+  finish(a, st, *model, ep);
   return 0;
 }
 

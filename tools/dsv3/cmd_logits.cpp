@@ -29,7 +29,7 @@ void write_floats(const std::string& path, const std::vector<float>& v) {
 }  // namespace
 
 int cmd_logits(int argc, char** argv) {
-  const Args a(argc, argv, {"model", "tokens", "prompt", "out", "mtp-out", "threads", "ep"}, {"chat", "help"});
+  const Args a(argc, argv, {"model", "tokens", "prompt", "out", "mtp-out", "threads", "ep", "profile"}, {"chat", "help"});
   if (a.has("help")) return std::fputs(kUsage, stdout), std::fputs(kPromptOptionsHelp, stdout), std::fputs(kEpUsage, stdout), 0;
   apply_threads(a);
   const std::string out_path = a.required("out");
@@ -64,6 +64,7 @@ int cmd_logits(int argc, char** argv) {
     }
     if (ep.output_rank()) write_floats(a.str("mtp-out"), ml);
   }
+  ep.write_profile();
   return 0;
 }
 

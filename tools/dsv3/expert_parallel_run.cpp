@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "dist/timeline.h"
 #include "io/checkpoint.h"
 
 namespace dsv3::cli {
@@ -33,11 +34,11 @@ int64_t expert_bytes(const Checkpoint& ck) {
 }  // namespace
 
 ExpertParallelRun::ExpertParallelRun(const Args& a, Model& model, const std::string& dir) {
-  if (!a.has("ep") && !dist::launched_by_mpirun()) return;
+  if (!a.has("ep") && !a.has("profile") && !dist::launched_by_mpirun()) return;
   dist::Communicator& world = dist::world();
   dist::quiet_other_ranks();
-  const int64_t ep = a.integer("ep", 0);
-  if (!a.has("ep")) {
+  const int64_t ep = a.integer("ep", a.has("profile") && world.size() == 1 ? 1 : 0);
+  if (!a.has("ep") && ep == 0) {
     if (world.size() == 1) return;
     dist::fail_on_every_rank(cat("started by mpirun with ", world.size(), " ranks: give --ep ", world.size()));
   }
@@ -53,12 +54,31 @@ ExpertParallelRun::ExpertParallelRun(const Args& a, Model& model, const std::str
   groups_ = std::make_unique<dist::Groups>(dist::make_groups(world, {int(ep), 1, int(ep)}));
   moe_ = std::make_unique<dist::ExpertParallelMoe>(*groups_->expert, cfg.n_routed_experts, cfg.hidden_size);
   dist::keep_other_experts_unmapped(model.weights(), moe_->placement());
+  if (a.has("profile")) {
+    profile_path_ = a.str("profile");
+    timeline_ = std::make_unique<dist::Timeline>(world);
+    moe_->set_timeline(timeline_.get());
+  }
   model.set_moe_runner(moe_.get());
   model_ = &model;
 }
 
 ExpertParallelRun::~ExpertParallelRun() {
   if (model_) model_->set_moe_runner(nullptr);
+}
+
+void ExpertParallelRun::write_profile() const {
+  if (!timeline_) return;
+  timeline_->write(profile_path_);
+  const char* kinds[] = {"compute", "communication", "wait"};
+  std::vector<double> mine;
+  for (const char* k : kinds) mine.push_back(timeline_->total_us(k) / 1000);
+  const std::vector<double> all = dist::world().all_gather(mine);
+  if (dist::world().rank() != 0) return;
+  std::fprintf(stderr, "profile: %s (Chrome trace-event JSON; open in Perfetto or chrome://tracing)\n", profile_path_.c_str());
+  for (int r = 0; r < dist::world().size(); ++r)
+    std::fprintf(stderr, "  rank %d: compute %.1f ms, communication %.1f ms, waiting for dispatched rows %.1f ms\n", r,
+                 all[size_t(r) * 3], all[size_t(r) * 3 + 1], all[size_t(r) * 3 + 2]);
 }
 
 void ExpertParallelRun::print_stats(const Model& model) const {

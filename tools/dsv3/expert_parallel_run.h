@@ -13,7 +13,7 @@ namespace dsv3::cli {
 
 class ExpertParallelRun {
  public:
-  // Without --ep and without mpirun: nothing. Otherwise checks (on every rank, before any
+  // Without --ep, --profile and mpirun: nothing. Otherwise checks (on every rank, before any
   // work) that --ep equals the job's ranks and divides the routed experts, and that every rank
   // was given the same config and checkpoint; then attaches the experts' placement to model.
   ExpertParallelRun(const Args& a, Model& model, const std::string& model_dir);
@@ -25,15 +25,20 @@ class ExpertParallelRun {
   // Collective: rank 0 prints each rank's experts and resident memory, and the bytes
   // dispatched per token and MoE layer, to stderr.
   void print_stats(const Model& model) const;
+  // Collective: with --profile FILE, rank 0 writes every rank's timeline there.
+  void write_profile() const;
 
  private:
   std::unique_ptr<dist::Groups> groups_;
   std::unique_ptr<dist::ExpertParallelMoe> moe_;
+  std::unique_ptr<dist::Timeline> timeline_;
+  std::string profile_path_;
   Model* model_ = nullptr;
 };
 
 // The help line of --ep.
 inline constexpr const char* kEpUsage =
-    "  --ep N       under `mpirun -np N`: each rank holds 1/N of every MoE layer's routed experts\n";
+    "  --ep N       under `mpirun -np N`: each rank holds 1/N of every MoE layer's routed experts\n"
+    "  --profile F  write each rank's timeline of the MoE layers to F (Chrome trace-event JSON)\n";
 
 }  // namespace dsv3::cli
