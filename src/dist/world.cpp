@@ -54,12 +54,6 @@ void quiet_other_ranks() {
   if (world().rank() != 0 && !std::freopen("/dev/null", "w", stdout)) fail("cannot silence stdout of rank ", world().rank());
 }
 
-uint64_t fnv1a(const void* data, size_t n, uint64_t h) {
-  const auto* p = static_cast<const uint8_t*>(data);
-  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
-  return h;
-}
-
 void fail_on_every_rank(const std::string& message) {
   g_failed_everywhere = true;
   throw Error(message);

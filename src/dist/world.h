@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "core/hash.h"
 #include "dist/comm.h"
 
 namespace dsv3::dist {
@@ -55,8 +56,5 @@ void check_same_everywhere(Communicator& comm, uint64_t value, const std::string
 // every rank threw together (fail_on_every_rank) rank 0 alone prints and the ranks exit;
 // after an error of one rank, that rank prints (naming itself) and aborts the others.
 void report_error(const char* command, const std::string& message);
-
-// FNV-1a, to fingerprint configs and checkpoints.
-uint64_t fnv1a(const void* data, size_t n, uint64_t h = 1469598103934665603ull);
 
 }  // namespace dsv3::dist

@@ -115,6 +115,11 @@ TokenRows PackedSet::rows(const std::vector<int64_t>& index) const {
   TokenRows r;
   r.B = int64_t(index.size());
   r.T = T;
+  if (source) {
+    r.tokens.resize(size_t(r.B * T));
+    for (size_t b = 0; b < index.size(); ++b) source->read(index[b], r.tokens.data() + b * size_t(T));
+    return r;
+  }
   for (int64_t i : index) {
     r.tokens.insert(r.tokens.end(), tokens.begin() + i * T, tokens.begin() + (i + 1) * T);
     if (!mask.empty()) r.mask.insert(r.mask.end(), mask.begin() + i * T, mask.begin() + (i + 1) * T);

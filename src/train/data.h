@@ -12,6 +12,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,12 +39,20 @@ struct DataOptions {
   bool sft = false;
 };
 
+// Sequences kept elsewhere and read on demand (memory-mapped token shards: token_shards.h).
+struct SequenceSource {
+  virtual ~SequenceSource() = default;
+  virtual int64_t size() const = 0;
+  virtual void read(int64_t seq, int32_t* out) const = 0;  // out [T]
+};
+
 // Sequences of T tokens; mask (SFT) marks the tokens that are targets.
 struct PackedSet {
   int64_t T = 0;
   std::vector<int32_t> tokens;  // [n_seq, T]
   std::vector<uint8_t> mask;    // [n_seq, T], empty: every token is a target
-  int64_t n_seq() const { return T > 0 ? int64_t(tokens.size()) / T : 0; }
+  std::shared_ptr<const SequenceSource> source;  // when set: the sequences, instead of tokens
+  int64_t n_seq() const { return source ? source->size() : T > 0 ? int64_t(tokens.size()) / T : 0; }
   TokenRows rows(const std::vector<int64_t>& index) const;  // the chosen sequences as a batch
 };
 

@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "core/error.h"
 #include "train/codec.h"
+#include "train/token_shards.h"
 #include "train/trainer.h"
 #include "train_codec.h"
 
@@ -109,7 +110,8 @@ int cmd_train(int argc, char** argv) {
   const std::string tok_dir = a.str("tokenizer", a.has("init") && fs::exists(a.str("init") + "/tokenizer.json") ? a.str("init") : "");
   if (tok_dir.empty()) fail("no tokenizer: give --tokenizer DIR (or 'bytes')");
   const TextCodec codec = make_codec(tok_dir, cfg.vocab_size);
-  const Dataset data = build_dataset(dopt, codec);
+  const bool shards = dopt.paths.size() == 1 && TokenShards::is_shard_dir(dopt.paths[0]);  // from dsv3 data
+  const Dataset data = shards ? shard_dataset(dopt.paths[0], dopt, cfg.vocab_size) : build_dataset(dopt, codec);
   std::fprintf(stderr, "data: %lld train documents (%lld FIM) -> %lld sequences of %lld; %lld held-out documents -> %lld sequences\n",
                (long long)data.train_docs, (long long)data.fim_docs, (long long)data.train.n_seq(), (long long)dopt.seq_len,
                (long long)data.val_docs, (long long)data.val.n_seq());

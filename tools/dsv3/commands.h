@@ -22,5 +22,6 @@ int cmd_init(int argc, char** argv);
 int cmd_plot(int argc, char** argv);
 int cmd_plot_schedule(int argc, char** argv);  // dsv3 plot --trace | --schedule
 int cmd_plan(int argc, char** argv);
+int cmd_data(int argc, char** argv);
 
 }  // namespace dsv3::cli

@@ -37,6 +37,7 @@ const Command kCommands[] = {
     {"grads", dsv3::cli::cmd_grads, "training loss and gradients of every tensor for a token batch"},
     {"plot", dsv3::cli::cmd_plot, "SVG of a training run's loss curves and expert-load balance"},
     {"plan", dsv3::cli::cmd_plan, "memory, pipeline bubble and throughput of a model on a cluster"},
+    {"data", dsv3::cli::cmd_data, "tokenize text/JSONL into token shards for train --data DIR"},
 };
 
 void usage(FILE* f) {
