@@ -1,9 +1,9 @@
 #include "dist/timeline.h"
 
 #include <cstdio>
-#include <filesystem>
 
 #include "core/error.h"
+#include "io/safetensors_writer.h"
 
 namespace dsv3::dist {
 
@@ -56,12 +56,7 @@ void Timeline::write(const std::string& path) const {
   json += all;
   json.resize(json.size() - 2);  // the last ",\n"
   json += "\n]}\n";
-  const std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) fail(path, ": cannot create");
-  const size_t n = std::fwrite(json.data(), 1, json.size(), f);
-  if (std::fclose(f) != 0 || n != json.size()) fail(path, ": write failed");
-  std::filesystem::rename(tmp, path);
+  write_file_atomic(path, json);
 }
 
 }  // namespace dsv3::dist

@@ -1,5 +1,7 @@
 #include "train/token_shards.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -9,6 +11,7 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "io/json_file.h"
+#include "io/safetensors_writer.h"
 
 namespace fs = std::filesystem;
 
@@ -37,16 +40,6 @@ std::string shard_name(size_t i) {
   char b[32];
   std::snprintf(b, sizeof b, "shard-%05zu.tok", i);
   return b;
-}
-
-// Writes text to path through a temporary file and a rename: readers see all of it or nothing.
-void write_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) fail(tmp, ": cannot create");
-  write_all(f, text.data(), text.size(), tmp);
-  if (std::fflush(f) != 0 || fsync(fileno(f)) != 0 || std::fclose(f) != 0) fail(tmp, ": write failed");
-  fs::rename(tmp, path);
 }
 
 }  // namespace
@@ -122,7 +115,7 @@ void TokenShardWriter::finish() {
   for (const Done& d : shards_)
     idx["shards"].push_back({{"file", d.file}, {"documents", d.docs}, {"tokens", d.tokens},
                              {"checksum", cat(std::hex, d.checksum)}});
-  write_atomically((fs::path(dir_) / "index.json").string(), idx.dump(1) + "\n");
+  write_file_atomic((fs::path(dir_) / "index.json").string(), idx.dump(1) + "\n");
 }
 
 bool TokenShards::is_shard_dir(const std::string& path) {

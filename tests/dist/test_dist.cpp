@@ -12,6 +12,7 @@
 #include "dist/dispatch.h"
 #include "dist/expert_parallel.h"
 #include "dist/timeline.h"
+#include "dist/timeline_svg.h"
 #include "dist/world.h"
 #include "io/checkpoint.h"
 #include "model/model.h"
@@ -170,6 +171,14 @@ TEST(Timeline, WritesChromeTraceEventsOfEverySpan) {
   EXPECT_GE(ev[2].at("ts").get<double>(), ev[1].at("ts").get<double>() + ev[1].at("dur").get<double>());
   EXPECT_EQ(ev[1].at("pid"), 0);
   EXPECT_GE(t.total_us("compute"), 0.0);
+
+  // dsv3 plot --profile: a lane per rank, a box per span in the window.
+  const std::string svg = trace_svg(j, 0, 0, "t<1>");
+  EXPECT_EQ(svg.rfind("<svg", 0), 0u);
+  EXPECT_NE(svg.find("<title>router "), std::string::npos);
+  EXPECT_NE(svg.find("<title>combine "), std::string::npos);
+  EXPECT_NE(svg.find("t&lt;1&gt;"), std::string::npos);
+  EXPECT_NE(error_of([] { trace_svg(nlohmann::json::object(), 0, 0, ""); }).find("traceEvents"), std::string::npos);
 }
 
 }  // namespace

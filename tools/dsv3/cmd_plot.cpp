@@ -6,6 +6,7 @@
 #include "cli_args.h"
 #include "commands.h"
 #include "core/error.h"
+#include "dist/timeline_svg.h"
 #include "io/safetensors_writer.h"
 #include "train/plot.h"
 
@@ -19,15 +20,25 @@ const char* kUsage =
     "RUN is a training folder or its metrics.jsonl. One run: loss curves and max/mean expert load\n"
     "of every MoE layer; several: their main losses and mean balance overlaid. --summary K prints\n"
     "a table instead: the last evaluation and the means over the last K steps.\n"
-    "Pipeline schedules and traces: dsv3 plot --trace FILE | --schedule S ... (dsv3 plot --trace x --help).\n";
+    "Pipeline schedules and traces: dsv3 plot --trace FILE | --schedule S ... (dsv3 plot --trace x --help).\n"
+    "       dsv3 plot --profile TRACE.json --out TIMELINE.svg [--from MS --to MS] [--title T]\n"
+    "draws a --profile trace of generate/logits/bench: one lane per rank, spans coloured by\n"
+    "compute/communication/wait.\n";
 
 }  // namespace
 
 int cmd_plot(int argc, char** argv) {
   for (int i = 0; i < argc; ++i)  // pipeline schedules: cmd_plot_schedule.cpp
     if (!std::strcmp(argv[i], "--trace") || !std::strcmp(argv[i], "--schedule")) return cmd_plot_schedule(argc, argv);
-  const Args a(argc, argv, {"metrics", "out", "labels", "title", "smooth", "summary"}, {"help"});
+  const Args a(argc, argv, {"metrics", "out", "labels", "title", "smooth", "summary", "profile", "from", "to"}, {"help"});
   if (a.has("help")) return std::fputs(kUsage, stdout), 0;
+  if (a.has("profile")) {  // a --profile timeline (docs/distributed.md)
+    const std::string out = a.required("out");
+    write_file_atomic(out, dist::trace_svg(read_json_file(a.str("profile")), a.number("from", 0), a.number("to", 0),
+                                           a.str("title", "dsv3 --profile: " + a.str("profile"))));
+    std::printf("wrote %s\n", out.c_str());
+    return 0;
+  }
   const auto paths = split_list(a.required("metrics"));
   const auto labels = split_list(a.str("labels"));
   if (!labels.empty() && labels.size() != paths.size()) fail("--labels needs one label per run");
