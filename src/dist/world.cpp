@@ -34,6 +34,13 @@ bool built_with_mpi() {
 }
 
 bool launched_by_mpirun() { return launcher_world_size() > 0; }
+int launched_ranks() { return launcher_world_size(); }
+
+int launched_rank() {
+  for (const char* v : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"})
+    if (const char* s = std::getenv(v)) return std::atoi(s);
+  return 0;
+}
 
 Communicator& world() {
   auto& w = world_slot();
@@ -90,9 +97,8 @@ Groups make_groups(Communicator& w, const Layout& l) {
 
 void report_error(const char* command, const std::string& message) {
   if (!world_is_distributed()) {
-    const char* launcher_rank = std::getenv("OMPI_COMM_WORLD_RANK");
-    if (launched_by_mpirun() && launcher_rank && launcher_world_size() > 1)  // failed before the world opened
-      std::fprintf(stderr, "dsv3 %s: error on rank %s: %s\n", command, launcher_rank, message.c_str());
+    if (launcher_world_size() > 1)  // failed before the world opened
+      std::fprintf(stderr, "dsv3 %s: error on rank %d: %s\n", command, launched_rank(), message.c_str());
     else
       std::fprintf(stderr, "dsv3 %s: error: %s\n", command, message.c_str());
     return;

@@ -18,8 +18,11 @@ namespace dsv3::dist {
 
 // Whether this binary was built with the MPI backend.
 bool built_with_mpi();
-// Whether mpirun (or another PMI launcher) started this process.
+// Whether mpirun (or another PMI launcher) started this process, and with how many ranks (0:
+// not launched by one). Read from the launcher's environment; MPI is not initialised.
 bool launched_by_mpirun();
+int launched_ranks();
+int launched_rank();  // this process's rank in that job (0 when not launched)
 
 // The world group: MPI's when launched by mpirun, else a single process. The first call
 // initialises MPI; every rank must make it.

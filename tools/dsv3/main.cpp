@@ -40,6 +40,15 @@ const Command kCommands[] = {
     {"data", dsv3::cli::cmd_data, "tokenize text/JSONL into token shards for train --data DIR"},
 };
 
+// The commands that run as one job over the ranks of an mpirun (--ep); the others refuse to
+// start several independent copies of themselves.
+const char* kDistributedCommands = "generate, logits and bench";
+bool runs_distributed(const char* name) {
+  for (const char* n : {"generate", "logits", "bench"})
+    if (!std::strcmp(name, n)) return true;
+  return false;
+}
+
 void usage(FILE* f) {
   std::fprintf(f, "usage: dsv3 <command> [options]   (dsv3 <command> --help for its options)\n\ncommands:\n");
   for (const auto& c : kCommands) std::fprintf(f, "  %-16s %s\n", c.name, c.summary);
@@ -60,6 +69,12 @@ int main(int argc, char** argv) {
   }
   for (const auto& c : kCommands) {
     if (std::strcmp(argv[1], c.name) != 0) continue;
+    if (dsv3::dist::launched_ranks() > 1 && !runs_distributed(c.name)) {
+      if (dsv3::dist::launched_rank() == 0)
+        std::fprintf(stderr, "dsv3 %s: error: does not run under mpirun with several ranks (%s do: docs/distributed.md)\n",
+                     c.name, kDistributedCommands);
+      return 2;
+    }
     std::string what;
     try {
       return c.run(argc - 2, argv + 2);
