@@ -9,6 +9,19 @@
 
 namespace dsv3::dist {
 
+namespace {
+
+// Row t's used slots as (expert, k), ascending in expert id — the order one process adds them.
+int64_t sorted_slots(const int32_t* ids, int64_t t, int64_t K, std::vector<std::pair<int32_t, int64_t>>& order) {
+  int64_t used = 0;
+  for (int64_t k = 0; k < K; ++k)
+    if (ids[t * K + k] >= 0) order[size_t(used++)] = {ids[t * K + k], k};
+  std::sort(order.begin(), order.begin() + used);
+  return used;
+}
+
+}  // namespace
+
 ExpertPlacement place_experts(int64_t n_experts, const Communicator& g) {
   if (n_experts <= 0 || n_experts % g.size() != 0)
     fail_on_every_rank(cat("--ep ", g.size(), " does not divide the ", n_experts,
@@ -22,8 +35,15 @@ ExpertExchange::ExpertExchange(Communicator& g, const ExpertPlacement& p, int64_
 ExpertExchange::~ExpertExchange() = default;  // pending requests wait in their destructors
 
 void ExpertExchange::dispatch_begin(const float* x, int64_t n, const int32_t* ids, int64_t K) {
-  const int N = comm_.size();
   n_ = n, K_ = K, ids_ = ids;
+  start_transfers(pack_sends(x));
+}
+
+// Fills send_x_ / send_meta_ (in rank order) and the combine slots; returns the metadata
+// count per destination.
+std::vector<int64_t> ExpertExchange::pack_sends(const float* x) {
+  const int N = comm_.size();
+  const int64_t n = n_, K = K_;
   // Per destination: the rows whose experts it owns, in row order (a row once per rank).
   std::vector<std::vector<int64_t>> rows(static_cast<size_t>(N));
   std::vector<std::vector<int32_t>> meta(static_cast<size_t>(N));
@@ -33,10 +53,7 @@ void ExpertExchange::dispatch_begin(const float* x, int64_t n, const int32_t* id
   std::vector<std::vector<int64_t>> slot_in_rank(static_cast<size_t>(N));  // (t·K + k) per pair, in pair order
   std::vector<std::pair<int32_t, int64_t>> order(static_cast<size_t>(K));  // (expert, k) of one row, ascending
   for (int64_t t = 0; t < n; ++t) {
-    int64_t used = 0;
-    for (int64_t k = 0; k < K; ++k)
-      if (ids[t * K + k] >= 0) order[size_t(used++)] = {ids[t * K + k], k};
-    std::sort(order.begin(), order.begin() + used);
+    const int64_t used = sorted_slots(ids_, t, K, order);
     for (int64_t i = 0; i < used;) {
       const int r = place_.owner(order[size_t(i)].first);
       int64_t j = i;
@@ -67,6 +84,11 @@ void ExpertExchange::dispatch_begin(const float* x, int64_t n, const int32_t* id
       stats_.meta_bytes += meta_counts[size_t(r)] * 4;
     }
   }
+  return meta_counts;
+}
+
+void ExpertExchange::start_transfers(const std::vector<int64_t>& meta_counts) {
+  const int N = comm_.size();
   // Layout first (two counts per peer), then the rows and their expert lists in flight.
   std::vector<int64_t> counts_out(static_cast<size_t>(2 * N)), counts_in(static_cast<size_t>(2 * N));
   for (int r = 0; r < N; ++r) counts_out[size_t(2 * r)] = send_rows_[size_t(r)], counts_out[size_t(2 * r + 1)] = send_pairs_[size_t(r)];

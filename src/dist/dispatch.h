@@ -72,6 +72,8 @@ class ExpertExchange {
   const ExchangeStats& stats() const { return stats_; }
 
  private:
+  std::vector<int64_t> pack_sends(const float* x);
+  void start_transfers(const std::vector<int64_t>& meta_counts);
   Communicator& comm_;
   ExpertPlacement place_;
   int64_t H_;
