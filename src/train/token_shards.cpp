@@ -22,6 +22,9 @@ namespace {
 constexpr char kMagic[8] = {'D', 'S', 'V', '3', 'T', 'O', 'K', '\0'};
 constexpr uint32_t kVersion = 1;
 constexpr size_t kHeaderBytes = 64;
+
+// Byte offset of doc_end: after the tokens, padded to 8 so the u64 offsets are aligned.
+uint64_t doc_end_offset(uint64_t tokens) { return kHeaderBytes + (tokens * 4 + 7) / 8 * 8; }
 constexpr const char* kFormat = "dsv3-token-shards";
 
 struct Header {
@@ -90,6 +93,8 @@ void TokenShardWriter::add(const std::vector<int32_t>& ids) {
 }
 
 void TokenShardWriter::close_shard() {
+  const uint32_t pad = 0;
+  if (tokens_ % 2) write_all(f_, &pad, 4, tmp_path_);
   write_all(f_, doc_end_.data(), doc_end_.size() * 8, tmp_path_);
   Header h{};
   std::memcpy(h.magic, kMagic, sizeof kMagic);
@@ -143,13 +148,13 @@ TokenShards::TokenShards(const std::string& dir) : dir_(dir) {
       std::memcpy(&h, sh.file->data(), sizeof h);
       if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0) fail(path, ": not a dsv3 token shard (bad magic)");
       if (h.version != kVersion || h.token_bytes != 4) fail(path, ": version ", h.version, " with ", h.token_bytes, "-byte tokens; expected 1, 4");
-      const uint64_t want = kHeaderBytes + h.tokens * 4 + h.documents * 8;
+      const uint64_t want = doc_end_offset(h.tokens) + h.documents * 8;
       if (sh.file->size() != want) fail(path, ": ", sh.file->size(), " bytes, header implies ", want, " (truncated or damaged)");
       if (int64_t(h.documents) != s.at("documents").get<int64_t>() || int64_t(h.tokens) != s.at("tokens").get<int64_t>() ||
           cat(std::hex, h.checksum) != s.at("checksum").get<std::string>())
         fail(path, ": header disagrees with index.json (documents, tokens or checksum)");
       sh.tokens = reinterpret_cast<const uint32_t*>(sh.file->data() + kHeaderBytes);
-      sh.doc_end = reinterpret_cast<const uint64_t*>(sh.file->data() + kHeaderBytes + h.tokens * 4);
+      sh.doc_end = reinterpret_cast<const uint64_t*>(sh.file->data() + doc_end_offset(h.tokens));
       uint64_t prev = 0;
       for (uint64_t d = 0; d < h.documents; ++d) {
         if (sh.doc_end[d] <= prev || sh.doc_end[d] > h.tokens) fail(path, ": document ", d, " has a bad end offset");

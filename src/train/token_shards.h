@@ -6,7 +6,8 @@
 //                         u32 bytes per token (4), u64 documents, u64 tokens,
 //                         u64 checksum (FNV-1a over the token bytes, then the doc_end bytes),
 //                         24 reserved zero bytes;
-//                         then u32 tokens[tokens] (each document followed by eos),
+//                         then u32 tokens[tokens] (each document followed by eos), zero-padded
+//                         to a multiple of 8 bytes,
 //                         then u64 doc_end[documents] (each document's end, in tokens, eos included)
 //   DIR/index.json        {"format": "dsv3-token-shards", "version": 1, "eos", "vocab_size",
 //                          "documents", "tokens", "shards": [{"file", "documents", "tokens", "checksum"}]}
