@@ -145,6 +145,7 @@ void Batcher::verify(Sequence& s, const float* logits, int64_t n, StepStats& st)
   for (int64_t i = 0; i < n; ++i) {
     std::copy_n(logits + i * V, V, row.begin());
     apply_penalties(row.data(), V, sp, s.history);  // the history includes accepted drafts
+    if (s.req.constraint) s.req.constraint->mask(row.data(), V);  // in the state after the accepted drafts
     if (!sp.greedy()) sampling_distribution(p, row.data(), V, sp);
     int32_t tok;
     bool ok = false;
@@ -176,6 +177,7 @@ bool Batcher::emit(Sequence& s, int32_t token, const float* penalized_logits) {
     ev.logprobs = token_logprobs(penalized_logits, model_.config().vocab_size, token, s.req.logprobs);
   s.tokens.push_back(token);
   if (s.req.sampling.has_penalties()) s.history.add(token);
+  if (s.req.constraint) s.req.constraint->advance(token);
   ++s.stats.generated_tokens;
   const bool keep = !s.req.on_token || s.req.on_token(ev);
   if (!keep || (s.req.stop_at_eos && model_.config().is_eos(token))) s.finish = FinishReason::kStop;

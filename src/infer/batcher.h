@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "infer/sampler.h"
+#include "infer/token_constraint.h"
 #include "model/model.h"
 
 namespace dsv3 {
@@ -48,6 +49,9 @@ struct SequenceRequest {
   SamplingParams sampling;
   bool stop_at_eos = true;
   int64_t logprobs = -1;  // < 0: none; else also this many top alternatives per token
+  // Restricts every chosen token (after penalties, before sampling); drafts it refuses are
+  // rejected. Owned by this sequence alone: it keeps the output's parse state.
+  std::shared_ptr<TokenConstraint> constraint;
   // Called for each new token on the stepping thread; returning false finishes the sequence
   // (reason kStop) without this token's successors.
   std::function<bool(const TokenEvent&)> on_token;

@@ -20,18 +20,23 @@ std::string StopMatcher::push(const std::string& text) {
     held_.clear();
     return out;
   }
-  // Hold back the longest suffix that is a proper prefix of some stop string. Pieces are whole
-  // UTF-8 characters, and so is such a suffix, so the release point is a character boundary.
-  size_t hold = 0;
-  for (const auto& s : stops_)
-    for (size_t len = std::min(s.size() - 1, held_.size()); len > hold; --len)
-      if (held_.compare(held_.size() - len, len, s, 0, len) == 0) {
-        hold = len;
-        break;
-      }
+  // Pieces are whole UTF-8 characters, and so is a held-back prefix of a stop string, so the
+  // release point is a character boundary.
+  const size_t hold = partial_marker_length(held_, stops_);
   std::string out = held_.substr(0, held_.size() - hold);
   held_.erase(0, held_.size() - hold);
   return out;
+}
+
+size_t partial_marker_length(const std::string& text, const std::vector<std::string>& markers) {
+  size_t hold = 0;
+  for (const auto& m : markers)
+    for (size_t len = m.empty() ? 0 : std::min(m.size() - 1, text.size()); len > hold; --len)
+      if (text.compare(text.size() - len, len, m, 0, len) == 0) {
+        hold = len;
+        break;
+      }
+  return hold;
 }
 
 std::string StopMatcher::flush() {

@@ -9,6 +9,10 @@
 
 namespace dsv3 {
 
+// The length of the longest suffix of `text` that is a proper prefix of one of `markers`: the
+// part to hold back while a marker split across pieces could still be completing.
+size_t partial_marker_length(const std::string& text, const std::vector<std::string>& markers);
+
 class StopMatcher {
  public:
   StopMatcher() = default;

@@ -8,6 +8,8 @@
 
 #include "core/error.h"
 #include "server/api_error.h"
+#include "server/chat_prompt.h"
+#include "tokenizer/chat_template_tools.h"
 #include "server/responses.h"
 
 namespace dsv3::server {
@@ -163,8 +165,16 @@ void HttpServer::handle_completion(const httplib::Request& req, httplib::Respons
       throw ApiError(404, cat("The model '", r.model, "' does not exist; this server serves '", opt_.model_name, "'"),
                      "model", "model_not_found");
     std::vector<int32_t> prompt;
+    ChatOutput output;
     try {
-      prompt = chat ? codec_.encode_chat(r.messages) : r.prompt_is_tokens ? r.prompt_tokens : codec_.encode(r.prompt_text);
+      if (chat) {
+        const ChatPrompt p = chat_prompt(r);
+        const std::string text = codec_.render_chat(p.messages) + p.prefill;
+        prompt = codec_.encode_rendered(text);
+        output = chat_output(r, p, text, opt_.split_reasoning);
+      } else {
+        prompt = r.prompt_is_tokens ? r.prompt_tokens : codec_.encode(r.prompt_text);
+      }
     } catch (const Error& e) {
       throw ApiError(400, e.what(), chat ? "messages" : "prompt");
     }
@@ -172,7 +182,8 @@ void HttpServer::handle_completion(const httplib::Request& req, httplib::Respons
     check_context(r, int64_t(prompt.size()), opt_.limits);
     if (draining_) throw ApiError(503, "the server is shutting down");
     const ModelConfig& cfg = model_.config();
-    auto job = std::make_shared<Job>(r, std::move(prompt), codec_, [&cfg](int32_t t) { return cfg.is_eos(t); });
+    auto job = std::make_shared<Job>(r, std::move(prompt), codec_, [&cfg](int32_t t) { return cfg.is_eos(t); },
+                                     std::move(output), output_constraint(r));
     if (!scheduler_->submit(job)) {
       ++metrics_.rejected_queue_full;
       res.set_header("Retry-After", "1");
@@ -187,6 +198,28 @@ void HttpServer::handle_completion(const httplib::Request& req, httplib::Respons
   } catch (const ApiError& e) {
     send_error(res, e);
   }
+}
+
+// A forced tool call's arguments follow its parameters schema, and then the span closes; a
+// response_format's JSON is followed by the end of the sequence.
+OutputConstraint HttpServer::output_constraint(const CompletionRequest& r) const {
+  OutputConstraint c;
+  const ModelConfig& cfg = model_.config();
+  const int32_t eos = cfg.eos_token_ids.empty() ? 0 : int32_t(cfg.eos_token_ids[0]);
+  if (r.tool_grammar) {
+    namespace dt = deepseek_tools;
+    c.grammar = r.tool_grammar;
+    c.then = codec_.encode_rendered(dt::kArgsClose + dt::kCallEnd + dt::kCallsEnd);
+    c.then.push_back(eos);
+  } else if (r.response_grammar) {
+    c.grammar = r.response_grammar;
+    c.then = {eos};
+  }
+  if (!c.grammar) return c;
+  c.trie = codec_.token_trie();
+  if (!c.trie) throw ApiError(400, "constrained output (response_format, tool_choice) needs a model with a tokenizer",
+                              r.tool_grammar ? "tool_choice" : "response_format");
+  return c;
 }
 
 bool HttpServer::write_or_cancel(httplib::DataSink& sink, const std::string& out, const std::shared_ptr<Job>& job) {
@@ -214,13 +247,19 @@ void HttpServer::respond_stream(httplib::Response& res, const std::shared_ptr<Jo
         const bool lp = job->request().logprobs >= 0;
         std::string out;
         if (!*started && meta.chat)  // the assistant role first, as OpenAI does
-          for (int64_t i = 0; i < job->n(); ++i) out += sse(chunk_json(meta, ChoiceEvent{i, "", {}, {}, FinishReason::kNone}, false, true));
+          for (int64_t i = 0; i < job->n(); ++i) {
+            ChoiceEvent role;
+            role.index = i;
+            out += sse(chunk_json(meta, role, false, true));
+          }
         *started = true;
         std::vector<ChoiceEvent> evs;
         const bool more = job->next(evs, 100ms);
         for (const auto& ev : evs) {
           if (ev.finish == FinishReason::kCancelled) continue;
-          if (ev.text.empty() && ev.logprobs.empty() && ev.finish == FinishReason::kNone && ev.tokens.empty()) continue;
+          if (ev.text.empty() && ev.reasoning.empty() && ev.tool_calls.empty() && ev.logprobs.empty() &&
+              ev.finish == FinishReason::kNone && ev.tokens.empty())
+            continue;
           out += sse(chunk_json(meta, ev, lp, false));
         }
         if (!more) {
@@ -250,13 +289,7 @@ void HttpServer::respond_whole(httplib::Response& res, const std::shared_ptr<Job
       [this, job, meta, st](size_t, httplib::DataSink& sink) {
         std::vector<ChoiceEvent> evs;
         const bool more = job->next(evs, 100ms);
-        for (auto& ev : evs) {
-          ChoiceResult& c = st->choices[size_t(ev.index)];
-          c.text += ev.text;
-          c.tokens.insert(c.tokens.end(), ev.tokens.begin(), ev.tokens.end());
-          for (auto& l : ev.logprobs) c.logprobs.push_back(std::move(l));
-          if (ev.finish != FinishReason::kNone) c.finish = ev.finish;
-        }
+        for (auto& ev : evs) accumulate(st->choices[size_t(ev.index)], ev);
         std::string out;
         if (!more) {
           out = job->error().empty() ? dump(full_response(meta, st->choices, job->request().logprobs >= 0,

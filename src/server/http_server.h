@@ -30,6 +30,7 @@ struct ServerOptions {
   std::vector<std::string> model_aliases;  // other names requests may use (the --model path)
   std::string api_key;                  // empty: no authentication
   int64_t max_body_bytes = 1 << 20;
+  bool split_reasoning = true;          // <think>…</think> to reasoning_content (requests may opt out)
   int http_threads = 0;                 // 0: enough for every running and queued request
   SchedulerOptions scheduler;
   Limits limits;                        // context_length and vocab_size are filled from the model
@@ -56,6 +57,7 @@ class HttpServer {
   bool write_or_cancel(httplib::DataSink& sink, const std::string& out, const std::shared_ptr<Job>& job);
   std::function<void(bool)> release_when_done(const std::shared_ptr<Job>& job);
   bool known_model(const std::string& name) const;
+  OutputConstraint output_constraint(const CompletionRequest& r) const;
 
   const Model& model_;
   const TextCodec& codec_;

@@ -5,9 +5,44 @@
 namespace dsv3::server {
 
 Job::Job(const CompletionRequest& req, std::vector<int32_t> prompt, const TextCodec& codec,
-         std::function<bool(int32_t)> is_eos)
-    : req_(req), prompt_(std::move(prompt)), codec_(codec), is_eos_(std::move(is_eos)) {
-  for (int64_t i = 0; i < req_.n; ++i) choices_.push_back({codec_.stream(), StopMatcher(req_.stop), 0, false});
+         std::function<bool(int32_t)> is_eos, ChatOutput output, OutputConstraint constraint)
+    : req_(req),
+      prompt_(std::move(prompt)),
+      codec_(codec),
+      output_(std::move(output)),
+      constraint_(std::move(constraint)),
+      is_eos_(std::move(is_eos)) {
+  for (int64_t i = 0; i < req_.n; ++i) {
+    Choice c{codec_.stream(output_.tool_calls), StopMatcher(req_.stop), nullptr, nullptr, 0, false};
+    if (output_.reasoning) c.reasoning = std::make_unique<ReasoningParser>(output_.reasoning_prefilled);
+    if (output_.tool_calls) c.tools = std::make_unique<ToolCallParser>(req_.stream, output_.prefill);
+    choices_.push_back(std::move(c));
+  }
+}
+
+void Job::route(Choice& c, const std::string& text, bool at_end, ChoiceEvent& e) {
+  ReasoningSplit r{"", text};
+  if (c.reasoning) {
+    r = c.reasoning->push(text);
+    if (at_end) {
+      ReasoningSplit rest = c.reasoning->finish();
+      r.reasoning += rest.reasoning;
+      r.content += rest.content;
+    }
+  }
+  e.reasoning += r.reasoning;
+  if (!c.tools) {
+    e.text += r.content;
+    return;
+  }
+  ToolParse t = c.tools->push(r.content);
+  if (at_end) {
+    ToolParse rest = c.tools->finish();
+    t.content += rest.content;
+    for (auto& d : rest.calls) t.calls.push_back(std::move(d));
+  }
+  e.text += t.content;
+  for (auto& d : t.calls) e.tool_calls.push_back(std::move(d));
 }
 
 std::vector<SequenceRequest> Job::sequence_requests() {
@@ -22,6 +57,8 @@ std::vector<SequenceRequest> Job::sequence_requests() {
     r.sampling.seed = req_.has_seed ? req_.sampling.seed + uint64_t(i) : (uint64_t(rd()) << 32) ^ rd();
     r.stop_at_eos = !req_.ignore_eos;
     r.logprobs = req_.logprobs;
+    if (constraint_.grammar)
+      r.constraint = std::make_shared<JsonConstraint>(constraint_.grammar, constraint_.trie, constraint_.then);
     r.on_token = [this, i](const TokenEvent& ev) { return on_token(i, ev); };
     r.on_finish = [this, i](FinishReason why, const SequenceStats& st) { on_finish(i, why, st); };
     out.push_back(std::move(r));
@@ -37,7 +74,7 @@ bool Job::on_token(int64_t i, const TokenEvent& ev) {
   e.tokens = {ev.token};
   // The end-of-sequence token ends the text; it is not part of it.
   const std::string piece = is_eos_(ev.token) && !req_.ignore_eos ? "" : c.decoder->push(ev.token);
-  e.text = c.stop.push(piece);
+  route(c, c.stop.push(piece), false, e);
   if (req_.logprobs >= 0) {
     LogprobEntry l{codec_.token_text(ev.token), ev.logprobs.logprob, {}};
     for (const auto& [t, lp] : ev.logprobs.top) l.top.emplace_back(codec_.token_text(t), lp);
@@ -52,11 +89,16 @@ void Job::on_finish(int64_t i, FinishReason why, const SequenceStats& st) {
   ChoiceEvent e;
   e.index = i;
   e.finish = why;
-  if (why != FinishReason::kCancelled && !c.stop.stopped()) {
-    e.text = c.stop.push(c.decoder->flush());
-    e.text += c.stop.flush();
+  if (why != FinishReason::kCancelled) {
+    std::string rest;
+    if (!c.stop.stopped()) {
+      rest = c.stop.push(c.decoder->flush());
+      rest += c.stop.flush();
+    }
+    route(c, rest, true, e);
   }
   if (c.stop.stopped()) e.finish = FinishReason::kStop;
+  e.called_tools = c.tools && c.tools->called() && e.finish == FinishReason::kStop;
   std::lock_guard<std::mutex> lk(mu_);
   c.done = true;
   ++done_;

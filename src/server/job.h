@@ -15,8 +15,11 @@
 
 #include "infer/batcher.h"
 #include "infer/stop_strings.h"
+#include "server/chat_prompt.h"
+#include "server/reasoning_parser.h"
 #include "server/request.h"
 #include "server/text_codec.h"
+#include "server/tool_call_parser.h"
 
 namespace dsv3::server {
 
@@ -30,16 +33,26 @@ struct LogprobEntry {
 // string may be forming), the token, its logprobs; the last event of a choice has a finish.
 struct ChoiceEvent {
   int64_t index = 0;
-  std::string text;
+  std::string text;                     // content
+  std::string reasoning;                // chat: reasoning_content
+  std::vector<ToolCallDelta> tool_calls;  // chat: pieces of tool calls
+  bool called_tools = false;            // on the last event: the choice ended in tool calls
   std::vector<int32_t> tokens;
   std::vector<LogprobEntry> logprobs;
   FinishReason finish = FinishReason::kNone;
 };
 
+// The form every choice's output must take (constrained decoding), when there is one.
+struct OutputConstraint {
+  std::shared_ptr<const JsonGrammar> grammar;  // null: free output
+  std::shared_ptr<const TokenTrie> trie;
+  std::vector<int32_t> then;  // the tokens after the JSON value (end of sequence, a tool call's closing)
+};
+
 class Job {
  public:
   Job(const CompletionRequest& req, std::vector<int32_t> prompt, const TextCodec& codec,
-      std::function<bool(int32_t)> is_eos);
+      std::function<bool(int32_t)> is_eos, ChatOutput output = {}, OutputConstraint constraint = {});
 
   const CompletionRequest& request() const { return req_; }
   int64_t prompt_tokens() const { return int64_t(prompt_.size()); }
@@ -63,16 +76,22 @@ class Job {
   struct Choice {
     std::unique_ptr<TextStream> decoder;
     StopMatcher stop;
+    std::unique_ptr<ReasoningParser> reasoning;
+    std::unique_ptr<ToolCallParser> tools;
     int64_t tokens = 0;
     bool done = false;
   };
   bool on_token(int64_t i, const TokenEvent& ev);
   void on_finish(int64_t i, FinishReason why, const SequenceStats& st);
   void push(ChoiceEvent ev);
+  // Content released by the stop matcher, split into reasoning, content and tool calls.
+  void route(Choice& c, const std::string& text, bool at_end, ChoiceEvent& e);
 
   CompletionRequest req_;
   std::vector<int32_t> prompt_;
   const TextCodec& codec_;
+  ChatOutput output_;
+  OutputConstraint constraint_;
   std::function<bool(int32_t)> is_eos_;
   std::vector<Choice> choices_;
   mutable std::mutex mu_;

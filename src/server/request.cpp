@@ -87,6 +87,28 @@ std::string message_content(const json& c, size_t i) {
   return out;
 }
 
+std::string string_field(const json& o, const char* k, const std::string& param) {
+  if (!o.is_object() || !given(o, k) || !o[k].is_string()) bad(param + "." + k, "expected a string");
+  return o[k].get<std::string>();
+}
+
+// An assistant turn's tool_calls, in the template's form (arguments kept as the JSON string).
+json parse_tool_calls(const json& calls, const std::string& param) {
+  if (!calls.is_array()) bad(param, "expected an array of tool calls");
+  json out = json::array();
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const std::string p = cat(param, "[", i, "]");
+    if (!calls[i].is_object()) bad(p, "expected an object");
+    if (given(calls[i], "type") && calls[i]["type"] != "function") bad(p + ".type", "only \"function\" is supported");
+    if (!given(calls[i], "function") || !calls[i]["function"].is_object()) bad(p + ".function", "is required");
+    const json& f = calls[i]["function"];
+    const std::string name = string_field(f, "name", p + ".function");
+    const std::string args = string_field(f, "arguments", p + ".function");
+    out.push_back({{"type", "function"}, {"function", {{"name", name}, {"arguments", args}}}});
+  }
+  return out;
+}
+
 void parse_messages(const json& b, CompletionRequest& r) {
   if (!given(b, "messages")) bad("messages", "is required");
   const json& m = b["messages"];
@@ -97,10 +119,101 @@ void parse_messages(const json& b, CompletionRequest& r) {
     if (!m[i].is_object()) bad(param, "expected an object with a role and content");
     if (!m[i].contains("role") || !m[i]["role"].is_string()) bad(param + ".role", "expected a string");
     const std::string role = m[i]["role"].get<std::string>();
-    if (role != "system" && role != "user" && role != "assistant" && role != "developer")
-      bad(param + ".role", cat("'", role, "' is not one of system, developer, user, assistant"));
-    if (!m[i].contains("content") || m[i]["content"].is_null()) bad(param + ".content", "is required");
-    r.messages.push_back({role == "developer" ? "system" : role, message_content(m[i]["content"], i)});
+    if (role != "system" && role != "user" && role != "assistant" && role != "developer" && role != "tool")
+      bad(param + ".role", cat("'", role, "' is not one of system, developer, user, assistant, tool"));
+    const bool has_calls = role == "assistant" && given(m[i], "tool_calls") && !m[i]["tool_calls"].empty();
+    if (has_calls) {
+      // The template renders a turn's calls only when its content is null (any text is dropped).
+      r.messages.push_back({{"role", "assistant"}, {"content", nullptr},
+                            {"tool_calls", parse_tool_calls(m[i]["tool_calls"], param + ".tool_calls")}});
+      continue;
+    }
+    if (!given(m[i], "content")) bad(param + ".content", "is required");
+    json msg = {{"role", role == "developer" ? "system" : role}, {"content", message_content(m[i]["content"], i)}};
+    if (role == "tool") string_field(m[i], "tool_call_id", param);  // required by the API; unused by the template
+    r.messages.push_back(std::move(msg));
+  }
+}
+
+// tools: [{"type": "function", "function": {"name", "description"?, "parameters"?}}].
+void parse_tools(const json& b, CompletionRequest& r) {
+  if (given(b, "tools")) {
+    const json& t = b["tools"];
+    if (!t.is_array()) bad("tools", "expected an array of tools");
+    for (size_t i = 0; i < t.size(); ++i) {
+      const std::string p = cat("tools[", i, "]");
+      if (!t[i].is_object() || t[i].value("type", "") != "function") bad(p + ".type", "expected \"function\"");
+      if (!given(t[i], "function") || !t[i]["function"].is_object()) bad(p + ".function", "is required");
+      const json& f = t[i]["function"];
+      const std::string name = string_field(f, "name", p + ".function");
+      if (name.empty() || name.size() > 64 ||
+          name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != std::string::npos)
+        bad(p + ".function.name", "must be 1-64 letters, digits, underscores or dashes");
+      json fn = {{"name", name}};
+      if (given(f, "description")) fn["description"] = string_field(f, "description", p + ".function");
+      if (given(f, "parameters")) {
+        if (!f["parameters"].is_object()) bad(p + ".function.parameters", "expected a JSON Schema object");
+        fn["parameters"] = f["parameters"];
+      }
+      r.tools.push_back(std::move(fn));
+    }
+  }
+  if (!given(b, "tool_choice")) {
+    r.tool_choice = r.tools.empty() ? ToolChoice::kNone : ToolChoice::kAuto;
+    return;
+  }
+  const json& c = b["tool_choice"];
+  if (c == "none") r.tool_choice = ToolChoice::kNone;
+  else if (c == "auto") r.tool_choice = ToolChoice::kAuto;
+  else if (c == "required") r.tool_choice = ToolChoice::kRequired;
+  else if (c.is_object() && c.value("type", "") == "function" && given(c, "function")) {
+    r.tool_choice = ToolChoice::kNamed;
+    r.tool_name = string_field(c["function"], "name", "tool_choice.function");
+    bool found = false;
+    for (const json& f : r.tools) found = found || f["name"] == r.tool_name;
+    if (!found) bad("tool_choice", cat("names the function '", r.tool_name, "', which is not in tools"));
+  } else {
+    bad("tool_choice", "expected \"none\", \"auto\", \"required\" or {\"type\": \"function\", \"function\": {\"name\": ...}}");
+  }
+  if (r.tool_choice != ToolChoice::kNone && r.tools.empty()) bad("tool_choice", "is only allowed when tools are given");
+}
+
+std::shared_ptr<const JsonGrammar> grammar_of(const json& schema, const std::string& param) {
+  try {
+    return std::make_shared<const JsonGrammar>(JsonGrammar::from_schema(schema));
+  } catch (const Error& e) {
+    bad(param, e.what());
+  }
+}
+
+// The arguments of the one function a request forces are generated under its parameters schema.
+void forced_tool_grammar(CompletionRequest& r) {
+  std::string name = r.tool_name;
+  if (r.tool_choice == ToolChoice::kRequired && r.tools.size() == 1) name = r.tools[0]["name"];
+  for (size_t i = 0; i < r.tools.size() && !name.empty(); ++i)
+    if (r.tools[i]["name"] == name)
+      r.tool_grammar = r.tools[i].contains("parameters")
+                           ? grammar_of(r.tools[i]["parameters"], cat("tools[", i, "].function.parameters"))
+                           : std::make_shared<const JsonGrammar>(JsonGrammar::any_object());
+}
+
+// response_format: {"type": "text" | "json_object" | "json_schema", "json_schema": {"schema", ...}}.
+void parse_response_format(const json& b, CompletionRequest& r) {
+  if (!given(b, "response_format")) return;
+  const json& f = b["response_format"];
+  if (!f.is_object() || !given(f, "type") || !f["type"].is_string())
+    bad("response_format", "expected {\"type\": \"text\" | \"json_object\" | \"json_schema\"}");
+  const std::string type = f["type"];
+  if (type == "text") return;
+  if (type == "json_object") {
+    r.response_grammar = std::make_shared<const JsonGrammar>(JsonGrammar::any_object());
+  } else if (type == "json_schema") {
+    if (!given(f, "json_schema") || !f["json_schema"].is_object()) bad("response_format.json_schema", "is required");
+    const json& js = f["json_schema"];
+    if (!given(js, "schema")) bad("response_format.json_schema.schema", "is required");
+    r.response_grammar = grammar_of(js["schema"], "response_format.json_schema.schema");
+  } else {
+    bad("response_format.type", cat("'", type, "' is not one of text, json_object, json_schema"));
   }
 }
 
@@ -172,8 +285,15 @@ CompletionRequest parse_completion_request(const json& b, bool chat, const Limit
   if (!given(b, "model")) bad("model", "is required");
   if (!b["model"].is_string()) bad("model", "expected a string");
   r.model = b["model"].get<std::string>();
-  if (chat) parse_messages(b, r);
-  else parse_prompt(b, r, lim);
+  if (chat) {
+    parse_messages(b, r);
+    parse_tools(b, r);
+    forced_tool_grammar(r);
+    r.separate_reasoning = boolean(b, "separate_reasoning", true);
+    if (given(b, "parallel_tool_calls")) boolean(b, "parallel_tool_calls", true);  // accepted; calls are never limited
+  } else {
+    parse_prompt(b, r, lim);
+  }
   const int64_t big = std::numeric_limits<int64_t>::max();
   r.max_tokens = integer(b, "max_tokens", -1, 1, big);
   if (chat) r.max_tokens = integer(b, "max_completion_tokens", r.max_tokens, 1, big);
@@ -188,6 +308,7 @@ CompletionRequest parse_completion_request(const json& b, bool chat, const Limit
   }
   parse_stop(b, r);
   parse_logprobs(b, r);
+  parse_response_format(b, r);
   r.ignore_eos = boolean(b, "ignore_eos", false);
   if (!chat && boolean(b, "echo", false)) bad("echo", "is not supported");
   if (given(b, "best_of") && integer(b, "best_of", 1, 1, lim.max_n) != r.n) bad("best_of", "must equal n");

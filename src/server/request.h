@@ -3,17 +3,19 @@
 // offending parameter named, before it can reach the model.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "infer/json_grammar.h"
 #include "infer/sampler.h"
 #include "io/json_file.h"
 
 namespace dsv3::server {
 
-struct ChatMessage {
-  std::string role, content;
-};
+// tool_choice: "auto" (the model decides), "none" (tools are not offered), "required" (some
+// call), or {"type": "function", "function": {"name"}} (that call).
+enum class ToolChoice { kAuto, kNone, kRequired, kNamed };
 
 struct Limits {
   int64_t context_length = 0;       // prompt + max_tokens
@@ -30,7 +32,17 @@ struct CompletionRequest {
   std::vector<int32_t> prompt_tokens;
   bool prompt_is_tokens = false;
   std::string prompt_text;
-  std::vector<ChatMessage> messages;
+  // Chat: the messages as the chat template takes them (content a string; an assistant turn
+  // with tool calls has content null and "tool_calls" with string arguments).
+  json messages = json::array();
+  json tools = json::array();  // OpenAI function objects {"name", "description"?, "parameters"?}
+  ToolChoice tool_choice = ToolChoice::kAuto;
+  std::string tool_name;         // the function tool_choice names
+  bool separate_reasoning = true;  // <think>…</think> to reasoning_content
+  // response_format json_object / json_schema: the JSON the output must be (null: free text).
+  std::shared_ptr<const JsonGrammar> response_grammar;
+  // The arguments of a forced call (tool_choice named, or required with one tool).
+  std::shared_ptr<const JsonGrammar> tool_grammar;
   int64_t max_tokens = -1;  // -1: the endpoint's default, resolved once the prompt length is known
   SamplingParams sampling;
   bool has_seed = false;

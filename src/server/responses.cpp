@@ -4,8 +4,37 @@ namespace dsv3::server {
 
 namespace {
 
-const char* finish_name(FinishReason r) {
-  return r == FinishReason::kLength ? "length" : "stop";  // a cancelled choice is never shown
+// A cancelled choice is never shown.
+const char* finish_name(FinishReason r, bool called_tools) {
+  return r == FinishReason::kLength ? "length" : called_tools ? "tool_calls" : "stop";
+}
+
+json tool_call_json(const ToolCallDelta& d) {
+  json f = json::object();
+  if (!d.name.empty()) f["name"] = d.name;
+  f["arguments"] = d.arguments;
+  json c = {{"index", d.index}, {"function", f}};
+  if (!d.id.empty()) {
+    c["id"] = d.id;
+    c["type"] = "function";
+  }
+  return c;
+}
+
+json chat_message(const ChoiceResult& c) {
+  json m = {{"role", "assistant"}, {"content", c.text}};
+  if (!c.reasoning.empty()) m["reasoning_content"] = c.reasoning;
+  if (!c.tool_calls.empty()) {
+    if (c.text.empty()) m["content"] = nullptr;
+    json calls = json::array();
+    for (const auto& d : c.tool_calls) {
+      json j = tool_call_json(d);
+      j.erase("index");
+      calls.push_back(j);
+    }
+    m["tool_calls"] = calls;
+  }
+  return m;
 }
 
 json bytes_of(const std::string& s) {
@@ -47,6 +76,21 @@ json logprobs_json(bool chat, const std::vector<LogprobEntry>& lps) {
 
 }  // namespace
 
+void accumulate(ChoiceResult& c, ChoiceEvent& ev) {
+  c.text += ev.text;
+  c.reasoning += ev.reasoning;
+  for (auto& d : ev.tool_calls) {
+    if (!d.name.empty()) c.tool_calls.push_back(std::move(d));
+    else if (!c.tool_calls.empty()) c.tool_calls.back().arguments += d.arguments;
+  }
+  c.tokens.insert(c.tokens.end(), ev.tokens.begin(), ev.tokens.end());
+  for (auto& l : ev.logprobs) c.logprobs.push_back(std::move(l));
+  if (ev.finish != FinishReason::kNone) {
+    c.finish = ev.finish;
+    c.called_tools = ev.called_tools;
+  }
+}
+
 json usage_json(int64_t prompt_tokens, int64_t completion_tokens) {
   return {{"prompt_tokens", prompt_tokens},
           {"completion_tokens", completion_tokens},
@@ -58,9 +102,9 @@ json full_response(const ResponseMeta& m, const std::vector<ChoiceResult>& choic
   json cs = json::array();
   for (size_t i = 0; i < choices.size(); ++i) {
     const ChoiceResult& c = choices[i];
-    json j = {{"index", i}, {"finish_reason", finish_name(c.finish)}, {"token_ids", c.tokens}};
+    json j = {{"index", i}, {"finish_reason", finish_name(c.finish, c.called_tools)}, {"token_ids", c.tokens}};
     j["logprobs"] = want_logprobs ? logprobs_json(m.chat, c.logprobs) : json(nullptr);
-    if (m.chat) j["message"] = {{"role", "assistant"}, {"content", c.text}};
+    if (m.chat) j["message"] = chat_message(c);
     else j["text"] = c.text;
     cs.push_back(j);
   }
@@ -74,12 +118,18 @@ json full_response(const ResponseMeta& m, const std::vector<ChoiceResult>& choic
 
 json chunk_json(const ResponseMeta& m, const ChoiceEvent& ev, bool want_logprobs, bool first) {
   json c = {{"index", ev.index}, {"token_ids", ev.tokens}};
-  c["finish_reason"] = ev.finish == FinishReason::kNone ? json(nullptr) : json(finish_name(ev.finish));
+  c["finish_reason"] = ev.finish == FinishReason::kNone ? json(nullptr) : json(finish_name(ev.finish, ev.called_tools));
   c["logprobs"] = want_logprobs && !ev.logprobs.empty() ? logprobs_json(m.chat, ev.logprobs) : json(nullptr);
   if (m.chat) {
     json delta = json::object();
     if (first) delta["role"] = "assistant";
     if (!ev.text.empty() || first) delta["content"] = ev.text;
+    if (!ev.reasoning.empty()) delta["reasoning_content"] = ev.reasoning;
+    if (!ev.tool_calls.empty()) {
+      json calls = json::array();
+      for (const auto& d : ev.tool_calls) calls.push_back(tool_call_json(d));
+      delta["tool_calls"] = calls;
+    }
     c["delta"] = delta;
   } else {
     c["text"] = ev.text;

@@ -19,11 +19,16 @@ struct ResponseMeta {
 
 // Accumulates one choice of a non-streamed response.
 struct ChoiceResult {
-  std::string text;
+  std::string text, reasoning;
+  std::vector<ToolCallDelta> tool_calls;  // whole calls, by index
+  bool called_tools = false;
   std::vector<int32_t> tokens;
   std::vector<LogprobEntry> logprobs;
   FinishReason finish = FinishReason::kNone;
 };
+
+// Adds an event to a choice of a whole response.
+void accumulate(ChoiceResult& c, ChoiceEvent& ev);
 
 json usage_json(int64_t prompt_tokens, int64_t completion_tokens);
 json full_response(const ResponseMeta& m, const std::vector<ChoiceResult>& choices, bool want_logprobs,

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "infer/token_constraint.h"
 #include "server/request.h"
 
 namespace dsv3::server {
@@ -26,9 +27,16 @@ class TextCodec {
   virtual bool has_tokenizer() const = 0;
   // Throw ApiError (400) when the prompt cannot be encoded.
   virtual std::vector<int32_t> encode(const std::string& text) const = 0;
-  virtual std::vector<int32_t> encode_chat(const std::vector<ChatMessage>& messages) const = 0;
-  virtual std::unique_ptr<TextStream> stream() const = 0;
+  // The conversation through the chat template (the generation prompt included), and the ids of
+  // such rendered text (which carries its own BOS).
+  virtual std::string render_chat(const json& messages) const = 0;
+  virtual std::vector<int32_t> encode_rendered(const std::string& text) const = 0;
+  // Special tokens are left out of the text, except, with `tool_markup`, DeepSeek's tool-call
+  // tokens, which the tool-call parser reads.
+  virtual std::unique_ptr<TextStream> stream(bool tool_markup = false) const = 0;
   virtual std::string token_text(int32_t token) const = 0;  // one token on its own (logprobs)
+  // The vocabulary's bytes for constrained decoding; null without a tokenizer.
+  virtual std::shared_ptr<const TokenTrie> token_trie() const = 0;
 };
 
 // Token ids as text, for checkpoints without a tokenizer.

@@ -125,6 +125,10 @@ bool Tokenizer::is_added(int32_t id) const {
 }
 
 bool Tokenizer::is_special(int32_t id) const { return is_added(id) && impl_->special[size_t(id)]; }
+
+std::string Tokenizer::token_bytes(int32_t id) const {
+  return has_id(id) && impl_->kind[size_t(id)] == Impl::Kind::kBytes ? impl_->bytes[size_t(id)] : std::string();
+}
 int32_t Tokenizer::bos_id() const { return impl_->bos_id; }
 int32_t Tokenizer::eos_id() const { return impl_->eos_id; }
 const TokenizerConfig& Tokenizer::config() const { return impl_->config; }

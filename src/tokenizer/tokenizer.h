@@ -60,6 +60,9 @@ class Tokenizer {
   bool has_id(int32_t id) const;                                 // a token of the vocab or added
   bool is_added(int32_t id) const;                               // added token (matched in raw text)
   bool is_special(int32_t id) const;                             // added token marked special
+  // The raw bytes a vocabulary token stands for (possibly part of a character); empty for added
+  // tokens and unused ids. For byte-level masks over the vocabulary (constrained decoding).
+  std::string token_bytes(int32_t id) const;
   int32_t bos_id() const;                                        // -1 when there is none
   int32_t eos_id() const;                                        // -1 when there is none
   const TokenizerConfig& config() const;

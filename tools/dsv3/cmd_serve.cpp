@@ -22,6 +22,7 @@ const char* kUsage =
     "                  [--max-sequences 16] [--max-queue 64] [--context N] [--max-body-bytes 1048576]\n"
     "                  [--max-prefill-tokens 512] [--default-max-tokens 1024] [--max-n 8]\n"
     "                  [--speculative mtp [--draft N]] [--shutdown-grace 10] [--threads N]\n"
+    "                  [--no-reasoning-split]\n"
     "OpenAI-compatible API: POST /v1/completions, POST /v1/chat/completions, GET /v1/models,\n"
     "GET /health, GET /metrics. --port 0 picks a free port; the address is printed on stderr.\n"
     "SIGTERM/SIGINT: stop accepting, let running requests finish (at most --shutdown-grace s).\n";
@@ -53,6 +54,7 @@ server::ServerOptions parse_options(const Args& a, const std::string& dir) {
   o.scheduler.batcher.draft_tokens = parse_draft_tokens(a);
   o.limits.default_chat_max_tokens = positive("default-max-tokens", 1024);
   o.limits.max_n = positive("max-n", 8);
+  o.split_reasoning = !a.has("no-reasoning-split");
   return o;
 }
 
@@ -63,7 +65,7 @@ int cmd_serve(int argc, char** argv) {
                {"model", "host", "port", "name", "api-key", "max-sequences", "max-queue", "context", "max-body-bytes",
                 "max-prefill-tokens", "default-max-tokens", "max-n", "speculative", "draft", "shutdown-grace",
                 "threads"},
-               {"help"});
+               {"help", "no-reasoning-split"});
   if (a.has("help")) return std::fputs(kUsage, stdout), 0;
   // Signals go to one waiting thread only: block them before any other thread exists.
   sigset_t sigs;
