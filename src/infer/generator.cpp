@@ -23,6 +23,7 @@ std::vector<std::vector<int32_t>> generate(const Model& model, const std::vector
     r.sampling = opt.sampling;
     r.sampling.seed = opt.sampling.seed + uint64_t(s);
     r.stop_at_eos = opt.stop_at_eos;
+    if (opt.constraint) r.constraint = opt.constraint();
     r.on_token = [&out, &on_token, s](const TokenEvent& ev) {
       out[size_t(s)].push_back(ev.token);
       return !on_token || on_token(s, ev.token);

@@ -19,6 +19,8 @@ struct GenerateOptions {
   SamplingParams sampling;  // sequence s uses seed sampling.seed + s
   bool stop_at_eos = true;
   int64_t draft_tokens = 0;  // MTP speculative decoding with this many drafts per step; 0: off
+  // Constrained decoding: a fresh constraint for each sequence (null: free output).
+  std::function<std::shared_ptr<TokenConstraint>()> constraint;
 };
 
 struct GenerateStats {

@@ -6,7 +6,7 @@
 namespace dsv3::server {
 
 ChatPrompt chat_prompt(const CompletionRequest& r) {
-  ChatPrompt p{r.messages, ""};
+  ChatPrompt p{r.messages, r.assistant_prefix};
   if (r.tool_choice == ToolChoice::kNone) return p;
   // The template joins every system message, in order, at the start of the prompt.
   p.messages.push_back({{"role", "system"}, {"content", deepseek_tools::tools_system_prompt(r.tools)}});
@@ -20,8 +20,9 @@ ChatOutput chat_output(const CompletionRequest& r, const ChatPrompt& p, const st
                        bool split_reasoning) {
   ChatOutput o;
   o.tool_calls = r.tool_choice != ToolChoice::kNone;
-  o.prefill = p.prefill;
-  o.reasoning = split_reasoning && r.separate_reasoning && p.prefill.empty();
+  const bool forced_call = r.tool_choice == ToolChoice::kNamed || r.tool_choice == ToolChoice::kRequired;
+  if (forced_call) o.prefill = p.prefill;
+  o.reasoning = split_reasoning && r.separate_reasoning && !forced_call;
   o.reasoning_prefilled = o.reasoning && ReasoningParser::prompt_opens_reasoning(rendered);
   return o;
 }

@@ -13,14 +13,14 @@ namespace dsv3::server {
 // How a choice's text is split into content, reasoning and tool calls.
 struct ChatOutput {
   bool tool_calls = false;        // parse DeepSeek tool-call spans
-  std::string prefill;            // the forced start of the span (already in the prompt)
+  std::string prefill;            // the forced start of a tool-call span (already in the prompt)
   bool reasoning = false;         // split <think>…</think> into reasoning_content
   bool reasoning_prefilled = false;  // the prompt opened <think>
 };
 
 struct ChatPrompt {
   json messages;  // for the chat template
-  std::string prefill;  // appended to the rendered prompt
+  std::string prefill;  // appended to the rendered prompt: an assistant prefix or a forced call's opening
 };
 
 ChatPrompt chat_prompt(const CompletionRequest& r);

@@ -129,6 +129,11 @@ void parse_messages(const json& b, CompletionRequest& r) {
       continue;
     }
     if (!given(m[i], "content")) bad(param + ".content", "is required");
+    if (given(m[i], "prefix") && boolean(m[i], "prefix", false)) {
+      if (role != "assistant" || i + 1 != m.size()) bad(param + ".prefix", "only the last message, an assistant one, can be a prefix");
+      r.assistant_prefix = message_content(m[i]["content"], i);
+      continue;
+    }
     json msg = {{"role", role == "developer" ? "system" : role}, {"content", message_content(m[i]["content"], i)}};
     if (role == "tool") string_field(m[i], "tool_call_id", param);  // required by the API; unused by the template
     r.messages.push_back(std::move(msg));
@@ -289,6 +294,8 @@ CompletionRequest parse_completion_request(const json& b, bool chat, const Limit
     parse_messages(b, r);
     parse_tools(b, r);
     forced_tool_grammar(r);
+    if (!r.assistant_prefix.empty() && (r.tool_choice == ToolChoice::kNamed || r.tool_choice == ToolChoice::kRequired))
+      bad("tool_choice", "a forced tool call cannot follow an assistant prefix");
     r.separate_reasoning = boolean(b, "separate_reasoning", true);
     if (given(b, "parallel_tool_calls")) boolean(b, "parallel_tool_calls", true);  // accepted; calls are never limited
   } else {

@@ -39,6 +39,9 @@ struct CompletionRequest {
   ToolChoice tool_choice = ToolChoice::kAuto;
   std::string tool_name;         // the function tool_choice names
   bool separate_reasoning = true;  // <think>…</think> to reasoning_content
+  // DeepSeek's prefix completion: a last assistant message with "prefix": true is the start of
+  // the reply, which the model continues (the prefix is not repeated in the output).
+  std::string assistant_prefix;
   // response_format json_object / json_schema: the JSON the output must be (null: free text).
   std::shared_ptr<const JsonGrammar> response_grammar;
   // The arguments of a forced call (tool_choice named, or required with one tool).

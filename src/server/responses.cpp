@@ -126,8 +126,14 @@ json chunk_json(const ResponseMeta& m, const ChoiceEvent& ev, bool want_logprobs
     if (!ev.text.empty() || first) delta["content"] = ev.text;
     if (!ev.reasoning.empty()) delta["reasoning_content"] = ev.reasoning;
     if (!ev.tool_calls.empty()) {
+      // One entry per call and chunk, as OpenAI sends them: pieces of one call are merged.
       json calls = json::array();
-      for (const auto& d : ev.tool_calls) calls.push_back(tool_call_json(d));
+      for (const auto& d : ev.tool_calls) {
+        if (!calls.empty() && calls.back()["index"] == d.index && d.name.empty())
+          calls.back()["function"]["arguments"] = calls.back()["function"]["arguments"].get<std::string>() + d.arguments;
+        else
+          calls.push_back(tool_call_json(d));
+      }
       delta["tool_calls"] = calls;
     }
     c["delta"] = delta;

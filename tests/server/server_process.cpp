@@ -139,4 +139,31 @@ std::string body_of(const std::string& r) {
   return out;
 }
 
+std::string request(const std::string& method, const std::string& path, const std::string& body,
+                    const std::string& headers) {
+  return method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\n" +
+         headers + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+Reply call(int port, const std::string& method, const std::string& path, const std::string& body,
+           const std::string& headers) {
+  Reply r;
+  r.raw = raw_http(port, request(method, path, body, headers));
+  r.status = status_of(r.raw);
+  r.body = body_of(r.raw);
+  r.j = json::parse(r.body, nullptr, false);
+  return r;
+}
+
+std::vector<std::string> sse_events(const std::string& body) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while ((i = body.find("data: ", i)) != std::string::npos) {
+    const size_t end = body.find("\n\n", i);
+    out.push_back(body.substr(i + 6, end - i - 6));
+    i = end;
+  }
+  return out;
+}
+
 }  // namespace dsv3::test

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "io/json_file.h"
+
 namespace dsv3::test {
 
 class ServerProcess {
@@ -46,5 +48,20 @@ std::string raw_http(int port, const std::string& request, double timeout_s = 20
 // Status code of a raw response ("HTTP/1.1 404 ..."), 0 if none.
 int status_of(const std::string& response);
 std::string body_of(const std::string& response);  // after the blank line, chunked decoded
+
+// An HTTP/1.1 request with Connection: close and a JSON body.
+std::string request(const std::string& method, const std::string& path, const std::string& body,
+                    const std::string& headers = "");
+
+struct Reply {
+  int status = 0;
+  std::string raw, body;
+  json j;  // the body parsed (discarded when it is not JSON)
+};
+Reply call(int port, const std::string& method, const std::string& path, const std::string& body = "",
+           const std::string& headers = "");
+
+// The data: payloads of a server-sent event stream, [DONE] included.
+std::vector<std::string> sse_events(const std::string& body);
 
 }  // namespace dsv3::test

@@ -16,42 +16,12 @@ namespace dsv3 {
 namespace {
 
 using test::body_of;
+using test::call;
 using test::raw_http;
+using test::Reply;
+using test::request;
+using test::sse_events;
 using test::status_of;
-
-std::string request(const std::string& method, const std::string& path, const std::string& body,
-                    const std::string& headers = "") {
-  return method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\n" +
-         headers + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-}
-
-struct Reply {
-  int status = 0;
-  std::string raw, body;
-  json j;
-};
-
-Reply call(int port, const std::string& method, const std::string& path, const std::string& body = "",
-           const std::string& headers = "") {
-  Reply r;
-  r.raw = raw_http(port, request(method, path, body, headers));
-  r.status = status_of(r.raw);
-  r.body = body_of(r.raw);
-  r.j = json::parse(r.body, nullptr, false);
-  return r;
-}
-
-// The data: payloads of a server-sent event stream, [DONE] included.
-std::vector<std::string> sse_events(const std::string& body) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while ((i = body.find("data: ", i)) != std::string::npos) {
-    const size_t end = body.find("\n\n", i);
-    out.push_back(body.substr(i + 6, end - i - 6));
-    i = end;
-  }
-  return out;
-}
 
 std::string generate_ids(const std::string& model, const std::string& tokens, int n, const std::string& extra = "") {
   const auto r = test::run_dsv3("generate --model " + test::model_path(model) + " --tokens " + tokens +

@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "core/error.h"
 #include "infer/generator.h"
+#include "io/json_file.h"
 #include "model_path.h"
 #include "sampling_args.h"
 #include "text_prompt.h"
@@ -19,12 +20,15 @@ namespace {
 const char* kUsage =
     "usage: dsv3 generate --model DIR (--tokens 5,9,13[;7,8,...] | --prompt TEXT [--chat]) --max-new-tokens N\n"
     "                     [sampling options] [--ids] [--stop-at-eos] [--stats] [--threads N]\n"
+    "                     [--json-schema FILE|object]\n"
     "Prints the generated token ids of each prompt (prompts separated by ';') on one line each.\n"
     "With --tokens, generation works at the token level and runs exactly --max-new-tokens steps\n"
     "(as DeepSeek's reference does) unless --stop-at-eos is given.\n"
     "With --prompt, the continuation is printed as text while it is generated (ids with --ids)\n"
     "and stops at EOS. --stats prints prefill/decode speed and, with --speculative mtp, the draft\n"
-    "acceptance rate and tokens per step to stderr.\n";
+    "acceptance rate and tokens per step to stderr.\n"
+    "--json-schema constrains each output to JSON valid under the schema in FILE (or any JSON\n"
+    "object), followed by EOS; needs the model's tokenizer (docs/serving.md, structured output).\n";
 
 std::vector<std::vector<int32_t>> parse_prompts(const std::string& s) {
   std::vector<std::vector<int32_t>> out;
@@ -49,10 +53,26 @@ void finish(const Args& a, const GenerateStats& st, const Model& model, const Ex
                  (long long)st.accepted, (long long)st.drafted, 100.0 * st.acceptance_rate(), st.tokens_per_step());
 }
 
+// --json-schema FILE (or "object": any JSON object): each output is that JSON, then EOS.
+std::function<std::shared_ptr<TokenConstraint>()> json_constraint(const Args& a, const Model& model) {
+  const auto tok = load_model_tokenizer(resolve_model_dir(a.str("model")));
+  if (!tok) fail("--json-schema needs a model with a tokenizer");
+  const std::string spec = a.str("json-schema");
+  auto grammar = std::make_shared<const JsonGrammar>(spec == "object" ? JsonGrammar::any_object()
+                                                                      : JsonGrammar::from_schema(read_json_file(spec)));
+  std::vector<std::string> bytes(size_t(tok->vocab_size()));
+  for (int32_t id = 0; id < tok->vocab_size(); ++id) bytes[size_t(id)] = tok->token_bytes(id);
+  auto trie = std::make_shared<const TokenTrie>(bytes);
+  const auto& eos = model.config().eos_token_ids;
+  const std::vector<int32_t> then = {eos.empty() ? tok->eos_id() : int32_t(eos[0])};
+  return [grammar, trie, then] { return std::make_shared<JsonConstraint>(grammar, trie, then); };
+}
+
 }  // namespace
 
 int cmd_generate(int argc, char** argv) {
-  const Args a(argc, argv, with_sampling({"model", "tokens", "prompt", "max-new-tokens", "threads", "ep", "profile"}),
+  const Args a(argc, argv,
+               with_sampling({"model", "tokens", "prompt", "max-new-tokens", "threads", "ep", "profile", "json-schema"}),
                {"ids", "stats", "stop-at-eos", "chat", "help"});
   if (a.has("help")) return std::fputs(kUsage, stdout), std::fputs(kPromptOptionsHelp, stdout), std::fputs(kSamplingUsage, stdout), std::fputs(kEpUsage, stdout), 0;
   apply_threads(a);
@@ -68,6 +88,7 @@ int cmd_generate(int argc, char** argv) {
   opt.stop_at_eos = a.has("stop-at-eos") || text_prompt;
   const auto model = load_model(a.str("model"));
   const ExpertParallelRun ep(a, *model, resolve_model_dir(a.str("model")));
+  if (a.has("json-schema")) opt.constraint = json_constraint(a, *model);
 
   GenerateStats st;
   if (text_prompt && !a.has("ids")) {
