@@ -23,6 +23,7 @@ Batcher::Batcher(const Model& model, BatcherOptions opt) : model_(model), opt_(o
   if (opt_.draft_tokens < 0) fail("the number of draft tokens must be >= 0");
   if (opt_.draft_tokens > 0 && model.mtp_depth() == 0)
     fail("speculative decoding needs an MTP module, and this checkpoint has none (num_nextn_predict_layers = 0)");
+  if (opt_.prefix_cache_bytes > 0) prefix_ = std::make_unique<PrefixCache>(opt_.prefix_cache_bytes);
 }
 
 Batcher::~Batcher() = default;
@@ -42,6 +43,8 @@ int64_t Batcher::add(SequenceRequest r) {
   s->prompt_len = T;
   s->cache = model_.new_cache();
   if (opt_.draft_tokens > 0) s->mtp_cache = model_.new_mtp_cache();
+  // A cached prefix is not prefilled again: feeding starts after it.
+  if (prefix_) s->fed = prefix_->restore(r.prompt, s->cache, opt_.draft_tokens > 0 ? &s->mtp_cache : nullptr);
   if (r.sampling.has_penalties()) s->history.add_prompt(r.prompt);
   s->rng = Rng(r.sampling.seed);
   s->stats.prompt_tokens = T;
@@ -121,6 +124,7 @@ StepStats Batcher::step() {
     at += 1 + e.n_drafts;
   }
   if (opt_.draft_tokens > 0) draft(rows, hidden);
+  if (prefix_) store_prefix(rows);
 
   for (auto it = seqs_.begin(); it != seqs_.end();) {
     if (it->second->finish == FinishReason::kNone) {
@@ -133,6 +137,19 @@ StepStats Batcher::step() {
     if (s->req.on_finish) s->req.on_finish(s->finish, s->stats);
   }
   return st;
+}
+
+// Once a prompt is in the caches (and, with MTP, its MTP rows too, which draft() builds only
+// for sequences still running), its whole blocks go into the prefix cache.
+void Batcher::store_prefix(const Rows& rows) {
+  const bool mtp = opt_.draft_tokens > 0;
+  for (const auto& e : rows.entries) {
+    Sequence& s = *e.s;
+    if (s.prefix_stored || s.fed < s.prompt_len || (mtp && s.finish != FinishReason::kNone)) continue;
+    s.prefix_stored = true;
+    const std::vector<int32_t> prompt(s.tokens.begin(), s.tokens.begin() + s.prompt_len);
+    prefix_->store(prompt, s.cache, mtp ? &s.mtp_cache : nullptr);
+  }
 }
 
 // Rows of logits [n, V]: row 0 follows the pending token, row i the draft d_i.

@@ -24,6 +24,7 @@
 #include <memory>
 #include <vector>
 
+#include "infer/prefix_cache.h"
 #include "infer/sampler.h"
 #include "infer/token_constraint.h"
 #include "model/model.h"
@@ -62,6 +63,7 @@ struct BatcherOptions {
   int64_t draft_tokens = 0;        // MTP drafts per step; 0: plain decoding
   int64_t max_prefill_tokens = 0;  // prompt rows per step over all sequences; 0: no limit
   int64_t context_length = 0;      // prompt + new tokens; 0: the model's max_position_embeddings
+  int64_t prefix_cache_bytes = 0;  // prefix caching (prefix_cache.h) up to this many bytes; 0: off
 };
 
 // What one step did, for metrics.
@@ -84,6 +86,7 @@ struct Sequence {
   Rng rng{0};
   SequenceStats stats;
   FinishReason finish = FinishReason::kNone;
+  bool prefix_stored = false;  // its prompt's blocks went into the prefix cache
   int64_t generated() const { return int64_t(tokens.size()) - prompt_len; }
 };
 
@@ -102,6 +105,7 @@ class Batcher {
   const BatcherOptions& options() const { return opt_; }
   int64_t context_length() const { return opt_.context_length; }
   const Sequence* find(int64_t id) const;  // nullptr once finished (tests inspect caches)
+  const PrefixCache* prefix_cache() const { return prefix_.get(); }  // null when off
 
   StepStats step();
 
@@ -125,11 +129,13 @@ class Batcher {
   void draft(const Rows& rows, const std::vector<float>& hidden);
   void sample_draft(Sequence& s, const float* logits);
   void finish(Sequence& s, FinishReason r);
+  void store_prefix(const Rows& rows);
 
   const Model& model_;
   BatcherOptions opt_;
   int64_t next_id_ = 0;
   std::map<int64_t, std::unique_ptr<Sequence>> seqs_;  // by id: admission order
+  std::unique_ptr<PrefixCache> prefix_;
 };
 
 }  // namespace dsv3

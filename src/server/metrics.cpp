@@ -41,6 +41,15 @@ std::string Metrics::render() const {
          double(cancelled_sequences));
   metric(os, "dsv3_rejected_queue_full_total", "counter", "Requests refused with 429 (queue full).",
          double(rejected_queue_full));
+  metric(os, "dsv3_prefix_cache_lookups_total", "counter", "Prompts looked up in the prefix cache.",
+         double(prefix_lookups));
+  metric(os, "dsv3_prefix_cache_hits_total", "counter", "Prompts that reused cached prefix rows.", double(prefix_hits));
+  metric(os, "dsv3_prefix_cache_reused_tokens_total", "counter", "Prompt tokens not prefilled thanks to the cache.",
+         double(prefix_reused_tokens));
+  metric(os, "dsv3_prefix_cache_blocks", "gauge", "Blocks in the prefix cache.", double(prefix_blocks));
+  metric(os, "dsv3_prefix_cache_bytes", "gauge", "Bytes of the prefix cache's blocks.", double(prefix_bytes));
+  metric(os, "dsv3_prefix_cache_evicted_blocks_total", "counter", "Blocks evicted (least recently used).",
+         double(prefix_evicted_blocks));
   return os.str();
 }
 

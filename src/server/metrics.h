@@ -18,6 +18,9 @@ class Metrics {
   std::atomic<int64_t> steps{0}, step_sequences{0}, step_rows{0};
   std::atomic<int64_t> drafted{0}, accepted{0};
   std::atomic<int64_t> cancelled_sequences{0}, rejected_queue_full{0};
+  // Prefix cache (copied from the Batcher's after each step).
+  std::atomic<int64_t> prefix_lookups{0}, prefix_hits{0}, prefix_reused_tokens{0};
+  std::atomic<int64_t> prefix_blocks{0}, prefix_bytes{0}, prefix_evicted_blocks{0};
 
  private:
   mutable std::mutex mu_;

@@ -115,6 +115,15 @@ void Scheduler::step() {
   metrics_.generation_tokens += st.emitted;
   metrics_.drafted += st.drafted;
   metrics_.accepted += st.accepted;
+  if (const PrefixCache* pc = batcher_.prefix_cache()) {
+    const PrefixCacheStats& p = pc->stats();
+    metrics_.prefix_lookups = p.lookups;
+    metrics_.prefix_hits = p.hits;
+    metrics_.prefix_reused_tokens = p.reused_tokens;
+    metrics_.prefix_blocks = p.blocks;
+    metrics_.prefix_bytes = p.bytes;
+    metrics_.prefix_evicted_blocks = p.evicted_blocks;
+  }
   if (st.finished) {
     std::lock_guard<std::mutex> lk(mu_);
     retire_finished();

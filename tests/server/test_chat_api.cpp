@@ -17,7 +17,7 @@ using test::sse_events;
 class ChatApi : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    server_ = new test::ServerProcess("--model " + test::data_path("../../models/default") + " --name default");
+    server_ = new test::ServerProcess("--model " + test::data_path("../../models/default") + " --name default --prefix-cache-mb 16");
   }
   static void TearDownTestSuite() { delete server_; }
   static Reply chat(const json& body) { return call(server_->port(), "POST", "/v1/chat/completions", body.dump()); }
@@ -28,7 +28,8 @@ test::ServerProcess* ChatApi::server_ = nullptr;
 const json kWeatherTool = json::parse(R"({"type": "function", "function": {"name": "get_weather",
     "description": "The weather in a city now",
     "parameters": {"type": "object", "properties": {"city": {"enum": ["Paris", "Tokyo"]},
-      "unit": {"enum": ["celsius", "fahrenheit"]}, "days": {"type": "integer"}}, "required": ["city", "unit"]}}})");
+      "unit": {"enum": ["celsius", "fahrenheit"]}, "days": {"type": "integer", "description": "ahead"}},
+      "required": ["city", "unit"]}}})");
 
 json weather_request(const json& tool_choice) {
   return {{"model", "default"}, {"temperature", 0}, {"max_tokens", 64},
@@ -65,6 +66,7 @@ TEST_F(ChatApi, ForcedToolCallAndItsRoundTrip) {
 
   // The call and its result go back into the conversation.
   json next = weather_request("auto");
+  next["max_tokens"] = 8;
   next["messages"].push_back({{"role", "assistant"}, {"content", nullptr}, {"tool_calls", json::array({call0})}});
   next["messages"].push_back({{"role", "tool"}, {"tool_call_id", call0["id"]}, {"content", "{\"temperature\": 18}"}});
   const Reply r2 = chat(next);
@@ -107,7 +109,7 @@ TEST_F(ChatApi, ResponseFormatJsonSchemaValidates) {
   const json schema = json::parse(R"({"type": "object", "properties": {
       "word": {"enum": ["tree", "river", "stone"]}, "count": {"type": "integer"}, "ok": {"type": "boolean"},
       "tags": {"type": "array", "items": {"enum": ["a", "b"]}, "maxItems": 3}}, "required": ["word", "count", "tags"]})");
-  json body = {{"model", "default"}, {"n", 4}, {"seed", 5}, {"max_tokens", 200},
+  json body = {{"model", "default"}, {"n", 3}, {"seed", 5}, {"max_tokens", 96},
                {"messages", json::array({{{"role", "user"}, {"content", "Describe a tree as JSON."}}})},
                {"response_format", {{"type", "json_schema"}, {"json_schema", {{"name", "thing"}, {"schema", schema}}}}}};
   const Reply r = chat(body);
@@ -169,6 +171,30 @@ TEST_F(ChatApi, ReasoningAfterAPrefilledThinkIsReasoningContent) {
     if (d.contains("reasoning_content")) streamed += d["reasoning_content"].get<std::string>();
   }
   EXPECT_EQ(streamed, m["reasoning_content"]);
+}
+
+double metric(int port, const std::string& name) {
+  const std::string m = call(port, "GET", "/metrics").body;
+  const size_t at = m.find("\n" + name + " ");
+  return at == std::string::npos ? -1.0 : std::stod(m.substr(at + name.size() + 2));
+}
+
+TEST_F(ChatApi, RepeatedSystemPromptReusesThePrefixCache) {
+  std::string system;
+  for (int i = 0; i < 20; ++i) system += "You answer questions about words, briefly and plainly. ";
+  json body = {{"model", "default"}, {"temperature", 0}, {"max_tokens", 8},
+               {"messages", json::array({{{"role", "system"}, {"content", system}}, {{"role", "user"}, {"content", "tree"}}})}};
+  const Reply first = chat(body);
+  const double reused0 = metric(server_->port(), "dsv3_prefix_cache_reused_tokens_total");
+  const Reply again = chat(body);
+  body["messages"][1]["content"] = "river";
+  const Reply other = chat(body);
+  ASSERT_EQ(other.status, 200) << other.raw;
+  EXPECT_EQ(again.j["choices"][0]["message"], first.j["choices"][0]["message"]);
+  const double reused = metric(server_->port(), "dsv3_prefix_cache_reused_tokens_total") - reused0;
+  EXPECT_GT(reused, 2 * 0.8 * first.j["usage"]["prompt_tokens"].get<double>()) << reused;
+  EXPECT_GT(metric(server_->port(), "dsv3_prefix_cache_hits_total"), 1);
+  EXPECT_GT(metric(server_->port(), "dsv3_prefix_cache_bytes"), 0);
 }
 
 }  // namespace

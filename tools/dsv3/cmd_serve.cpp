@@ -22,7 +22,7 @@ const char* kUsage =
     "                  [--max-sequences 16] [--max-queue 64] [--context N] [--max-body-bytes 1048576]\n"
     "                  [--max-prefill-tokens 512] [--default-max-tokens 1024] [--max-n 8]\n"
     "                  [--speculative mtp [--draft N]] [--shutdown-grace 10] [--threads N]\n"
-    "                  [--no-reasoning-split]\n"
+    "                  [--no-reasoning-split] [--prefix-cache-mb 0]\n"
     "OpenAI-compatible API: POST /v1/completions, POST /v1/chat/completions, GET /v1/models,\n"
     "GET /health, GET /metrics. --port 0 picks a free port; the address is printed on stderr.\n"
     "SIGTERM/SIGINT: stop accepting, let running requests finish (at most --shutdown-grace s).\n";
@@ -55,6 +55,9 @@ server::ServerOptions parse_options(const Args& a, const std::string& dir) {
   o.limits.default_chat_max_tokens = positive("default-max-tokens", 1024);
   o.limits.max_n = positive("max-n", 8);
   o.split_reasoning = !a.has("no-reasoning-split");
+  const int64_t prefix_mb = a.integer("prefix-cache-mb", 0);
+  if (prefix_mb < 0) fail("--prefix-cache-mb must be >= 0");
+  o.scheduler.batcher.prefix_cache_bytes = prefix_mb << 20;
   return o;
 }
 
@@ -64,7 +67,7 @@ int cmd_serve(int argc, char** argv) {
   const Args a(argc, argv,
                {"model", "host", "port", "name", "api-key", "max-sequences", "max-queue", "context", "max-body-bytes",
                 "max-prefill-tokens", "default-max-tokens", "max-n", "speculative", "draft", "shutdown-grace",
-                "threads"},
+                "threads", "prefix-cache-mb"},
                {"help", "no-reasoning-split"});
   if (a.has("help")) return std::fputs(kUsage, stdout), 0;
   // Signals go to one waiting thread only: block them before any other thread exists.
