@@ -64,7 +64,7 @@ HttpServer::HttpServer(const Model& model, const TextCodec& codec, ServerOptions
   http_->new_task_queue = [threads] { return new httplib::ThreadPool(size_t(threads)); };
   http_->set_payload_max_length(size_t(opt_.max_body_bytes));
   http_->set_keep_alive_timeout(5);
-  http_->set_read_timeout(30);
+  http_->set_read_timeout(opt_.read_timeout_s);
   routes();
 }
 

@@ -112,6 +112,21 @@ std::string RawConnection::read_until(const std::string& needle, double seconds)
   return out;
 }
 
+bool RawConnection::send_more(const std::string& bytes) {
+  return send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == ssize_t(bytes.size());
+}
+
+bool RawConnection::peer_closed(double seconds) {
+  const double deadline = now_s() + seconds;
+  while (now_s() < deadline) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    char buf[4096];
+    if (recv(fd_, buf, sizeof buf, 0) <= 0) return true;
+  }
+  return false;
+}
+
 std::string raw_http(int port, const std::string& request, double timeout_s) {
   return RawConnection(port, request).read_until("", timeout_s);
 }

@@ -37,6 +37,8 @@ class RawConnection {
   RawConnection& operator=(const RawConnection&) = delete;
   // Reads until `needle` has arrived (empty: until the peer closes) or the time is up.
   std::string read_until(const std::string& needle, double seconds = 20);
+  bool send_more(const std::string& bytes);  // false once the peer has closed
+  bool peer_closed(double seconds);          // waits up to `seconds` for the peer to close
 
  private:
   int fd_ = -1;

@@ -22,7 +22,7 @@ const char* kUsage =
     "                  [--max-sequences 16] [--max-queue 64] [--context N] [--max-body-bytes 1048576]\n"
     "                  [--max-prefill-tokens 512] [--default-max-tokens 1024] [--max-n 8]\n"
     "                  [--speculative mtp [--draft N]] [--shutdown-grace 10] [--threads N]\n"
-    "                  [--no-reasoning-split] [--prefix-cache-mb 0]\n"
+    "                  [--no-reasoning-split] [--prefix-cache-mb 0] [--read-timeout 30]\n"
     "OpenAI-compatible API: POST /v1/completions, POST /v1/chat/completions, GET /v1/models,\n"
     "GET /health, GET /metrics. --port 0 picks a free port; the address is printed on stderr.\n"
     "SIGTERM/SIGINT: stop accepting, let running requests finish (at most --shutdown-grace s).\n";
@@ -47,6 +47,7 @@ server::ServerOptions parse_options(const Args& a, const std::string& dir) {
     return v;
   };
   o.max_body_bytes = positive("max-body-bytes", 1 << 20);
+  o.read_timeout_s = int(positive("read-timeout", 30));
   o.scheduler.max_sequences = positive("max-sequences", 16);
   o.scheduler.max_queue = positive("max-queue", 64);
   o.scheduler.batcher.max_prefill_tokens = positive("max-prefill-tokens", 512);
@@ -67,7 +68,7 @@ int cmd_serve(int argc, char** argv) {
   const Args a(argc, argv,
                {"model", "host", "port", "name", "api-key", "max-sequences", "max-queue", "context", "max-body-bytes",
                 "max-prefill-tokens", "default-max-tokens", "max-n", "speculative", "draft", "shutdown-grace",
-                "threads", "prefix-cache-mb"},
+                "threads", "prefix-cache-mb", "read-timeout"},
                {"help", "no-reasoning-split"});
   if (a.has("help")) return std::fputs(kUsage, stdout), 0;
   // Signals go to one waiting thread only: block them before any other thread exists.
