@@ -229,6 +229,7 @@ class Compiler {
         parts.push_back(a);
       }
     }
+    if (lits.size() > kMaxChoices) unsupported_.push_back(cat("more than ", kMaxChoices, " literal values (at ", at, ")"));
     if (!lits.empty()) parts.push_back(add(literals(lits)));
     if (parts.size() == 1) return parts[0];
     GrammarNode u;
