@@ -4,6 +4,8 @@
 #   bash bench/bench_prefix_cache.sh MODEL_DIR [PREFIX_TOKENS=2000] [REPEATS=3] [VOCAB=32000]
 # Each request is PREFIX (the same PREFIX_TOKENS random ids) + 16 fresh ids, max_tokens 1, so its
 # whole time is its time to the first token. The cached server sees the prefix once first.
+# Printed per request: wall seconds and the server's CPU seconds (user + system; robust when
+# other jobs share the machine).
 set -euo pipefail
 model=$1 prefix_len=${2:-2000} repeats=${3:-3} vocab=${4:-32000}
 bin=${DSV3_BINARY:-build/dsv3}
@@ -22,9 +24,13 @@ serve() {  # starts dsv3 serve with extra options; sets port and pid
   done
   echo "dsv3 serve did not start: $(cat "$log")" >&2; exit 1
 }
-ttft() {  # seconds for one request: the shared prefix + 16 fresh ids, one new token
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+ttft() {  # "wall/cpu" seconds of one request: the shared prefix + 16 fresh ids, one new token
   local body="{\"model\":\"$model\",\"prompt\":[$prefix,$(ids 16)],\"max_tokens\":1,\"temperature\":0}"
-  curl -s -o /dev/null -w '%{time_total}' -H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:$port/v1/completions"
+  local t0; t0=$(cpu_ticks)
+  local wall; wall=$(curl -s -o /dev/null -w '%{time_total}' -H 'Content-Type: application/json' -d "$body" \
+    "http://127.0.0.1:$port/v1/completions")
+  echo "$wall/$(awk -v a="$t0" -v b="$(cpu_ticks)" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", (b - a) / hz}')"
 }
 
 for mode in uncached cached; do
@@ -32,7 +38,7 @@ for mode in uncached cached; do
   [ $mode = cached ] && ttft >/dev/null  # the first request fills the cache
   times=()
   for ((r = 0; r < repeats; ++r)); do times+=("$(ttft)"); done
-  echo "$mode: ${times[*]} s"
+  echo "$mode (wall/cpu s): ${times[*]}"
   [ $mode = cached ] && curl -s "http://127.0.0.1:$port/metrics" | grep -E '^dsv3_prefix_cache_(hits|reused)'
   kill -TERM $pid; wait $pid || true
 done
