@@ -42,7 +42,9 @@ void expect_weather_arguments(const std::string& arguments) {
   ASSERT_TRUE(a.is_object()) << arguments;
   EXPECT_TRUE(a["city"] == "Paris" || a["city"] == "Tokyo") << arguments;
   EXPECT_TRUE(a["unit"] == "celsius" || a["unit"] == "fahrenheit") << arguments;
-  if (a.contains("days")) EXPECT_TRUE(a["days"].is_number_integer()) << arguments;
+  if (a.contains("days")) {
+    EXPECT_TRUE(a["days"].is_number_integer()) << arguments;
+  }
 }
 
 TEST_F(ChatApi, ForcedToolCallAndItsRoundTrip) {
@@ -131,7 +133,9 @@ TEST_F(ChatApi, ResponseFormatJsonSchemaValidates) {
   const Reply o = chat(body);
   ASSERT_EQ(o.status, 200) << o.raw;
   for (const auto& c : o.j["choices"])
-    if (c["finish_reason"] == "stop") EXPECT_TRUE(json::parse(c["message"]["content"].get<std::string>()).is_object());
+    if (c["finish_reason"] == "stop") {
+      EXPECT_TRUE(json::parse(c["message"]["content"].get<std::string>()).is_object());
+    }
 }
 
 TEST_F(ChatApi, UnsupportedSchemaFeaturesAre400sNamingThem) {
