@@ -68,7 +68,7 @@ class Soak {
       if (dice < 55) well_formed(prompt);
       else if (dice < 67) disconnect(prompt);
       else if (dice < 73) expect("malformed JSON", R"({"model":"v3-tiny","prompt":[1,2)", 400);
-      else if (dice < 78) expect("oversized body", completion(prompt, 1, false, R"(,"user":")" + std::string(70000, 'x') + "\""), 413);
+      else if (dice < 78) oversized();
       else if (dice < 84) expect("invalid UTF-8", completion(prompt, 1, false, ",\"stop\":\"\xff\xfe\""), 400);
       else if (dice < 96) unknown_field(prompt, rng);
       else slow_client();
@@ -109,6 +109,15 @@ class Soak {
   void expect(const char* what, const std::string& body, int status) {
     const auto r = test::call(s_.port(), "POST", "/v1/completions", body);
     count(r.status == status && r.j.contains("error") ? what : std::string("ERROR ") + what + " got " + std::to_string(r.status));
+  }
+
+  // A body declared larger than the limit is refused from its headers. (Sending the bytes too
+  // would race the server's close against the client's read: a reset can drop the 413.)
+  void oversized() {
+    std::string req = test::request("POST", "/v1/completions", std::string(70000, 'x'));
+    req.resize(req.find("\r\n\r\n") + 4);
+    const std::string r = test::raw_http(s_.port(), req);
+    count(test::status_of(r) == 413 ? "oversized body" : "ERROR oversized body got " + std::to_string(test::status_of(r)));
   }
 
   void unknown_field(const std::string& prompt, std::mt19937& rng) {
