@@ -148,7 +148,7 @@ class Soak {
 TEST(Soak, SixtyFourClientsUnderFaults) {
   const double seconds = soak_seconds();
   test::ServerProcess server("--model " + test::model_path("v3-tiny") +
-                             " --max-sequences 16 --max-queue 16 --max-body-bytes 65536 --read-timeout 1 --threads 1");
+                             " --max-sequences 16 --max-queue 4 --max-body-bytes 65536 --read-timeout 1 --threads 1");
   std::map<std::string, std::string> expected;
   for (const char* p : {"5,9,13", "7", "1,2,3,4", "300,2", "11,12,13,14,15", "40,41"}) {
     const auto r = test::run_dsv3(std::string("generate --model ") + test::model_path("v3-tiny") + " --tokens " + p +
@@ -180,7 +180,8 @@ TEST(Soak, SixtyFourClientsUnderFaults) {
   std::printf("soak of %.0f s, 64 clients:\n%sresident memory: %lld kB after warm-up, peak %lld kB later\n", seconds,
               report.c_str(), (long long)warm, (long long)peak_after);
   for (const char* must : {"well-formed correct", "disconnect mid-stream", "malformed JSON", "oversized body",
-                           "invalid UTF-8", "unknown fields ignored", "slow client closed by read timeout", "health ok"})
+                           "invalid UTF-8", "unknown fields ignored", "slow client closed by read timeout", "health ok",
+                           "over-queue 429"})
     EXPECT_GT(counts.count(must) ? counts.at(must) : 0, 0) << must;
 #ifndef DSV3_SANITIZE
   EXPECT_LE(peak_after, warm + warm / 10) << "resident memory grew by more than 10% after warm-up";
