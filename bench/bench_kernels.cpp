@@ -65,6 +65,38 @@ void BM_linear(benchmark::State& st, DType dt) {
   report(st, double(m.w.bytes()), 2.0 * n * R * C);
 }
 
+// Decode through one MoE layer's chosen experts, like moe_forward: gate and up of 8 experts in one
+// linear_batch, then their down products in another. Cycles through 64 experts' weights (6.3 x
+// the 8 chosen) so that each step reads them from DRAM. Args: rows n, expert width I, hidden H.
+void BM_experts(benchmark::State& st, DType dt) {
+  const int64_t n = st.range(0), I = st.range(1), H = st.range(2), kExperts = 64, kChosen = 8;
+  std::vector<StoredMatrix> up_gate, down;
+  for (int64_t e = 0; e < 2 * kExperts; ++e) up_gate.push_back(make(dt, I, H));
+  for (int64_t e = 0; e < kExperts; ++e) down.push_back(make(dt, H, I));
+  std::vector<float> x(size_t(n * H), 0.01f), g(size_t(kChosen * n * I)), u(g.size()), y(size_t(kChosen * n * H));
+  std::vector<LinearJob> jobs;
+  int64_t step = 0;
+  for (auto _ : st) {
+    jobs.clear();
+    for (int64_t k = 0; k < kChosen; ++k) {
+      const int64_t e = (step * kChosen + k) % kExperts;
+      jobs.push_back({g.data() + k * n * I, x.data(), n, up_gate[size_t(2 * e)].w});
+      jobs.push_back({u.data() + k * n * I, x.data(), n, up_gate[size_t(2 * e + 1)].w});
+    }
+    linear_batch(jobs.data(), jobs.size());
+    jobs.clear();
+    for (int64_t k = 0; k < kChosen; ++k) {
+      const int64_t e = (step * kChosen + k) % kExperts;
+      jobs.push_back({y.data() + k * n * H, g.data() + k * n * I, n, down[size_t(e)].w});
+    }
+    linear_batch(jobs.data(), jobs.size());
+    benchmark::DoNotOptimize(y.data());
+    ++step;
+  }
+  const double bytes = double(kChosen) * 3.0 * double(I * H) * double(dtype_size(dt));
+  report(st, bytes, 2.0 * 3.0 * double(kChosen * n * I * H));
+}
+
 void BM_linear_t(benchmark::State& st) {
   const int64_t n = st.range(0), R = st.range(1), C = st.range(2);
   const StoredMatrix m = make(DType::F32, R, C);
@@ -92,6 +124,12 @@ BENCHMARK_CAPTURE(BM_linear, bf16_decode, DType::BF16)
 BENCHMARK_CAPTURE(BM_linear, fp8_decode, DType::F8_E4M3)
     ->Args({1, 4096, 4096})->Args({4, 4096, 4096})->Args({8, 4096, 4096})->Args({16, 4096, 4096})->UseRealTime();
 BENCHMARK_CAPTURE(BM_linear, f32_decode, DType::F32)->Args({1, 4096, 4096})->UseRealTime();
+// DRAM-sized, at the v3-bench shapes (hidden 1024): the 129,280-row output head (265 MB in
+// BF16) and a MoE layer's worth of small expert matrices through linear_batch.
+BENCHMARK_CAPTURE(BM_linear, bf16_head, DType::BF16)->Args({1, 129280, 1024})->Args({4, 129280, 1024})->UseRealTime();
+BENCHMARK_CAPTURE(BM_linear, fp8_head, DType::F8_E4M3)->Args({1, 129280, 1024})->UseRealTime();
+BENCHMARK_CAPTURE(BM_experts, bf16, DType::BF16)->Args({1, 256, 1024})->UseRealTime();
+BENCHMARK_CAPTURE(BM_experts, fp8, DType::F8_E4M3)->Args({1, 256, 1024})->UseRealTime();
 // Prefill: a 128-token chunk.
 BENCHMARK_CAPTURE(BM_linear, bf16_prefill, DType::BF16)->Args({128, 2048, 2048})->UseRealTime();
 BENCHMARK_CAPTURE(BM_linear, fp8_prefill, DType::F8_E4M3)->Args({128, 2048, 2048})->UseRealTime();

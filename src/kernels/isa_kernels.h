@@ -25,6 +25,16 @@ struct IsaKernels {
   void (*gemv_fp8)(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t nt, const uint8_t* w, int64_t ldw,
                    int64_t nr, int64_t k, const float* scales, int64_t block);
 
+  // The transposed product for few input rows, on a stored weight's rows [nr, ldw]:
+  //   y[t * ldy + c] += Σ_{r<nr} x[t * ldx + r] · w_r[c]   for c < nc.
+  // FP8 reads code values only: the caller folds each row's block scale into x.
+  void (*gemv_t_f32)(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t nt, const float* w, int64_t ldw,
+                     int64_t nr, int64_t nc);
+  void (*gemv_t_bf16)(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t nt, const uint16_t* w,
+                      int64_t ldw, int64_t nr, int64_t nc);
+  void (*gemv_t_fp8)(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t nt, const uint8_t* w, int64_t ldw,
+                     int64_t nr, int64_t nc);
+
   // GEMM microkernel on packed panels: ap [k][mr], bp [k][nr]; writes (or adds to) the m x n
   // corner (m <= mr, n <= nr) of c with row stride ldc.
   int gemm_mr, gemm_nr;

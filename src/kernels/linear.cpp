@@ -20,8 +20,13 @@ constexpr int64_t kGemvMaxRows = 8;
 constexpr int64_t kGemvRowChunk = 64;   // weight rows per task
 constexpr int64_t kColTile = 128;       // linear_t (few rows): output columns per task
 // Below this many multiply-adds a product runs on one thread: forking and joining a parallel
-// region costs a few microseconds, about what a single core needs for ~1 MFLOP of weights.
-constexpr double kParallelMinFlops = 1 << 20;
+// region costs a few microseconds, what a core needs to stream ~64 KB of weights from DRAM (a
+// [64, 1024] BF16 matrix: the router of a 64-expert layer).
+constexpr double kParallelMinFlops = 1 << 15;
+
+bool parallel_worth_it(int64_t n, int64_t R, int64_t C) {
+  return double(n) * double(R) * double(C) >= kParallelMinFlops;
+}
 
 float fp8_scale(const Weight& w, int64_t r, int64_t c) {
   return w.scale_inv[((w.row0 + r) / w.block) * w.scale_cols + c / w.block];
@@ -51,6 +56,36 @@ void gemv_rows(float* y, int64_t ldy, const float* x, int64_t n, const Weight& w
       for (int64_t r = r0; r < r0 + nr; ++r) {
         weight_row_f32(row.data(), w, r);
         k.gemv_f32(y + (r - r0), ldy, x, C, n, row.data(), C, 1, C);
+      }
+    }
+  }
+}
+
+// y[t·ldy + c] += Σ_r x[t·R + r] · W[r][c0 + c] for c < nc (nc <= kColTile, a tile that does not
+// straddle an FP8 block column).
+void gemv_t_tile(float* y, int64_t ldy, const float* x, int64_t n, const Weight& w, int64_t c0, int64_t nc) {
+  const IsaKernels& k = isa_kernels();
+  const int64_t R = w.rows, C = w.cols;
+  switch (w.dtype) {
+    case DType::F32:
+      k.gemv_t_f32(y, ldy, x, R, n, reinterpret_cast<const float*>(w.row_ptr(0)) + c0, C, R, nc);
+      return;
+    case DType::BF16:
+      k.gemv_t_bf16(y, ldy, x, R, n, reinterpret_cast<const uint16_t*>(w.row_ptr(0)) + c0, C, R, nc);
+      return;
+    case DType::F8_E4M3: {  // each row's block scale for this column tile goes on its input
+      thread_local std::vector<float> xs;
+      xs.resize(size_t(n * R));
+      for (int64_t t = 0; t < n; ++t)
+        for (int64_t r = 0; r < R; ++r) xs[size_t(t * R + r)] = x[t * R + r] * fp8_scale(w, r, c0);
+      k.gemv_t_fp8(y, ldy, xs.data(), R, n, w.row_ptr(0) + c0, C, R, nc);
+      return;
+    }
+    default: {  // F16: widen a span per row
+      float span[kColTile];
+      for (int64_t r = 0; r < R; ++r) {
+        weight_row_span_f32(span, w, r, c0, nc);
+        k.gemv_t_f32(y, ldy, x + r, R, n, span, nc, 1, nc);
       }
     }
   }
@@ -87,10 +122,39 @@ void linear(float* y, const float* x, int64_t n, const Weight& w) {
     return;
   }
   const int64_t chunks = (R + kGemvRowChunk - 1) / kGemvRowChunk;
-#pragma omp parallel for schedule(static) if (double(n) * double(R) * double(C) >= kParallelMinFlops)
+#pragma omp parallel for schedule(static) if (parallel_worth_it(n, R, C))
   for (int64_t ch = 0; ch < chunks; ++ch) {
     const int64_t r0 = ch * kGemvRowChunk;
     gemv_rows(y + r0, R, x, n, w, r0, std::min(kGemvRowChunk, R - r0));
+  }
+}
+
+void linear_batch(const LinearJob* jobs, size_t count) {
+  // The few-row products' weight rows as equal chunks, split statically: each thread streams
+  // about the same number of bytes, in one parallel region for the whole batch.
+  struct Task {
+    const LinearJob* job;
+    int64_t r0, nr;
+  };
+  thread_local std::vector<Task> tasks;
+  tasks.clear();
+  double flops = 0;
+  for (size_t j = 0; j < count; ++j) {
+    const LinearJob& b = jobs[j];
+    if (b.n > kGemvMaxRows) {
+      linear(b.y, b.x, b.n, b.w);
+      continue;
+    }
+    for (int64_t r0 = 0; r0 < b.w.rows; r0 += kGemvRowChunk)
+      tasks.push_back({&b, r0, std::min(kGemvRowChunk, b.w.rows - r0)});
+    flops += double(b.n) * double(b.w.rows) * double(b.w.cols);
+  }
+  const int64_t n_tasks = int64_t(tasks.size());
+  const Task* task = tasks.data();
+#pragma omp parallel for schedule(static) if (flops >= kParallelMinFlops)
+  for (int64_t i = 0; i < n_tasks; ++i) {
+    const Task& t = task[i];
+    gemv_rows(t.job->y + t.r0, t.job->w.rows, t.job->x, t.job->n, t.job->w, t.r0, t.nr);
   }
 }
 
@@ -100,24 +164,15 @@ void linear_t(float* y, const float* x, int64_t n, const Weight& w) {
     gemm(y, C, n, C, R, {x, R, false}, {&w, true}, false);
     return;
   }
-  // Few rows: y[t] = Σ_r x[t, r] · W[r], reading each weight row once per column tile.
-  const IsaKernels& k = isa_kernels();
-  const int64_t col_tiles = (C + kColTile - 1) / kColTile;
-  const bool direct = w.dtype == DType::F32;
-#pragma omp parallel if (double(n) * double(R) * double(C) >= kParallelMinFlops)
-  {
-    float span[kColTile];
-#pragma omp for schedule(static)
-    for (int64_t ct = 0; ct < col_tiles; ++ct) {
-      const int64_t c0 = ct * kColTile, nc = std::min(kColTile, C - c0);
-      for (int64_t t = 0; t < n; ++t) std::memset(y + t * C + c0, 0, size_t(nc) * 4);
-      for (int64_t r = 0; r < R; ++r) {
-        const float* wr = span;
-        if (direct) wr = reinterpret_cast<const float*>(w.row_ptr(r)) + c0;
-        else weight_row_span_f32(span, w, r, c0, nc);
-        for (int64_t t = 0; t < n; ++t) k.axpy(y + t * C + c0, x[t * R + r], wr, nc);
-      }
-    }
+  // Few rows: y[t] = Σ_r x[t, r] · W[r], each weight row read once per column tile, straight
+  // from its stored dtype.
+  const int64_t tile = w.dtype == DType::F8_E4M3 ? std::min<int64_t>(kColTile, w.block) : kColTile;
+  const int64_t col_tiles = (C + tile - 1) / tile;
+#pragma omp parallel for schedule(static) if (parallel_worth_it(n, R, C))
+  for (int64_t ct = 0; ct < col_tiles; ++ct) {
+    const int64_t c0 = ct * tile, nc = std::min(tile, C - c0);
+    for (int64_t t = 0; t < n; ++t) std::memset(y + t * C + c0, 0, size_t(nc) * 4);
+    gemv_t_tile(y + c0, C, x, n, w, c0, nc);
   }
 }
 

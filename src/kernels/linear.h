@@ -9,6 +9,20 @@ namespace dsv3 {
 // y[n, W.rows] = x[n, W.cols] · Wᵀ       (a bias-free Linear layer: y = x Aᵀ)
 void linear(float* y, const float* x, int64_t n, const Weight& w);
 
+// One product of a batch: y[n, w.rows] = x[n, w.cols] · wᵀ.
+struct LinearJob {
+  float* y;
+  const float* x;
+  int64_t n;
+  Weight w;
+};
+
+// Several independent products at once (a MoE layer's experts): the weight rows of all the
+// few-row products are split evenly over the threads in one parallel region, so every thread
+// streams weights the whole time instead of forking per small matrix; each output equals what
+// linear() gives. Many-row products run one after another through the GEMM.
+void linear_batch(const LinearJob* jobs, size_t count);
+
 // y[n, W.cols] = x[n, W.rows] · W         (the transposed product: MLA weight absorption,
 //                                           input gradients in training)
 void linear_t(float* y, const float* x, int64_t n, const Weight& w);

@@ -7,13 +7,26 @@
 
 namespace dsv3 {
 
+namespace {
+
+// Growing scratch reused across calls (a decode step runs moe_forward once per layer; fresh
+// vectors would cost page faults every time).
+float* scratch(std::vector<float>& v, int64_t n) {
+  if (int64_t(v.size()) < n) v.resize(size_t(n));
+  return v.data();
+}
+
+}  // namespace
+
 void mlp_forward(float* out, const float* x, int64_t n, const MlpWeights& w) {
   const int64_t inter = w.gate_proj.rows;
-  std::vector<float> gate(size_t(n * inter)), up(size_t(n * inter));
-  linear(gate.data(), x, n, w.gate_proj);
-  linear(up.data(), x, n, w.up_proj);
-  swiglu(gate.data(), gate.data(), up.data(), n * inter);
-  linear(out, gate.data(), n, w.down_proj);
+  thread_local std::vector<float> gate_buf, up_buf;
+  float* gate = scratch(gate_buf, n * inter);
+  float* up = scratch(up_buf, n * inter);
+  const LinearJob gate_up[] = {{gate, x, n, w.gate_proj}, {up, x, n, w.up_proj}};
+  linear_batch(gate_up, 2);
+  swiglu(gate, gate, up, n * inter);
+  linear(out, gate, n, w.down_proj);
 }
 
 void moe_forward(float* out, const float* x, int64_t n, const MoeWeights& w, const RouterParams& p,
@@ -26,26 +39,60 @@ void moe_forward(float* out, const float* x, int64_t n, const MoeWeights& w, con
   for (int64_t t = 0; t < n; ++t)
     route_token(scores.data() + t * E, bias, p, ids.data() + t * K, weights.data() + t * K);
 
-  if (!w.shared_experts.empty()) mlp_forward(out, x, n, w.shared_experts);
-  else std::memset(out, 0, size_t(n * H) * sizeof(float));
-
-  // Gather each expert's tokens so its weights are read once per batch, not once per token.
-  std::vector<std::vector<int64_t>> slots(static_cast<size_t>(E));  // entries t·K + k
-  for (int64_t i = 0; i < n * K; ++i) slots[size_t(ids[size_t(i)])].push_back(i);
-  if (load) {
-    load->tokens_per_expert.assign(size_t(E), 0);
-    for (int64_t e = 0; e < E; ++e) load->tokens_per_expert[size_t(e)] = int64_t(slots[size_t(e)].size());
+  // Gather each expert's tokens so its weights are read once per batch, not once per token:
+  // rows [first[e], first[e] + count[e]) of xe are expert e's.
+  std::vector<int64_t> count(size_t(E), 0), first(size_t(E), 0), slot(size_t(n * K)), owner(size_t(n * K));
+  for (int64_t i = 0; i < n * K; ++i) ++count[size_t(ids[size_t(i)])];
+  for (int64_t e = 1; e < E; ++e) first[size_t(e)] = first[size_t(e - 1)] + count[size_t(e - 1)];
+  if (load) load->tokens_per_expert = count;
+  {
+    std::vector<int64_t> fill = first;
+    for (int64_t i = 0; i < n * K; ++i) {
+      slot[size_t(i)] = fill[size_t(ids[size_t(i)])]++;
+      owner[size_t(slot[size_t(i)])] = i;
+    }
   }
-  std::vector<float> xe, ye;
+  const int64_t I = w.experts.empty() ? 0 : w.experts[0].gate_proj.rows;
+  const bool shared = !w.shared_experts.empty();
+  const int64_t Is = shared ? w.shared_experts.gate_proj.rows : 0;
+  thread_local std::vector<float> xe_buf, gate_buf, up_buf, ye_buf, sg_buf, su_buf;
+  float* xe = scratch(xe_buf, n * K * H);
+  float* gate = scratch(gate_buf, n * K * I);
+  float* up = scratch(up_buf, n * K * I);
+  float* ye = scratch(ye_buf, n * K * H);
+  float* sgate = scratch(sg_buf, n * Is);
+  float* sup = scratch(su_buf, n * Is);
+  for (int64_t i = 0; i < n * K; ++i) std::memcpy(xe + slot[size_t(i)] * H, x + (i / K) * H, size_t(H) * 4);
+
+  // All gate and up products of the step (chosen experts + shared) in one pass over the
+  // threads, then all down products in another.
+  thread_local std::vector<LinearJob> jobs;
+  jobs.clear();
+  if (shared) {
+    jobs.push_back({sgate, x, n, w.shared_experts.gate_proj});
+    jobs.push_back({sup, x, n, w.shared_experts.up_proj});
+  }
   for (int64_t e = 0; e < E; ++e) {
-    const auto& s = slots[size_t(e)];
-    const int64_t m = int64_t(s.size());
+    const int64_t m = count[size_t(e)], f = first[size_t(e)];
     if (m == 0) continue;
-    xe.resize(size_t(m * H));
-    ye.resize(size_t(m * H));
-    for (int64_t j = 0; j < m; ++j) std::memcpy(&xe[size_t(j * H)], x + (s[size_t(j)] / K) * H, size_t(H) * 4);
-    mlp_forward(ye.data(), xe.data(), m, w.experts[size_t(e)]);
-    for (int64_t j = 0; j < m; ++j) axpy(out + (s[size_t(j)] / K) * H, weights[size_t(s[size_t(j)])], &ye[size_t(j * H)], H);
+    jobs.push_back({gate + f * I, xe + f * H, m, w.experts[size_t(e)].gate_proj});
+    jobs.push_back({up + f * I, xe + f * H, m, w.experts[size_t(e)].up_proj});
+  }
+  linear_batch(jobs.data(), jobs.size());
+  swiglu(gate, gate, up, n * K * I);
+  if (shared) swiglu(sgate, sgate, sup, n * Is);
+
+  jobs.clear();
+  if (shared) jobs.push_back({out, sgate, n, w.shared_experts.down_proj});
+  for (int64_t e = 0; e < E; ++e) {
+    const int64_t m = count[size_t(e)], f = first[size_t(e)];
+    if (m > 0) jobs.push_back({ye + f * H, gate + f * I, m, w.experts[size_t(e)].down_proj});
+  }
+  linear_batch(jobs.data(), jobs.size());
+  if (!shared) std::memset(out, 0, size_t(n * H) * sizeof(float));
+  for (int64_t s = 0; s < n * K; ++s) {  // by expert, as each token's sum has always been ordered
+    const int64_t i = owner[size_t(s)];
+    axpy(out + (i / K) * H, weights[size_t(i)], ye + s * H, H);
   }
 }
 

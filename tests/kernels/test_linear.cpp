@@ -134,6 +134,27 @@ TEST(LinearKernels, ARowsResultDoesNotDependOnTheOtherRows) {
   }
 }
 
+// linear_batch splits many products' rows over the threads; each output is what linear() gives.
+TEST(LinearBatch, EachProductEqualsItsOwnLinear) {
+  std::vector<Matrix> ms;
+  for (DType dt : {DType::BF16, DType::F8_E4M3, DType::F32, DType::F16}) ms.push_back(make_matrix(dt, 150, 260, 21));
+  ms.push_back(make_matrix(DType::BF16, 7, 33, 22));
+  const auto x = random_vec(size_t(12 * 260), 23);
+  std::vector<std::vector<float>> y(ms.size()), ref(ms.size());
+  std::vector<LinearJob> jobs;
+  for (size_t j = 0; j < ms.size(); ++j) {
+    const int64_t n = j == 3 ? 12 : int64_t(j % 3) + 1;  // one many-row product (the GEMM path)
+    y[j].assign(size_t(n * ms[j].w.rows), -1.0f);
+    ref[j].resize(y[j].size());
+    linear(ref[j].data(), x.data(), n, ms[j].w);
+    jobs.push_back({y[j].data(), x.data(), n, ms[j].w});
+  }
+  jobs[4].x = x.data() + 5;  // a different input and width (33 columns)
+  linear(ref[4].data(), jobs[4].x, jobs[4].n, ms[4].w);
+  linear_batch(jobs.data(), jobs.size());
+  for (size_t j = 0; j < ms.size(); ++j) EXPECT_EQ(y[j], ref[j]) << "job " << j;
+}
+
 TEST(LinearDw, MatchesSumOfOuterProducts) {
   const int64_t n = 37, R = 21, C = 45;
   const auto dy = random_vec(size_t(n * R), 6), x = random_vec(size_t(n * C), 7);
@@ -191,6 +212,28 @@ TEST(IsaKernels, GemmMicroAndGemvMatchPlainLoops) {
       wb[i] = f32_to_bf16(x[i % x.size()] * 0.5f);
       w8[i] = uint8_t((i * 37) % 256 == 0x7F ? 0 : (i * 37) % 256) & 0xF7;  // finite codes, subnormals too
     }
+    // The transposed decode kernels: y[t][c] += Σ_r x[t][r] · w[r][c] over R rows, 70 columns.
+    const int64_t nc = 70;
+    for (int64_t nt = 1; nt <= 3; ++nt) {
+      std::vector<float> yb(size_t(nt * nc), 1.0f), y8(size_t(nt * nc), 1.0f), yf(size_t(nt * nc), 1.0f);
+      std::vector<float> wf(size_t(R * K));
+      for (size_t i = 0; i < wf.size(); ++i) wf[i] = bf16_to_f32(wb[i]);
+      k->gemv_t_bf16(yb.data(), nc, x.data(), K, nt, wb.data(), K, R, nc);
+      k->gemv_t_fp8(y8.data(), nc, x.data(), K, nt, w8.data(), K, R, nc);
+      k->gemv_t_f32(yf.data(), nc, x.data(), K, nt, wf.data(), K, R, nc);
+      for (int64_t t = 0; t < nt; ++t)
+        for (int64_t c = 0; c < nc; ++c) {
+          double sb = 1.0, s8 = 1.0;
+          for (int64_t r = 0; r < R; ++r) {
+            sb += double(x[size_t(t * K + r)]) * bf16_to_f32(wb[size_t(r * K + c)]);
+            s8 += double(x[size_t(t * K + r)]) * fp8_e4m3_to_f32(w8[size_t(r * K + c)]);
+          }
+          ASSERT_NEAR(yb[size_t(t * nc + c)], sb, 1e-4) << name << " gemv_t bf16";
+          ASSERT_NEAR(yf[size_t(t * nc + c)], sb, 1e-4) << name << " gemv_t f32";
+          ASSERT_NEAR(y8[size_t(t * nc + c)], s8, 1e-3 + 1e-5 * std::fabs(s8)) << name << " gemv_t fp8";
+        }
+    }
+
     const float scales[3] = {0.5f, 2.0f, 0.25f};
     for (int64_t nt = 1; nt <= 4; ++nt) {
       std::vector<float> yb(size_t(nt * R)), y8(size_t(nt * R));
