@@ -3,10 +3,11 @@
 //                              fraction of the machine's measured read bandwidth;
 //   prefill / training (n = 128..1024) — bound by arithmetic: GFLOP/s and the fraction of the
 //                              measured float32 FMA peak.
-// Run: build/bench/bench_kernels [--benchmark_filter=...]
+// Run: [DSV3_THREADS=N] build/bench/bench_kernels [--benchmark_filter=...]
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <vector>
 
@@ -142,7 +143,7 @@ BENCHMARK(BM_linear_dw)->Name("BM_linear_dw/f32_train_dw")->Args({1024, 512, 512
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
-  set_num_threads(0);
+  set_num_threads(std::getenv("DSV3_THREADS") ? std::atoi(std::getenv("DSV3_THREADS")) : 0);  // 0: all cores
   g_limits = measure_machine_limits();
   std::printf("machine: %s, %d threads, kernels %s\nmeasured limits: read %.1f GB/s, float32 FMA %.1f GFLOP/s\n",
               g_limits.cpu.c_str(), g_limits.threads, g_limits.isa.c_str(), g_limits.read_gbs, g_limits.peak_gflops);
