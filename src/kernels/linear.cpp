@@ -18,7 +18,7 @@ namespace {
 // 305 tokens/s through this path vs 134-153 through the GEMM; batch 16: the GEMM is faster).
 constexpr int64_t kGemvMaxRows = 8;
 constexpr int64_t kGemvRowChunk = 64;   // weight rows per task
-constexpr int64_t kColTile = 128;       // linear_t (few rows): output columns per task
+constexpr int64_t kColTile = 512;       // linear_t (few rows): output columns per task
 // Below this many multiply-adds a product runs on one thread: forking and joining a parallel
 // region costs a few microseconds, what a core needs to stream ~64 KB of weights from DRAM (a
 // [64, 1024] BF16 matrix: the router of a 64-expert layer).

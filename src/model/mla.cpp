@@ -7,6 +7,7 @@
 
 #include "kernels/linear.h"
 #include "kernels/ops.h"
+#include "kernels/profile.h"
 
 namespace dsv3 {
 
@@ -85,6 +86,8 @@ void mla_forward_cached(float* out, const float* x, int64_t n, const MlaWeights&
 
   // Attention over the cached latents: o_lat[t, h] = Σ_s p_s · c_KV[s].
   std::vector<float> o_lat(size_t(n * d.H * d.r));
+  {
+  const profile::Scope prof("attention.latent", rows.layer);
 #pragma omp parallel
   {
     std::vector<float> p;
@@ -104,6 +107,7 @@ void mla_forward_cached(float* out, const float* x, int64_t n, const MlaWeights&
         for (int64_t s = 0; s < len; ++s) axpy(o, p[size_t(s)], c.kv(rows.layer, s), d.r);
       }
     }
+  }
   }
 
   // Un-absorb through W_UV: o[t, h] = W_UV[h] · o_lat[t, h]   ([dv, r] x [r] -> [dv]).

@@ -8,6 +8,7 @@
 #include "io/checkpoint.h"
 #include "kernels/linear.h"
 #include "kernels/ops.h"
+#include "kernels/profile.h"
 
 namespace dsv3 {
 
@@ -74,7 +75,10 @@ void Model::forward(const TokenBatch& b, SequenceCache* const* caches, float* hi
   }
 }
 
-void Model::logits(float* out, const float* hidden, int64_t n) const { linear(out, hidden, n, w_.lm_head); }
+void Model::logits(float* out, const float* hidden, int64_t n) const {
+  const profile::Scope s("lm_head");
+  linear(out, hidden, n, w_.lm_head);
+}
 
 void Model::mtp_forward(int64_t k, const float* prev, const TokenBatch& b, SequenceCache* const* mtp_caches,
                         float* hidden) const {

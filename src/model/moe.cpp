@@ -4,6 +4,7 @@
 
 #include "kernels/linear.h"
 #include "kernels/ops.h"
+#include "kernels/profile.h"
 
 namespace dsv3 {
 
@@ -64,6 +65,7 @@ void moe_forward(float* out, const float* x, int64_t n, const MoeWeights& w, con
   float* sup = scratch(su_buf, n * Is);
   for (int64_t i = 0; i < n * K; ++i) std::memcpy(xe + slot[size_t(i)] * H, x + (i / K) * H, size_t(H) * 4);
 
+  const profile::Scope prof("moe.experts");  // the rest of "moe" is routing
   // All gate and up products of the step (chosen experts + shared) in one pass over the
   // threads, then all down products in another.
   thread_local std::vector<LinearJob> jobs;
