@@ -54,8 +54,9 @@ void report(benchmark::State& st, double bytes, double flops) {
   st.counters["of_peak"] = C(flops * it / 1e9 / g_limits.peak_gflops, C::kIsRate);
 }
 
-// y[n, R] = x[n, C] · Wᵀ with W stored as dt.
+// y[n, R] = x[n, C] · Wᵀ with W stored as dt; many-row products in exact float32 (the default).
 void BM_linear(benchmark::State& st, DType dt) {
+  set_prefill_math(PrefillMath::F32);
   const int64_t n = st.range(0), R = st.range(1), C = st.range(2);
   const StoredMatrix m = make(dt, R, C);
   std::vector<float> x(size_t(n * C), 0.01f), y(size_t(n * R));
@@ -98,6 +99,24 @@ void BM_experts(benchmark::State& st, DType dt) {
   report(st, bytes, 2.0 * 3.0 * double(kChosen * n * I * H));
 }
 
+// The same with many-row products on BF16 dot products (activations rounded to BF16), reported
+// against the BF16 dot-product peak.
+void BM_linear_bf16dot(benchmark::State& st, DType dt) {
+  set_prefill_math(PrefillMath::Bf16);
+  const int64_t n = st.range(0), R = st.range(1), C = st.range(2);
+  const StoredMatrix m = make(dt, R, C);
+  std::vector<float> x(size_t(n * C), 0.01f), y(size_t(n * R));
+  for (auto _ : st) {
+    linear(y.data(), x.data(), n, m.w);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_prefill_math(PrefillMath::F32);
+  report(st, double(m.w.bytes()), 2.0 * n * R * C);
+  if (g_limits.bf16_gflops > 0)
+    st.counters["of_peak"] = benchmark::Counter(2.0 * n * R * C * double(st.iterations()) / 1e9 / g_limits.bf16_gflops,
+                                                benchmark::Counter::kIsRate);
+}
+
 void BM_linear_t(benchmark::State& st) {
   const int64_t n = st.range(0), R = st.range(1), C = st.range(2);
   const StoredMatrix m = make(DType::F32, R, C);
@@ -134,6 +153,11 @@ BENCHMARK_CAPTURE(BM_experts, fp8, DType::F8_E4M3)->Args({1, 256, 1024})->UseRea
 // Prefill: a 128-token chunk.
 BENCHMARK_CAPTURE(BM_linear, bf16_prefill, DType::BF16)->Args({128, 2048, 2048})->UseRealTime();
 BENCHMARK_CAPTURE(BM_linear, fp8_prefill, DType::F8_E4M3)->Args({128, 2048, 2048})->UseRealTime();
+BENCHMARK_CAPTURE(BM_linear_bf16dot, bf16_prefill, DType::BF16)->Args({128, 2048, 2048})->UseRealTime();
+BENCHMARK_CAPTURE(BM_linear_bf16dot, fp8_prefill, DType::F8_E4M3)->Args({128, 2048, 2048})->UseRealTime();
+// v3-bench prefill shapes: 512 tokens through an attention projection and one expert's share.
+BENCHMARK_CAPTURE(BM_linear, bf16_pp512, DType::BF16)->Args({512, 2048, 1024})->Args({64, 256, 1024})->UseRealTime();
+BENCHMARK_CAPTURE(BM_linear_bf16dot, bf16_pp512, DType::BF16)->Args({512, 2048, 1024})->Args({64, 256, 1024})->UseRealTime();
 // Training a small model: 1024 token rows through 512-wide layers, the three products.
 BENCHMARK_CAPTURE(BM_linear, f32_train_fwd, DType::F32)->Args({1024, 512, 512})->UseRealTime();
 BENCHMARK(BM_linear_t)->Name("BM_linear_t/f32_train_dx")->Args({1024, 512, 512})->UseRealTime();
@@ -145,8 +169,10 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   set_num_threads(std::getenv("DSV3_THREADS") ? std::atoi(std::getenv("DSV3_THREADS")) : 0);  // 0: all cores
   g_limits = measure_machine_limits();
-  std::printf("machine: %s, %d threads, kernels %s\nmeasured limits: read %.1f GB/s, float32 FMA %.1f GFLOP/s\n",
-              g_limits.cpu.c_str(), g_limits.threads, g_limits.isa.c_str(), g_limits.read_gbs, g_limits.peak_gflops);
+  std::printf("machine: %s, %d threads, kernels %s\nmeasured limits: read %.1f GB/s, float32 FMA %.1f GFLOP/s, "
+              "BF16 dot %.1f GFLOP/s\n",
+              g_limits.cpu.c_str(), g_limits.threads, g_limits.isa.c_str(), g_limits.read_gbs, g_limits.peak_gflops,
+              g_limits.bf16_gflops);
   std::printf("of_bw / of_peak: the fraction of those limits each kernel reaches\n\n");
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

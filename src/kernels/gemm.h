@@ -25,4 +25,10 @@ struct GemmB {
 // c[M, N] (row stride ldc) = A · Bᵀ, or += when accumulate.
 void gemm(float* c, int64_t ldc, int64_t M, int64_t N, int64_t K, const GemmA& a, const GemmB& b, bool accumulate);
 
+// c[M, N] (row stride ldc) = A · Bᵀ with A [M, K] and B = W [N, K] (not transposed) both rounded
+// to BF16 and multiplied on the ISA's BF16 dot-product instruction, accumulating in float32.
+// Requires isa_kernels().gemm_bf16_micro. BF16 weights are exact; FP8 weights become BF16
+// code·scale (rounding the product of the 3-bit mantissa and the block scale to 8 bits).
+void gemm_bf16(float* c, int64_t ldc, int64_t M, int64_t N, int64_t K, const GemmA& a, const Weight& w);
+
 }  // namespace dsv3

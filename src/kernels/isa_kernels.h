@@ -41,17 +41,28 @@ struct IsaKernels {
   void (*gemm_micro)(const float* ap, const float* bp, int64_t k, float* c, int64_t ldc, int64_t m, int64_t n,
                      bool accumulate);
 
+  // BF16 GEMM microkernel on BF16 dot-product instructions (vdpbf16ps), nullptr where the ISA has
+  // none: ap [kp][bf16_mr] and bp [kp][bf16_nr] hold pairs of BF16 values (depth 2p in the low
+  // half, 2p + 1 in the high half); c[m x n] (+)= Σ over the 2·kp depth, in float32.
+  int bf16_mr, bf16_nr;
+  void (*gemm_bf16_micro)(const uint32_t* ap, const uint32_t* bp, int64_t kp, float* c, int64_t ldc, int64_t m,
+                          int64_t n, bool accumulate);
+  // The BF16 dot-product ceiling, like fma_burn (nullptr without the instruction).
+  float (*bf16_burn)(int64_t iters);
+  int64_t bf16_burn_flops_per_iter;
+
   // Independent multiply-add chains held in registers: the core's float32 FMA ceiling.
   // Returns a value that depends on every chain (so nothing is optimized away).
   float (*fma_burn)(int64_t iters, float a, float b);
   int64_t fma_burn_flops_per_iter;
 };
 
-const IsaKernels& isa_kernels();           // the best the CPU supports (or DSV3_ISA=generic|avx2|avx512)
+const IsaKernels& isa_kernels();           // the best the CPU supports (or DSV3_ISA=generic|avx2|avx512|avx512bf16)
 const IsaKernels* isa_kernels_by_name(const char* name);  // nullptr if not built or not supported
 
 const IsaKernels* isa_kernels_generic();
 const IsaKernels* isa_kernels_avx2();
 const IsaKernels* isa_kernels_avx512();
+const IsaKernels* isa_kernels_avx512bf16();  // AVX-512 plus BF16 and VNNI dot products (Zen 4, Sapphire Rapids)
 
 }  // namespace dsv3

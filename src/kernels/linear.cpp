@@ -1,9 +1,11 @@
 #include "kernels/linear.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
+#include "core/error.h"
 #include "kernels/gemm.h"
 #include "kernels/isa_kernels.h"
 #include "kernels/quant_linear.h"
@@ -114,11 +116,29 @@ void weight_row_span_f32(float* out, const Weight& w, int64_t r, int64_t c0, int
 
 void weight_row_f32(float* out, const Weight& w, int64_t r) { weight_row_span_f32(out, w, r, 0, w.cols); }
 
+namespace {
+PrefillMath g_prefill_math = PrefillMath::F32;
+}  // namespace
+
+void set_prefill_math(PrefillMath m) { g_prefill_math = m; }
+
+void set_prefill_math_default(PrefillMath fallback) {
+  const char* env = std::getenv("DSV3_PREFILL_MATH");
+  if (!env) return set_prefill_math(fallback);
+  if (!std::strcmp(env, "f32")) return set_prefill_math(PrefillMath::F32);
+  if (!std::strcmp(env, "bf16")) return set_prefill_math(PrefillMath::Bf16);
+  fail("DSV3_PREFILL_MATH=", env, ": expected f32 or bf16");
+}
+PrefillMath prefill_math() { return g_prefill_math; }
+
 void linear(float* y, const float* x, int64_t n, const Weight& w) {
   if (is_int_quantized(w)) return quant_linear(y, x, n, w);
   const int64_t R = w.rows, C = w.cols;
   if (n > kGemvMaxRows) {
-    gemm(y, R, n, R, C, {x, C, false}, {&w, false}, false);
+    const bool bf16 = g_prefill_math == PrefillMath::Bf16 && isa_kernels().gemm_bf16_micro &&
+                      (w.dtype == DType::BF16 || w.dtype == DType::F8_E4M3);
+    if (bf16) gemm_bf16(y, R, n, R, C, {x, C, false}, w);
+    else gemm(y, R, n, R, C, {x, C, false}, {&w, false}, false);
     return;
   }
   const int64_t chunks = (R + kGemvRowChunk - 1) / kGemvRowChunk;

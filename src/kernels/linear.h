@@ -6,6 +6,17 @@
 
 namespace dsv3 {
 
+// How many-row products (prefill) multiply BF16 and FP8 weights. Bf16: activations rounded to
+// BF16, as DeepSeek's own BF16 inference does, on the CPU's BF16 dot-product instruction where
+// it has one (vdpbf16ps; elsewhere the float32 GEMM runs anyway). F32: the exact float32 GEMM,
+// the reference and the default (dsv3 logits, training, tests). Decode-shaped products (<= 8
+// rows) are float32 in both.
+enum class PrefillMath { Bf16, F32 };
+void set_prefill_math(PrefillMath m);
+PrefillMath prefill_math();
+// DSV3_PREFILL_MATH=f32|bf16 if set, else `fallback` (what a command defaults to).
+void set_prefill_math_default(PrefillMath fallback);
+
 // y[n, W.rows] = x[n, W.cols] · Wᵀ       (a bias-free Linear layer: y = x Aᵀ)
 void linear(float* y, const float* x, int64_t n, const Weight& w);
 

@@ -46,9 +46,9 @@ double read_bandwidth(size_t bytes) {
   return best;
 }
 
-double peak_gflops() {
-  const IsaKernels& k = isa_kernels();
-  const int64_t iters = 4000000;
+// GFLOP/s of `burn` (flops_per_iter per iteration) on every thread at once, best of 3.
+template <typename Burn>
+double peak(Burn burn, int64_t iters, int64_t flops_per_iter) {
   double best = 0;
   volatile float sink = 0;
   for (int rep = 0; rep < 3; ++rep) {
@@ -58,10 +58,10 @@ double peak_gflops() {
 #pragma omp parallel reduction(+ : total)
     {
       threads = omp_get_num_threads();
-      total += k.fma_burn(iters, 0.999999f, 1e-7f);
+      total += burn(iters);
     }
     sink = sink + total;
-    best = std::max(best, double(iters) * double(k.fma_burn_flops_per_iter) * threads / (now() - t0) / 1e9);
+    best = std::max(best, double(iters) * double(flops_per_iter) * threads / (now() - t0) / 1e9);
   }
   return best;
 }
@@ -74,7 +74,9 @@ MachineLimits measure_machine_limits(size_t bytes) {
   m.isa = isa_kernels().name;
   m.threads = omp_get_max_threads();
   m.read_gbs = read_bandwidth(bytes);
-  m.peak_gflops = peak_gflops();
+  const IsaKernels& k = isa_kernels();
+  m.peak_gflops = peak([&](int64_t it) { return k.fma_burn(it, 0.999999f, 1e-7f); }, 4000000, k.fma_burn_flops_per_iter);
+  if (k.bf16_burn) m.bf16_gflops = peak(k.bf16_burn, 2000000, k.bf16_burn_flops_per_iter);
   return m;
 }
 

@@ -155,6 +155,39 @@ TEST(LinearBatch, EachProductEqualsItsOwnLinear) {
   for (size_t j = 0; j < ms.size(); ++j) EXPECT_EQ(y[j], ref[j]) << "job " << j;
 }
 
+// Prefill on BF16 dot products: activations and weights rounded to BF16, products summed in
+// float32 — against the same rounding summed in double. Odd depths and partial tiles; FP8
+// weights become BF16 code·scale. The float32 mode stays the exact reference.
+TEST(LinearBf16Prefill, MatchesBf16RoundedProduct) {
+  const IsaKernels& k = isa_kernels();
+  if (!k.gemm_bf16_micro) GTEST_SKIP() << "no BF16 dot-product instruction on this CPU / DSV3_ISA";
+  for (const Case c : {Case{DType::BF16, 300, 301, 37}, Case{DType::F8_E4M3, 130, 257, 140}, Case{DType::BF16, 5, 64, 9}}) {
+    const Matrix m = make_matrix(c.dtype, c.rows, c.cols, 31);
+    const auto x = random_vec(size_t(c.n * c.cols), 32);
+    std::vector<float> y(size_t(c.n * c.rows)), exact(y.size());
+    set_prefill_math(PrefillMath::F32);
+    linear(exact.data(), x.data(), c.n, m.w);
+    set_prefill_math(PrefillMath::Bf16);
+    linear(y.data(), x.data(), c.n, m.w);
+    set_prefill_math(PrefillMath::F32);
+    bool differs = false;
+    for (int64_t t = 0; t < c.n; ++t)
+      for (int64_t r = 0; r < c.rows; ++r) {
+        double s = 0, mag = 0;
+        for (int64_t i = 0; i < c.cols; ++i) {
+          const double p = double(bf16_to_f32(f32_to_bf16(x[size_t(t * c.cols + i)]))) *
+                           bf16_to_f32(f32_to_bf16(m.values[size_t(r * c.cols + i)]));
+          s += p;
+          mag += std::fabs(p);
+        }
+        const size_t o = size_t(t * c.rows + r);
+        ASSERT_NEAR(y[o], s, 1e-5 * mag + 1e-6) << dtype_name(c.dtype) << " t=" << t << " r=" << r;
+        differs |= y[o] != exact[o];
+      }
+    EXPECT_TRUE(differs) << "the BF16 path did not run";
+  }
+}
+
 TEST(LinearDw, MatchesSumOfOuterProducts) {
   const int64_t n = 37, R = 21, C = 45;
   const auto dy = random_vec(size_t(n * R), 6), x = random_vec(size_t(n * C), 7);
@@ -174,7 +207,7 @@ TEST(IsaKernels, EveryAvailableInstructionSetAgrees) {
   const auto a = random_vec(1000, 8), b = random_vec(1000, 9);
   std::vector<uint16_t> h(1000);
   for (size_t i = 0; i < h.size(); ++i) h[i] = f32_to_bf16(a[i]);
-  for (const char* name : {"avx2", "avx512"}) {
+  for (const char* name : {"avx2", "avx512", "avx512bf16"}) {
     const IsaKernels* k = isa_kernels_by_name(name);
     if (!k) continue;
     EXPECT_NEAR(k->dot(a.data(), b.data(), 1000), base->dot(a.data(), b.data(), 1000), 1e-3) << name;
@@ -188,7 +221,7 @@ TEST(IsaKernels, EveryAvailableInstructionSetAgrees) {
 // Each instruction set's microkernel and decode kernels against plain loops, so a CPU that
 // dispatches differently from this one still runs tested code.
 TEST(IsaKernels, GemmMicroAndGemvMatchPlainLoops) {
-  for (const char* name : {"generic", "avx2", "avx512"}) {
+  for (const char* name : {"generic", "avx2", "avx512", "avx512bf16"}) {
     const IsaKernels* k = isa_kernels_by_name(name);
     if (!k) continue;
     const int mr = k->gemm_mr, nr = k->gemm_nr;
@@ -222,15 +255,15 @@ TEST(IsaKernels, GemmMicroAndGemvMatchPlainLoops) {
       k->gemv_t_fp8(y8.data(), nc, x.data(), K, nt, w8.data(), K, R, nc);
       k->gemv_t_f32(yf.data(), nc, x.data(), K, nt, wf.data(), K, R, nc);
       for (int64_t t = 0; t < nt; ++t)
-        for (int64_t c = 0; c < nc; ++c) {
+        for (int64_t col = 0; col < nc; ++col) {
           double sb = 1.0, s8 = 1.0;
           for (int64_t r = 0; r < R; ++r) {
-            sb += double(x[size_t(t * K + r)]) * bf16_to_f32(wb[size_t(r * K + c)]);
-            s8 += double(x[size_t(t * K + r)]) * fp8_e4m3_to_f32(w8[size_t(r * K + c)]);
+            sb += double(x[size_t(t * K + r)]) * bf16_to_f32(wb[size_t(r * K + col)]);
+            s8 += double(x[size_t(t * K + r)]) * fp8_e4m3_to_f32(w8[size_t(r * K + col)]);
           }
-          ASSERT_NEAR(yb[size_t(t * nc + c)], sb, 1e-4) << name << " gemv_t bf16";
-          ASSERT_NEAR(yf[size_t(t * nc + c)], sb, 1e-4) << name << " gemv_t f32";
-          ASSERT_NEAR(y8[size_t(t * nc + c)], s8, 1e-3 + 1e-5 * std::fabs(s8)) << name << " gemv_t fp8";
+          ASSERT_NEAR(yb[size_t(t * nc + col)], sb, 1e-4) << name << " gemv_t bf16";
+          ASSERT_NEAR(yf[size_t(t * nc + col)], sb, 1e-4) << name << " gemv_t f32";
+          ASSERT_NEAR(y8[size_t(t * nc + col)], s8, 1e-3 + 1e-5 * std::fabs(s8)) << name << " gemv_t fp8";
         }
     }
 

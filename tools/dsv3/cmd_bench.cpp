@@ -15,6 +15,7 @@
 #include "expert_parallel_run.h"
 #include "commands.h"
 #include "core/error.h"
+#include "kernels/linear.h"
 #include "kernels/machine_limits.h"
 #include "kernels/profile.h"
 #include "model/param_count.h"
@@ -114,6 +115,10 @@ double run_test(const Model& m, const Test& t, Sequences& seqs) {
   return secs;
 }
 
+double prefill_peak(const MachineLimits& lim) {
+  return prefill_math() == PrefillMath::Bf16 && lim.bf16_gflops > 0 ? lim.bf16_gflops : lim.peak_gflops;
+}
+
 struct Result {
   Test test;
   double mean = 0, sd = 0;  // tokens/s over the repetitions
@@ -131,8 +136,8 @@ Result measure(const Model& m, const Test& t, int reps, double bytes_per_step, d
   for (double v : tps) res.mean += v / double(reps);
   for (double v : tps) res.sd += (v - res.mean) * (v - res.mean);
   res.sd = reps > 1 ? std::sqrt(res.sd / double(reps - 1)) : 0.0;
-  if (t.prefill) {
-    res.of_limit = res.mean * flops_per_token / 1e9 / lim.peak_gflops;
+  if (t.prefill) {  // against the peak of the instructions the prefill runs on
+    res.of_limit = res.mean * flops_per_token / 1e9 / prefill_peak(lim);
   } else {
     res.gbs = res.mean / double(t.batch) * bytes_per_step / 1e9;
     res.of_limit = res.gbs / lim.read_gbs;
@@ -169,7 +174,12 @@ void print_text(const std::vector<Result>& rs) {
   for (const auto& r : rs)
     std::printf("%-22s %11.2f ± %6.2f %10s %9.1f%%\n", r.test.name.c_str(), r.mean, r.sd,
                 r.test.prefill ? "-" : cat(std::round(r.gbs * 100) / 100).c_str(), 100.0 * r.of_limit);
-  std::printf("\nof limit: prefill against the FMA peak, decode against read bandwidth (weights read per step).\n");
+}
+
+const char* limits_note(const MachineLimits& lim) {
+  return prefill_math() == PrefillMath::Bf16 && lim.bf16_gflops > 0
+             ? "of limit: prefill against the BF16 dot-product peak, decode against read bandwidth (weights read per step)"
+             : "of limit: prefill against the float32 FMA peak, decode against read bandwidth (weights read per step)";
 }
 
 void print_markdown(const std::vector<Result>& rs, const std::string& model, int threads) {
@@ -182,10 +192,10 @@ void print_markdown(const std::vector<Result>& rs, const std::string& model, int
 void print_json(const std::vector<Result>& rs, const std::string& model, const MachineLimits& lim,
                 const ParamCount& pc, int reps) {
   std::printf("{\"model\": \"%s\", \"cpu\": \"%s\", \"isa\": \"%s\", \"threads\": %d, \"read_gbs\": %.3f, "
-              "\"fma_gflops\": %.3f, \"active_params\": %lld, \"bytes_per_token\": %lld, \"repetitions\": %d,\n"
+              "\"fma_gflops\": %.3f, \"bf16_gflops\": %.3f, \"prefill_math\": \"%s\", \"active_params\": %lld, \"bytes_per_token\": %lld, \"repetitions\": %d,\n"
               " \"tests\": [",
               model.c_str(), lim.cpu.c_str(), lim.isa.c_str(), lim.threads, lim.read_gbs, lim.peak_gflops,
-              (long long)pc.active, (long long)pc.active_bytes, reps);
+              lim.bf16_gflops, prefill_math() == PrefillMath::Bf16 ? "bf16" : "f32", (long long)pc.active, (long long)pc.active_bytes, reps);
   for (size_t i = 0; i < rs.size(); ++i) {
     const Result& r = rs[i];
     std::printf("%s\n  {\"test\": \"%s\", \"phase\": \"%s\", \"tokens\": %lld, \"batch\": %lld, \"depth\": %lld, "
@@ -239,11 +249,15 @@ int cmd_bench(int argc, char** argv) {
     std::printf("dsv3 bench --model %s -p %lld -n %lld -d %lld -b %lld -r %lld\n", dir.c_str(), (long long)prompt,
                 (long long)steps, (long long)depth, (long long)batch, (long long)reps);
     std::printf("machine: %s, %d threads, kernels %s\n", lim.cpu.c_str(), lim.threads, lim.isa.c_str());
-    std::printf("measured limits: read %.1f GB/s, float32 FMA %.1f GFLOP/s\n", lim.read_gbs, lim.peak_gflops);
+    std::printf("measured limits: read %.1f GB/s, float32 FMA %.1f GFLOP/s, BF16 dot %.1f GFLOP/s\n", lim.read_gbs,
+                lim.peak_gflops, lim.bf16_gflops);
+    std::printf("prefill products: %s\n",
+                prefill_math() == PrefillMath::Bf16 && lim.bf16_gflops > 0 ? "BF16 (vdpbf16ps)" : "float32");
     std::printf("model: %.3g active parameters per token, %.3g MB of weights read per decoded token\n\n",
                 double(pc.active), double(pc.active_bytes) / 1e6);
     if (output == "md") print_markdown(results, dir, lim.threads);
     else print_text(results);
+    std::printf("\n%s.\n", limits_note(lim));
   }
   if (a.has("profile-ops") && steps) print_profile(*model, {cat("tg", steps, at), false, steps, 1, depth});
   std::fflush(stdout);

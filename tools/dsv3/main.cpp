@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "core/error.h"
 #include "dist/world.h"
+#include "kernels/linear.h"
 
 namespace {
 
@@ -77,6 +78,12 @@ int main(int argc, char** argv) {
     }
     std::string what;
     try {
+      // Generating, chatting, serving and benchmarking prefill on BF16 dot products (activations
+      // rounded to BF16, as DeepSeek's BF16 inference does); everything else, logits included,
+      // keeps exact float32 products. DSV3_PREFILL_MATH=f32|bf16 overrides.
+      const bool fast = !std::strcmp(c.name, "generate") || !std::strcmp(c.name, "chat") ||
+                        !std::strcmp(c.name, "serve") || !std::strcmp(c.name, "bench");
+      dsv3::set_prefill_math_default(fast ? dsv3::PrefillMath::Bf16 : dsv3::PrefillMath::F32);
       return c.run(argc - 2, argv + 2);
     } catch (const dsv3::Error& e) {
       what = e.what();
