@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/attention.h"
 #include "kernels/linear.h"
 #include "kernels/ops.h"
 #include "kernels/profile.h"
@@ -87,27 +88,18 @@ void mla_forward_cached(float* out, const float* x, int64_t n, const MlaWeights&
   // Attention over the cached latents: o_lat[t, h] = Σ_s p_s · c_KV[s].
   std::vector<float> o_lat(size_t(n * d.H * d.r));
   {
-  const profile::Scope prof("attention.latent", rows.layer);
-#pragma omp parallel
-  {
-    std::vector<float> p;
-#pragma omp for collapse(2) schedule(dynamic, 4)
+    const profile::Scope prof("attention.latent", rows.layer);
+    const int64_t groups = (d.H + kLatentHeadGroup - 1) / kLatentHeadGroup;
+#pragma omp parallel for collapse(2) schedule(dynamic)
     for (int64_t t = 0; t < n; ++t) {
-      for (int64_t h = 0; h < d.H; ++h) {
+      for (int64_t g = 0; g < groups; ++g) {
         const SequenceCache& c = *rows.caches[rows.seq[t]];
-        const int64_t len = rows.pos[t] + 1;
-        const float* ql = q_lat.data() + (t * d.H + h) * d.r;
-        const float* qr = q.data() + t * d.H * d.qk + h * d.qk + d.dn;
-        p.resize(size_t(len));
-        for (int64_t s = 0; s < len; ++s)
-          p[size_t(s)] = (dot(ql, c.kv(rows.layer, s), d.r) + dot(qr, c.pe(rows.layer, s), d.dr)) * ctx.softmax_scale;
-        softmax(p.data(), len);
-        float* o = o_lat.data() + (t * d.H + h) * d.r;
-        std::memset(o, 0, size_t(d.r) * 4);
-        for (int64_t s = 0; s < len; ++s) axpy(o, p[size_t(s)], c.kv(rows.layer, s), d.r);
+        const int64_t h0 = g * kLatentHeadGroup, nh = std::min(kLatentHeadGroup, d.H - h0);
+        const LatentRows cache{c.kv(rows.layer, 0), d.r, c.pe(rows.layer, 0), d.dr, rows.pos[t] + 1};
+        latent_attention(o_lat.data() + (t * d.H + h0) * d.r, d.r, q_lat.data() + (t * d.H + h0) * d.r, d.r,
+                         q.data() + t * d.H * d.qk + h0 * d.qk + d.dn, d.qk, nh, d.r, d.dr, cache, ctx.softmax_scale);
       }
     }
-  }
   }
 
   // Un-absorb through W_UV: o[t, h] = W_UV[h] · o_lat[t, h]   ([dv, r] x [r] -> [dv]).
