@@ -3,14 +3,18 @@
 #pragma once
 #include <cstdint>
 
+#include "core/dtype.h"
+
 namespace dsv3 {
 
-// One sequence's cached rows for one layer: position s has the latent c_KV at kv + s·kv_stride
-// (kv_lora_rank values) and the rotated shared key k_R at pe + s·pe_stride (qk_rope_head_dim).
+// One sequence's cached rows for one layer, stored as dtype (F32 or BF16): position s has the
+// latent c_KV at element s·kv_stride of kv (kv_lora_rank values) and the rotated shared key k_R
+// at element s·pe_stride of pe (qk_rope_head_dim values).
 struct LatentRows {
-  const float* kv;
+  DType dtype;
+  const void* kv;
   int64_t kv_stride;
-  const float* pe;
+  const void* pe;
   int64_t pe_stride;
   int64_t len;  // positions 0..len-1 are attended to
 };
@@ -18,8 +22,9 @@ struct LatentRows {
 // For heads h < nh of one query row:
 //   o[h] = Σ_s softmax_s(scale · (q_lat[h] · c_KV[s] + q_pe[h] · k_R[s])) · c_KV[s]
 // q_lat [nh, r] (row stride ldq), q_pe [nh, dr] (row stride ldp), o [nh, r] (row stride ldo).
-// Flash-style: positions in tiles with a running max and sum per head (one pass over the cache),
-// and each cached row is read once for all nh heads. A head's result does not depend on nh.
+// Flash-style: positions in tiles with a running max and sum per head (one pass over the cache);
+// a tile's rows are read from memory once for all nh heads (the ISA's GEMV kernels, reading the
+// stored dtype in place). A head's result does not depend on nh.
 void latent_attention(float* o, int64_t ldo, const float* q_lat, int64_t ldq, const float* q_pe, int64_t ldp,
                       int64_t nh, int64_t r, int64_t dr, const LatentRows& cache, float scale);
 

@@ -67,12 +67,10 @@ void mla_forward_cached(float* out, const float* x, int64_t n, const MlaWeights&
 
   // c_KV = RMSNorm(latent), k_R = RoPE(shared key): exactly what the cache stores.
   for (int64_t t = 0; t < n; ++t) {
-    SequenceCache& c = *rows.caches[rows.seq[t]];
-    const float* src = kv.data() + t * (d.r + d.dr);
-    rmsnorm(c.kv(rows.layer, rows.pos[t]), src, w.kv_a_layernorm.data, 1, d.r, float(ctx.cfg.rms_norm_eps));
-    float* pe = c.pe(rows.layer, rows.pos[t]);
-    std::memcpy(pe, src + d.r, size_t(d.dr) * 4);
-    ctx.rope.rotate(pe, cos.data() + t * d.dr / 2, sin.data() + t * d.dr / 2);
+    float* src = kv.data() + t * (d.r + d.dr);
+    rmsnorm(src, src, w.kv_a_layernorm.data, 1, d.r, float(ctx.cfg.rms_norm_eps));
+    ctx.rope.rotate(src + d.r, cos.data() + t * d.dr / 2, sin.data() + t * d.dr / 2);
+    rows.caches[rows.seq[t]]->store(rows.layer, rows.pos[t], src, src + d.r);
   }
 
   // Absorb W_UK into the queries: q_lat[t, h] = q_C[t, h] · W_UK[h]   ([dn] x [dn, r] -> [r]).
@@ -95,7 +93,7 @@ void mla_forward_cached(float* out, const float* x, int64_t n, const MlaWeights&
       for (int64_t g = 0; g < groups; ++g) {
         const SequenceCache& c = *rows.caches[rows.seq[t]];
         const int64_t h0 = g * kLatentHeadGroup, nh = std::min(kLatentHeadGroup, d.H - h0);
-        const LatentRows cache{c.kv(rows.layer, 0), d.r, c.pe(rows.layer, 0), d.dr, rows.pos[t] + 1};
+        const LatentRows cache = c.rows(rows.layer, rows.pos[t] + 1);
         latent_attention(o_lat.data() + (t * d.H + h0) * d.r, d.r, q_lat.data() + (t * d.H + h0) * d.r, d.r,
                          q.data() + t * d.H * d.qk + h0 * d.qk + d.dn, d.qk, nh, d.r, d.dr, cache, ctx.softmax_scale);
       }

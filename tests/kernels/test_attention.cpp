@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 
+#include "core/dtype.h"
 #include "kernels/attention.h"
 
 namespace dsv3 {
@@ -26,7 +27,7 @@ TEST(LatentAttention, MatchesTwoPassSoftmaxInDouble) {
     const auto kv = random_vec(size_t(len * r), 1, 1.0f), pe = random_vec(size_t(len * dr), 2, 1.0f);
     const auto ql = random_vec(size_t(nh * r), 3, 1.0f), qp = random_vec(size_t(nh * dr), 4, 1.0f);
     std::vector<float> o(size_t(nh * r));
-    latent_attention(o.data(), r, ql.data(), r, qp.data(), dr, nh, r, dr, {kv.data(), r, pe.data(), dr, len}, scale);
+    latent_attention(o.data(), r, ql.data(), r, qp.data(), dr, nh, r, dr, {DType::F32, kv.data(), r, pe.data(), dr, len}, scale);
     for (int64_t h = 0; h < nh; ++h) {
       std::vector<double> p(static_cast<size_t>(len));
       double mx = -1e300, sum = 0;
@@ -47,11 +48,25 @@ TEST(LatentAttention, MatchesTwoPassSoftmaxInDouble) {
   }
 }
 
+// A BF16 cache: the same attention over the BF16-rounded latents and keys.
+TEST(LatentAttention, Bf16CacheMatchesRoundedValues) {
+  const int64_t r = 48, dr = 16, nh = 3, len = 150;
+  auto kv = random_vec(size_t(len * r), 9, 1.0f), pe = random_vec(size_t(len * dr), 10, 1.0f);
+  const auto ql = random_vec(size_t(nh * r), 11, 1.0f), qp = random_vec(size_t(nh * dr), 12, 1.0f);
+  std::vector<uint16_t> kvb(kv.size()), peb(pe.size());
+  for (size_t i = 0; i < kv.size(); ++i) kv[i] = bf16_to_f32(kvb[i] = f32_to_bf16(kv[i]));
+  for (size_t i = 0; i < pe.size(); ++i) pe[i] = bf16_to_f32(peb[i] = f32_to_bf16(pe[i]));
+  std::vector<float> ob(size_t(nh * r)), of(size_t(nh * r));
+  latent_attention(ob.data(), r, ql.data(), r, qp.data(), dr, nh, r, dr, {DType::BF16, kvb.data(), r, peb.data(), dr, len}, 0.2f);
+  latent_attention(of.data(), r, ql.data(), r, qp.data(), dr, nh, r, dr, {DType::F32, kv.data(), r, pe.data(), dr, len}, 0.2f);
+  for (size_t i = 0; i < ob.size(); ++i) ASSERT_NEAR(ob[i], of[i], 1e-5) << i;
+}
+
 TEST(LatentAttention, AHeadsResultDoesNotDependOnTheGroup) {
   const int64_t r = 33, dr = 6, nh = 4, len = 130;
   const auto kv = random_vec(size_t(len * r), 5, 1.0f), pe = random_vec(size_t(len * dr), 6, 1.0f);
   const auto ql = random_vec(size_t(nh * r), 7, 2.0f), qp = random_vec(size_t(nh * dr), 8, 2.0f);
-  const LatentRows cache{kv.data(), r, pe.data(), dr, len};
+  const LatentRows cache{DType::F32, kv.data(), r, pe.data(), dr, len};
   std::vector<float> all(size_t(nh * r)), one(static_cast<size_t>(r));
   latent_attention(all.data(), r, ql.data(), r, qp.data(), dr, nh, r, dr, cache, 0.5f);
   for (int64_t h = 0; h < nh; ++h) {

@@ -28,11 +28,12 @@ namespace {
 const char* kUsage =
     "usage: dsv3 bench [--model DIR] [-p|--prompt-tokens P] [-n|--decode-steps N] [-d|--depth D]\n"
     "                  [--batch B] [-r|--repetitions R] [-t|--threads T] [-o|--output text|md|json]\n"
-    "                  [--profile-ops]\n"
+    "                  [--cache-type f32|bf16] [--profile-ops]\n"
     "Times a prefill of P tokens (pp P) and N decode steps at batch 1 (tg N), each after D cached\n"
     "tokens, R times, and prints tokens/s as mean ± stddev with the machine's measured limits.\n"
     "P or N = 0 skips that test; --batch B > 1 adds decoding B sequences at once. --profile-ops adds a\n"
-    "per-layer, per-operation timing of one decode run. Defaults: -p 128 -n 32 -d 0 --batch 1 -r 3.\n";
+    "per-layer, per-operation timing of one decode run. --cache-type: the latent cache's storage.\n"
+    "Defaults: -p 128 -n 32 -d 0 --batch 1 -r 3 --cache-type bf16.\n";
 
 // llama-bench's short options, spelt as dsv3's long ones.
 std::vector<std::string> long_options(int argc, char** argv) {
@@ -214,10 +215,11 @@ int cmd_bench(int argc, char** argv) {
   for (auto& s : opts) av.push_back(s.data());
   const Args a(int(av.size()), av.data(),
                {"model", "prompt-tokens", "decode-steps", "depth", "batch", "repetitions", "threads", "output", "ep",
-                "profile"},
+                "profile", "cache-type"},
                {"help", "profile-ops"});
   if (a.has("help")) return std::fputs(kUsage, stdout), std::fputs(kEpUsage, stdout), 0;
   apply_threads(a);
+  if (a.has("cache-type")) default_cache_type() = parse_cache_type(a.str("cache-type"));
   const int64_t prompt = a.integer("prompt-tokens", 128), steps = a.integer("decode-steps", 32);
   const int64_t depth = a.integer("depth", 0), batch = a.integer("batch", 1), reps = a.integer("repetitions", 3);
   const std::string output = a.str("output", "text");
@@ -253,8 +255,12 @@ int cmd_bench(int argc, char** argv) {
                 lim.peak_gflops, lim.bf16_gflops);
     std::printf("prefill products: %s\n",
                 prefill_math() == PrefillMath::Bf16 && lim.bf16_gflops > 0 ? "BF16 (vdpbf16ps)" : "float32");
-    std::printf("model: %.3g active parameters per token, %.3g MB of weights read per decoded token\n\n",
+    const ModelConfig& mc = model->config();
+    std::printf("model: %.3g active parameters per token, %.3g MB of weights read per decoded token\n",
                 double(pc.active), double(pc.active_bytes) / 1e6);
+    std::printf("latent cache: %s, %lld bytes per token\n\n", cache_type_name(default_cache_type()),
+                (long long)SequenceCache::bytes_per_token(mc.num_hidden_layers, mc.kv_lora_rank, mc.qk_rope_head_dim,
+                                                          default_cache_type()));
     if (output == "md") print_markdown(results, dir, lim.threads);
     else print_text(results);
     std::printf("\n%s.\n", limits_note(lim));

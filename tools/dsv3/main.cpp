@@ -2,6 +2,7 @@
 #include <malloc.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <new>
@@ -11,6 +12,7 @@
 #include "core/error.h"
 #include "dist/world.h"
 #include "kernels/linear.h"
+#include "model/latent_cache.h"
 
 namespace {
 
@@ -84,6 +86,11 @@ int main(int argc, char** argv) {
       const bool fast = !std::strcmp(c.name, "generate") || !std::strcmp(c.name, "chat") ||
                         !std::strcmp(c.name, "serve") || !std::strcmp(c.name, "bench");
       dsv3::set_prefill_math_default(fast ? dsv3::PrefillMath::Bf16 : dsv3::PrefillMath::F32);
+      // The same commands keep the latent cache in BF16 (half the memory and attention reads);
+      // DSV3_CACHE_TYPE=f32|bf16 overrides, bench's --cache-type too.
+      const char* cache_env = std::getenv("DSV3_CACHE_TYPE");
+      dsv3::default_cache_type() = cache_env ? dsv3::parse_cache_type(cache_env)
+                                             : fast ? dsv3::CacheType::BF16 : dsv3::CacheType::F32;
       return c.run(argc - 2, argv + 2);
     } catch (const dsv3::Error& e) {
       what = e.what();
