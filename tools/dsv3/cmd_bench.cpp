@@ -170,11 +170,17 @@ void print_profile(const Model& m, const Test& t) {
   for (const auto& [op, ms] : totals) std::printf("| %s | %.3f | %.1f%% |\n", op.c_str(), ms, 100.0 * ms / (1e3 * secs / steps));
 }
 
+std::string gbs_cell(const Result& r) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.2f", r.gbs);
+  return r.test.prefill ? "-" : b;
+}
+
 void print_text(const std::vector<Result>& rs) {
   std::printf("%-22s %20s %10s %10s\n", "test", "tokens/s", "GB/s", "of limit");
   for (const auto& r : rs)
     std::printf("%-22s %11.2f ± %6.2f %10s %9.1f%%\n", r.test.name.c_str(), r.mean, r.sd,
-                r.test.prefill ? "-" : cat(std::round(r.gbs * 100) / 100).c_str(), 100.0 * r.of_limit);
+                gbs_cell(r).c_str(), 100.0 * r.of_limit);
 }
 
 const char* limits_note(const MachineLimits& lim) {
@@ -187,7 +193,7 @@ void print_markdown(const std::vector<Result>& rs, const std::string& model, int
   std::printf("| model | threads | test | t/s | GB/s | of limit |\n|---|---|---|---|---|---|\n");
   for (const auto& r : rs)
     std::printf("| %s | %d | %s | %.2f ± %.2f | %s | %.1f%% |\n", model.c_str(), threads, r.test.name.c_str(), r.mean,
-                r.sd, r.test.prefill ? "-" : cat(std::round(r.gbs * 100) / 100).c_str(), 100.0 * r.of_limit);
+                r.sd, gbs_cell(r).c_str(), 100.0 * r.of_limit);
 }
 
 void print_json(const std::vector<Result>& rs, const std::string& model, const MachineLimits& lim,
@@ -248,7 +254,7 @@ int cmd_bench(int argc, char** argv) {
   if (output == "json") {
     print_json(results, dir, lim, pc, int(reps));
   } else {
-    std::printf("dsv3 bench --model %s -p %lld -n %lld -d %lld -b %lld -r %lld\n", dir.c_str(), (long long)prompt,
+    std::printf("dsv3 bench --model %s -p %lld -n %lld -d %lld --batch %lld -r %lld\n", dir.c_str(), (long long)prompt,
                 (long long)steps, (long long)depth, (long long)batch, (long long)reps);
     std::printf("machine: %s, %d threads, kernels %s\n", lim.cpu.c_str(), lim.threads, lim.isa.c_str());
     std::printf("measured limits: read %.1f GB/s, float32 FMA %.1f GFLOP/s, BF16 dot %.1f GFLOP/s\n", lim.read_gbs,
