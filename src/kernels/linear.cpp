@@ -161,7 +161,7 @@ void linear_batch(const LinearJob* jobs, size_t count) {
   double flops = 0;
   for (size_t j = 0; j < count; ++j) {
     const LinearJob& b = jobs[j];
-    if (b.n > kGemvMaxRows) {
+    if (b.n > kGemvMaxRows || is_int_quantized(b.w)) {  // the GEMM, or the quantized formats' own kernels
       linear(b.y, b.x, b.n, b.w);
       continue;
     }
