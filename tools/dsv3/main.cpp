@@ -80,13 +80,15 @@ int main(int argc, char** argv) {
     }
     std::string what;
     try {
-      // Generating, chatting, serving and benchmarking prefill on BF16 dot products (activations
-      // rounded to BF16, as DeepSeek's BF16 inference does); everything else, logits included,
-      // keeps exact float32 products. DSV3_PREFILL_MATH=f32|bf16 overrides.
+      // bench prefills on BF16 dot products (activations rounded to BF16, as DeepSeek's BF16
+      // inference does); the other commands keep exact float32 products, because serving's
+      // continuous batching mixes decode rows into many-row products, where BF16 rounding would
+      // make a row's result depend on its batch. DSV3_PREFILL_MATH=f32|bf16 overrides.
       const bool fast = !std::strcmp(c.name, "generate") || !std::strcmp(c.name, "chat") ||
                         !std::strcmp(c.name, "serve") || !std::strcmp(c.name, "bench");
-      dsv3::set_prefill_math_default(fast ? dsv3::PrefillMath::Bf16 : dsv3::PrefillMath::F32);
-      // The same commands keep the latent cache in BF16 (half the memory and attention reads);
+      const bool bench = !std::strcmp(c.name, "bench");
+      dsv3::set_prefill_math_default(bench ? dsv3::PrefillMath::Bf16 : dsv3::PrefillMath::F32);
+      // generate, chat, serve and bench keep the latent cache in BF16 (half the memory and attention reads);
       // DSV3_CACHE_TYPE=f32|bf16 overrides, bench's --cache-type too.
       const char* cache_env = std::getenv("DSV3_CACHE_TYPE");
       dsv3::default_cache_type() = cache_env ? dsv3::parse_cache_type(cache_env)
