@@ -31,8 +31,8 @@ void copy_rows_out(const SequenceCache& c, int64_t pos0, int64_t n, float* dst) 
   const int64_t kv = c.kv_dim(), pe = c.pe_dim();
   for (int64_t l = 0; l < c.n_layers(); ++l)
     for (int64_t p = pos0; p < pos0 + n; ++p) {
-      dst = std::copy_n(c.kv(l, p), kv, dst);
-      dst = std::copy_n(c.pe(l, p), pe, dst);
+      c.load(l, p, dst, dst + kv);  // float32 (exact for either cache type)
+      dst += kv + pe;
     }
 }
 
@@ -40,8 +40,7 @@ void copy_rows_in(SequenceCache& c, int64_t pos0, int64_t n, const float* src) {
   const int64_t kv = c.kv_dim(), pe = c.pe_dim();
   for (int64_t l = 0; l < c.n_layers(); ++l)
     for (int64_t p = pos0; p < pos0 + n; ++p) {
-      std::copy_n(src, kv, c.kv(l, p));
-      std::copy_n(src + kv, pe, c.pe(l, p));
+      c.store(l, p, src, src + kv);
       src += kv + pe;
     }
 }

@@ -63,6 +63,11 @@ class SequenceCache {
     put(kv_[size_t(layer)], pos * kv_dim_, kv, kv_dim_);
     put(pe_[size_t(layer)], pos * pe_dim_, pe, pe_dim_);
   }
+  // Reads one position back as float32 (exact: BF16 widens losslessly).
+  void load(int64_t layer, int64_t pos, float* kv, float* pe) const {
+    get(kv_[size_t(layer)], pos * kv_dim_, kv, kv_dim_);
+    get(pe_[size_t(layer)], pos * pe_dim_, pe, pe_dim_);
+  }
   // One layer's rows 0..len-1 as the attention kernel reads them.
   LatentRows rows(int64_t layer, int64_t len) const {
     const DType dt = type_ == CacheType::BF16 ? DType::BF16 : DType::F32;
@@ -84,6 +89,14 @@ class SequenceCache {
     }
     uint16_t* dst = reinterpret_cast<uint16_t*>(v.data()) + at;
     for (int64_t i = 0; i < n; ++i) dst[i] = f32_to_bf16(src[i]);
+  }
+  void get(const std::vector<uint8_t>& v, int64_t at, float* dst, int64_t n) const {
+    if (type_ == CacheType::F32) {
+      std::memcpy(dst, v.data() + at * 4, size_t(n) * 4);
+      return;
+    }
+    const uint16_t* src = reinterpret_cast<const uint16_t*>(v.data()) + at;
+    for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(src[i]);
   }
   const float* f32(const std::vector<uint8_t>& v) const {
     if (type_ != CacheType::F32) fail("this latent cache holds ", cache_type_name(type_), ", not float32");
