@@ -13,7 +13,7 @@
 
 #include "model/config.h"
 #include "model/weights.h"
-#include "train/precision.h"
+#include "kernels/precision.h"
 
 namespace dsv3 {
 

@@ -24,7 +24,7 @@ TEST_P(MlaForms, AbsorbedEqualsNaive) {
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     const MlaWeights& w = model->weights().layers[size_t(l)].self_attn;
     std::vector<float> naive(x.size()), absorbed(x.size());
-    mla_forward_naive(naive.data(), x.data(), T, w, ctx.mla);
+    mla_forward(naive.data(), x.data(), Rows{1, T}, w, ctx.mla);
     SequenceCache cache = model->new_cache();
     cache.ensure(T);
     SequenceCache* caches[] = {&cache};
