@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/dtype.h"
 #include "io/json_file.h"
 #include "model/quant_config.h"
 
@@ -55,7 +56,7 @@ struct ModelConfig {
   std::vector<int64_t> eos_token_ids;
   bool tie_word_embeddings = false;
   bool fp8_quantized = false;          // quantization_config {"quant_method": "fp8"}
-  int64_t weight_block_size = 128;
+  int64_t weight_block_size = kFp8BlockSize;
   QuantConfig quant;                   // quantization_config (model/quant_config.h)
   std::string torch_dtype = "bfloat16";
 

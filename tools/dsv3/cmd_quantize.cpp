@@ -14,6 +14,7 @@
 #include "io/safetensors_writer.h"
 #include "model/config.h"
 #include "model/model.h"
+#include "model/tensor_table.h"
 #include "quantize_formats.h"
 
 namespace fs = std::filesystem;
@@ -34,16 +35,6 @@ const char* kUsage =
     "--format int4: GPTQ (qweight/qzeros/scales/g_idx, symmetric, --group input columns per scale).\n"
     "--lm-head quantizes the output head as well. FP8 sources are dequantized first for int8/int4\n"
     "(see docs/quantization.md).\n";
-
-constexpr int64_t kBlock = 128;
-
-// The matrices DeepSeek-V3 stores in FP8: every linear layer's weight inside the blocks.
-bool is_linear_weight(const std::string& name) {
-  const auto ends_with = [&](const std::string& s) {
-    return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
-  };
-  return ends_with("_proj.weight") || ends_with("_proj_with_mqa.weight");
-}
 
 std::vector<float> finite_f32(const TensorInfo& t) {
   std::vector<float> w = tensor_to_f32(t);
@@ -128,12 +119,14 @@ int cmd_quantize(int argc, char** argv) {
   if (shard_mb < 1) fail("--shard-mb must be >= 1");
   const ModelConfig cfg = load_config((in / "config.json").string());
   // FP8 tensors are copied, so their block size is the output's too.
-  const int64_t block = cfg.fp8_quantized ? cfg.weight_block_size : kBlock;
+  const int64_t block = cfg.fp8_quantized ? cfg.weight_block_size : kFp8BlockSize;
   QuantTarget target = quant_target(a.str("format", "fp8"), a.integer("group", 128), a.has("group"), block);
   target.lm_head = a.has("lm-head");
   fs::create_directories(out);
   if (fs::equivalent(in, out)) fail("--out must not be the --model folder");
 
+  // The matrices DeepSeek-V3 stores in FP8: the tensor table's linear-layer weights.
+  const TensorTable table(cfg);
   const Checkpoint ck(in.string());
   ShardedWriter w(out, size_t(shard_mb) << 20);
   int64_t quantized = 0;
@@ -142,8 +135,10 @@ int cmd_quantize(int argc, char** argv) {
     const bool fp8_source = t.dtype == DType::F8_E4M3;
     const bool is_scale = name.size() > 10 && name.compare(name.size() - 10, 10, "_scale_inv") == 0;
     if (target.format != "fp8" && is_scale && cfg.fp8_quantized) continue;  // re-quantized with its matrix
+    const TensorSpec* spec = table.find(name);
+    const bool linear = spec && spec->role == TensorRole::kLinear;
     if ((fp8_source && target.format == "fp8") || t.shape.size() != 2 ||
-        !(is_linear_weight(name) || (target.lm_head && name == "lm_head.weight"))) {
+        !(linear || (target.lm_head && name == "lm_head.weight"))) {
       w.add(name, t.dtype, t.shape, t.data, t.nbytes);
       continue;
     }
