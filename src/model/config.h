@@ -19,6 +19,19 @@ struct RopeScaling {
   double mscale = 1.0, mscale_all_dim = 0.0;
 };
 
+// How the router scores experts: s_i = softmax_i(u) (DeepSeek-V2) or sigmoid(u_i) (V3).
+enum class ScoringFunc : uint8_t { kSoftmax, kSigmoid };
+// How it chooses them: plain top-k (greedy), top-k within the topk_group best groups scored by
+// their max (group_limited_greedy, V2) or by the sum of their top-2 biased scores (noaux_tc, V3,
+// the only method routing with e_score_correction_bias).
+enum class TopkMethod : uint8_t { kGreedy, kGroupLimitedGreedy, kNoauxTc };
+
+// config.json's spelling; parse_* throw Error naming `what` and listing the known values.
+const char* scoring_func_name(ScoringFunc f);
+const char* topk_method_name(TopkMethod m);
+ScoringFunc parse_scoring_func(const std::string& s, const std::string& what);
+TopkMethod parse_topk_method(const std::string& s, const std::string& what);
+
 struct ModelConfig {
   std::string architecture = "DeepseekV3ForCausalLM";
   std::string model_type = "deepseek_v3";
@@ -40,8 +53,8 @@ struct ModelConfig {
   int64_t num_experts_per_tok = 0;
   int64_t n_group = 1;
   int64_t topk_group = 1;
-  std::string topk_method = "greedy";  // greedy | group_limited_greedy | noaux_tc
-  std::string scoring_func = "softmax";  // softmax | sigmoid
+  TopkMethod topk_method = TopkMethod::kGreedy;
+  ScoringFunc scoring_func = ScoringFunc::kSoftmax;
   bool norm_topk_prob = false;
   double routed_scaling_factor = 1.0;
   int64_t first_k_dense_replace = 0;

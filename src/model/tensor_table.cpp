@@ -45,7 +45,7 @@ LayerWeights layer_skeleton(const ModelConfig& c, int64_t i) {
     return l;
   }
   l.moe.gate = shaped(c.n_routed_experts, D);
-  if (c.topk_method == "noaux_tc") l.moe.e_score_correction_bias.size = c.n_routed_experts;
+  if (c.topk_method == TopkMethod::kNoauxTc) l.moe.e_score_correction_bias.size = c.n_routed_experts;
   for (int64_t e = 0; e < c.n_routed_experts; ++e) l.moe.experts.push_back(mlp_skeleton(D, c.moe_intermediate_size));
   if (c.n_shared_experts > 0) l.moe.shared_experts = mlp_skeleton(D, c.n_shared_experts * c.moe_intermediate_size);
   return l;

@@ -126,22 +126,22 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, ExportRoundTrip, ::testing::Values("v3-tiny",
 // The router bias: in the table, the trainer's layout and the bound model for noaux_tc; for
 // any other method in none of them — a checkpoint that carries one anyway has it listed unused.
 TEST(TensorTable, RouterBiasExistsExactlyForNoauxTc) {
-  for (const std::string method : {"noaux_tc", "greedy"}) {
+  for (const TopkMethod method : {TopkMethod::kNoauxTc, TopkMethod::kGreedy}) {
     ModelConfig cfg = fixture_config("v3-tiny");
     cfg.topk_method = method;
-    const bool want = method == "noaux_tc";
+    const bool want = method == TopkMethod::kNoauxTc;
     const std::string bias = layer_prefix(cfg.first_k_dense_replace) + "mlp.gate.e_score_correction_bias";
     const TensorTable table(cfg);
-    EXPECT_EQ(table.find(bias) != nullptr, want) << method;
+    EXPECT_EQ(table.find(bias) != nullptr, want) << topk_method_name(method);
     if (want) {
       EXPECT_EQ(table.find(bias)->role, TensorRole::kBias);
     }
     const ParamLayout layout(cfg);
-    EXPECT_EQ(layout.find(bias) != nullptr, want) << method;
+    EXPECT_EQ(layout.find(bias) != nullptr, want) << topk_method_name(method);
 
     // A checkpoint written under noaux_tc (so it has every bias), loaded under `method`.
     ModelConfig with = cfg;
-    with.topk_method = "noaux_tc";
+    with.topk_method = TopkMethod::kNoauxTc;
     const ParamLayout full(with);
     std::vector<float> params, biases;
     fill(full, params, biases);
@@ -150,9 +150,9 @@ TEST(TensorTable, RouterBiasExistsExactlyForNoauxTc) {
     write_file_atomic(dir.file("config.json"), config_to_json(cfg).dump(1));
     const auto m = Model::load(dir.path());
     const auto& unused = m->unused_tensors();
-    EXPECT_EQ(std::count(unused.begin(), unused.end(), bias), want ? 0 : 1) << method;
+    EXPECT_EQ(std::count(unused.begin(), unused.end(), bias), want ? 0 : 1) << topk_method_name(method);
     EXPECT_EQ(m->weights().layers[size_t(cfg.first_k_dense_replace)].moe.e_score_correction_bias.empty(), !want);
-    EXPECT_EQ(count_params(*m).total, layout.n_params() + layout.n_bias()) << method;
+    EXPECT_EQ(count_params(*m).total, layout.n_params() + layout.n_bias()) << topk_method_name(method);
   }
 }
 
