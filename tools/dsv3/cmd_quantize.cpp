@@ -12,6 +12,7 @@
 #include "io/checkpoint.h"
 #include "io/json_file.h"
 #include "io/safetensors_writer.h"
+#include "io/sharded_writer.h"
 #include "model/config.h"
 #include "model/model.h"
 #include "model/tensor_table.h"
@@ -42,53 +43,6 @@ std::vector<float> finite_f32(const TensorInfo& t) {
     if (!std::isfinite(v)) fail(t.file, ": tensor '", t.name, "' has a non-finite value; it cannot be quantized");
   return w;
 }
-
-// Writes shards as they fill, so memory holds at most one shard.
-class ShardedWriter {
- public:
-  ShardedWriter(fs::path dir, size_t shard_bytes) : dir_(std::move(dir)), shard_bytes_(shard_bytes) {}
-
-  void add(const std::string& name, DType dtype, const std::vector<int64_t>& shape, const void* data, size_t n) {
-    if (pending_bytes_ > 0 && pending_bytes_ + n > shard_bytes_) flush();
-    writer_.add(name, dtype, shape, data, n);
-    names_.back().push_back(name);
-    pending_bytes_ += n;
-    total_bytes_ += n;
-  }
-
-  // Names the shards HF-style and writes the index (one shard: model.safetensors, no index).
-  void finish() {
-    flush();
-    const size_t n = names_.size() - 1;  // the last list is always empty
-    if (n == 1) return fs::rename(temp_name(0), dir_ / "model.safetensors");
-    json map = json::object();
-    for (size_t i = 0; i < n; ++i) {
-      char name[64];
-      std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", i + 1, n);
-      fs::rename(temp_name(i), dir_ / name);
-      for (const auto& t : names_[i]) map[t] = name;
-    }
-    const json index = {{"metadata", {{"total_size", total_bytes_}}}, {"weight_map", map}};
-    write_file_atomic((dir_ / "model.safetensors.index.json").string(), index.dump(2) + "\n");
-  }
-
-  size_t total_bytes() const { return total_bytes_; }
-
- private:
-  fs::path temp_name(size_t i) const { return dir_ / ("shard-" + std::to_string(i) + ".tmp"); }
-  void flush() {
-    if (names_.back().empty()) return;
-    writer_.write(temp_name(names_.size() - 1).string());
-    writer_ = SafetensorsWriter();
-    names_.emplace_back();
-    pending_bytes_ = 0;
-  }
-
-  fs::path dir_;
-  size_t shard_bytes_, pending_bytes_ = 0, total_bytes_ = 0;
-  SafetensorsWriter writer_;
-  std::vector<std::vector<std::string>> names_{1};
-};
 
 void write_config(const fs::path& in, const fs::path& out, const QuantTarget& target) {
   json cfg = read_json_file((in / "config.json").string());
