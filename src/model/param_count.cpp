@@ -35,8 +35,8 @@ struct Tally {
     add(a.q_a_layernorm);
     add(a.kv_a_layernorm);
   }
-  // all: every routed expert; otherwise only top_k of them (assumed the same size).
-  void add(const LayerWeights& l, bool all, int64_t top_k) {
+  // A layer as one token uses it: top_k of the routed experts (all of one size).
+  void add(const LayerWeights& l, int64_t top_k) {
     add(l.input_layernorm);
     add(l.post_attention_layernorm);
     add(l.self_attn);
@@ -44,8 +44,7 @@ struct Tally {
     add(l.moe.gate);
     add(l.moe.e_score_correction_bias);
     add(l.moe.shared_experts);
-    const int64_t n = all ? int64_t(l.moe.experts.size()) : top_k;
-    for (int64_t e = 0; e < n; ++e) add(l.moe.experts[size_t(e)]);
+    for (int64_t e = 0; e < top_k; ++e) add(l.moe.experts[size_t(e)]);
   }
 };
 
@@ -67,7 +66,7 @@ ParamCount count_params(const Model& m) {
   Tally active;
   active.params += c.hidden_size;
   active.bytes += int64_t(w.embed_tokens.bytes() / size_t(c.vocab_size));
-  for (const auto& l : w.layers) active.add(l, false, c.num_experts_per_tok);
+  for (const auto& l : w.layers) active.add(l, c.num_experts_per_tok);
   active.add(w.norm);
   active.add(w.lm_head);
   pc.active = active.params;
