@@ -9,6 +9,11 @@
 
 namespace dsv3 {
 
+namespace {
+// Average rows per expert from which experts run side by side (see moe_forward).
+constexpr int64_t kMinRowsPerExpertSideBySide = 64;
+}  // namespace
+
 void mlp_forward(float* out, const float* x, int64_t n, const MlpWeights& w, Precision p, MlpActs* acts) {
   const int64_t inter = w.gate_proj.rows;
   MlpActs local;
@@ -59,10 +64,14 @@ void moe_forward(float* out, const float* x, int64_t n, const MoeWeights& w, con
     load->tokens_per_expert.assign(size_t(E), 0);
     for (int64_t e = 0; e < E; ++e) load->tokens_per_expert[size_t(e)] = int64_t(a.experts[size_t(e)].slots.size());
   }
-  // Experts run side by side when there are enough of them to keep every thread busy (each then
-  // multiplies on one thread); otherwise one after another, each product split across threads.
-  // Either way each expert's arithmetic, and so the result, is the same.
-#pragma omp parallel for schedule(dynamic, 1) if (busy >= omp_get_max_threads())
+  // Experts run side by side (each multiplying on one thread) when every thread gets one and
+  // they hold training-sized batches; for decode and prompt-sized batches they run one after
+  // another, each product splitting its own work across threads when large enough, since a
+  // parallel region over small experts costs more in fork/join (and in waiting for a
+  // descheduled thread on a loaded machine) than it saves. Either way each expert's arithmetic,
+  // and so the result, is the same.
+  const bool side_by_side = busy >= omp_get_max_threads() && n * K >= kMinRowsPerExpertSideBySide * busy;
+#pragma omp parallel for schedule(dynamic, 1) if (side_by_side)
   for (int64_t e = 0; e < E; ++e) {
     ExpertActs& ex = a.experts[size_t(e)];
     const int64_t m = int64_t(ex.slots.size());
