@@ -70,16 +70,22 @@ void moe_forward(float* out, const float* x, int64_t n, const MoeWeights& w, con
   // parallel region over small experts costs more in fork/join (and in waiting for a
   // descheduled thread on a loaded machine) than it saves. Either way each expert's arithmetic,
   // and so the result, is the same.
-  const bool side_by_side = busy >= omp_get_max_threads() && n * K >= kMinRowsPerExpertSideBySide * busy;
-#pragma omp parallel for schedule(dynamic, 1) if (side_by_side)
-  for (int64_t e = 0; e < E; ++e) {
+  // (An if() clause would not do: the products' own parallel regions, nested in even an
+  // inactive one, would run on one thread.)
+  const auto run_expert = [&](int64_t e) {
     ExpertActs& ex = a.experts[size_t(e)];
     const int64_t m = int64_t(ex.slots.size());
-    if (m == 0) continue;
+    if (m == 0) return;
     ex.x.resize(size_t(m * H));
     ex.y.resize(size_t(m * H));
     for (int64_t j = 0; j < m; ++j) std::memcpy(&ex.x[size_t(j * H)], x + (ex.slots[size_t(j)] / K) * H, size_t(H) * 4);
     mlp_forward(ex.y.data(), ex.x.data(), m, w.experts[size_t(e)], p, &ex.mlp);
+  };
+  if (busy >= omp_get_max_threads() && n * K >= kMinRowsPerExpertSideBySide * busy) {
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t e = 0; e < E; ++e) run_expert(e);
+  } else {
+    for (int64_t e = 0; e < E; ++e) run_expert(e);
   }
   for (int64_t e = 0; e < E; ++e) {
     const ExpertActs& ex = a.experts[size_t(e)];
