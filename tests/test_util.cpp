@@ -3,6 +3,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +19,12 @@ namespace dsv3::test {
 
 std::string data_path(const std::string& rel) { return std::string(DSV3_TEST_DATA) + "/" + rel; }
 std::string model_path(const std::string& name) { return data_path("models/" + name); }
+
+float float32_tolerance(const float* ref, size_t n, int64_t terms) {
+  float scale = 0.0f;
+  for (size_t i = 0; i < n; ++i) scale = std::max(scale, std::fabs(ref[i]));
+  return 4.0f * std::sqrt(float(terms)) * FLT_EPSILON * scale;
+}
 
 float max_abs_diff(const float* a, const float* b, size_t n) {
   float m = 0.0f;

@@ -13,6 +13,12 @@ std::string model_path(const std::string& name);        // tests/data/models/<na
 
 float max_abs_diff(const float* a, const float* b, size_t n);
 
+// The tolerance for two float32 evaluations of one result that add the same products in other
+// orders (or associate them differently): the rounding error of a sum of `terms` products grows
+// like sqrt(terms)·ε relative to the values' magnitude (ε = FLT_EPSILON), times a safety factor
+// of 4. ref [n] is either evaluation.
+float float32_tolerance(const float* ref, size_t n, int64_t terms);
+
 // A fresh empty directory under the system temp dir, removed by the destructor.
 class TempDir {
  public:

@@ -84,7 +84,7 @@ uint8_t f32_to_fp8_e4m3(float f) {
   if (std::isnan(f)) return 0x7F;
   const uint8_t sign = std::signbit(f) ? 0x80 : 0;
   const float a = std::fabs(f);
-  if (a >= 448.0f) return sign | 0x7E;                // saturate, as the training recipe does
+  if (a >= kFp8E4M3Max) return sign | 0x7E;                // saturate, as the training recipe does
   if (a < std::ldexp(1.0f, -6)) {                     // subnormal: step 2^-9 (q == 8 is the min normal)
     return sign | uint8_t(std::nearbyint(std::ldexp(a, 9)));
   }

@@ -35,6 +35,10 @@ float f16_to_f32(uint16_t h);
 uint16_t f32_to_f16(float f);
 
 // E4M3 "fn" (no infinities, S.1111.111 is NaN, max 448) as used by DeepSeek-V3's FP8 weights.
+constexpr float kFp8E4M3Max = 448.0f;
+// The side of the square blocks (weights) and the length of the tiles (activations) that share
+// one FP8 scale in DeepSeek-V3's recipe and checkpoints (quantization_config.weight_block_size).
+constexpr int64_t kFp8BlockSize = 128;
 extern const std::array<float, 256> kFp8E4M3ToF32;
 inline float fp8_e4m3_to_f32(uint8_t v) { return kFp8E4M3ToF32[v]; }
 // Round-to-nearest-even, saturating at +-448 (the training recipe's quantizer).

@@ -8,7 +8,6 @@
 namespace dsv3 {
 
 namespace {
-constexpr float kE4M3Max = 448.0f;
 int64_t blocks(int64_t n, int64_t b) { return (n + b - 1) / b; }
 }  // namespace
 
@@ -24,7 +23,7 @@ Fp8Blocks fp8_encode_blocks(const float* w, int64_t rows, int64_t cols, int64_t 
     float amax = 0.0f;
     for (int64_t r = r0; r < r1; ++r)
       for (int64_t c = c0; c < c1; ++c) amax = std::max(amax, std::fabs(w[r * cols + c]));
-    const float scale = amax > 0.0f ? amax / kE4M3Max : 1.0f, inv = amax > 0.0f ? kE4M3Max / amax : 0.0f;
+    const float scale = amax > 0.0f ? amax / kFp8E4M3Max : 1.0f, inv = amax > 0.0f ? kFp8E4M3Max / amax : 0.0f;
     q.scale_inv[size_t(b)] = scale;
     for (int64_t r = r0; r < r1; ++r)
       for (int64_t c = c0; c < c1; ++c) q.codes[size_t(r * cols + c)] = f32_to_fp8_e4m3(w[r * cols + c] * inv);

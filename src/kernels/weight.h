@@ -21,7 +21,7 @@ struct Weight {
   // "scale_inv" is the factor that undoes the quantization scale).
   const float* scale_inv = nullptr;
   int64_t scale_cols = 0;
-  int block = 128;
+  int block = int(kFp8BlockSize);
   // INT4 groups (repacked at load, kernels/quant_weight.h); rows index it from row0 as well.
   // INT8 block weights are dtype I8 with scale_inv and block as for FP8.
   const Int4Matrix* int4 = nullptr;

@@ -46,6 +46,63 @@ class Reader {
   const std::string& what_;
 };
 
+// The plain keys of config.json, read by parse_config and written by config_to_json from this
+// one list. Keys needing more than a value (architectures, nullable q_lora_rank and
+// bos_token_id, eos_token_id lists, the router's enums, rope_scaling, quantization_config) are
+// handled beside it.
+struct IntKey {
+  const char* key;
+  int64_t ModelConfig::*field;
+  bool required;
+  int64_t min;
+};
+constexpr IntKey kIntKeys[] = {
+    {"vocab_size", &ModelConfig::vocab_size, true, 1},
+    {"hidden_size", &ModelConfig::hidden_size, true, 1},
+    {"intermediate_size", &ModelConfig::intermediate_size, true, 1},
+    {"moe_intermediate_size", &ModelConfig::moe_intermediate_size, false, 0},
+    {"num_hidden_layers", &ModelConfig::num_hidden_layers, true, 1},
+    {"num_attention_heads", &ModelConfig::num_attention_heads, true, 1},
+    {"n_shared_experts", &ModelConfig::n_shared_experts, false, 0},
+    {"n_routed_experts", &ModelConfig::n_routed_experts, false, 0},
+    {"num_experts_per_tok", &ModelConfig::num_experts_per_tok, false, 0},
+    {"n_group", &ModelConfig::n_group, false, 1},
+    {"topk_group", &ModelConfig::topk_group, false, 1},
+    {"first_k_dense_replace", &ModelConfig::first_k_dense_replace, false, 0},
+    {"moe_layer_freq", &ModelConfig::moe_layer_freq, false, 1},
+    {"kv_lora_rank", &ModelConfig::kv_lora_rank, true, 1},
+    {"qk_nope_head_dim", &ModelConfig::qk_nope_head_dim, true, 0},
+    {"qk_rope_head_dim", &ModelConfig::qk_rope_head_dim, true, 2},
+    {"v_head_dim", &ModelConfig::v_head_dim, true, 1},
+    {"max_position_embeddings", &ModelConfig::max_position_embeddings, false, 1},
+    {"num_nextn_predict_layers", &ModelConfig::num_nextn_predict_layers, false, 0},
+};
+struct NumberKey {
+  const char* key;
+  double ModelConfig::*field;
+};
+constexpr NumberKey kNumberKeys[] = {
+    {"routed_scaling_factor", &ModelConfig::routed_scaling_factor},
+    {"rms_norm_eps", &ModelConfig::rms_norm_eps},
+    {"rope_theta", &ModelConfig::rope_theta},
+};
+struct BoolKey {
+  const char* key;
+  bool ModelConfig::*field;
+};
+constexpr BoolKey kBoolKeys[] = {
+    {"norm_topk_prob", &ModelConfig::norm_topk_prob},
+    {"tie_word_embeddings", &ModelConfig::tie_word_embeddings},
+};
+struct StringKey {
+  const char* key;
+  std::string ModelConfig::*field;
+};
+constexpr StringKey kStringKeys[] = {
+    {"model_type", &ModelConfig::model_type},
+    {"torch_dtype", &ModelConfig::torch_dtype},
+};
+
 RopeScaling parse_rope_scaling(const json& j, const std::string& what) {
   RopeScaling r;
   if (!j.contains("rope_scaling") || j["rope_scaling"].is_null()) return r;
@@ -71,16 +128,12 @@ void check_consistency(const ModelConfig& c, const std::string& what) {
     if (!ok) fail(what, ": ", why...);
   };
   need(c.qk_rope_head_dim % 2 == 0, "qk_rope_head_dim must be even (RoPE rotates pairs)");
-  need(c.scoring_func == "softmax" || c.scoring_func == "sigmoid",
-       "scoring_func \"", c.scoring_func, "\" is not softmax or sigmoid");
-  need(c.topk_method == "greedy" || c.topk_method == "group_limited_greedy" || c.topk_method == "noaux_tc",
-       "topk_method \"", c.topk_method, "\" is not greedy, group_limited_greedy or noaux_tc");
   if (c.n_routed_experts > 0) {
     need(c.num_experts_per_tok >= 1 && c.num_experts_per_tok <= c.n_routed_experts,
          "num_experts_per_tok must be in [1, n_routed_experts]");
     need(c.n_group >= 1 && c.n_routed_experts % c.n_group == 0, "n_routed_experts must be a multiple of n_group");
     need(c.topk_group >= 1 && c.topk_group <= c.n_group, "topk_group must be in [1, n_group]");
-    need(c.topk_method == "greedy" ||
+    need(c.topk_method == TopkMethod::kGreedy ||
              c.topk_group * (c.n_routed_experts / c.n_group) >= c.num_experts_per_tok,
          "topk_group groups hold fewer experts than num_experts_per_tok");
     need(c.moe_intermediate_size > 0, "moe_intermediate_size must be > 0");
@@ -93,6 +146,29 @@ void check_consistency(const ModelConfig& c, const std::string& what) {
 
 }  // namespace
 
+const char* scoring_func_name(ScoringFunc f) { return f == ScoringFunc::kSigmoid ? "sigmoid" : "softmax"; }
+
+const char* topk_method_name(TopkMethod m) {
+  switch (m) {
+    case TopkMethod::kGreedy: return "greedy";
+    case TopkMethod::kGroupLimitedGreedy: return "group_limited_greedy";
+    case TopkMethod::kNoauxTc: return "noaux_tc";
+  }
+  return "?";
+}
+
+ScoringFunc parse_scoring_func(const std::string& s, const std::string& what) {
+  for (ScoringFunc f : {ScoringFunc::kSoftmax, ScoringFunc::kSigmoid})
+    if (s == scoring_func_name(f)) return f;
+  fail(what, ": scoring_func \"", s, "\" is not softmax or sigmoid");
+}
+
+TopkMethod parse_topk_method(const std::string& s, const std::string& what) {
+  for (TopkMethod m : {TopkMethod::kGreedy, TopkMethod::kGroupLimitedGreedy, TopkMethod::kNoauxTc})
+    if (s == topk_method_name(m)) return m;
+  fail(what, ": topk_method \"", s, "\" is not greedy, group_limited_greedy or noaux_tc");
+}
+
 bool ModelConfig::is_eos(int64_t token) const {
   return std::find(eos_token_ids.begin(), eos_token_ids.end(), token) != eos_token_ids.end();
 }
@@ -104,34 +180,14 @@ ModelConfig parse_config(const json& j, const std::string& what) {
   if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty() &&
       j["architectures"][0].is_string())
     c.architecture = j["architectures"][0].get<std::string>();
-  c.model_type = rd.string("model_type", c.model_type);
-  c.vocab_size = rd.integer("vocab_size", 0, true, 1);
-  c.hidden_size = rd.integer("hidden_size", 0, true, 1);
-  c.intermediate_size = rd.integer("intermediate_size", 0, true, 1);
-  c.num_hidden_layers = rd.integer("num_hidden_layers", 0, true, 1);
-  c.num_attention_heads = rd.integer("num_attention_heads", 0, true, 1);
-  c.q_lora_rank = rd.integer("q_lora_rank", 0);
-  c.kv_lora_rank = rd.integer("kv_lora_rank", 0, true, 1);
-  c.qk_nope_head_dim = rd.integer("qk_nope_head_dim", 0, true, 0);
-  c.qk_rope_head_dim = rd.integer("qk_rope_head_dim", 0, true, 2);
-  c.v_head_dim = rd.integer("v_head_dim", 0, true, 1);
-  c.n_routed_experts = rd.integer("n_routed_experts", 0);
-  c.moe_intermediate_size = rd.integer("moe_intermediate_size", 0);
-  c.n_shared_experts = rd.integer("n_shared_experts", 0);
-  c.num_experts_per_tok = rd.integer("num_experts_per_tok", 0);
-  c.n_group = rd.integer("n_group", 1, false, 1);
-  c.topk_group = rd.integer("topk_group", 1, false, 1);
-  c.topk_method = rd.string("topk_method", c.topk_method);
-  c.scoring_func = rd.string("scoring_func", c.scoring_func);
-  c.norm_topk_prob = rd.boolean("norm_topk_prob", false);
-  c.routed_scaling_factor = rd.number("routed_scaling_factor", 1.0);
-  c.first_k_dense_replace = rd.integer("first_k_dense_replace", 0);
-  c.moe_layer_freq = rd.integer("moe_layer_freq", 1, false, 1);
-  c.rms_norm_eps = rd.number("rms_norm_eps", 1e-6);
-  c.rope_theta = rd.number("rope_theta", 10000.0);
+  for (const IntKey& k : kIntKeys) c.*k.field = rd.integer(k.key, c.*k.field, k.required, k.min);
+  for (const NumberKey& k : kNumberKeys) c.*k.field = rd.number(k.key, c.*k.field);
+  for (const BoolKey& k : kBoolKeys) c.*k.field = rd.boolean(k.key, c.*k.field);
+  for (const StringKey& k : kStringKeys) c.*k.field = rd.string(k.key, c.*k.field);
+  c.q_lora_rank = rd.integer("q_lora_rank", 0);  // null: plain q_proj
+  c.topk_method = parse_topk_method(rd.string("topk_method", topk_method_name(c.topk_method)), what);
+  c.scoring_func = parse_scoring_func(rd.string("scoring_func", scoring_func_name(c.scoring_func)), what);
   c.rope_scaling = parse_rope_scaling(j, what);
-  c.max_position_embeddings = rd.integer("max_position_embeddings", 4096, false, 1);
-  c.num_nextn_predict_layers = rd.integer("num_nextn_predict_layers", 0);
   c.bos_token_id = rd.integer("bos_token_id", -1, false, -1);
   if (j.contains("eos_token_id") && j["eos_token_id"].is_array()) {
     for (const auto& e : j["eos_token_id"]) {
@@ -141,8 +197,6 @@ ModelConfig parse_config(const json& j, const std::string& what) {
   } else if (rd.present("eos_token_id")) {
     c.eos_token_ids.push_back(rd.integer("eos_token_id", 0));
   }
-  c.tie_word_embeddings = rd.boolean("tie_word_embeddings", false);
-  c.torch_dtype = rd.string("torch_dtype", c.torch_dtype);
   const std::string act = rd.string("hidden_act", "silu");
   if (act != "silu") fail(what, ": hidden_act \"", act, "\" is not supported (silu only)");
   if (j.contains("quantization_config") && j["quantization_config"].is_object())
@@ -154,44 +208,27 @@ ModelConfig parse_config(const json& j, const std::string& what) {
 ModelConfig load_config(const std::string& path) { return parse_config(read_json_file(path), path); }
 
 json config_to_json(const ModelConfig& c) {
-  json j = {
-      {"architectures", {c.architecture}},
-      {"model_type", c.model_type},
-      {"vocab_size", c.vocab_size},
-      {"hidden_size", c.hidden_size},
-      {"intermediate_size", c.intermediate_size},
-      {"moe_intermediate_size", c.moe_intermediate_size},
-      {"num_hidden_layers", c.num_hidden_layers},
-      {"num_attention_heads", c.num_attention_heads},
-      {"num_key_value_heads", c.num_attention_heads},
-      {"n_shared_experts", c.n_shared_experts},
-      {"n_routed_experts", c.n_routed_experts},
-      {"num_experts_per_tok", c.num_experts_per_tok},
-      {"n_group", c.n_group},
-      {"topk_group", c.topk_group},
-      {"routed_scaling_factor", c.routed_scaling_factor},
-      {"topk_method", c.topk_method},
-      {"scoring_func", c.scoring_func},
-      {"norm_topk_prob", c.norm_topk_prob},
-      {"first_k_dense_replace", c.first_k_dense_replace},
-      {"moe_layer_freq", c.moe_layer_freq},
-      {"q_lora_rank", c.q_lora_rank > 0 ? json(c.q_lora_rank) : json(nullptr)},
-      {"kv_lora_rank", c.kv_lora_rank},
-      {"qk_nope_head_dim", c.qk_nope_head_dim},
-      {"qk_rope_head_dim", c.qk_rope_head_dim},
-      {"v_head_dim", c.v_head_dim},
-      {"hidden_act", "silu"},
-      {"max_position_embeddings", c.max_position_embeddings},
-      {"rms_norm_eps", c.rms_norm_eps},
-      {"rope_theta", c.rope_theta},
-      {"attention_bias", false},
-      {"attention_dropout", 0.0},
-      {"tie_word_embeddings", c.tie_word_embeddings},
-      {"num_nextn_predict_layers", c.num_nextn_predict_layers},
-      {"bos_token_id", c.bos_token_id >= 0 ? json(c.bos_token_id) : json(nullptr)},
-      {"torch_dtype", c.torch_dtype},
-      {"use_cache", true},
-  };
+  json j = json::object();
+  j["architectures"] = {c.architecture};
+  for (const IntKey& k : kIntKeys) j[k.key] = c.*k.field;
+  for (const NumberKey& k : kNumberKeys) j[k.key] = c.*k.field;
+  for (const BoolKey& k : kBoolKeys) j[k.key] = c.*k.field;
+  for (const StringKey& k : kStringKeys) j[k.key] = c.*k.field;
+  j["q_lora_rank"] = c.q_lora_rank > 0 ? json(c.q_lora_rank) : json(nullptr);
+  j["topk_method"] = topk_method_name(c.topk_method);
+  j["scoring_func"] = scoring_func_name(c.scoring_func);
+  j["bos_token_id"] = c.bos_token_id >= 0 ? json(c.bos_token_id) : json(nullptr);
+  // What HF's DeepseekV3Config also expects; fixed for this architecture.
+  j["num_key_value_heads"] = c.num_attention_heads;
+  j["hidden_act"] = "silu";
+  j["attention_bias"] = false;
+  j["attention_dropout"] = 0.0;
+  j["use_cache"] = true;
+  if (c.fp8_quantized)
+    j["quantization_config"] = {{"activation_scheme", "dynamic"},
+                                {"fmt", "e4m3"},
+                                {"quant_method", "fp8"},
+                                {"weight_block_size", {c.weight_block_size, c.weight_block_size}}};
   if (c.eos_token_ids.size() == 1) j["eos_token_id"] = c.eos_token_ids[0];
   else j["eos_token_id"] = c.eos_token_ids;
   if (c.rope_scaling.yarn) {

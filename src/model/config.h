@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/dtype.h"
 #include "io/json_file.h"
 #include "model/quant_config.h"
 
@@ -17,6 +18,19 @@ struct RopeScaling {
   double beta_fast = 32.0, beta_slow = 1.0;
   double mscale = 1.0, mscale_all_dim = 0.0;
 };
+
+// How the router scores experts: s_i = softmax_i(u) (DeepSeek-V2) or sigmoid(u_i) (V3).
+enum class ScoringFunc : uint8_t { kSoftmax, kSigmoid };
+// How it chooses them: plain top-k (greedy), top-k within the topk_group best groups scored by
+// their max (group_limited_greedy, V2) or by the sum of their top-2 biased scores (noaux_tc, V3,
+// the only method routing with e_score_correction_bias).
+enum class TopkMethod : uint8_t { kGreedy, kGroupLimitedGreedy, kNoauxTc };
+
+// config.json's spelling; parse_* throw Error naming `what` and listing the known values.
+const char* scoring_func_name(ScoringFunc f);
+const char* topk_method_name(TopkMethod m);
+ScoringFunc parse_scoring_func(const std::string& s, const std::string& what);
+TopkMethod parse_topk_method(const std::string& s, const std::string& what);
 
 struct ModelConfig {
   std::string architecture = "DeepseekV3ForCausalLM";
@@ -39,8 +53,8 @@ struct ModelConfig {
   int64_t num_experts_per_tok = 0;
   int64_t n_group = 1;
   int64_t topk_group = 1;
-  std::string topk_method = "greedy";  // greedy | group_limited_greedy | noaux_tc
-  std::string scoring_func = "softmax";  // softmax | sigmoid
+  TopkMethod topk_method = TopkMethod::kGreedy;
+  ScoringFunc scoring_func = ScoringFunc::kSoftmax;
   bool norm_topk_prob = false;
   double routed_scaling_factor = 1.0;
   int64_t first_k_dense_replace = 0;
@@ -55,7 +69,7 @@ struct ModelConfig {
   std::vector<int64_t> eos_token_ids;
   bool tie_word_embeddings = false;
   bool fp8_quantized = false;          // quantization_config {"quant_method": "fp8"}
-  int64_t weight_block_size = 128;
+  int64_t weight_block_size = kFp8BlockSize;
   QuantConfig quant;                   // quantization_config (model/quant_config.h)
   std::string torch_dtype = "bfloat16";
 

@@ -1,25 +1,18 @@
 #include "model/mla.h"
 
-#include <algorithm>
-#include <cmath>
 #include <cstring>
 #include <vector>
 
 #include "kernels/attention.h"
 #include "kernels/linear.h"
 #include "kernels/ops.h"
+#include "kernels/precision_linear.h"
 #include "kernels/profile.h"
+#include "model/attention.h"
 
 namespace dsv3 {
 
 namespace {
-
-struct Dims {
-  int64_t H, dn, dr, dv, r, qk;
-  explicit Dims(const ModelConfig& c)
-      : H(c.num_attention_heads), dn(c.qk_nope_head_dim), dr(c.qk_rope_head_dim), dv(c.v_head_dim),
-        r(c.kv_lora_rank), qk(c.qk_nope_head_dim + c.qk_rope_head_dim) {}
-};
 
 // Column block [c0, c0 + width) of every row of a [n, stride] matrix, made contiguous.
 void gather_cols(float* dst, const float* src, int64_t n, int64_t stride, int64_t c0, int64_t width) {
@@ -30,9 +23,9 @@ void scatter_cols(float* dst, const float* src, int64_t n, int64_t stride, int64
 }
 
 // Applies RoPE to the last dr dims of each head of q [n, H·qk] at each row's position, and
-// returns the rotated shared keys' cos/sin tables [n, dr/2] for reuse.
-void rope_rows(float* q, int64_t n, const Dims& d, const Rope& rope, const int32_t* pos,
-               std::vector<float>& cos, std::vector<float>& sin) {
+// returns the positions' cos/sin tables [n, dr/2] for the shared key.
+void rope_queries(float* q, int64_t n, const MlaDims& d, const Rope& rope, const int32_t* pos,
+                  std::vector<float>& cos, std::vector<float>& sin) {
   cos.resize(size_t(n * d.dr / 2));
   sin.resize(size_t(n * d.dr / 2));
   for (int64_t t = 0; t < n; ++t) {
@@ -43,34 +36,49 @@ void rope_rows(float* q, int64_t n, const Dims& d, const Rope& rope, const int32
   }
 }
 
+// Splits row t of kv_a_proj_with_mqa's output [r + dr] into the latent c_KV = RMSNorm(c)
+// (written to latent [r]) and the rotated shared key k_R (written to k_r [dr]).
+void split_latent_row(float* latent, float* k_r, const float* kv_row, const MlaWeights& w, const MlaDims& d,
+                      const MlaContext& ctx, const float* cos, const float* sin) {
+  rmsnorm(latent, kv_row, w.kv_a_layernorm.data, 1, d.r, float(ctx.cfg.rms_norm_eps));
+  std::memcpy(k_r, kv_row + d.r, size_t(d.dr) * 4);
+  ctx.rope.rotate(k_r, cos, sin);
+}
+
 }  // namespace
 
-void mla_queries(float* q, const float* x, int64_t n, const MlaWeights& w, const ModelConfig& cfg) {
+void mla_queries(float* q, const float* x, int64_t n, const MlaWeights& w, const ModelConfig& cfg, Precision p,
+                 std::vector<float>* cq_raw, std::vector<float>* cq) {
   if (cfg.q_lora_rank == 0) {
-    linear(q, x, n, w.q_proj);
+    linear_forward(q, x, n, w.q_proj, p);
     return;
   }
-  std::vector<float> cq(size_t(n * cfg.q_lora_rank));
-  linear(cq.data(), x, n, w.q_a_proj);
-  rmsnorm(cq.data(), cq.data(), w.q_a_layernorm.data, n, cfg.q_lora_rank, float(cfg.rms_norm_eps));
-  linear(q, cq.data(), n, w.q_b_proj);
+  std::vector<float> raw_local, cq_local;
+  std::vector<float>& raw = cq_raw ? *cq_raw : raw_local;
+  std::vector<float>& normed = cq ? *cq : cq_local;
+  raw.resize(size_t(n * cfg.q_lora_rank));
+  normed.resize(size_t(n * cfg.q_lora_rank));
+  linear_forward(raw.data(), x, n, w.q_a_proj, p);
+  rmsnorm(normed.data(), raw.data(), w.q_a_layernorm.data, n, cfg.q_lora_rank, float(cfg.rms_norm_eps));
+  linear_forward(q, normed.data(), n, w.q_b_proj, p);
 }
 
 void mla_forward_cached(float* out, const float* x, int64_t n, const MlaWeights& w, const MlaContext& ctx,
                         const RowPlacement& rows) {
-  const Dims d(ctx.cfg);
+  const MlaDims d(ctx.cfg);
   std::vector<float> q(size_t(n * d.H * d.qk)), kv(size_t(n * (d.r + d.dr)));
   mla_queries(q.data(), x, n, w, ctx.cfg);
   linear(kv.data(), x, n, w.kv_a_proj_with_mqa);
   std::vector<float> cos, sin;
-  rope_rows(q.data(), n, d, ctx.rope, rows.pos, cos, sin);
+  rope_queries(q.data(), n, d, ctx.rope, rows.pos, cos, sin);
 
-  // c_KV = RMSNorm(latent), k_R = RoPE(shared key): exactly what the cache stores.
+  // c_KV = RMSNorm(latent), k_R = RoPE(shared key): exactly what the cache stores (rounded to
+  // the cache's type).
+  std::vector<float> latent(size_t(d.r)), k_r(size_t(d.dr));
   for (int64_t t = 0; t < n; ++t) {
-    float* src = kv.data() + t * (d.r + d.dr);
-    rmsnorm(src, src, w.kv_a_layernorm.data, 1, d.r, float(ctx.cfg.rms_norm_eps));
-    ctx.rope.rotate(src + d.r, cos.data() + t * d.dr / 2, sin.data() + t * d.dr / 2);
-    rows.caches[rows.seq[t]]->store(rows.layer, rows.pos[t], src, src + d.r);
+    split_latent_row(latent.data(), k_r.data(), kv.data() + t * (d.r + d.dr), w, d, ctx, cos.data() + t * d.dr / 2,
+                     sin.data() + t * d.dr / 2);
+    rows.caches[rows.seq[t]]->store(rows.layer, rows.pos[t], latent.data(), k_r.data());
   }
 
   // Absorb W_UK into the queries: q_lat[t, h] = q_C[t, h] · W_UK[h]   ([dn] x [dn, r] -> [r]).
@@ -79,7 +87,7 @@ void mla_forward_cached(float* out, const float* x, int64_t n, const MlaWeights&
   for (int64_t h = 0; h < d.H; ++h) {
     std::vector<float> qc(size_t(n * d.dn)), ql(size_t(n * d.r));
     gather_cols(qc.data(), q.data(), n, d.H * d.qk, h * d.qk, d.dn);
-    linear_t(ql.data(), qc.data(), n, w.kv_b_proj.rows_slice(h * (d.dn + d.dv), d.dn));
+    linear_t(ql.data(), qc.data(), n, w.kv_b_proj.rows_slice(h * d.kvh, d.dn));
     scatter_cols(q_lat.data(), ql.data(), n, d.H * d.r, h * d.r, d.r);
   }
 
@@ -106,53 +114,56 @@ void mla_forward_cached(float* out, const float* x, int64_t n, const MlaWeights&
   for (int64_t h = 0; h < d.H; ++h) {
     std::vector<float> ol(size_t(n * d.r)), oh(size_t(n * d.dv));
     gather_cols(ol.data(), o_lat.data(), n, d.H * d.r, h * d.r, d.r);
-    linear(oh.data(), ol.data(), n, w.kv_b_proj.rows_slice(h * (d.dn + d.dv) + d.dn, d.dv));
+    linear(oh.data(), ol.data(), n, w.kv_b_proj.rows_slice(h * d.kvh + d.dn, d.dv));
     scatter_cols(attn.data(), oh.data(), n, d.H * d.dv, h * d.dv, d.dv);
   }
   linear(out, attn.data(), n, w.o_proj);
 }
 
-void mla_forward_naive(float* out, const float* x, int64_t T, const MlaWeights& w, const MlaContext& ctx) {
-  const Dims d(ctx.cfg);
-  std::vector<int32_t> pos(static_cast<size_t>(T));
-  for (int64_t t = 0; t < T; ++t) pos[size_t(t)] = int32_t(t);
-  std::vector<float> q(size_t(T * d.H * d.qk)), kv(size_t(T * (d.r + d.dr)));
-  mla_queries(q.data(), x, T, w, ctx.cfg);
-  linear(kv.data(), x, T, w.kv_a_proj_with_mqa);
+void mla_forward(float* out, const float* x, const Rows& rows, const MlaWeights& w, const MlaContext& ctx,
+                 Precision p, MlaActs* acts) {
+  const MlaDims d(ctx.cfg);
+  const int64_t n = rows.n(), T = rows.T;
+  MlaActs local;
+  MlaActs& a = acts ? *acts : local;
+  a.q.resize(size_t(n * d.H * d.qk));
+  mla_queries(a.q.data(), x, n, w, ctx.cfg, p, &a.cq_raw, &a.cq);
+  std::vector<float> kv(size_t(n * (d.r + d.dr)));
+  linear_forward(kv.data(), x, n, w.kv_a_proj_with_mqa, p);
+  std::vector<int32_t> pos(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) pos[size_t(i)] = int32_t(i % T);
   std::vector<float> cos, sin;
-  rope_rows(q.data(), T, d, ctx.rope, pos.data(), cos, sin);
+  rope_queries(a.q.data(), n, d, ctx.rope, pos.data(), cos, sin);
 
-  std::vector<float> latent(size_t(T * d.r)), k_r(size_t(T * d.dr));
-  for (int64_t t = 0; t < T; ++t) {
-    const float* src = kv.data() + t * (d.r + d.dr);
-    rmsnorm(latent.data() + t * d.r, src, w.kv_a_layernorm.data, 1, d.r, float(ctx.cfg.rms_norm_eps));
-    std::memcpy(k_r.data() + t * d.dr, src + d.r, size_t(d.dr) * 4);
-    ctx.rope.rotate(k_r.data() + t * d.dr, cos.data() + t * d.dr / 2, sin.data() + t * d.dr / 2);
+  a.ckv.resize(size_t(n * d.r));
+  a.latent.resize(size_t(n * d.r));
+  a.k_r.resize(size_t(n * d.dr));
+  for (int64_t i = 0; i < n; ++i) {
+    const float* row = kv.data() + i * (d.r + d.dr);
+    std::memcpy(a.ckv.data() + i * d.r, row, size_t(d.r) * 4);
+    split_latent_row(a.latent.data() + i * d.r, a.k_r.data() + i * d.dr, row, w, d, ctx, cos.data() + i * d.dr / 2,
+                     sin.data() + i * d.dr / 2);
   }
   // [k_C ; v] for every token and head.
-  std::vector<float> kvb(size_t(T * d.H * (d.dn + d.dv)));
-  linear(kvb.data(), latent.data(), T, w.kv_b_proj);
+  a.kvb.resize(size_t(n * d.H * d.kvh));
+  linear_forward(a.kvb.data(), a.latent.data(), n, w.kv_b_proj, p);
 
-  std::vector<float> attn(size_t(T * d.H * d.dv), 0.0f);
-#pragma omp parallel
-  {
-    std::vector<float> p;
-#pragma omp for collapse(2) schedule(dynamic, 4)
-    for (int64_t t = 0; t < T; ++t) {
-      for (int64_t h = 0; h < d.H; ++h) {
-        const float* qc = q.data() + t * d.H * d.qk + h * d.qk;
-        p.resize(size_t(t + 1));
-        for (int64_t s = 0; s <= t; ++s) {
-          const float* kc = kvb.data() + (s * d.H + h) * (d.dn + d.dv);
-          p[size_t(s)] = (dot(qc, kc, d.dn) + dot(qc + d.dn, k_r.data() + s * d.dr, d.dr)) * ctx.softmax_scale;
-        }
-        softmax(p.data(), t + 1);
-        float* o = attn.data() + t * d.H * d.dv + h * d.dv;
-        for (int64_t s = 0; s <= t; ++s) axpy(o, p[size_t(s)], kvb.data() + (s * d.H + h) * (d.dn + d.dv) + d.dn, d.dv);
+  a.probs.resize(size_t(rows.B * d.H * T * T));  // only each row's columns 0..t are used
+  a.attn.resize(size_t(n * d.H * d.dv));
+#pragma omp parallel for collapse(2) schedule(dynamic, 1)
+  for (int64_t b = 0; b < rows.B; ++b) {
+    for (int64_t h = 0; h < d.H; ++h) {
+      const float* kvb = a.kvb.data() + b * T * d.H * d.kvh + h * d.kvh;
+      const StridedRows k_c{kvb, d.H * d.kvh}, v{kvb + d.dn, d.H * d.kvh}, k_r{a.k_r.data() + b * T * d.dr, d.dr};
+      float* P = a.probs.data() + (b * d.H + h) * T * T;
+      for (int64_t t = 0; t < T; ++t) {
+        const float* qh = a.q.data() + (b * T + t) * d.H * d.qk + h * d.qk;
+        attention_probs(P + t * T, {qh, d.dn, qh + d.dn, d.dr}, k_c, k_r, t + 1, ctx.softmax_scale);
+        attention_weighted_sum(a.attn.data() + (b * T + t) * d.H * d.dv + h * d.dv, P + t * T, v, d.dv, t + 1);
       }
     }
   }
-  linear(out, attn.data(), T, w.o_proj);
+  linear_forward(out, a.attn.data(), n, w.o_proj, p);
 }
 
 }  // namespace dsv3

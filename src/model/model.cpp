@@ -6,9 +6,10 @@
 
 #include "core/error.h"
 #include "io/checkpoint.h"
-#include "kernels/linear.h"
 #include "kernels/ops.h"
 #include "kernels/profile.h"
+#include "model/embedding.h"
+#include "model/mtp.h"
 
 namespace dsv3 {
 
@@ -38,9 +39,7 @@ SequenceCache Model::new_mtp_cache() const {
   return SequenceCache(1, cfg_.kv_lora_rank, cfg_.qk_rope_head_dim);
 }
 
-void Model::embed(float* out, const int32_t* tokens, int64_t n) const {
-  for (int64_t t = 0; t < n; ++t) weight_row_f32(out + t * cfg_.hidden_size, w_.embed_tokens, tokens[t]);
-}
+void Model::embed(float* out, const int32_t* tokens, int64_t n) const { embed_forward(out, tokens, n, w_.embed_tokens); }
 
 void Model::check_batch(const TokenBatch& b, SequenceCache* const* caches) const {
   std::map<int32_t, int64_t> next;  // sequence -> the position its next row must have
@@ -77,7 +76,7 @@ void Model::forward(const TokenBatch& b, SequenceCache* const* caches, float* hi
 
 void Model::logits(float* out, const float* hidden, int64_t n) const {
   const profile::Scope s("lm_head");
-  linear(out, hidden, n, w_.lm_head);
+  head_forward(out, hidden, n, w_.lm_head);
 }
 
 void Model::mtp_forward(int64_t k, const float* prev, const TokenBatch& b, SequenceCache* const* mtp_caches,
@@ -86,14 +85,9 @@ void Model::mtp_forward(int64_t k, const float* prev, const TokenBatch& b, Seque
   const MtpWeights& m = w_.mtp[size_t(k)];
   const int64_t n = b.size(), H = cfg_.hidden_size;
   const float eps = float(cfg_.rms_norm_eps);
-  // x = eh_proj([enorm(embed(t_{i+k+1})) ; hnorm(h_i)])
-  std::vector<float> e(size_t(n * H)), cat2(size_t(n * 2 * H)), x(size_t(n * H));
+  std::vector<float> e(size_t(n * H)), x(size_t(n * H));
   embed(e.data(), b.tokens.data(), n);
-  for (int64_t t = 0; t < n; ++t) {
-    rmsnorm(cat2.data() + t * 2 * H, e.data() + t * H, m.enorm.data, 1, H, eps);
-    rmsnorm(cat2.data() + t * 2 * H + H, prev + t * H, m.hnorm.data, 1, H, eps);
-  }
-  linear(x.data(), cat2.data(), n, m.eh_proj);
+  mtp_input_forward(x.data(), e.data(), prev, n, m, eps);
   const RowPlacement rows{b.pos.data(), b.seq.data(), mtp_caches, 0};
   block_forward(x.data(), n, m.block, block_context(), rows);
   rmsnorm(hidden, x.data(), m.shared_head_norm.data, n, H, eps);

@@ -1,10 +1,16 @@
 #include "model/param_count.h"
 
+#include <string>
+
 #include "kernels/quant_weight.h"
+#include "model/tensor_table.h"
 
 namespace dsv3 {
 
 namespace {
+
+// The layer index of a "model.layers.<i>." tensor name.
+int64_t layer_of(const std::string& name) { return std::stoll(name.substr(13)); }
 
 struct Tally {
   int64_t params = 0, bytes = 0;
@@ -29,8 +35,8 @@ struct Tally {
     add(a.q_a_layernorm);
     add(a.kv_a_layernorm);
   }
-  // all: every routed expert; otherwise only top_k of them (assumed the same size).
-  void add(const LayerWeights& l, bool all, int64_t top_k) {
+  // A layer as one token uses it: top_k of the routed experts (all of one size).
+  void add(const LayerWeights& l, int64_t top_k) {
     add(l.input_layernorm);
     add(l.post_attention_layernorm);
     add(l.self_attn);
@@ -38,8 +44,7 @@ struct Tally {
     add(l.moe.gate);
     add(l.moe.e_score_correction_bias);
     add(l.moe.shared_experts);
-    const int64_t n = all ? int64_t(l.moe.experts.size()) : top_k;
-    for (int64_t e = 0; e < n; ++e) add(l.moe.experts[size_t(e)]);
+    for (int64_t e = 0; e < top_k; ++e) add(l.moe.experts[size_t(e)]);
   }
 };
 
@@ -48,27 +53,22 @@ struct Tally {
 ParamCount count_params(const Model& m) {
   const ModelWeights& w = m.weights();
   const ModelConfig& c = m.config();
-  Tally total, active, mtp;
-  total.add(w.embed_tokens);
-  active.params += c.hidden_size;  // one embedding row
-  active.bytes += int64_t(w.embed_tokens.bytes() / size_t(c.vocab_size));
-  for (const auto& l : w.layers) {
-    total.add(l, true, 0);
-    active.add(l, false, c.num_experts_per_tok);
-  }
-  for (Tally* t : {&total, &active}) t->add(w.norm);
-  if (w.lm_head.data != w.embed_tokens.data) total.add(w.lm_head);
-  active.add(w.lm_head);
-  for (const auto& k : w.mtp) {
-    mtp.add(k.enorm);
-    mtp.add(k.hnorm);
-    mtp.add(k.eh_proj);
-    mtp.add(k.shared_head_norm);
-    mtp.add(k.block, true, 0);
-  }
   ParamCount pc;
-  pc.total = total.params + mtp.params;
-  pc.mtp = mtp.params;
+  // Totals: the tensor table's (the MTP modules' copies of the embedding and head are shared).
+  const TensorTable table(c);
+  for (const TensorSpec& t : table.tensors()) {
+    if (t.role == TensorRole::kMtpCopy) continue;
+    pc.total += t.size();
+    if (t.name.rfind("model.layers.", 0) == 0 && layer_of(t.name) >= c.num_hidden_layers) pc.mtp += t.size();
+  }
+  // What one token touches: one embedding row, its attention, dense MLPs or router, shared and
+  // top-k routed experts, norms and the head.
+  Tally active;
+  active.params += c.hidden_size;
+  active.bytes += int64_t(w.embed_tokens.bytes() / size_t(c.vocab_size));
+  for (const auto& l : w.layers) active.add(l, c.num_experts_per_tok);
+  active.add(w.norm);
+  active.add(w.lm_head);
   pc.active = active.params;
   pc.active_bytes = active.bytes;
   for (const auto& l : w.layers) (l.is_moe ? pc.moe_layers : pc.dense_layers)++;

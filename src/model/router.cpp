@@ -16,10 +16,10 @@ RouterParams router_params(const ModelConfig& c) {
   p.top_k = c.num_experts_per_tok;
   p.n_group = c.n_group;
   p.topk_group = c.topk_group;
-  p.sigmoid = c.scoring_func == "sigmoid";
+  p.sigmoid = c.scoring_func == ScoringFunc::kSigmoid;
   // "greedy" ignores groups (DeepSeek-V2-Lite); the other two limit the choice to groups.
-  p.group_limited = c.topk_method != "greedy" && c.n_group > 1;
-  p.group_top2_sum = c.topk_method == "noaux_tc";
+  p.group_limited = c.topk_method != TopkMethod::kGreedy && c.n_group > 1;
+  p.group_top2_sum = c.topk_method == TopkMethod::kNoauxTc;
   p.norm_topk_prob = c.norm_topk_prob;
   p.routed_scaling_factor = float(c.routed_scaling_factor);
   return p;

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "io/checkpoint.h"
 #include "model/quant_bind.h"
+#include "model/tensor_table.h"
 
 namespace dsv3 {
 
@@ -121,79 +122,22 @@ class Binder {
   std::set<std::string> used_;
 };
 
-MlaWeights bind_mla(Binder& b, const ModelConfig& c, const std::string& p) {
-  const int64_t H = c.num_attention_heads, qk = c.qk_head_dim();
-  MlaWeights m;
-  if (c.q_lora_rank > 0) {
-    m.q_a_proj = b.matrix(p + "q_a_proj.weight", c.q_lora_rank, c.hidden_size);
-    m.q_a_layernorm = b.vector(p + "q_a_layernorm.weight", c.q_lora_rank);
-    m.q_b_proj = b.matrix(p + "q_b_proj.weight", H * qk, c.q_lora_rank);
-  } else {
-    m.q_proj = b.matrix(p + "q_proj.weight", H * qk, c.hidden_size);
-  }
-  m.kv_a_proj_with_mqa = b.matrix(p + "kv_a_proj_with_mqa.weight", c.kv_lora_rank + c.qk_rope_head_dim, c.hidden_size);
-  m.kv_a_layernorm = b.vector(p + "kv_a_layernorm.weight", c.kv_lora_rank);
-  m.kv_b_proj = b.matrix(p + "kv_b_proj.weight", H * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank);
-  m.o_proj = b.matrix(p + "o_proj.weight", c.hidden_size, H * c.v_head_dim);
-  return m;
-}
-
-MlpWeights bind_mlp(Binder& b, const std::string& p, int64_t hidden, int64_t inter) {
-  return {b.matrix(p + "gate_proj.weight", inter, hidden), b.matrix(p + "up_proj.weight", inter, hidden),
-          b.matrix(p + "down_proj.weight", hidden, inter)};
-}
-
-LayerWeights bind_layer(Binder& b, const ModelConfig& c, int64_t i) {
-  const std::string p = layer_prefix(i);
-  LayerWeights l;
-  l.input_layernorm = b.vector(p + "input_layernorm.weight", c.hidden_size);
-  l.post_attention_layernorm = b.vector(p + "post_attention_layernorm.weight", c.hidden_size);
-  l.self_attn = bind_mla(b, c, p + "self_attn.");
-  l.is_moe = c.is_moe_layer(i);
-  if (!l.is_moe) {
-    l.mlp = bind_mlp(b, p + "mlp.", c.hidden_size, c.intermediate_size);
-    return l;
-  }
-  MoeWeights& m = l.moe;
-  m.gate = b.matrix(p + "mlp.gate.weight", c.n_routed_experts, c.hidden_size);
-  const std::string bias = p + "mlp.gate.e_score_correction_bias";
-  if (c.topk_method == "noaux_tc" || b.has(bias)) m.e_score_correction_bias = b.vector(bias, c.n_routed_experts);
-  for (int64_t e = 0; e < c.n_routed_experts; ++e)
-    m.experts.push_back(bind_mlp(b, cat(p, "mlp.experts.", e, "."), c.hidden_size, c.moe_intermediate_size));
-  if (c.n_shared_experts > 0)
-    m.shared_experts = bind_mlp(b, p + "mlp.shared_experts.", c.hidden_size, c.n_shared_experts * c.moe_intermediate_size);
-  return l;
-}
-
-MtpWeights bind_mtp(Binder& b, const ModelConfig& c, int64_t i) {
-  const std::string p = layer_prefix(i);
-  MtpWeights m;
-  m.enorm = b.vector(p + "enorm.weight", c.hidden_size);
-  m.hnorm = b.vector(p + "hnorm.weight", c.hidden_size);
-  m.eh_proj = b.matrix(p + "eh_proj.weight", c.hidden_size, 2 * c.hidden_size);
-  m.block = bind_layer(b, c, i);
-  m.shared_head_norm = b.vector(p + "shared_head.norm.weight", c.hidden_size);
-  // The released checkpoints carry copies of the embedding and head under the MTP prefix; the
-  // module shares the main model's, so the copies are only checked for shape when present.
-  if (b.has(p + "embed_tokens.weight")) b.matrix(p + "embed_tokens.weight", c.vocab_size, c.hidden_size);
-  if (b.has(p + "shared_head.head.weight")) b.matrix(p + "shared_head.head.weight", c.vocab_size, c.hidden_size);
-  return m;
-}
-
 }  // namespace
 
 BoundWeights bind_weights(const Checkpoint& ckpt, const ModelConfig& cfg) {
   BoundWeights out;
   Binder b(ckpt, cfg, out);
+  const TensorTable table(cfg);
   ModelWeights& w = out.weights;
-  w.embed_tokens = b.matrix("model.embed_tokens.weight", cfg.vocab_size, cfg.hidden_size);
-  for (int64_t i = 0; i < cfg.num_hidden_layers; ++i) w.layers.push_back(bind_layer(b, cfg, i));
-  w.norm = b.vector("model.norm.weight", cfg.hidden_size);
-  w.lm_head = cfg.tie_word_embeddings && !b.has("lm_head.weight")
-                  ? w.embed_tokens
-                  : b.matrix("lm_head.weight", cfg.vocab_size, cfg.hidden_size);
-  for (int64_t k = 0; k < cfg.num_nextn_predict_layers; ++k)
-    w.mtp.push_back(bind_mtp(b, cfg, cfg.num_hidden_layers + k));
+  w = weights_skeleton(cfg);
+  for_each_tensor(cfg, w,
+                  {[&](const std::string& n, Weight& m, TensorRole) { m = b.matrix(n, m.rows, m.cols); },
+                   [&](const std::string& n, Vec& v, TensorRole) { v = b.vector(n, v.size); }});
+  if (cfg.tie_word_embeddings) w.lm_head = w.embed_tokens;
+  // The MTP modules share the main model's embedding and head, so the released checkpoints'
+  // copies are only checked for shape when present.
+  for (const TensorSpec& t : table.tensors())
+    if (t.role == TensorRole::kMtpCopy && b.has(t.name)) b.matrix(t.name, t.shape[0], t.shape[1]);
   b.finish();
   return out;
 }

@@ -33,7 +33,7 @@ LayerCost decoder_layer(const ModelConfig& c, int64_t layer, int64_t seq_len) {
     l.expert_params = c.n_routed_experts * expert;
     const int64_t shared = c.n_shared_experts * expert;
     // The gate, and the selection bias of auxiliary-loss-free balancing (V3's noaux_tc only).
-    const int64_t router = c.n_routed_experts * h + (c.topk_method == "noaux_tc" ? c.n_routed_experts : 0);
+    const int64_t router = c.n_routed_experts * h + (c.topk_method == TopkMethod::kNoauxTc ? c.n_routed_experts : 0);
     l.params = attn + router + shared + l.expert_params;
     mlp_active = router + shared + c.num_experts_per_tok * expert;
   } else {

@@ -4,7 +4,8 @@
 #include <cstring>
 #include <vector>
 
-#include "train/tlinear.h"
+#include "kernels/precision_linear.h"
+#include "model/embedding.h"
 
 namespace dsv3 {
 
@@ -26,7 +27,7 @@ HeadLoss head_loss(const float* h, int64_t n, const int32_t* targets, const Weig
   for (size_t r0 = 0; r0 < rows.size(); r0 += kChunk) {
     const int64_t m = std::min<int64_t>(kChunk, int64_t(rows.size() - r0));
     for (int64_t j = 0; j < m; ++j) std::memcpy(&hc[size_t(j * H)], h + rows[r0 + size_t(j)] * H, size_t(H) * 4);
-    tlinear_forward(logits.data(), hc.data(), m, head, p);
+    head_forward(logits.data(), hc.data(), m, head, p);
 #pragma omp parallel for schedule(static)
     for (int64_t j = 0; j < m; ++j) {
       float* z = &logits[size_t(j * V)];
@@ -51,7 +52,7 @@ HeadLoss head_loss(const float* h, int64_t n, const int32_t* targets, const Weig
     }
     out.count += m;
     if (!dh) continue;
-    tlinear_backward(dhc.data(), dhead, logits.data(), hc.data(), m, head, p);
+    linear_backward(dhc.data(), dhead, logits.data(), hc.data(), m, head, p);
     for (int64_t j = 0; j < m; ++j) std::memcpy(dh + rows[r0 + size_t(j)] * H, &dhc[size_t(j * H)], size_t(H) * 4);
   }
   return out;

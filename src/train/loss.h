@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #include "kernels/weight.h"
-#include "train/precision.h"
+#include "kernels/precision.h"
 
 namespace dsv3 {
 

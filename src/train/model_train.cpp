@@ -3,11 +3,12 @@
 #include <cstring>
 
 #include "core/error.h"
-#include "kernels/linear.h"
 #include "kernels/ops.h"
+#include "kernels/precision_linear.h"
+#include "model/embedding.h"
+#include "model/mtp.h"
 #include "train/loss.h"
 #include "train/ops_backward.h"
-#include "train/tlinear.h"
 
 namespace dsv3 {
 
@@ -43,11 +44,9 @@ void StepLosses::add(const StepLosses& o) {
   }
 }
 
-TrainModel::TrainModel(const ModelConfig& cfg, Precision p) : cfg_(cfg), ctx_(cfg_, p) {}
-
-void TrainModel::embed_forward(float* x, const int32_t* tokens, int64_t n, const Weight& table) const {
-  for (int64_t i = 0; i < n; ++i) weight_row_f32(x + i * table.cols, table, tokens[i]);
-}
+TrainModel::TrainModel(const ModelConfig& cfg, Precision p)
+    : cfg_(cfg), rope_(cfg_), ctx_{{cfg_, rope_, attention_softmax_scale(cfg_)}, router_params(cfg_), nullptr, p},
+      eps_(float(cfg_.rms_norm_eps)) {}
 
 void TrainModel::embed_backward(float* dtable, const int32_t* tokens, int64_t n, const float* dx) const {
   const int64_t H = cfg_.hidden_size;
@@ -67,7 +66,6 @@ StepLosses TrainModel::run(const TokenRows& batch, const ModelWeights& w, const 
   for (int32_t t : batch.tokens)
     if (t < 0 || t >= cfg_.vocab_size) fail("token id ", t, " is outside the vocabulary [0, ", cfg_.vocab_size, ")");
   const Rows rows{B, T};
-  ctx_.ensure_positions(T);
   const Precision hp = high_precision(ctx_.precision);
   const float bal_coef = float(obj.alpha) * inverse(norm.sequences);
   StepLosses out;
@@ -78,13 +76,13 @@ StepLosses TrainModel::run(const TokenRows& batch, const ModelWeights& w, const 
   for (size_t l = 0; l < w.layers.size(); ++l) {
     block_train_forward(x.data(), rows, w.layers[l], ctx_, blocks_[l]);
     if (w.layers[l].is_moe) {
-      out.balance += blocks_[l].moe.balance * bal_coef;
-      out.load.push_back(blocks_[l].moe.load);
+      out.balance += blocks_[l].balance.balance * bal_coef;
+      out.load.push_back(blocks_[l].load.tokens_per_expert);
     }
   }
   x_final_ = x;
   h_final_.resize(size_t(n * H));
-  rmsnorm(h_final_.data(), x.data(), w.norm.data, n, H, ctx_.eps);
+  rmsnorm(h_final_.data(), x.data(), w.norm.data, n, H, eps_);
 
   std::vector<int32_t> targets(size_t(n), -1);
   for (int64_t b = 0; b < B; ++b)
@@ -111,8 +109,8 @@ StepLosses TrainModel::run(const TokenRows& batch, const ModelWeights& w, const 
     out.mtp += ml.sum * coef / double(D);
     out.mtp_count.push_back(ml.count);
     out.mtp_correct.push_back(ml.correct);
-    out.balance += m.block.moe.balance * bal_coef;
-    if (w.mtp[size_t(k - 1)].block.is_moe) out.load.push_back(m.block.moe.load);
+    out.balance += m.block.balance.balance * bal_coef;
+    if (w.mtp[size_t(k - 1)].block.is_moe) out.load.push_back(m.block.load.tokens_per_expert);
   }
   out.total = out.main + obj.lambda_mtp * out.mtp + out.balance;
   if (!g) return out;
@@ -122,8 +120,8 @@ StepLosses TrainModel::run(const TokenRows& batch, const ModelWeights& w, const 
     mtp_backward(k, w, bal_coef, dprev, T - k + 1, *g);
   }
   std::vector<float>& dx = x;  // reuse: dL/d(residual stream)
-  rmsnorm_backward(dx.data(), g->of(w.norm), dh.data(), x_final_.data(), w.norm.data, n, H, ctx_.eps);
-  for (size_t l = w.layers.size(); l-- > 0;) block_train_backward(dx.data(), rows, w.layers[l], ctx_, bal_coef, blocks_[l], *g);
+  rmsnorm_backward(dx.data(), g->of(w.norm), dh.data(), x_final_.data(), w.norm.data, n, H, eps_);
+  for (size_t l = w.layers.size(); l-- > 0;) block_backward(dx.data(), rows, w.layers[l], ctx_, bal_coef, blocks_[l], *g);
   embed_backward(g->of(w.embed_tokens), batch.tokens.data(), n, dx.data());
   return out;
 }
@@ -147,17 +145,12 @@ void TrainModel::mtp_forward(int64_t k, const TokenRows& batch, const ModelWeigh
   }
   m.emb.resize(size_t(n * H));
   embed_forward(m.emb.data(), m.tokens.data(), n, w.embed_tokens);
-  m.cat.resize(size_t(n * 2 * H));
   std::vector<float> x(size_t(n * H));
-  rmsnorm(x.data(), m.emb.data(), mw.enorm.data, n, H, ctx_.eps);
-  for (int64_t r = 0; r < n; ++r) std::memcpy(&m.cat[size_t(r * 2 * H)], &x[size_t(r * H)], size_t(H) * 4);
-  rmsnorm(x.data(), m.prev.data(), mw.hnorm.data, n, H, ctx_.eps);
-  for (int64_t r = 0; r < n; ++r) std::memcpy(&m.cat[size_t(r * 2 * H + H)], &x[size_t(r * H)], size_t(H) * 4);
-  tlinear_forward(x.data(), m.cat.data(), n, mw.eh_proj, ctx_.precision);
+  mtp_input_forward(x.data(), m.emb.data(), m.prev.data(), n, mw, eps_, ctx_.precision, &m.cat);
   block_train_forward(x.data(), m.rows, mw.block, ctx_, m.block);
   m.x_out = x;
   m.h.resize(size_t(n * H));
-  rmsnorm(m.h.data(), x.data(), mw.shared_head_norm.data, n, H, ctx_.eps);
+  rmsnorm(m.h.data(), x.data(), mw.shared_head_norm.data, n, H, eps_);
 }
 
 void TrainModel::mtp_backward(int64_t k, const ModelWeights& w, float balance_coef, float* dprev, int64_t prev_T,
@@ -167,16 +160,16 @@ void TrainModel::mtp_backward(int64_t k, const ModelWeights& w, float balance_co
   const int64_t B = m.rows.B, Tk = m.rows.T, H = cfg_.hidden_size, n = m.rows.n();
   std::vector<float> dx(size_t(n * H)), dcat(size_t(n * 2 * H)), dhalf(size_t(n * H)), din(size_t(n * H));
   rmsnorm_backward(dx.data(), g.of(mw.shared_head_norm), m.dh.data(), m.x_out.data(), mw.shared_head_norm.data, n, H,
-                   ctx_.eps);
-  block_train_backward(dx.data(), m.rows, mw.block, ctx_, balance_coef, m.block, g);
-  tlinear_backward(dcat.data(), g.of(mw.eh_proj), dx.data(), m.cat.data(), n, mw.eh_proj, ctx_.precision);
+                   eps_);
+  block_backward(dx.data(), m.rows, mw.block, ctx_, balance_coef, m.block, g);
+  linear_backward(dcat.data(), g.of(mw.eh_proj), dx.data(), m.cat.data(), n, mw.eh_proj, ctx_.precision);
   // The embedding half.
   for (int64_t r = 0; r < n; ++r) std::memcpy(&dhalf[size_t(r * H)], &dcat[size_t(r * 2 * H)], size_t(H) * 4);
-  rmsnorm_backward(din.data(), g.of(mw.enorm), dhalf.data(), m.emb.data(), mw.enorm.data, n, H, ctx_.eps);
+  rmsnorm_backward(din.data(), g.of(mw.enorm), dhalf.data(), m.emb.data(), mw.enorm.data, n, H, eps_);
   embed_backward(g.of(w.embed_tokens), m.tokens.data(), n, din.data());
   // The previous depth's half.
   for (int64_t r = 0; r < n; ++r) std::memcpy(&dhalf[size_t(r * H)], &dcat[size_t(r * 2 * H + H)], size_t(H) * 4);
-  rmsnorm_backward(din.data(), g.of(mw.hnorm), dhalf.data(), m.prev.data(), mw.hnorm.data, n, H, ctx_.eps);
+  rmsnorm_backward(din.data(), g.of(mw.hnorm), dhalf.data(), m.prev.data(), mw.hnorm.data, n, H, eps_);
   for (int64_t b = 0; b < B; ++b)
     for (int64_t i = 0; i < Tk; ++i) add_inplace(dprev + (b * prev_T + i) * H, &din[size_t((b * Tk + i) * H)], H);
 }

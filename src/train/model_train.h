@@ -4,17 +4,21 @@
 //   L = L_main + λ·L_mtp + L_bal
 //   L_main = mean CE of next-token prediction;  L_mtp = (1/D) Σ_k mean CE of module k, which
 //   predicts the token k+1 ahead;  L_bal = Σ over MoE layers (MTP blocks too) of the mean over
-//   sequences of α Σ_i f_i P_i  (see moe_train.h).
+//   sequences of α Σ_i f_i P_i  (see moe_backward.h).
 //
 // MTP module k (1-based) runs over positions i = 0..T-1-k of each sequence: its input is
 // eh_proj([enorm(embed(t_{i+k})) ; hnorm(h^{k-1}_i)]) with h^0 the main model's final-normed
 // state and h^{k-1} module k-1's shared_head.norm output; lm_head of its output predicts t_{i+k+1}.
 // The embedding and head are the main model's (their gradients include the MTP terms).
+//
+// Every forward is src/model's (embedding.h, block.h, mtp.h) run over whole sequences with an
+// activation record at the training precision; this file adds the objective and the backward.
 #pragma once
 #include <cstdint>
 #include <vector>
 
-#include "train/block_train.h"
+#include "model/rope.h"
+#include "train/block_backward.h"
 
 namespace dsv3 {
 
@@ -52,30 +56,33 @@ struct StepLosses {
 class TrainModel {
  public:
   TrainModel(const ModelConfig& cfg, Precision p);
+  TrainModel(const TrainModel&) = delete;
+  TrainModel& operator=(const TrainModel&) = delete;
 
   // Forward (and, when g is given, backward: gradients are added through g) of one micro-batch.
   // w are the weights at the mode's precision; the losses are this batch's share of the step's.
   StepLosses run(const TokenRows& batch, const ModelWeights& w, const Objective& obj, const LossNorm& norm,
                  const GradSink* g);
 
-  const TrainContext& context() const { return ctx_; }
+  const BlockContext& context() const { return ctx_; }
 
  private:
   struct MtpActs {
     Rows rows;
     std::vector<int32_t> tokens, targets;  // [B·Tk] input tokens t_{i+k}, targets t_{i+k+1} or -1
     std::vector<float> emb, prev, cat, x_out, h, dh;  // dh: gradient of h (head + next module)
-    BlockActs block;
+    BlockRecord block;
   };
   void mtp_forward(int64_t k, const TokenRows& batch, const ModelWeights& w, const float* prev, int64_t prev_T);
   void mtp_backward(int64_t k, const ModelWeights& w, float balance_coef, float* dprev, int64_t prev_T,
                     const GradSink& g);
-  void embed_forward(float* x, const int32_t* tokens, int64_t n, const Weight& table) const;
   void embed_backward(float* dtable, const int32_t* tokens, int64_t n, const float* dx) const;
 
   ModelConfig cfg_;
-  TrainContext ctx_;
-  std::vector<BlockActs> blocks_;
+  Rope rope_;
+  BlockContext ctx_;  // refers to cfg_ and rope_
+  float eps_;
+  std::vector<BlockRecord> blocks_;
   std::vector<MtpActs> mtp_;
   std::vector<float> x_final_, h_final_;
 };

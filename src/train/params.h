@@ -6,26 +6,18 @@
 // in a second, small buffer with its own offsets.
 #pragma once
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "model/config.h"
+#include "model/tensor_table.h"
 #include "model/weights.h"
-#include "train/precision.h"
+#include "kernels/precision.h"
 
 namespace dsv3 {
 
 class Checkpoint;
-
-// How a tensor is used, which decides its precision and whether it is weight-decayed.
-enum class TensorRole : uint8_t {
-  kLinear,   // attention / MLP / expert / eh_proj matrices: quantized in BF16/FP8 modes
-  kHigh,     // embedding, output head, router gate: kept in higher precision
-  kNorm,     // RMSNorm weights: no weight decay
-  kBias,     // e_score_correction_bias: not a gradient parameter
-};
 
 struct ParamTensor {
   std::string name;             // HF name, e.g. "model.layers.1.self_attn.q_a_proj.weight"
@@ -36,17 +28,6 @@ struct ParamTensor {
   int64_t rows() const { return shape[0]; }
   int64_t cols() const { return shape.size() > 1 ? shape[1] : 1; }
 };
-
-// Calls mat(name, weight, role) for every matrix and vec(name, vector, role) for every vector
-// of w, in checkpoint order (embedding, layers, norm, head, MTP modules). A tied head is skipped.
-struct TensorVisitor {
-  std::function<void(const std::string&, Weight&, TensorRole)> mat;
-  std::function<void(const std::string&, Vec&, TensorRole)> vec;
-};
-void for_each_tensor(const ModelConfig& cfg, ModelWeights& w, const TensorVisitor& v);
-
-// A ModelWeights with every shape set and no data: the structure the config implies.
-ModelWeights weights_skeleton(const ModelConfig& cfg);
 
 class ParamLayout {
  public:

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "io/safetensors.h"
 #include "io/safetensors_writer.h"
+#include "io/sharded_writer.h"
 #include "model/config.h"
 
 namespace dsv3 {
@@ -16,24 +17,20 @@ void export_model(const std::string& dir, const ParamLayout& layout, const float
   ModelConfig cfg = layout.config();
   cfg.torch_dtype = dtype == DType::BF16 ? "bfloat16" : "float32";
   cfg.fp8_quantized = false;
-  SafetensorsWriter w;
-  auto add = [&](const std::string& name, const std::vector<int64_t>& shape, const float* data, bool matrix) {
-    if (matrix && dtype == DType::BF16) w.add_bf16(name, shape, data);
-    else w.add_f32(name, shape, data);
-  };
-  for (const ParamTensor& t : layout.params()) add(t.name, t.shape, params + t.offset, t.shape.size() == 2);
-  for (const ParamTensor& t : layout.biases()) add(t.name, t.shape, biases + t.offset, false);
-  // The released checkpoints carry the shared embedding and head under each MTP layer too.
-  const ParamTensor* emb = layout.find("model.embed_tokens.weight");
-  const ParamTensor* head = layout.find(cfg.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight");
-  for (int64_t k = 0; k < cfg.num_nextn_predict_layers; ++k) {
-    const std::string p = layer_prefix(cfg.num_hidden_layers + k);
-    add(p + "embed_tokens.weight", emb->shape, params + emb->offset, true);
-    add(p + "shared_head.head.weight", head->shape, params + head->offset, true);
-  }
+  ShardedWriter w(dir);
   w.set_metadata("format", "pt");
-  std::filesystem::create_directories(dir);
-  w.write(dir + "/model.safetensors");
+  const TensorTable table(cfg);
+  for (const TensorSpec& t : table.tensors()) {
+    // The released checkpoints carry the shared embedding and head under each MTP layer too.
+    std::string source = t.name;
+    if (t.role == TensorRole::kMtpCopy)
+      source = t.name.ends_with("embed_tokens.weight") || cfg.tie_word_embeddings ? "model.embed_tokens.weight"
+                                                                                   : "lm_head.weight";
+    const float* data = (t.role == TensorRole::kBias ? biases : params) + layout.find(source)->offset;
+    if (t.shape.size() == 2 && dtype == DType::BF16) w.add_bf16(t.name, t.shape, data);
+    else w.add_f32(t.name, t.shape, data);
+  }
+  w.finish();
   write_file_atomic(dir + "/config.json", config_to_json(cfg).dump(1) + "\n");
 }
 

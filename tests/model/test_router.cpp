@@ -69,14 +69,14 @@ TEST(Router, ParamsFromConfigs) {
   c.num_experts_per_tok = 8;
   c.n_group = 8;
   c.topk_group = 4;
-  c.topk_method = "noaux_tc";
-  c.scoring_func = "sigmoid";
+  c.topk_method = TopkMethod::kNoauxTc;
+  c.scoring_func = ScoringFunc::kSigmoid;
   c.norm_topk_prob = true;
   c.routed_scaling_factor = 2.5;
   RouterParams p = router_params(c);
   EXPECT_TRUE(p.sigmoid && p.group_limited && p.group_top2_sum && p.norm_topk_prob);
-  c.topk_method = "greedy";
-  c.scoring_func = "softmax";
+  c.topk_method = TopkMethod::kGreedy;
+  c.scoring_func = ScoringFunc::kSoftmax;
   p = router_params(c);
   EXPECT_FALSE(p.sigmoid || p.group_limited);
 }

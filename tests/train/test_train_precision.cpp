@@ -11,7 +11,7 @@
 #include "kernels/linear.h"
 #include "test_util.h"
 #include "train/model_train.h"
-#include "train/tlinear.h"
+#include "kernels/precision_linear.h"
 
 namespace dsv3 {
 namespace {
@@ -113,12 +113,12 @@ TEST(TrainPrecision, Fp8LinearQuantizesAlongEachReduction) {
 
   std::vector<float> y(size_t(n * R)), y_want(size_t(n * R)), qx = x;
   fp8_quantize_row_tiles(qx.data(), n, C);
-  tlinear_forward(y.data(), x.data(), n, W, Precision::kFP8);
+  linear_forward(y.data(), x.data(), n, W, Precision::kFP8);
   linear(y_want.data(), qx.data(), n, W);
   EXPECT_EQ(test::max_abs_diff(y.data(), y_want.data(), y.size()), 0.0f);
 
   std::vector<float> dx(size_t(n * C)), dx_want(size_t(n * C)), dw(size_t(R * C), 0.0f), dw_want(size_t(R * C), 0.0f);
-  tlinear_backward(dx.data(), dw.data(), dy.data(), x.data(), n, W, Precision::kFP8);
+  linear_backward(dx.data(), dw.data(), dy.data(), x.data(), n, W, Precision::kFP8);
   auto qdy_rows = dy, qdy_cols = dy, qx_cols = x;
   fp8_quantize_row_tiles(qdy_rows.data(), n, R);
   fp8_quantize_col_tiles(qdy_cols.data(), n, R);

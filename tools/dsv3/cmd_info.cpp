@@ -47,7 +47,7 @@ int cmd_info(int argc, char** argv) {
   if (c.n_routed_experts > 0)
     std::printf("moe:              %lld routed (top-%lld, %lld groups keep %lld, %s, %s) + %lld shared, scale %g\n",
                 (long long)c.n_routed_experts, (long long)c.num_experts_per_tok, (long long)c.n_group,
-                (long long)c.topk_group, c.scoring_func.c_str(), c.topk_method.c_str(), (long long)c.n_shared_experts,
+                (long long)c.topk_group, scoring_func_name(c.scoring_func), topk_method_name(c.topk_method), (long long)c.n_shared_experts,
                 c.routed_scaling_factor);
   std::printf("weights:          %s on disk, %s\n", human(double(model->checkpoint()->total_bytes()), "B").c_str(),
               c.fp8_quantized ? "FP8 e4m3 block-scaled" : c.torch_dtype.c_str());

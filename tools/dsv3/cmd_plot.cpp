@@ -8,7 +8,7 @@
 #include "core/error.h"
 #include "dist/timeline_svg.h"
 #include "io/safetensors_writer.h"
-#include "train/plot.h"
+#include "plot.h"
 
 namespace fs = std::filesystem;
 

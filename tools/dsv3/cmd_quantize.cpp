@@ -12,8 +12,10 @@
 #include "io/checkpoint.h"
 #include "io/json_file.h"
 #include "io/safetensors_writer.h"
+#include "io/sharded_writer.h"
 #include "model/config.h"
 #include "model/model.h"
+#include "model/tensor_table.h"
 #include "quantize_formats.h"
 
 namespace fs = std::filesystem;
@@ -35,69 +37,12 @@ const char* kUsage =
     "--lm-head quantizes the output head as well. FP8 sources are dequantized first for int8/int4\n"
     "(see docs/quantization.md).\n";
 
-constexpr int64_t kBlock = 128;
-
-// The matrices DeepSeek-V3 stores in FP8: every linear layer's weight inside the blocks.
-bool is_linear_weight(const std::string& name) {
-  const auto ends_with = [&](const std::string& s) {
-    return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
-  };
-  return ends_with("_proj.weight") || ends_with("_proj_with_mqa.weight");
-}
-
 std::vector<float> finite_f32(const TensorInfo& t) {
   std::vector<float> w = tensor_to_f32(t);
   for (float v : w)
     if (!std::isfinite(v)) fail(t.file, ": tensor '", t.name, "' has a non-finite value; it cannot be quantized");
   return w;
 }
-
-// Writes shards as they fill, so memory holds at most one shard.
-class ShardedWriter {
- public:
-  ShardedWriter(fs::path dir, size_t shard_bytes) : dir_(std::move(dir)), shard_bytes_(shard_bytes) {}
-
-  void add(const std::string& name, DType dtype, const std::vector<int64_t>& shape, const void* data, size_t n) {
-    if (pending_bytes_ > 0 && pending_bytes_ + n > shard_bytes_) flush();
-    writer_.add(name, dtype, shape, data, n);
-    names_.back().push_back(name);
-    pending_bytes_ += n;
-    total_bytes_ += n;
-  }
-
-  // Names the shards HF-style and writes the index (one shard: model.safetensors, no index).
-  void finish() {
-    flush();
-    const size_t n = names_.size() - 1;  // the last list is always empty
-    if (n == 1) return fs::rename(temp_name(0), dir_ / "model.safetensors");
-    json map = json::object();
-    for (size_t i = 0; i < n; ++i) {
-      char name[64];
-      std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", i + 1, n);
-      fs::rename(temp_name(i), dir_ / name);
-      for (const auto& t : names_[i]) map[t] = name;
-    }
-    const json index = {{"metadata", {{"total_size", total_bytes_}}}, {"weight_map", map}};
-    write_file_atomic((dir_ / "model.safetensors.index.json").string(), index.dump(2) + "\n");
-  }
-
-  size_t total_bytes() const { return total_bytes_; }
-
- private:
-  fs::path temp_name(size_t i) const { return dir_ / ("shard-" + std::to_string(i) + ".tmp"); }
-  void flush() {
-    if (names_.back().empty()) return;
-    writer_.write(temp_name(names_.size() - 1).string());
-    writer_ = SafetensorsWriter();
-    names_.emplace_back();
-    pending_bytes_ = 0;
-  }
-
-  fs::path dir_;
-  size_t shard_bytes_, pending_bytes_ = 0, total_bytes_ = 0;
-  SafetensorsWriter writer_;
-  std::vector<std::vector<std::string>> names_{1};
-};
 
 void write_config(const fs::path& in, const fs::path& out, const QuantTarget& target) {
   json cfg = read_json_file((in / "config.json").string());
@@ -128,12 +73,14 @@ int cmd_quantize(int argc, char** argv) {
   if (shard_mb < 1) fail("--shard-mb must be >= 1");
   const ModelConfig cfg = load_config((in / "config.json").string());
   // FP8 tensors are copied, so their block size is the output's too.
-  const int64_t block = cfg.fp8_quantized ? cfg.weight_block_size : kBlock;
+  const int64_t block = cfg.fp8_quantized ? cfg.weight_block_size : kFp8BlockSize;
   QuantTarget target = quant_target(a.str("format", "fp8"), a.integer("group", 128), a.has("group"), block);
   target.lm_head = a.has("lm-head");
   fs::create_directories(out);
   if (fs::equivalent(in, out)) fail("--out must not be the --model folder");
 
+  // The matrices DeepSeek-V3 stores in FP8: the tensor table's linear-layer weights.
+  const TensorTable table(cfg);
   const Checkpoint ck(in.string());
   ShardedWriter w(out, size_t(shard_mb) << 20);
   int64_t quantized = 0;
@@ -142,8 +89,10 @@ int cmd_quantize(int argc, char** argv) {
     const bool fp8_source = t.dtype == DType::F8_E4M3;
     const bool is_scale = name.size() > 10 && name.compare(name.size() - 10, 10, "_scale_inv") == 0;
     if (target.format != "fp8" && is_scale && cfg.fp8_quantized) continue;  // re-quantized with its matrix
+    const TensorSpec* spec = table.find(name);
+    const bool linear = spec && spec->role == TensorRole::kLinear;
     if ((fp8_source && target.format == "fp8") || t.shape.size() != 2 ||
-        !(is_linear_weight(name) || (target.lm_head && name == "lm_head.weight"))) {
+        !(linear || (target.lm_head && name == "lm_head.weight"))) {
       w.add(name, t.dtype, t.shape, t.data, t.nbytes);
       continue;
     }

@@ -1,4 +1,4 @@
-#include "train/plot.h"
+#include "plot.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "train/tlinear.h"
+#include "kernels/precision_linear.h"
 
 #include <vector>
 
@@ -22,13 +22,14 @@ const float* rounded(const float* m, int64_t rows, int64_t cols, Precision p, Ti
 
 }  // namespace
 
-void tlinear_forward(float* y, const float* x, int64_t n, const Weight& w, Precision p) {
+void linear_forward(float* y, const float* x, int64_t n, const Weight& w, Precision p) {
+  if (p == Precision::kF32) return linear(y, x, n, w);
   std::vector<float> buf;
   linear(y, rounded(x, n, w.cols, p, Tiles::kRows, buf), n, w);
 }
 
-void tlinear_backward(float* dx, float* dw, const float* dy, const float* x, int64_t n, const Weight& w,
-                      Precision p) {
+void linear_backward(float* dx, float* dw, const float* dy, const float* x, int64_t n, const Weight& w,
+                     Precision p) {
   if (n == 0) return;
   std::vector<float> b1, b2;
   if (dx) linear_t(dx, rounded(dy, n, w.rows, p, Tiles::kRows, b1), n, w);

@@ -1,4 +1,4 @@
-#include "train/precision.h"
+#include "kernels/precision.h"
 
 #include <algorithm>
 #include <cmath>

@@ -18,6 +18,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/dtype.h"
+
 namespace dsv3 {
 
 enum class Precision : uint8_t { kF32, kBF16, kFP8 };
@@ -27,8 +29,8 @@ const char* precision_name(Precision p);
 // The precision of the tensors DeepSeek-V3 keeps out of FP8 (embedding, head, gate).
 inline Precision high_precision(Precision p) { return p == Precision::kF32 ? p : Precision::kBF16; }
 
-constexpr int64_t kFp8Tile = 128;
-constexpr float kFp8Max = 448.0f;
+constexpr int64_t kFp8Tile = kFp8BlockSize;
+constexpr float kFp8Max = kFp8E4M3Max;
 
 // The E4M3 value nearest to v (ties to even), saturating at ±448. Equals
 // fp8_e4m3_to_f32(f32_to_fp8_e4m3(v)) for every finite v.
