@@ -1,4 +1,6 @@
-// The core of MLA for one query row, written once for both forms of model/mla.h:
+// The core of MLA for one query row, the plain reference form (the full-sequence attention of
+// model/mla.h that training differentiates; decoding runs its tiled specialisation over the
+// latent cache, kernels/attention.h, checked against the same equations):
 //
 //   p_s = (q_C·k_C[s] + q_R·k_R[s]) · scale      s = 0..len-1 (causal: the row's own position last)
 //   p   = softmax(p)
