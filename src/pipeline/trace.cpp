@@ -110,7 +110,9 @@ Trace read_trace(const json& j, const std::string& what) {
   }
   if (!events->is_array()) fail(what, ": trace events are not an array");
   for (const json& e : *events) {
-    if (!e.is_object() || e.value("ph", "") != "X" || !e.contains("args") || !e["args"].is_object()) continue;
+    // json::value() throws when "ph" is there but not a string: check the type first.
+    const bool complete = e.is_object() && e.contains("ph") && e["ph"].is_string() && e["ph"].get<std::string>() == "X";
+    if (!complete || !e.contains("args") || !e["args"].is_object()) continue;
     const json& a = e["args"];
     TraceOp op;
     if (!a.contains("kind") || !a["kind"].is_string() || !parse_kind(a["kind"].get<std::string>(), op.kind)) continue;
