@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <numeric>
 
 #include "core/error.h"
 #include "dist/world.h"
@@ -160,6 +161,20 @@ void ExpertExchange::combine_end(const float* weights, float* out) {
       axpy(o, weights[tk], combined_.data() + slot_[size_t(tk)] * H_, H_);  // moe_forward's own addition
     }
   }
+}
+
+void ExpertExchange::pair_values_to_owners(const float* per_slot, float* per_pair) {
+  std::vector<float> send(static_cast<size_t>(std::accumulate(send_pairs_.begin(), send_pairs_.end(), int64_t(0))));
+  for (int64_t tk = 0; tk < n_ * K_; ++tk)
+    if (slot_[size_t(tk)] >= 0) send[size_t(slot_[size_t(tk)])] = per_slot[tk];
+  comm_.all_to_all(send.data(), send_pairs_, per_pair, recv_pairs_, Elem::F32);
+}
+
+void ExpertExchange::pair_values_to_senders(const float* per_pair, float* per_slot) {
+  std::vector<float> back(static_cast<size_t>(std::accumulate(send_pairs_.begin(), send_pairs_.end(), int64_t(0))));
+  comm_.all_to_all(per_pair, recv_pairs_, back.data(), send_pairs_, Elem::F32);
+  for (int64_t tk = 0; tk < n_ * K_; ++tk)
+    if (slot_[size_t(tk)] >= 0) per_slot[tk] = back[size_t(slot_[size_t(tk)])];
 }
 
 }  // namespace dsv3::dist

@@ -69,6 +69,13 @@ class ExpertExchange {
   void combine_begin(const float* y);
   void combine_end(const float* weights, float* out);
 
+  // One float per (token, expert) pair of the current dispatch, blocking. to_owners: per_slot
+  // [n, K] (the dispatched rows' side, slot t·K + k) -> per_pair [pairs] (the owners' side, pair
+  // order). to_senders: the way back, per_pair -> per_slot (unused slots untouched). Training
+  // uses them for the gates (forward's g to the owners) and their gradients (dL/dg back).
+  void pair_values_to_owners(const float* per_slot, float* per_pair);
+  void pair_values_to_senders(const float* per_pair, float* per_slot);
+
   const ExchangeStats& stats() const { return stats_; }
 
  private:

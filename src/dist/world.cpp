@@ -1,5 +1,8 @@
 #include "dist/world.h"
 
+#include <unistd.h>
+
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 
@@ -22,6 +25,28 @@ int launcher_world_size() {
     if (const char* s = std::getenv(v)) return std::atoi(s);
   return std::getenv("PMIX_RANK") ? 1 : 0;
 }
+
+#ifdef DSV3_WITH_MPI
+// When one rank dies (kill -9, a crash), mpirun ends the others with SIGTERM and then reports
+// the dead rank. Rank 0 first says, in dsv3's words, why the job is ending. The message is
+// formatted in advance: a signal handler may only write(2).
+char g_stop_message[256];
+int g_stop_length = 0;
+
+extern "C" void on_stop_signal(int sig) {
+  if (g_stop_length > 0) (void)!write(2, g_stop_message, size_t(g_stop_length));
+  _exit(128 + sig);
+}
+
+void say_why_when_stopped(int rank, int size) {
+  if (rank != 0) return;
+  g_stop_length = std::snprintf(g_stop_message, sizeof g_stop_message,
+                                "dsv3: the job of %d ranks is ending: another rank died or mpirun was interrupted "
+                                "(mpirun names the rank); a training run resumes from its last checkpoint\n",
+                                size);
+  std::signal(SIGTERM, on_stop_signal);
+}
+#endif
 
 }  // namespace
 
@@ -46,7 +71,11 @@ Communicator& world() {
   auto& w = world_slot();
   if (w) return *w;
 #ifdef DSV3_WITH_MPI
-  if (launched_by_mpirun()) return *(w = mpi_world());
+  if (launched_by_mpirun()) {
+    w = mpi_world();
+    say_why_when_stopped(w->rank(), w->size());
+    return *w;
+  }
 #else
   if (launcher_world_size() > 1)
     fail("started by mpirun with ", launcher_world_size(), " ranks, but this dsv3 was built without MPI "

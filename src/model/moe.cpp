@@ -63,8 +63,9 @@ void mlp_forward_jobs(const MlpJob* jobs, size_t count, Precision p) {
   linear_batch(products.data(), products.size());
 }
 
-// ids, gates [n, K] of every token: the router's choice (model/router.h).
-void route(MoeActs& a, const float* x, int64_t n, const MoeWeights& w, const RouterParams& rp, Precision p) {
+}  // namespace
+
+void moe_route(MoeActs& a, const float* x, int64_t n, const MoeWeights& w, const RouterParams& rp, Precision p) {
   const int64_t E = rp.n_experts, K = rp.top_k;
   a.scores.resize(size_t(n * E));
   a.ids.resize(size_t(n * K));
@@ -75,6 +76,8 @@ void route(MoeActs& a, const float* x, int64_t n, const MoeWeights& w, const Rou
     route_token(a.scores.data() + t * E, w.e_score_correction_bias.data, rp, a.ids.data() + t * K,
                 a.gates.data() + t * K);
 }
+
+namespace {
 
 // The rows of x routed to one expert, gathered in token order, and room for its outputs.
 void gather_expert_rows(ExpertActs& ex, const float* x, int64_t H, int64_t K) {
@@ -97,7 +100,7 @@ void moe_forward(float* out, const float* x, int64_t n, const MoeWeights& w, con
   const int64_t H = w.gate.cols, E = rp.n_experts, K = rp.top_k;
   thread_local MoeActs local;  // reused across calls, as in mlp_forward
   MoeActs& a = acts ? *acts : local;
-  route(a, x, n, w, rp, p);
+  moe_route(a, x, n, w, rp, p);
 
   // Gather each expert's tokens so its weights are read once per batch, not once per token.
   a.experts.resize(size_t(E));

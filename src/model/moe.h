@@ -39,6 +39,10 @@ struct MoeActs {
   MlpActs shared;
 };
 
+// a.scores, a.ids, a.gates of n tokens: the router's choice (model/router.h), the gate's product
+// at high_precision(p). The first step of moe_forward; expert-parallel training reuses it.
+void moe_route(MoeActs& a, const float* x, int64_t n, const MoeWeights& w, const RouterParams& rp, Precision p);
+
 // out [n, hidden] = Σ_k g_k · expert_{id_k}(x) + shared_experts(x),  x [n, hidden]. The router
 // gate multiplies at high_precision(p) (DeepSeek-V3 keeps it out of FP8). No token is dropped:
 // every expert takes all the tokens routed to it.

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "train/mla_backward.h"
+#include "train/moe_parallel.h"
 #include "train/ops_backward.h"
 
 namespace dsv3 {
@@ -10,7 +11,9 @@ namespace dsv3 {
 void block_train_forward(float* x, const Rows& rows, const LayerWeights& w, const BlockContext& ctx,
                          BlockRecord& r) {
   block_forward(x, rows, w, ctx, &r.acts, w.is_moe ? &r.load : nullptr);
-  if (w.is_moe) r.balance = moe_balance(r.acts.moe, rows, ctx.router);
+  // Under expert parallelism the runner keeps the routing (block_forward records none).
+  const auto* ep = dynamic_cast<const ExpertParallelTraining*>(ctx.moe);
+  if (w.is_moe) r.balance = moe_balance(ep ? ep->routing(w.moe) : r.acts.moe, rows, ctx.router);
 }
 
 void block_backward(float* dx, const Rows& rows, const LayerWeights& w, const BlockContext& ctx, float balance_coef,
@@ -20,7 +23,9 @@ void block_backward(float* dx, const Rows& rows, const LayerWeights& w, const Bl
   const BlockActs& a = r.acts;
   std::vector<float> dh(size_t(n * H));
   // FFN residual: dx_mid = dx + RMSNorm'(FFN'(dx))
-  if (w.is_moe)
+  if (auto* ep = dynamic_cast<ExpertParallelTraining*>(ctx.moe); ep && w.is_moe)
+    ep->backward(dh.data(), dx, a.h2.data(), rows, w.moe, ctx.router, balance_coef, r.balance, g);
+  else if (w.is_moe)
     moe_backward(dh.data(), dx, a.h2.data(), rows, w.moe, ctx.router, ctx.precision, balance_coef, a.moe, r.balance,
                  g);
   else

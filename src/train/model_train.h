@@ -65,6 +65,8 @@ class TrainModel {
                  const GradSink* g);
 
   const BlockContext& context() const { return ctx_; }
+  // Runs the MoE layers through `moe` (expert parallelism: train/moe_parallel.h); null: locally.
+  void set_moe_runner(MoeRunner* moe) { ctx_.moe = moe; }
 
  private:
   struct MtpActs {

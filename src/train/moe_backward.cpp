@@ -95,14 +95,20 @@ void moe_backward(float* dx, const float* dout, const float* x, const Rows& rows
     const ExpertActs& ex = a.experts[size_t(e)];
     for (size_t j = 0; j < ex.slots.size(); ++j) add_inplace(dx + (ex.slots[j] / K) * H, &dxe[size_t(e)][j * size_t(H)], H);
   }
+  moe_router_backward(dx, dgates.data(), x, rows, w, rp, p, balance_coef, a, bal, g);
+}
 
+void moe_router_backward(float* dx, const float* dgates, const float* x, const Rows& rows, const MoeWeights& w,
+                         const RouterParams& rp, Precision p, float balance_coef, const MoeActs& a,
+                         const MoeBalance& bal, const GradSink& g) {
+  const int64_t n = rows.n(), H = w.gate.cols, E = rp.n_experts, K = rp.top_k;
   // Router: gates g_k = c · s_k (/ Σ_top-k s when normalized) -> ds, plus the balance loss.
   std::vector<float> ds(size_t(n * E), 0.0f);
   const float c = rp.routed_scaling_factor;
   for (int64_t t = 0; t < n; ++t) {
     const int32_t* id = a.ids.data() + t * K;
     const float* s = a.scores.data() + t * E;
-    const float* dg = dgates.data() + t * K;
+    const float* dg = dgates + t * K;
     if (!rp.norm_topk_prob) {
       for (int64_t k = 0; k < K; ++k) ds[size_t(t * E + id[k])] += c * dg[k];
       continue;

@@ -33,4 +33,11 @@ void moe_backward(float* dx, const float* dout, const float* x, const Rows& rows
                   const RouterParams& rp, Precision p, float balance_coef, const MoeActs& a, const MoeBalance& bal,
                   const GradSink& g);
 
+// The router's part of moe_backward: dx [n, hidden] += the gradient through the gate logits,
+// given dgates [n, K] = dL/dg of every routing entry, with the balance loss's. Expert-parallel
+// training (train/moe_parallel.h) computes dgates on the experts' owners and calls this.
+void moe_router_backward(float* dx, const float* dgates, const float* x, const Rows& rows, const MoeWeights& w,
+                         const RouterParams& rp, Precision p, float balance_coef, const MoeActs& a,
+                         const MoeBalance& bal, const GradSink& g);
+
 }  // namespace dsv3

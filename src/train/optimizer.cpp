@@ -1,5 +1,6 @@
 #include "train/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/dtype.h"
@@ -7,8 +8,13 @@
 
 namespace dsv3 {
 
-AdamW::AdamW(const ParamLayout& layout, const AdamWOptions& opt) : layout_(layout), opt_(opt) {
-  const size_t n = size_t(layout.n_params());
+AdamW::AdamW(const ParamLayout& layout, const AdamWOptions& opt) : AdamW(layout, opt, {0, layout.n_params()}) {}
+
+AdamW::AdamW(const ParamLayout& layout, const AdamWOptions& opt, ParamRange range)
+    : layout_(layout), opt_(opt), range_(range) {
+  if (range.lo < 0 || range.hi > layout.n_params() || range.lo > range.hi)
+    fail("AdamW range [", range.lo, ", ", range.hi, ") outside the ", layout.n_params(), " parameters");
+  const size_t n = size_t(range.size());
   if (opt.bf16_moments) {
     mb_.assign(n, 0);
     vb_.assign(n, 0);
@@ -17,9 +23,13 @@ AdamW::AdamW(const ParamLayout& layout, const AdamWOptions& opt) : layout_(layou
     v_.assign(n, 0.0f);
   }
   decay_.assign(n, 0);
-  for (const ParamTensor& t : layout.params())
-    if (t.decay()) std::fill(decay_.begin() + t.offset, decay_.begin() + t.offset + t.size, 1);
+  for (const ParamTensor& t : layout.params()) {
+    const int64_t lo = std::max(t.offset, range.lo), hi = std::min(t.offset + t.size, range.hi);
+    if (t.decay() && lo < hi) std::fill(decay_.begin() + (lo - range.lo), decay_.begin() + (hi - range.lo), 1);
+  }
 }
+
+int64_t AdamW::state_bytes() const { return 2 * range_.size() * (opt_.bf16_moments ? 2 : 4); }
 
 void AdamW::step(float* params, const float* grads, double lr) {
   ++t_;
@@ -28,7 +38,9 @@ void AdamW::step(float* params, const float* grads, double lr) {
   const float c2 = float(1.0 / (1.0 - std::pow(opt_.beta2, double(t_))));
   const float lr_f = float(lr), wd = float(opt_.weight_decay);
   const bool bf16 = opt_.bf16_moments;
-  const int64_t n = layout_.n_params();
+  const int64_t n = range_.size();
+  params += range_.lo;
+  grads += range_.lo;
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i) {
     const float g = grads[i];
@@ -58,8 +70,8 @@ std::vector<float> AdamW::moment(int which) const {
 }
 
 void AdamW::restore(const std::vector<float>& m, const std::vector<float>& v, int64_t steps) {
-  if (int64_t(m.size()) != layout_.n_params() || int64_t(v.size()) != layout_.n_params())
-    fail("optimizer state has ", m.size(), " moments, the model ", layout_.n_params(), " parameters");
+  if (int64_t(m.size()) != range_.size() || int64_t(v.size()) != range_.size())
+    fail("optimizer state has ", m.size(), " moments, this optimizer ", range_.size(), " parameters");
   t_ = steps;
   if (!opt_.bf16_moments) {
     m_ = m;
@@ -72,25 +84,36 @@ void AdamW::restore(const std::vector<float>& m, const std::vector<float>& v, in
   }
 }
 
-double clip_grad_norm(float* grads, int64_t n, double max_norm) {
-  // Fixed-size chunks summed in order: the same norm for any thread count.
-  constexpr int64_t kChunk = 1 << 14;
-  const int64_t chunks = (n + kChunk - 1) / kChunk;
+std::vector<double> grad_square_partials(const float* grads, int64_t lo, int64_t hi) {
+  if (lo % kGradNormChunk != 0) fail("grad_square_partials: ", lo, " is not on a chunk boundary");
+  const int64_t chunks = (hi - lo + kGradNormChunk - 1) / kGradNormChunk;
   std::vector<double> part(static_cast<size_t>(chunks), 0.0);
 #pragma omp parallel for schedule(static)
   for (int64_t c = 0; c < chunks; ++c) {
     double s = 0.0;
-    for (int64_t i = c * kChunk; i < std::min(n, (c + 1) * kChunk); ++i) s += double(grads[i]) * grads[i];
+    for (int64_t i = lo + c * kGradNormChunk; i < std::min(hi, lo + (c + 1) * kGradNormChunk); ++i)
+      s += double(grads[i]) * grads[i];
     part[size_t(c)] = s;
   }
+  return part;
+}
+
+double norm_of_partials(const std::vector<double>& partials) {
   double ss = 0.0;
-  for (double p : part) ss += p;
-  const double norm = std::sqrt(ss);
-  if (max_norm > 0 && norm > max_norm) {
-    const float scale = float(max_norm / (norm + 1e-6));
+  for (double p : partials) ss += p;
+  return std::sqrt(ss);
+}
+
+void clip_to_norm(float* grads, int64_t lo, int64_t hi, double norm, double max_norm) {
+  if (max_norm <= 0 || norm <= max_norm) return;
+  const float scale = float(max_norm / (norm + 1e-6));
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) grads[i] *= scale;
-  }
+  for (int64_t i = lo; i < hi; ++i) grads[i] *= scale;
+}
+
+double clip_grad_norm(float* grads, int64_t n, double max_norm) {
+  const double norm = norm_of_partials(grad_square_partials(grads, 0, n));
+  clip_to_norm(grads, 0, n, norm, max_norm);
   return norm;
 }
 

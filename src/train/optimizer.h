@@ -15,12 +15,24 @@ struct AdamWOptions {
   bool bf16_moments = false;   // store m and v in BF16, as the report does
 };
 
+// A parameter range [lo, hi) of the flat buffer: all of it, or one data-parallel rank's ZeRO-1
+// shard (train/zero.h).
+struct ParamRange {
+  int64_t lo = 0, hi = 0;
+  int64_t size() const { return hi - lo; }
+};
+
 class AdamW {
  public:
+  // The moments cover `range` only (default: every parameter).
   AdamW(const ParamLayout& layout, const AdamWOptions& opt);
+  AdamW(const ParamLayout& layout, const AdamWOptions& opt, ParamRange range);
 
-  // params -= lr · (m̂ / (sqrt(v̂) + eps) + wd · params)   after the moment updates with grads.
+  // params -= lr · (m̂ / (sqrt(v̂) + eps) + wd · params)   after the moment updates with grads,
+  // for the elements of range() (params and grads are whole buffers).
   void step(float* params, const float* grads, double lr);
+  const ParamRange& range() const { return range_; }
+  int64_t state_bytes() const;  // of the two moments
 
   int64_t steps() const { return t_; }
   const AdamWOptions& options() const { return opt_; }
@@ -31,6 +43,7 @@ class AdamW {
  private:
   const ParamLayout& layout_;
   AdamWOptions opt_;
+  ParamRange range_;
   int64_t t_ = 0;
   std::vector<float> m_, v_;          // float32 moments
   std::vector<uint16_t> mb_, vb_;     // BF16 moments
@@ -40,6 +53,16 @@ class AdamW {
 // Scales grads so that their global L2 norm is at most max_norm (no-op when max_norm <= 0);
 // returns the norm before clipping.
 double clip_grad_norm(float* grads, int64_t n, double max_norm);
+
+// The pieces of clip_grad_norm, for a norm over buffers split across ranks: the squared norm is
+// summed in fixed chunks of kGradNormChunk elements, the chunks' sums added in order, so any
+// split on chunk boundaries (and any thread count) gives the same bits.
+constexpr int64_t kGradNormChunk = 1 << 14;
+// Σ g² of each chunk of grads[lo, hi); lo is a multiple of kGradNormChunk.
+std::vector<double> grad_square_partials(const float* grads, int64_t lo, int64_t hi);
+double norm_of_partials(const std::vector<double>& partials);  // sqrt of their in-order sum
+// grads[lo, hi) *= the clip factor of `norm` (nothing when norm <= max_norm or max_norm <= 0).
+void clip_to_norm(float* grads, int64_t lo, int64_t hi, double norm, double max_norm);
 
 struct LrSchedule {
   double peak = 1e-3;

@@ -36,10 +36,13 @@ void export_model(const std::string& dir, const ParamLayout& layout, const float
 
 namespace {
 
-json state_json(const TrainState& st, const AdamW& adam) {
-  return {{"step", st.step},          {"tokens", st.tokens},     {"epoch", st.epoch},
-          {"cursor", st.cursor},      {"elapsed_s", st.elapsed_s}, {"adam_steps", adam.steps()},
-          {"bf16_moments", adam.options().bf16_moments}, {"options", st.options}};
+json state_json(const TrainState& st, const AdamW& adam, int64_t n_params) {
+  json j = {{"step", st.step},          {"tokens", st.tokens},     {"epoch", st.epoch},
+            {"cursor", st.cursor},      {"elapsed_s", st.elapsed_s}, {"adam_steps", adam.steps()},
+            {"bf16_moments", adam.options().bf16_moments}, {"options", st.options}};
+  // A data-parallel rank's file holds its ZeRO-1 slice [lo, hi) of params and moments.
+  if (adam.range().size() != n_params) j["slice"] = {adam.range().lo, adam.range().hi};
+  return j;
 }
 
 // Test hook: DSV3_TRAIN_DIE_IN_SAVE=N kills the process (SIGKILL) in the middle of writing the
@@ -59,17 +62,18 @@ void maybe_die_in_save(const std::string& path, const SafetensorsWriter& w, int6
 void save_trainer_state(const std::string& path, const ParamLayout& layout, const float* params,
                         const float* biases, const AdamW& adam, const TrainState& st) {
   SafetensorsWriter w;
-  w.add_f32("params", {layout.n_params()}, params);
+  const int64_t n = adam.range().size();
+  w.add_f32("params", {n}, params + adam.range().lo);
   w.add_f32("biases", {layout.n_bias()}, biases);
   const auto m = adam.moment(0), v = adam.moment(1);
   if (adam.options().bf16_moments) {
-    w.add_bf16("adam_m", {layout.n_params()}, m.data());  // exact: the moments are BF16 values
-    w.add_bf16("adam_v", {layout.n_params()}, v.data());
+    w.add_bf16("adam_m", {n}, m.data());  // exact: the moments are BF16 values
+    w.add_bf16("adam_v", {n}, v.data());
   } else {
-    w.add_f32("adam_m", {layout.n_params()}, m.data());
-    w.add_f32("adam_v", {layout.n_params()}, v.data());
+    w.add_f32("adam_m", {n}, m.data());
+    w.add_f32("adam_v", {n}, v.data());
   }
-  w.set_metadata("dsv3_trainer_state", state_json(st, adam).dump());
+  w.set_metadata("dsv3_trainer_state", state_json(st, adam, layout.n_params()).dump());
   maybe_die_in_save(path, w, st.step);
   w.write(path);
 }
@@ -85,12 +89,16 @@ void load_trainer_state(const std::string& path, const ParamLayout& layout, floa
     if (!t || t->shape != std::vector<int64_t>{n}) fail(path, ": tensor '", name, "' missing or not of size ", n);
     return tensor_to_f32(*t);
   };
-  const auto p = tensor("params", layout.n_params()), b = tensor("biases", layout.n_bias());
-  std::copy(p.begin(), p.end(), params);
+  const ParamRange r = adam.range();
+  const json whole = json::array({0, layout.n_params()});
+  if (j.value("slice", whole) != json::array({r.lo, r.hi}))
+    fail(path, ": holds parameters ", j.value("slice", whole).dump(), ", this rank's slice is [", r.lo, ", ", r.hi, "]");
+  const auto p = tensor("params", r.size()), b = tensor("biases", layout.n_bias());
+  std::copy(p.begin(), p.end(), params + r.lo);
   std::copy(b.begin(), b.end(), biases);
   if (j.value("bf16_moments", false) != adam.options().bf16_moments)
     fail(path, ": saved with bf16_moments=", j.value("bf16_moments", false), "; this run asks otherwise");
-  adam.restore(tensor("adam_m", layout.n_params()), tensor("adam_v", layout.n_params()), j.at("adam_steps").get<int64_t>());
+  adam.restore(tensor("adam_m", r.size()), tensor("adam_v", r.size()), j.at("adam_steps").get<int64_t>());
   st.step = j.at("step").get<int64_t>();
   st.tokens = j.at("tokens").get<int64_t>();
   st.epoch = j.at("epoch").get<int64_t>();

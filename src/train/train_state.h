@@ -32,6 +32,7 @@ struct TrainState {
 void export_model(const std::string& dir, const ParamLayout& layout, const float* params, const float* biases,
                   DType dtype);
 
+// The params and moments of adam.range() (all of them, or a data-parallel rank's slice).
 void save_trainer_state(const std::string& path, const ParamLayout& layout, const float* params,
                         const float* biases, const AdamW& adam, const TrainState& st);
 

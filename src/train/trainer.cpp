@@ -12,7 +12,10 @@
 
 #include "core/error.h"
 #include "io/safetensors_writer.h"
+#include "dist/world.h"
 #include "train/balance.h"
+#include "train/data_parallel.h"
+#include "train/grad_sum.h"
 
 namespace fs = std::filesystem;
 
@@ -20,27 +23,30 @@ namespace dsv3 {
 
 int64_t TrainOptions::accumulation(int64_t T) const {
   const int64_t per = micro_batch * T;
-  return batch_tokens <= 0 ? 1 : std::max<int64_t>(1, (batch_tokens + per - 1) / per);
+  return batch_tokens <= 0 ? dp : std::max<int64_t>(1, (batch_tokens + per - 1) / per);
 }
 
 json TrainOptions::to_json(int64_t T) const {
-  return {{"seq_len", T},
-          {"micro_batch", micro_batch},
-          {"accumulation", accumulation(T)},
-          {"lr", {lr.peak, lr.warmup_steps, lr.decay_start, lr.decay_end, lr.final_lr}},
-          {"adam", {adam.beta1, adam.beta2, adam.eps, adam.weight_decay, adam.bf16_moments}},
-          {"clip", clip},
-          {"lambda_mtp", {lambda_mtp.before, lambda_mtp.after, lambda_mtp.at_step}},
-          {"alpha", alpha},
-          {"gamma", {gamma.before, gamma.after, gamma.at_step}},
-          {"precision", precision_name(precision)},
-          {"data_seed", data_seed}};
+  json j = {{"seq_len", T},
+            {"micro_batch", micro_batch},
+            {"accumulation", accumulation(T)},
+            {"lr", {lr.peak, lr.warmup_steps, lr.decay_start, lr.decay_end, lr.final_lr}},
+            {"adam", {adam.beta1, adam.beta2, adam.eps, adam.weight_decay, adam.bf16_moments}},
+            {"clip", clip},
+            {"lambda_mtp", {lambda_mtp.before, lambda_mtp.after, lambda_mtp.at_step}},
+            {"alpha", alpha},
+            {"gamma", {gamma.before, gamma.after, gamma.at_step}},
+            {"precision", precision_name(precision)},
+            {"data_seed", data_seed}};
+  if (dp > 1) j["dp"] = dp;  // absent for one process, as before data parallelism existed
+  return j;
 }
 
-Trainer::Trainer(const ModelConfig& cfg, const TrainOptions& opt, const Dataset& data, const std::string& out_dir)
+Trainer::Trainer(const ModelConfig& cfg, const TrainOptions& opt, const Dataset& data, const std::string& out_dir,
+                 dist::Communicator* data_group, dist::Communicator* expert_group)
     : cfg_(cfg), opt_(opt), data_(data), out_(out_dir), layout_(cfg_),
       params_(size_t(layout_.n_params())), biases_(size_t(layout_.n_bias())),
-      grads_(size_t(layout_.n_params()), 0.0f), sampler_(data.train.n_seq(), opt.data_seed) {
+      grad_sum_(layout_.n_params()), sampler_(data.train.n_seq(), opt.data_seed) {
 #if defined(__GLIBC__)
   // Every step allocates and frees the same large activation buffers; keep them in the heap
   // instead of returning them to the system and faulting them in again (a quarter of a step).
@@ -48,8 +54,20 @@ Trainer::Trainer(const ModelConfig& cfg, const TrainOptions& opt, const Dataset&
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
 #endif
   if (opt.precision != Precision::kF32) compute_.resize(params_.size());
-  adam_ = std::make_unique<AdamW>(layout_, opt_.adam);
+  if (data_group && data_group->size() != opt.dp)
+    fail("the data-parallel group has ", data_group->size(), " ranks, the options say --dp ", opt.dp);
+  if (opt.dp > 1) {
+    check_data_parallel_batch(opt_, data.train.T);
+    data_group_ = data_group;
+    zero_ = std::make_unique<Zero1>(*data_group, layout_, opt_.adam);
+  } else {
+    adam_ = std::make_unique<AdamW>(layout_, opt_.adam);
+  }
   model_ = std::make_unique<TrainModel>(cfg_, opt_.precision);
+  if (expert_group && expert_group->size() > 1) {
+    ep_ = std::make_unique<ExpertParallelTraining>(*expert_group, cfg_, opt_.precision);
+    model_->set_moe_runner(ep_.get());
+  }
   st_.options = opt_.to_json(data.train.T);
   if (data.train.n_seq() == 0) fail("the training split has no complete sequence of ", data.train.T, " tokens");
 }
@@ -61,17 +79,49 @@ void Trainer::init_random(uint64_t seed, double std) { init_params(layout_, seed
 void Trainer::init_from(const std::string& dir) { load_params(layout_, dir, params_.data(), biases_.data()); }
 
 bool Trainer::resume() {
+  if (zero_) return resume_sharded();
   const std::string path = out_ + "/trainer_state.safetensors";
+  const DpCommit commit = read_dp_commit(out_);
+  if (commit.step >= 0)
+    fail(out_, " holds the checkpoint of a run with --dp ", commit.dp, ": resume it with mpirun -np ", commit.dp,
+         " dsv3 train --dp ", commit.dp);
   if (!fs::exists(path)) return false;
   TrainState saved;
   load_trainer_state(path, layout_, params_.data(), biases_.data(), *adam_, saved);
+  return adopt(saved, path);
+}
+
+bool Trainer::resume_sharded() {
+  const DpCommit commit = read_dp_commit(out_);
+  const int D = opt_.dp, r = data_group_->rank();
+  if (commit.step < 0) {
+    if (fs::exists(out_ + "/trainer_state.safetensors"))
+      dist::fail_on_every_rank(cat(out_, " holds the checkpoint of a single-process run: resume it without --dp"));
+    return false;
+  }
+  if (commit.dp != D)
+    dist::fail_on_every_rank(cat(out_, " holds the checkpoint of a run with --dp ", commit.dp, ", this run has --dp ", D,
+                                 " (resume needs the same layout)"));
+  const std::string path = dp_state_path(out_, commit.step, r, D);
+  TrainState saved;
+  load_trainer_state(path, layout_, params_.data(), biases_.data(), adam(), saved);
+  zero_->all_gather(params_.data());
+  return adopt(saved, path);
+}
+
+bool Trainer::adopt(const TrainState& saved, const std::string& path) {
   const json want = st_.options;
-  for (auto it = want.begin(); it != want.end(); ++it)
-    if (!saved.options.contains(it.key()) || saved.options[it.key()] != it.value())
-      fail(path, ": the run was started with ", it.key(), " = ", saved.options.value(it.key(), json()).dump(),
-           ", this command asks for ", it.value().dump(), " (resume needs the same settings)");
+  for (auto it = want.begin(); it != want.end(); ++it) {
+    if (saved.options.contains(it.key()) && saved.options[it.key()] == it.value()) continue;
+    const std::string msg = cat(path, ": the run was started with ", it.key(), " = ",
+                                saved.options.value(it.key(), json()).dump(), ", this command asks for ",
+                                it.value().dump(), " (resume needs the same settings)");
+    if (zero_) dist::fail_on_every_rank(msg);  // every rank read the same options
+    throw Error(msg);
+  }
   st_ = saved;
   sampler_.seek(st_.epoch, st_.cursor);
+  if (!main_rank()) return true;
   // Forget metrics of steps after the checkpoint (the killed run may have logged some).
   const std::string mpath = out_ + "/metrics.jsonl";
   std::ifstream in(mpath);
@@ -84,14 +134,25 @@ bool Trainer::resume() {
   return true;
 }
 
-StepLosses Trainer::train_step(double* grad_norm) {
-  const int64_t accum = opt_.accumulation(data_.train.T), D = cfg_.num_nextn_predict_layers;
+// The step's micro-batches this rank runs: every rank walks the sampler over the whole global
+// batch (so all stay at the same position) but reads only its own share's sequences.
+std::vector<TokenRows> Trainer::my_micro_batches() {
+  const int64_t accum = opt_.accumulation(data_.train.T);
+  const int64_t per_rank = accum / opt_.dp, rank = zero_ ? data_group_->rank() : 0;
   std::vector<TokenRows> batches;
-  LossNorm norm;
   for (int64_t a = 0; a < accum; ++a) {
-    batches.push_back(data_.train.rows(sampler_.next(opt_.micro_batch)));
-    norm.add(batches.back(), D);
+    const std::vector<int64_t> idx = sampler_.next(opt_.micro_batch);
+    if (a / per_rank == rank) batches.push_back(data_.train.rows(idx));
   }
+  return batches;
+}
+
+StepLosses Trainer::train_step(double* grad_norm) {
+  const int64_t D = cfg_.num_nextn_predict_layers;
+  const std::vector<TokenRows> batches = my_micro_batches();
+  LossNorm norm;
+  for (const TokenRows& b : batches) norm.add(b, D);
+  if (zero_) all_reduce(norm, *data_group_);
   const float* w = params_.data();
   if (!compute_.empty()) {
     round_params(layout_, params_.data(), compute_.data(), opt_.precision);
@@ -99,14 +160,31 @@ StepLosses Trainer::train_step(double* grad_norm) {
   }
   const ModelWeights weights = layout_.bind(w, biases_.data());
   const Objective obj{opt_.lambda_mtp.at(st_.step), opt_.alpha};
-  std::fill(grads_.begin(), grads_.end(), 0.0f);
-  const GradSink sink{w, grads_.data()};
-  StepLosses total;
-  for (const TokenRows& b : batches) total.add(model_->run(b, weights, obj, norm, &sink));
-  *grad_norm = clip_grad_norm(grads_.data(), layout_.n_params(), opt_.clip);
-  adam_->step(params_.data(), grads_.data(), opt_.lr.at(st_.step));
+  // Each micro-batch's gradient in its own buffer, summed pairwise (train/grad_sum.h): the
+  // grouping a data-parallel run reproduces.
+  grad_sum_.recycle(std::move(grads_));
+  std::vector<StepLosses> losses;
+  for (const TokenRows& b : batches) {
+    std::vector<float> g = grad_sum_.fresh();
+    const GradSink sink{w, g.data()};
+    losses.push_back(model_->run(b, weights, obj, norm, &sink));
+    grad_sum_.add(std::move(g));
+  }
+  grads_ = grad_sum_.take();
+  if (ep_) ep_->finish_step(grads_.data());  // the local experts' gradients, kept per source rank
+  const StepLosses total = sum_step_losses(losses, data_group_);
+  const double lr = opt_.lr.at(st_.step);
+  if (zero_) {
+    zero_->reduce_scatter(grads_.data());
+    *grad_norm = zero_->clip(grads_.data(), opt_.clip);
+    zero_->step(params_.data(), grads_.data(), lr);
+  } else {
+    *grad_norm = clip_grad_norm(grads_.data(), layout_.n_params(), opt_.clip);
+    adam_->step(params_.data(), grads_.data(), lr);
+  }
+  // The loads are every rank's (summed above), so every rank moves the bias the same way.
   update_routing_bias(layout_, biases_.data(), total.load, opt_.gamma.at(st_.step));
-  st_.tokens += accum * opt_.micro_batch * data_.train.T;
+  st_.tokens += opt_.accumulation(data_.train.T) * opt_.micro_batch * data_.train.T;
   st_.epoch = sampler_.epoch();
   st_.cursor = sampler_.cursor();
   return total;
@@ -146,9 +224,22 @@ EvalResult Trainer::evaluate() {
 }
 
 void Trainer::save() {
+  if (zero_) return save_sharded();
   fs::create_directories(out_);
   save_trainer_state(out_ + "/trainer_state.safetensors", layout_, params_.data(), biases_.data(), *adam_, st_);
   export_model(out_, layout_, params_.data(), biases_.data(), opt_.save_dtype);
+}
+
+void Trainer::save_sharded() {
+  const int D = opt_.dp, r = data_group_->rank();
+  save_trainer_state(dp_state_path(out_, st_.step, r, D), layout_, params_.data(), biases_.data(), adam(), st_);
+  data_group_->barrier();  // every slice is complete on disk before the commit names it
+  if (r == 0) {
+    write_dp_commit(out_, st_.step, D);
+    export_model(out_, layout_, params_.data(), biases_.data(), opt_.save_dtype);
+  }
+  data_group_->barrier();
+  remove_old_dp_states(out_, st_.step, r, D);
 }
 
 void Trainer::run() {
@@ -164,9 +255,18 @@ void Trainer::run() {
     st_.elapsed_s += secs;
     run_seconds_ += secs;
     ++run_steps_;
-    log_step(l, grad_norm, lr, secs);
+    if (main_rank()) log_step(l, grad_norm, lr, secs);
     const bool last = st_.step == opt_.steps;
-    if (last || (opt_.eval_every > 0 && st_.step % opt_.eval_every == 0)) log_eval(evaluate());
+    // Evaluation: with data parallelism alone rank 0 runs it (every rank holds the whole model);
+    // with expert parallelism every rank runs the same batches, as the MoE layers need them all.
+    if (last || (opt_.eval_every > 0 && st_.step % opt_.eval_every == 0)) {
+      if (ep_) {
+        const EvalResult e = evaluate();
+        if (main_rank()) log_eval(e);
+      } else if (main_rank()) {
+        log_eval(evaluate());
+      }
+    }
     if (last || (opt_.save_every > 0 && st_.step % opt_.save_every == 0)) save();
   }
 }

@@ -7,9 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "dist/comm.h"
 #include "train/data.h"
+#include "train/grad_sum.h"
+#include "train/moe_parallel.h"
 #include "train/optimizer.h"
 #include "train/train_state.h"
+#include "train/zero.h"
 
 namespace dsv3 {
 
@@ -30,7 +34,8 @@ struct TrainOptions {
   int64_t log_every = 1;            // progress lines
   DType save_dtype = DType::F32;
   uint64_t data_seed = 1;
-  int64_t accumulation(int64_t T) const;  // micro-batches per step
+  int dp = 1;                       // data-parallel ranks sharing each step (train/data_parallel.h)
+  int64_t accumulation(int64_t T) const;  // micro-batches per step, over all dp ranks
   json to_json(int64_t T) const;          // what a resume must agree with
 };
 
@@ -42,7 +47,10 @@ struct EvalResult {
 class Trainer {
  public:
   // The model starts as `init` (a checkpoint folder) or, when empty, random with (seed, std).
-  Trainer(const ModelConfig& cfg, const TrainOptions& opt, const Dataset& data, const std::string& out_dir);
+  // data_group: the opt.dp ranks of a data-parallel run (null for one process); expert_group:
+  // the ranks among them that split the routed experts (null or one rank: no expert parallelism).
+  Trainer(const ModelConfig& cfg, const TrainOptions& opt, const Dataset& data, const std::string& out_dir,
+          dist::Communicator* data_group = nullptr, dist::Communicator* expert_group = nullptr);
   ~Trainer();
 
   void init_random(uint64_t seed, double std);
@@ -53,12 +61,21 @@ class Trainer {
   EvalResult evaluate();
 
   int64_t step() const { return st_.step; }
+  // Whether this process prints, logs metrics and writes the exported model (dp rank 0).
+  bool main_rank() const { return !zero_ || data_group_->rank() == 0; }
+  const AdamW& optimizer() const { return zero_ ? zero_->adam() : *adam_; }
   const ParamLayout& layout() const { return layout_; }
   const std::vector<float>& params() const { return params_; }
 
  private:
   StepLosses train_step(double* grad_norm);
+  std::vector<TokenRows> my_micro_batches();
+  void reduce_and_update(double* grad_norm);
+  bool resume_sharded();
+  bool adopt(const TrainState& saved, const std::string& path);  // checks and takes a loaded state
   void save();
+  void save_sharded();
+  AdamW& adam() { return zero_ ? zero_->adam() : *adam_; }
   void log_step(const StepLosses& l, double grad_norm, double lr, double seconds);
   void log_eval(const EvalResult& e);
 
@@ -68,7 +85,11 @@ class Trainer {
   std::string out_;
   ParamLayout layout_;
   std::vector<float> params_, biases_, compute_, grads_;
-  std::unique_ptr<AdamW> adam_;
+  PairwiseSum grad_sum_;            // of the step's micro-batch gradients
+  std::unique_ptr<AdamW> adam_;     // one process
+  dist::Communicator* data_group_ = nullptr;
+  std::unique_ptr<Zero1> zero_;     // data parallel: the optimizer's slice and the exchanges
+  std::unique_ptr<ExpertParallelTraining> ep_;  // expert parallel: the MoE layers' runner
   std::unique_ptr<TrainModel> model_;
   SequenceSampler sampler_;
   TrainState st_;

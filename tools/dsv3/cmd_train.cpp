@@ -6,7 +6,9 @@
 #include "cli_args.h"
 #include "commands.h"
 #include "core/error.h"
+#include "core/hash.h"
 #include "train/codec.h"
+#include "train/data_parallel.h"
 #include "train/token_shards.h"
 #include "train/trainer.h"
 #include "train_codec.h"
@@ -29,6 +31,8 @@ const char* kUsage =
     "  numerics:  --precision f32|bf16|fp8   init: --init-std 0.02\n"
     "  output:    --eval-every N  --eval-sequences 64  --save-every N  --log-every 1  --save-dtype f32|bf16\n"
     "             --threads N\n"
+    "  parallel:  --dp D  under `mpirun -np D`: data parallelism with ZeRO-1 (docs/distributed.md)\n"
+    "             --ep E  the routed experts split over E ranks of each data-parallel group\n"
     "A folder that already holds trainer_state.safetensors is resumed (same settings required).\n";
 
 const std::set<std::string> kValued = {
@@ -36,7 +40,8 @@ const std::set<std::string> kValued = {
     "val-fraction", "data-seed", "micro-batch", "batch-tokens", "lr", "lr-final", "warmup-steps", "decay-start",
     "decay-end", "beta1", "beta2", "weight-decay", "adam-eps", "clip", "lambda-mtp", "lambda-mtp-final",
     "lambda-mtp-switch", "alpha", "bias-update-speed", "bias-update-stop", "precision", "init-std", "eval-every",
-    "eval-sequences", "save-every", "log-every", "save-dtype", "threads"};
+    "eval-sequences", "save-every", "log-every", "save-dtype", "threads",
+    "dp", "ep"};
 
 int64_t positive(const Args& a, const std::string& name, int64_t fallback, int64_t min = 1) {
   const int64_t v = a.integer(name, fallback);
@@ -78,6 +83,7 @@ TrainOptions train_options(const Args& a) {
   if (sd != "f32" && sd != "bf16") fail("option --save-dtype must be f32 or bf16");
   o.save_dtype = sd == "bf16" ? DType::BF16 : DType::F32;
   o.data_seed = uint64_t(a.integer("data-seed", 1));
+  o.dp = int(positive(a, "dp", 1));
   return o;
 }
 
@@ -106,25 +112,35 @@ int cmd_train(int argc, char** argv) {
   const ModelConfig cfg = load_config(a.has("init") ? a.str("init") + "/config.json" : a.str("config"));
   const TrainOptions opt = train_options(a);
   const DataOptions dopt = data_options(a, opt);
+  // Data parallelism: every rank must have been given the same command.
+  const std::string settings = cat(opt.to_json(dopt.seq_len).dump(), config_to_json(cfg).dump(), a.str("data"),
+                                   a.str("init", ""), a.str("seed", "0"), a.str("tokenizer", ""), out);
+  const auto groups = open_train_groups(opt.dp, int(positive(a, "ep", 1)), fnv1a(settings.data(), settings.size()));
+  const bool main_rank = !groups || groups->dp_rank == 0;
 
   const std::string tok_dir = a.str("tokenizer", a.has("init") && fs::exists(a.str("init") + "/tokenizer.json") ? a.str("init") : "");
   if (tok_dir.empty()) fail("no tokenizer: give --tokenizer DIR (or 'bytes')");
   const TextCodec codec = make_codec(tok_dir, cfg.vocab_size);
   const bool shards = dopt.paths.size() == 1 && TokenShards::is_shard_dir(dopt.paths[0]);  // from dsv3 data
   const Dataset data = shards ? shard_dataset(dopt.paths[0], dopt, cfg.vocab_size) : build_dataset(dopt, codec);
-  std::fprintf(stderr, "data: %lld train documents (%lld FIM) -> %lld sequences of %lld; %lld held-out documents -> %lld sequences\n",
-               (long long)data.train_docs, (long long)data.fim_docs, (long long)data.train.n_seq(), (long long)dopt.seq_len,
-               (long long)data.val_docs, (long long)data.val.n_seq());
+  if (main_rank)
+    std::fprintf(stderr, "data: %lld train documents (%lld FIM) -> %lld sequences of %lld; %lld held-out documents -> %lld sequences\n",
+                 (long long)data.train_docs, (long long)data.fim_docs, (long long)data.train.n_seq(), (long long)dopt.seq_len,
+                 (long long)data.val_docs, (long long)data.val.n_seq());
 
-  Trainer trainer(cfg, opt, data, out);
+  Trainer trainer(cfg, opt, data, out, groups ? groups->data.get() : nullptr, groups ? groups->expert.get() : nullptr);
   if (trainer.resume()) {
-    std::fprintf(stderr, "resuming %s at step %lld\n", out.c_str(), (long long)trainer.step());
+    if (main_rank) std::fprintf(stderr, "resuming %s at step %lld\n", out.c_str(), (long long)trainer.step());
   } else if (a.has("init")) {
     trainer.init_from(a.str("init"));
   } else {
     trainer.init_random(uint64_t(a.integer("seed", 0)), a.number("init-std", 0.02));
   }
-  copy_tokenizer_files(tok_dir, out);
+  if (main_rank) copy_tokenizer_files(tok_dir, out);
+  if (groups && main_rank)
+    std::fprintf(stderr, "parallel: --dp %d --ep %d; AdamW state %.2f MiB per rank (ZeRO-1 slice of %.2f MiB)\n", opt.dp,
+                 groups->layout.ep, double(trainer.optimizer().state_bytes()) / (1 << 20),
+                 double(trainer.layout().n_params()) * 2 * (opt.adam.bf16_moments ? 2 : 4) / (1 << 20));
   trainer.run();
   return 0;
 }

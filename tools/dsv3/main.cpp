@@ -45,9 +45,9 @@ const Command kCommands[] = {
 
 // The commands that run as one job over the ranks of an mpirun (--ep); the others refuse to
 // start several independent copies of themselves.
-const char* kDistributedCommands = "generate, logits and bench";
+const char* kDistributedCommands = "generate, logits, bench and train";
 bool runs_distributed(const char* name) {
-  for (const char* n : {"generate", "logits", "bench"})
+  for (const char* n : {"generate", "logits", "bench", "train"})
     if (!std::strcmp(name, n)) return true;
   return false;
 }

@@ -1,0 +1,67 @@
+// Expert-parallel training (`train --dp D --ep E`, docs/distributed.md): the routed experts of
+// every MoE layer are split over the E ranks of an expert group, and each rank runs its own
+// micro-batch. Per MoE layer, forward:
+//   route this rank's rows (model/moe.h's moe_route) -> dispatch each row to its experts' owners
+//   (dist/dispatch.h), the gates with it -> the shared expert runs while the rows are in flight
+//   -> each owner runs each local expert once per source rank, on that source's rows in its order
+//   -> combine brings the outputs back, added per token in ascending expert id.
+// Backward: dL/d(out) rows travel the same way; the owner computes dL/dg (sent back) and the
+// expert's backward, whose input gradients come back through combine; the router's backward
+// runs on the token's rank (train/moe_backward.h).
+//
+// Why per source: an owner's expert then sees exactly the rows, in exactly the order, that it
+// sees in one process for that micro-batch, so outputs and weight gradients are the single-
+// process bits; the weight gradients of each source are kept apart and summed with
+// train/grad_sum.h's pairwise rule in rank order (finish_step), the grouping one process uses
+// over its micro-batches.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "dist/dispatch.h"
+#include "model/block.h"
+#include "train/grad_sum.h"
+#include "train/moe_backward.h"
+
+namespace dsv3 {
+
+class ExpertParallelTraining final : public MoeRunner {
+ public:
+  ExpertParallelTraining(dist::Communicator& expert_group, const ModelConfig& cfg, Precision p);
+  ~ExpertParallelTraining() override;
+
+  // moe_forward's contract on this rank's n rows; load counts this rank's rows.
+  void forward(float* out, const float* x, int64_t n, const MoeWeights& w, const RouterParams& rp,
+               ExpertLoad* load) override;
+  // The routing (scores, ids, gates) of w's layer in its last forward, for the balance loss.
+  const MoeActs& routing(const MoeWeights& w) const;
+  // moe_backward's contract: dx [n, H] (overwritten). The local experts' weight gradients go to
+  // this class's per-source sums, not to g; everything else to g.
+  void backward(float* dx, const float* dout, const float* x, const Rows& rows, const MoeWeights& w,
+                const RouterParams& rp, float balance_coef, const MoeBalance& bal, const GradSink& g);
+  // After the step's last backward: writes the local experts' weight gradients into grads (the
+  // flat buffer g pointed into), each source's sum over micro-batches, then the sources summed
+  // pairwise in rank order. Resets the sums.
+  void finish_step(float* grads);
+
+  const dist::ExpertPlacement& placement() const { return place_; }
+  const dist::ExchangeStats& stats() const { return exchange_.stats(); }
+
+ private:
+  struct Layer;
+  Layer& layer(const MoeWeights& w);
+  void run_local_experts(Layer& L, const MoeWeights& w);
+  void local_expert_backward(Layer& L, const MoeWeights& w, const float* dout_rows, float* dgate_pair,
+                             float* dx_pairs, const GradSink& g);
+
+  dist::Communicator& comm_;
+  dist::ExpertPlacement place_;
+  int64_t H_;
+  Precision precision_;
+  dist::ExpertExchange exchange_;
+  std::map<const void*, std::unique_ptr<Layer>> layers_;  // by the layer's router gate weights
+};
+
+}  // namespace dsv3
