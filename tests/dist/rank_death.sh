@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A rank killed with SIGKILL in the middle of collectives ends the whole job within seconds,
-# with mpirun naming the dead rank — never a hang. usage: rank_death.sh MPIRUN DIST_WORKER
+# with mpirun naming the dead rank and rank 0 saying why — never a hang. usage: rank_death.sh MPIRUN DIST_WORKER
 set -uo pipefail
 mpirun=$1 worker=$2
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -21,4 +21,5 @@ ms=$(( ($(date +%s%N) - start) / 1000000 ))
 cat "$tmp/err"
 [ $rc -ne 0 ] || { echo "mpirun exited 0 after a rank was killed"; exit 1; }
 grep -q "exited on signal 9" "$tmp/err" || { echo "no message naming the killed rank"; exit 1; }
+grep -q "dsv3: the job of 2 ranks is ending: another rank died" "$tmp/err" || { echo "no message from rank 0"; exit 1; }
 echo "job ended ${ms} ms after kill -9 of one rank (exit code $rc)"

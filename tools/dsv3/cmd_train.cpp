@@ -138,7 +138,7 @@ int cmd_train(int argc, char** argv) {
   }
   if (main_rank) copy_tokenizer_files(tok_dir, out);
   if (groups && main_rank)
-    std::fprintf(stderr, "parallel: --dp %d --ep %d; AdamW state %.2f MiB per rank (ZeRO-1 slice of %.2f MiB)\n", opt.dp,
+    std::fprintf(stderr, "parallel: --dp %d --ep %d; AdamW state %.2f MiB on rank 0 (ZeRO-1 slice; %.2f MiB in one process)\n", opt.dp,
                  groups->layout.ep, double(trainer.optimizer().state_bytes()) / (1 << 20),
                  double(trainer.layout().n_params()) * 2 * (opt.adam.bf16_moments ? 2 : 4) / (1 << 20));
   trainer.run();
