@@ -35,4 +35,15 @@ expect "a command that does not run distributed" "error: does not run under mpir
   "$mpirun" --oversubscribe -np 2 "$dsv3" info --model "$m"
 expect "one rank fails alone" "error on rank 1: /nonexistent/config.json" \
   "$mpirun" --oversubscribe -np 1 "$dsv3" $gen --model "$m" --ep 2 : -np 1 "$dsv3" $gen --model /nonexistent --ep 2
+# train --dp/--ep: the same checks before any training.
+printf 'one small document of text for the trainer.\n\nand another one.\n' >"$tmp/corpus.txt"
+train="train --config $models/../train/tiny_v3.json --data $tmp/corpus.txt --tokenizer bytes --seq-len 8 --steps 1 --out $tmp/run"
+expect "train under mpirun without --dp" "error: started by mpirun with 2 ranks: give --dp 2" \
+  "$mpirun" --oversubscribe -np 2 "$dsv3" $train
+expect "train batch not shared evenly" "which the 2 data-parallel ranks do not share evenly" \
+  "$mpirun" --oversubscribe -np 2 "$dsv3" $train --dp 2 --micro-batch 1 --batch-tokens 24
+expect "train ranks given different options" "error: rank 1 was given a different training command" \
+  "$mpirun" --oversubscribe -np 1 "$dsv3" $train --dp 2 --lr 1e-3 : -np 1 "$dsv3" $train --dp 2 --lr 2e-3
+expect "train --ep not dividing the experts" "error: --ep 3 does not divide the 8 routed experts" \
+  "$mpirun" --oversubscribe -np 3 "$dsv3" $train --dp 3 --ep 3
 exit $failures
