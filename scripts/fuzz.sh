@@ -9,8 +9,8 @@ jobs=$(nproc)
 CXX=clang++ CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDSV3_FUZZ=ON \
   -DDSV3_BUILD_TESTS=OFF -DDSV3_BUILD_BENCH=OFF >/dev/null
 cmake --build build-fuzz -j"$jobs" --target fuzz_tokenizer_encode fuzz_tokenizer_json fuzz_safetensors fuzz_config fuzz_trace fuzz_gguf \
-  fuzz_json_schema
-for target in tokenizer_encode:encode tokenizer_json:tokenizer_json safetensors:safetensors config:config trace:trace gguf:gguf json_schema:json_schema; do
+  fuzz_json_schema fuzz_eval_task
+for target in tokenizer_encode:encode tokenizer_json:tokenizer_json safetensors:safetensors config:config trace:trace gguf:gguf json_schema:json_schema eval_task:eval_task; do
   name="fuzz_${target%%:*}"
   corpus="fuzz/corpus/${target##*:}"
   work="build-fuzz/corpus-${target%%:*}"

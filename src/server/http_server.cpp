@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "server/api_error.h"
+#include "server/echo.h"
 #include "server/chat_prompt.h"
 #include "tokenizer/chat_template_tools.h"
 #include "server/responses.h"
@@ -181,6 +182,14 @@ void HttpServer::handle_completion(const httplib::Request& req, httplib::Respons
     if (prompt.empty()) throw ApiError(400, "the prompt encodes to no tokens", chat ? "messages" : "prompt");
     check_context(r, int64_t(prompt.size()), opt_.limits);
     if (draining_) throw ApiError(503, "the server is shutting down");
+    if (r.echo && r.max_tokens == 0) {
+      const ResponseMeta meta{cat("cmpl-", std::hex, std::time(nullptr), "-", next_id_++), opt_.model_name,
+                              int64_t(std::time(nullptr)), false, nullptr};
+      return res.set_content(dump(echo_only_response(meta, echo_prompt(model_, codec_, prompt, r.logprobs), r.n,
+                                                     int64_t(prompt.size()))), "application/json");
+    }
+    std::shared_ptr<const EchoedPrompt> echo;
+    if (r.echo) echo = std::make_shared<EchoedPrompt>(echo_prompt(model_, codec_, prompt, r.logprobs));
     const ModelConfig& cfg = model_.config();
     auto job = std::make_shared<Job>(r, std::move(prompt), codec_, [&cfg](int32_t t) { return cfg.is_eos(t); },
                                      std::move(output), output_constraint(r));
@@ -192,7 +201,7 @@ void HttpServer::handle_completion(const httplib::Request& req, httplib::Respons
     metrics_.prompt_tokens += job->prompt_tokens();
     ++in_flight_;
     const ResponseMeta meta{cat(chat ? "chatcmpl-" : "cmpl-", std::hex, std::time(nullptr), "-", next_id_++), opt_.model_name,
-                            int64_t(std::time(nullptr)), chat};
+                            int64_t(std::time(nullptr)), chat, echo};
     if (r.stream) respond_stream(res, job, meta);
     else respond_whole(res, job, meta);
   } catch (const ApiError& e) {
@@ -292,9 +301,11 @@ void HttpServer::respond_whole(httplib::Response& res, const std::shared_ptr<Job
         for (auto& ev : evs) accumulate(st->choices[size_t(ev.index)], ev);
         std::string out;
         if (!more) {
-          out = job->error().empty() ? dump(full_response(meta, st->choices, job->request().logprobs >= 0,
-                                                          job->prompt_tokens(), job->completion_tokens()))
-                                     : dump(ApiError(503, job->error()).body());
+          json body = job->error().empty() ? full_response(meta, st->choices, job->request().logprobs >= 0,
+                                                           job->prompt_tokens(), job->completion_tokens())
+                                           : ApiError(503, job->error()).body();
+          if (meta.echo && job->error().empty()) prepend_echo(body, *meta.echo);
+          out = dump(body);
         } else if (std::chrono::steady_clock::now() - st->last_write > 1s) {
           out = " ";
         }

@@ -302,7 +302,7 @@ CompletionRequest parse_completion_request(const json& b, bool chat, const Limit
     parse_prompt(b, r, lim);
   }
   const int64_t big = std::numeric_limits<int64_t>::max();
-  r.max_tokens = integer(b, "max_tokens", -1, 1, big);
+  r.max_tokens = integer(b, "max_tokens", -1, chat ? 1 : 0, big);  // 0: echo only (echo.h)
   if (chat) r.max_tokens = integer(b, "max_completion_tokens", r.max_tokens, 1, big);
   parse_sampling(b, r, lim);
   r.n = integer(b, "n", 1, 1, lim.max_n);
@@ -317,7 +317,9 @@ CompletionRequest parse_completion_request(const json& b, bool chat, const Limit
   parse_logprobs(b, r);
   parse_response_format(b, r);
   r.ignore_eos = boolean(b, "ignore_eos", false);
-  if (!chat && boolean(b, "echo", false)) bad("echo", "is not supported");
+  if (!chat) r.echo = boolean(b, "echo", false);
+  if (r.echo && r.stream) bad("echo", "is not supported with stream: true");
+  if (r.max_tokens == 0 && !r.echo) bad("max_tokens", "must be >= 1 (0 only with echo: true)");
   if (given(b, "best_of") && integer(b, "best_of", 1, 1, lim.max_n) != r.n) bad("best_of", "must equal n");
   if (given(b, "suffix") && !(b["suffix"].is_string() && b["suffix"].get<std::string>().empty()))
     bad("suffix", "is not supported");
@@ -326,7 +328,7 @@ CompletionRequest parse_completion_request(const json& b, bool chat, const Limit
 
 void check_context(CompletionRequest& r, int64_t prompt_len, const Limits& lim) {
   const int64_t room = lim.context_length - prompt_len;
-  if (room < 1)
+  if (room < (r.max_tokens == 0 ? 0 : 1))  // max_tokens 0 (echo): the prompt may fill the context
     throw ApiError(400,
                    cat("This model's maximum context length is ", lim.context_length, " tokens, and the prompt has ",
                        prompt_len, " tokens"),

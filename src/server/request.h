@@ -54,6 +54,7 @@ struct CompletionRequest {
   std::vector<std::string> stop;
   int64_t logprobs = -1;  // < 0: none; else the number of top alternatives
   bool ignore_eos = false;
+  bool echo = false;  // completions: the prompt (and its logprobs) before the output (echo.h)
 };
 
 // Throws ApiError (400) naming the parameter at fault.

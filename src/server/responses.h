@@ -3,6 +3,7 @@
 // ("chat.completion" / "chat.completion.chunk").
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,10 +12,13 @@
 
 namespace dsv3::server {
 
+struct EchoedPrompt;  // echo.h
+
 struct ResponseMeta {
   std::string id, model;
   int64_t created = 0;
   bool chat = false;
+  std::shared_ptr<const EchoedPrompt> echo;  // completions with echo: true (echo.h)
 };
 
 // Accumulates one choice of a non-streamed response.

@@ -150,4 +150,23 @@ bool Regex::next_match(std::string_view subject, size_t pos, size_t& begin, size
   return true;
 }
 
+bool Regex::search(std::string_view subject, size_t pos, std::vector<std::pair<size_t, size_t>>& groups) const {
+  auto* code = static_cast<pcre2_code*>(code_);
+  pcre2_match_data* data = pcre2_match_data_create_from_pattern(code, nullptr);
+  if (!data) fail(what_, ": out of memory for a match");
+  const int rc = pcre2_match(code, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), pos, 0, data, nullptr);
+  groups.clear();
+  if (rc > 0) {
+    const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(data);
+    for (uint32_t i = 0; i < pcre2_get_ovector_count(data); ++i) {
+      const bool set = i < uint32_t(rc) && ov[2 * i] != PCRE2_UNSET;
+      groups.emplace_back(set ? ov[2 * i] : std::string_view::npos, set ? ov[2 * i + 1] : std::string_view::npos);
+    }
+  }
+  pcre2_match_data_free(data);
+  if (rc == PCRE2_ERROR_NOMATCH) return false;
+  if (rc < 0) fail(what_, ": matching failed: ", pcre2_message(rc));
+  return true;
+}
+
 }  // namespace dsv3

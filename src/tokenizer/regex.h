@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace dsv3 {
 
@@ -42,6 +44,11 @@ class Regex {
   }
 
   const std::string& pattern() const { return pattern_; }
+
+  // The first match starting at or after `pos` with its capture groups (answer extraction in
+  // src/eval): groups[0] is the whole match, groups[i] the i-th group, {npos, npos} for a group
+  // that took no part. False when there is no match. `subject` must be valid UTF-8.
+  bool search(std::string_view subject, size_t pos, std::vector<std::pair<size_t, size_t>>& groups) const;
 
  private:
   // The first match starting at or after `pos`; false when there is none.

@@ -16,6 +16,7 @@
 #include "cli_args.h"
 #include "commands.h"
 #include "core/error.h"
+#include "eval/perplexity.h"
 #include "model/model.h"
 #include "model_path.h"
 #include "text_prompt.h"
@@ -43,45 +44,8 @@ std::string read_text_file(const std::string& path) {
   return s.str();
 }
 
-// The text's tokens; with `lines`, each non-blank line encoded alone and followed by EOS.
-std::vector<int32_t> text_tokens(const Tokenizer& tok, const std::string& text, bool lines, const ModelConfig& cfg) {
-  if (!lines) return tok.encode(text);
-  if (cfg.eos_token_ids.empty()) fail("--lines: the model's config.json has no eos_token_id");
-  std::vector<int32_t> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    tok.encode_append(line, out);
-    out.push_back(int32_t(cfg.eos_token_ids.front()));
-  }
-  return out;
-}
-
-// Log-probabilities of each row of logits [n, V] in place.
-void log_softmax_rows(float* x, int64_t n, int64_t V) {
-  for (int64_t t = 0; t < n; ++t) {
-    float* row = x + t * V;
-    const float mx = *std::max_element(row, row + V);
-    double sum = 0;
-    for (int64_t v = 0; v < V; ++v) sum += std::exp(double(row[v] - mx));
-    const float lse = mx + float(std::log(sum));
-    for (int64_t v = 0; v < V; ++v) row[v] -= lse;
-  }
-}
-
-// Runs one chunk from an empty cache; returns log-probabilities [ctx, V].
-std::vector<float> chunk_logprobs(const Model& m, const int32_t* tokens, int64_t ctx) {
-  const int64_t H = m.config().hidden_size, V = m.config().vocab_size;
-  TokenBatch batch;
-  for (int64_t i = 0; i < ctx; ++i) batch.add(tokens[i], int32_t(i), 0);
-  SequenceCache cache = m.new_cache();
-  SequenceCache* caches[] = {&cache};
-  std::vector<float> hidden(size_t(ctx * H)), lp(size_t(ctx * V));
-  m.forward(batch, caches, hidden.data());
-  m.logits(lp.data(), hidden.data(), ctx);
-  log_softmax_rows(lp.data(), ctx, V);
-  return lp;
-}
+using eval::chunk_logprobs;  // one implementation with dsv3 eval --kind ppl (src/eval/perplexity.h)
+using eval::text_tokens;
 
 // The base's log-probabilities: from a model folder, or a file of --save-logits.
 class Base {
@@ -174,7 +138,7 @@ int cmd_perplexity(int argc, char** argv) {
   tokens.resize(size_t(chunks * ctx));
 
   // Scored: positions [first, ctx - 1), each predicting the next token.
-  const int64_t first = ctx / 2, n = ctx - 1 - first;
+  const int64_t first = eval::first_scored_row(ctx), n = ctx - 1 - first;
   std::unique_ptr<Base> base;
   if (a.has("kl-base")) base = std::make_unique<Base>(a.str("kl-base"), tokens, ctx, V);
   std::ofstream save;

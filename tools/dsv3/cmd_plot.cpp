@@ -23,11 +23,14 @@ const char* kUsage =
     "Pipeline schedules and traces: dsv3 plot --trace FILE | --schedule S ... (dsv3 plot --trace x --help).\n"
     "       dsv3 plot --profile TRACE.json --out TIMELINE.svg [--from MS --to MS] [--title T]\n"
     "draws a --profile trace of generate/logits/bench: one lane per rank, spans coloured by\n"
-    "compute/communication/wait.\n";
+    "compute/communication/wait.\n"
+    "       dsv3 plot --needle EVAL.json --out GRID.svg   (the grid of dsv3 eval --kind passkey --json)\n";
 
 }  // namespace
 
 int cmd_plot(int argc, char** argv) {
+  for (int i = 0; i < argc; ++i)  // passkey grids of dsv3 eval: cmd_plot_needle.cpp
+    if (!std::strcmp(argv[i], "--needle")) return cmd_plot_needle(argc, argv);
   for (int i = 0; i < argc; ++i)  // pipeline schedules: cmd_plot_schedule.cpp
     if (!std::strcmp(argv[i], "--trace") || !std::strcmp(argv[i], "--schedule")) return cmd_plot_schedule(argc, argv);
   const Args a(argc, argv, {"metrics", "out", "labels", "title", "smooth", "summary", "profile", "from", "to"}, {"help"});

@@ -23,5 +23,7 @@ int cmd_plot(int argc, char** argv);
 int cmd_plot_schedule(int argc, char** argv);  // dsv3 plot --trace | --schedule
 int cmd_plan(int argc, char** argv);
 int cmd_data(int argc, char** argv);
+int cmd_eval(int argc, char** argv);
+int cmd_plot_needle(int argc, char** argv);  // dsv3 plot --needle
 
 }  // namespace dsv3::cli

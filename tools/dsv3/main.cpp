@@ -41,6 +41,7 @@ const Command kCommands[] = {
     {"plot", dsv3::cli::cmd_plot, "SVG of a training run's loss curves and expert-load balance"},
     {"plan", dsv3::cli::cmd_plan, "memory, pipeline bubble and throughput of a model on a cluster"},
     {"data", dsv3::cli::cmd_data, "tokenize text/JSONL into token shards for train --data DIR"},
+    {"eval", dsv3::cli::cmd_eval, "score a model on a task: perplexity, multiple choice, generation (pass@k), passkey"},
 };
 
 // The commands that run as one job over the ranks of an mpirun (--ep); the others refuse to

@@ -1,0 +1,40 @@
+// Passkey retrieval (Mohtashami & Jaggi 2023, "Landmark Attention"), the needle-in-a-haystack
+// test of long contexts: a random number is hidden at a chosen depth of filler text of a chosen
+// length, and the model is asked for it at the end. Every (length, depth) cell of the grid is
+// tried with several keys; a trial passes when the first number the model writes is the key.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "eval/gen.h"
+#include "eval/report.h"
+
+namespace dsv3::eval {
+
+struct PasskeyOptions {
+  std::vector<int64_t> lengths = {256, 512, 1024};  // prompt lengths in tokens
+  std::vector<double> depths = {0.0, 0.25, 0.5, 0.75, 1.0};  // where the key sits in the filler
+  int64_t trials = 5;         // keys per cell
+  uint64_t seed = 1;          // of the keys
+  std::string filler;         // haystack text, repeated as needed (empty: kDefaultFiller)
+};
+
+extern const char* kDefaultFiller;
+
+// The prompt of exactly `length` tokens: instructions, filler with the needle (which states
+// `key` twice) at `depth` of the filler, the question. Throws Error when length leaves no room.
+std::vector<int32_t> passkey_prompt(const Tokenizer& tok, int64_t length, double depth, const std::string& key,
+                                    const std::string& filler, PromptStart start = PromptStart::kBos);
+
+struct PasskeyCell {
+  int64_t length = 0;
+  double depth = 0;
+  int64_t n = 0, correct = 0;
+};
+
+// Runs the grid through generate_texts (greedy unless gen.sampling says otherwise).
+Report run_passkey(const Model& m, const Tokenizer& tok, const PasskeyOptions& opt, GenOptions gen,
+                   std::vector<PasskeyCell>* cells = nullptr);
+
+}  // namespace dsv3::eval
