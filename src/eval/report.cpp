@@ -20,21 +20,21 @@ Metric proportion_metric(const std::string& name, int64_t successes, int64_t n) 
   return {name, n ? double(successes) / double(n) : 0.0, n, wilson_interval(successes, n), "wilson"};
 }
 
-json metric_json(const Metric& m) {
+nlohmann::ordered_json metric_json(const Metric& m) {
   return {{"metric", m.name}, {"value", m.value}, {"n", m.n}, {"ci", {m.ci.lo, m.ci.hi}}, {"ci_method", m.ci_method}};
 }
 
-json report_json(const Report& r) {
+nlohmann::ordered_json report_json(const Report& r) {
   if (r.metrics.empty()) fail("an evaluation report without a metric");
-  json j = metric_json(r.metrics.front());
+  nlohmann::ordered_json j = metric_json(r.metrics.front());
   j["task"] = r.task;
   j["kind"] = r.kind;
-  j["metrics"] = json::array();
+  j["metrics"] = nlohmann::ordered_json::array();
   for (const Metric& m : r.metrics) j["metrics"].push_back(metric_json(m));
   j["failed"] = r.failures.size();
-  j["failures"] = json::array();
+  j["failures"] = nlohmann::ordered_json::array();
   for (const Failure& f : r.failures) j["failures"].push_back({{"line", f.line}, {"reason", f.reason}});
-  for (auto it = r.detail.begin(); it != r.detail.end(); ++it) j[it.key()] = it.value();
+  for (auto it = r.detail.begin(); it != r.detail.end(); ++it) j[it.key()] = nlohmann::ordered_json::parse(it.value().dump());
   return j;
 }
 

@@ -34,8 +34,9 @@ struct Report {
   std::string detail_markdown;   // printed after the metrics table
 };
 
-json metric_json(const Metric& m);
-json report_json(const Report& r);
+// Ordered: the primary metric's fields come first when printed.
+nlohmann::ordered_json metric_json(const Metric& m);
+nlohmann::ordered_json report_json(const Report& r);
 std::string report_markdown(const Report& r);
 
 // Proportion metric with its Wilson interval.

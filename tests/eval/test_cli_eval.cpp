@@ -30,6 +30,7 @@ json eval_json(const std::string& args) {
   const RunResult r = run_dsv3("eval --model " + kModel + " --json --threads 2 " + args);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << "one line of JSON: " << r.out;
+  EXPECT_EQ(r.out.rfind("{\"metric\":", 0), 0u) << "the primary metric first: " << r.out;
   const json j = json::parse(r.out, nullptr, false);
   EXPECT_TRUE(j.is_object()) << r.out;
   return j;

@@ -136,7 +136,8 @@ TEST(Report, JsonHasThePrimaryMetricFirst) {
   r.kind = "mc";
   r.metrics = {proportion_metric("accuracy", 8, 10), proportion_metric("acc_norm", 9, 10)};
   r.failures.push_back({3, "too long"});
-  const json j = report_json(r);
+  const auto j = report_json(r);
+  EXPECT_EQ(j.begin().key(), "metric");  // printed first
   EXPECT_EQ(j["metric"], "accuracy");
   EXPECT_DOUBLE_EQ(j["value"].get<double>(), 0.8);
   EXPECT_EQ(j["n"], 10);
