@@ -51,6 +51,11 @@ class Communicator {
   // Point to point (pipeline stage transfers): matched by (peer, tag).
   virtual void send(const void* data, int64_t count, Elem e, int dst, int tag) = 0;
   virtual void recv(void* data, int64_t count, Elem e, int src, int tag) = 0;
+  // Non-blocking forms (a pipeline's batch of sends and receives, posted together and waited on
+  // together so that two stages sending to each other do not deadlock); the buffer must stay
+  // alive until wait(). Backends without them send or receive at once.
+  virtual std::unique_ptr<Request> send_start(const void* data, int64_t count, Elem e, int dst, int tag);
+  virtual std::unique_ptr<Request> recv_start(void* data, int64_t count, Elem e, int src, int tag);
   // All-to-all with per-peer counts: send holds send_counts[0] elements for rank 0, then rank
   // 1's, ...; recv receives recv_counts[r] elements from each rank r, in rank order.
   virtual std::unique_ptr<Request> all_to_all_start(const void* send, const std::vector<int64_t>& send_counts,

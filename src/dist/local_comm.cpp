@@ -33,6 +33,20 @@ class DoneRequest final : public Request {
   void wait() override {}
 };
 
+}  // namespace
+
+std::unique_ptr<Request> Communicator::send_start(const void* data, int64_t count, Elem e, int dst, int tag) {
+  send(data, count, e, dst, tag);
+  return std::make_unique<DoneRequest>();
+}
+
+std::unique_ptr<Request> Communicator::recv_start(void* data, int64_t count, Elem e, int src, int tag) {
+  recv(data, count, e, src, tag);
+  return std::make_unique<DoneRequest>();
+}
+
+namespace {
+
 class LocalCommunicator final : public Communicator {
  public:
   int rank() const override { return 0; }

@@ -97,6 +97,16 @@ class MpiCommunicator final : public Communicator {
     MPI_Get_count(&st, mpi_type(e), &got);
     if (got != count) fail("recv from rank ", src, " with tag ", tag, ": ", got, " elements, expected ", count);
   }
+  std::unique_ptr<Request> send_start(const void* data, int64_t count, Elem e, int dst, int tag) override {
+    auto r = std::make_unique<MpiRequest>();
+    MPI_Isend(data, mpi_count(count), mpi_type(e), dst, tag, comm_, &r->req);
+    return r;
+  }
+  std::unique_ptr<Request> recv_start(void* data, int64_t count, Elem e, int src, int tag) override {
+    auto r = std::make_unique<MpiRequest>();
+    MPI_Irecv(data, mpi_count(count), mpi_type(e), src, tag, comm_, &r->req);
+    return r;
+  }
   std::unique_ptr<Request> all_to_all_start(const void* send, const std::vector<int64_t>& send_counts, void* recv,
                                             const std::vector<int64_t>& recv_counts, Elem e) override {
     auto r = std::make_unique<MpiRequest>();

@@ -5,6 +5,7 @@
 
 #include "kernels/ops.h"
 #include "kernels/precision_linear.h"
+#include "train/weight_grad.h"
 #include "train/ops_backward.h"
 
 namespace dsv3 {
@@ -52,7 +53,7 @@ void mla_backward(float* dx, const float* dout, const float* x, const Rows& rows
   const int64_t n = rows.n(), rq = ctx.cfg.q_lora_rank, T = rows.T, half = d.dr / 2;
   const float eps = float(ctx.cfg.rms_norm_eps);
   std::vector<float> dattn(size_t(n * d.H * d.dv));
-  linear_backward(dattn.data(), g.of(w.o_proj), dout, a.attn.data(), n, w.o_proj, p);
+  linear_backward(dattn.data(), g, dout, a.attn.data(), n, w.o_proj, p);
 
   std::vector<float> dq(size_t(n * d.H * d.qk), 0.0f), dkvb(size_t(n * d.H * d.kvh), 0.0f);
   std::vector<float> dkr_h(size_t(rows.B * d.H * T * d.dr), 0.0f);  // per (b, h): [T, dr]
@@ -66,7 +67,7 @@ void mla_backward(float* dx, const float* dout, const float* x, const Rows& rows
   std::vector<float> cos(size_t(T * half)), sin(size_t(T * half));
   for (int64_t t = 0; t < T; ++t) ctx.rope.angles(t, cos.data() + t * half, sin.data() + t * half);
   std::vector<float> dlatent(size_t(n * d.r)), dckv(size_t(n * d.r)), dkv(size_t(n * (d.r + d.dr)));
-  linear_backward(dlatent.data(), g.of(w.kv_b_proj), dkvb.data(), a.latent.data(), n, w.kv_b_proj, p);
+  linear_backward(dlatent.data(), g, dkvb.data(), a.latent.data(), n, w.kv_b_proj, p);
   rmsnorm_backward(dckv.data(), g.of(w.kv_a_layernorm), dlatent.data(), a.ckv.data(), w.kv_a_layernorm.data, n,
                    d.r, eps);
   for (int64_t i = 0; i < n; ++i) {
@@ -79,18 +80,18 @@ void mla_backward(float* dx, const float* dout, const float* x, const Rows& rows
     for (int64_t h = 0; h < d.H; ++h)
       ctx.rope.rotate_back(dq.data() + (i * d.H + h) * d.qk + d.dn, cos.data() + t * half, sin.data() + t * half);
   }
-  linear_backward(dx, g.of(w.kv_a_proj_with_mqa), dkv.data(), x, n, w.kv_a_proj_with_mqa, p);
+  linear_backward(dx, g, dkv.data(), x, n, w.kv_a_proj_with_mqa, p);
 
   // Query path.
   std::vector<float> dxq(size_t(n * ctx.cfg.hidden_size));
   if (rq > 0) {
     std::vector<float> dcq(size_t(n * rq)), dcq_raw(size_t(n * rq));
-    linear_backward(dcq.data(), g.of(w.q_b_proj), dq.data(), a.cq.data(), n, w.q_b_proj, p);
+    linear_backward(dcq.data(), g, dq.data(), a.cq.data(), n, w.q_b_proj, p);
     rmsnorm_backward(dcq_raw.data(), g.of(w.q_a_layernorm), dcq.data(), a.cq_raw.data(), w.q_a_layernorm.data, n, rq,
                      eps);
-    linear_backward(dxq.data(), g.of(w.q_a_proj), dcq_raw.data(), x, n, w.q_a_proj, p);
+    linear_backward(dxq.data(), g, dcq_raw.data(), x, n, w.q_a_proj, p);
   } else {
-    linear_backward(dxq.data(), g.of(w.q_proj), dq.data(), x, n, w.q_proj, p);
+    linear_backward(dxq.data(), g, dq.data(), x, n, w.q_proj, p);
   }
   add_inplace(dx, dxq.data(), n * ctx.cfg.hidden_size);
 }

@@ -5,6 +5,7 @@
 
 #include "kernels/ops.h"
 #include "kernels/precision_linear.h"
+#include "train/weight_grad.h"
 #include "train/ops_backward.h"
 
 namespace dsv3 {
@@ -13,10 +14,10 @@ void mlp_backward(float* dx, const float* dout, const float* x, int64_t n, const
                   const MlpActs& a, const GradSink& g) {
   const int64_t inter = w.gate_proj.rows, H = w.gate_proj.cols;
   std::vector<float> dact(size_t(n * inter)), dgate(size_t(n * inter)), dup(size_t(n * inter)), dx2(size_t(n * H));
-  linear_backward(dact.data(), g.of(w.down_proj), dout, a.act.data(), n, w.down_proj, p);
+  linear_backward(dact.data(), g, dout, a.act.data(), n, w.down_proj, p);
   swiglu_backward(dgate.data(), dup.data(), dact.data(), a.gate.data(), a.up.data(), n * inter);
-  linear_backward(dx, g.of(w.gate_proj), dgate.data(), x, n, w.gate_proj, p);
-  linear_backward(dx2.data(), g.of(w.up_proj), dup.data(), x, n, w.up_proj, p);
+  linear_backward(dx, g, dgate.data(), x, n, w.gate_proj, p);
+  linear_backward(dx2.data(), g, dup.data(), x, n, w.up_proj, p);
   add_inplace(dx, dx2.data(), n * H);
 }
 
@@ -132,7 +133,7 @@ void moe_router_backward(float* dx, const float* dgates, const float* x, const R
     }
   }
   std::vector<float> dxr(size_t(n * H));
-  linear_backward(dxr.data(), g.of(w.gate), ds.data(), x, n, w.gate, high_precision(p));
+  linear_backward(dxr.data(), g, ds.data(), x, n, w.gate, high_precision(p));
   add_inplace(dx, dxr.data(), n * H);
 }
 

@@ -63,10 +63,14 @@ void load_params(const ParamLayout& layout, const std::string& dir, float* param
 // mode), norms copied. out may equal params only in float32 mode (then it is a no-op).
 void round_params(const ParamLayout& layout, const float* params, float* out, Precision p);
 
+class DeferredWeightGrads;
+
 // Where a view into one buffer lands in a parallel buffer of the same layout (gradients).
 struct GradSink {
   const float* base = nullptr;  // the buffer the views point into
   float* grad = nullptr;        // the gradient buffer
+  // When set, Linear weight gradients are queued there for a later W step (train/weight_grad.h).
+  DeferredWeightGrads* defer = nullptr;
   float* of(const Weight& w) const {
     return grad + (static_cast<const float*>(w.data) - base) + w.row0 * w.cols;
   }

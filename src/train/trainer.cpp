@@ -74,6 +74,11 @@ Trainer::Trainer(const ModelConfig& cfg, const TrainOptions& opt, const Dataset&
 
 Trainer::~Trainer() = default;
 
+void Trainer::set_micro_batch_runner(MicroBatchRunner runner, bool writes) {
+  runner_ = std::move(runner);
+  writes_ = writes;
+}
+
 void Trainer::init_random(uint64_t seed, double std) { init_params(layout_, seed, std, params_.data(), biases_.data()); }
 
 void Trainer::init_from(const std::string& dir) { load_params(layout_, dir, params_.data(), biases_.data()); }
@@ -164,11 +169,15 @@ StepLosses Trainer::train_step(double* grad_norm) {
   // grouping a data-parallel run reproduces.
   grad_sum_.recycle(std::move(grads_));
   std::vector<StepLosses> losses;
-  for (const TokenRows& b : batches) {
-    std::vector<float> g = grad_sum_.fresh();
-    const GradSink sink{w, g.data()};
-    losses.push_back(model_->run(b, weights, obj, norm, &sink));
-    grad_sum_.add(std::move(g));
+  if (runner_) {
+    losses = runner_(batches, weights, obj, norm, w, grad_sum_);
+  } else {
+    for (const TokenRows& b : batches) {
+      std::vector<float> g = grad_sum_.fresh();
+      const GradSink sink{w, g.data()};
+      losses.push_back(model_->run(b, weights, obj, norm, &sink));
+      grad_sum_.add(std::move(g));
+    }
   }
   grads_ = grad_sum_.take();
   if (ep_) ep_->finish_step(grads_.data());  // the local experts' gradients, kept per source rank
@@ -225,6 +234,7 @@ EvalResult Trainer::evaluate() {
 
 void Trainer::save() {
   if (zero_) return save_sharded();
+  if (!writes_) return;  // a pipeline's other ranks: rank 0 holds the same parameters
   fs::create_directories(out_);
   save_trainer_state(out_ + "/trainer_state.safetensors", layout_, params_.data(), biases_.data(), *adam_, st_);
   export_model(out_, layout_, params_.data(), biases_.data(), opt_.save_dtype);

@@ -3,6 +3,7 @@
 // held-out split, metrics, and checkpoints that a resumed run continues bit-identically.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,6 +45,14 @@ struct EvalResult {
   int64_t sequences = 0, tokens = 0;
 };
 
+// Runs a step's micro-batches (forward and backward) and returns each one's losses, in order;
+// each micro-batch's gradient goes into `grads` as one term, in micro-batch order, computed
+// against the weights at `base`. The trainer's own loop does this on this process; a pipeline
+// (src/pipeline/executor.h) spreads the micro-batches over its ranks and returns the same.
+using MicroBatchRunner =
+    std::function<std::vector<StepLosses>(const std::vector<TokenRows>&, const ModelWeights&, const Objective&,
+                                          const LossNorm&, const float* base, PairwiseSum& grads)>;
+
 class Trainer {
  public:
   // The model starts as `init` (a checkpoint folder) or, when empty, random with (seed, std).
@@ -52,6 +61,10 @@ class Trainer {
   Trainer(const ModelConfig& cfg, const TrainOptions& opt, const Dataset& data, const std::string& out_dir,
           dist::Communicator* data_group = nullptr, dist::Communicator* expert_group = nullptr);
   ~Trainer();
+
+  // Replaces how micro-batches run. writes: whether this process logs, evaluates and saves (in a
+  // job whose ranks all hold the same parameters, rank 0 alone does). Call before resume().
+  void set_micro_batch_runner(MicroBatchRunner runner, bool writes);
 
   void init_random(uint64_t seed, double std);
   void init_from(const std::string& dir);
@@ -62,7 +75,7 @@ class Trainer {
 
   int64_t step() const { return st_.step; }
   // Whether this process prints, logs metrics and writes the exported model (dp rank 0).
-  bool main_rank() const { return !zero_ || data_group_->rank() == 0; }
+  bool main_rank() const { return writes_ && (!zero_ || data_group_->rank() == 0); }
   const AdamW& optimizer() const { return zero_ ? zero_->adam() : *adam_; }
   const ParamLayout& layout() const { return layout_; }
   const std::vector<float>& params() const { return params_; }
@@ -95,6 +108,8 @@ class Trainer {
   TrainState st_;
   double run_seconds_ = 0;  // this process's training time (for the ETA)
   int64_t run_steps_ = 0;
+  MicroBatchRunner runner_;
+  bool writes_ = true;
 };
 
 }  // namespace dsv3

@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "core/error.h"
 #include "core/hash.h"
+#include "pipeline_train.h"
 #include "train/codec.h"
 #include "train/data_parallel.h"
 #include "train/token_shards.h"
@@ -42,6 +43,13 @@ const std::set<std::string> kValued = {
     "lambda-mtp-switch", "alpha", "bias-update-speed", "bias-update-stop", "precision", "init-std", "eval-every",
     "eval-sequences", "save-every", "log-every", "save-dtype", "threads",
     "dp", "ep"};
+
+// The options above and those of pipeline parallelism (pipeline_train.h).
+std::set<std::string> valued_options() {
+  std::set<std::string> v = kValued;
+  v.insert(kPipelineTrainOptions.begin(), kPipelineTrainOptions.end());
+  return v;
+}
 
 int64_t positive(const Args& a, const std::string& name, int64_t fallback, int64_t min = 1) {
   const int64_t v = a.integer(name, fallback);
@@ -104,19 +112,21 @@ DataOptions data_options(const Args& a, const TrainOptions& t) {
 }  // namespace
 
 int cmd_train(int argc, char** argv) {
-  const Args a(argc, argv, kValued, {"help", "sft", "bf16-moments"});
-  if (a.has("help")) return std::fputs(kUsage, stdout), 0;
+  const Args a(argc, argv, valued_options(), {"help", "sft", "bf16-moments"});
+  if (a.has("help")) return std::fputs(kUsage, stdout), std::fputs(kPipelineTrainUsage, stdout), 0;
   apply_threads(a);
   const std::string out = a.required("out");
   if (a.has("config") == a.has("init")) fail("give exactly one of --config (random init) and --init DIR");
   const ModelConfig cfg = load_config(a.has("init") ? a.str("init") + "/config.json" : a.str("config"));
-  const TrainOptions opt = train_options(a);
+  TrainOptions opt = train_options(a);
   const DataOptions dopt = data_options(a, opt);
+  PipelineTrainRun pp(a, cfg, opt, dopt.seq_len);  // --micro-batches, --pp: checked before any work
   // Data parallelism: every rank must have been given the same command.
   const std::string settings = cat(opt.to_json(dopt.seq_len).dump(), config_to_json(cfg).dump(), a.str("data"),
                                    a.str("init", ""), a.str("seed", "0"), a.str("tokenizer", ""), out);
-  const auto groups = open_train_groups(opt.dp, int(positive(a, "ep", 1)), fnv1a(settings.data(), settings.size()));
-  const bool main_rank = !groups || groups->dp_rank == 0;
+  const auto groups =
+      pp.active() ? nullptr : open_train_groups(opt.dp, int(positive(a, "ep", 1)), fnv1a(settings.data(), settings.size()));
+  const bool main_rank = (!groups || groups->dp_rank == 0) && pp.output_rank();
 
   const std::string tok_dir = a.str("tokenizer", a.has("init") && fs::exists(a.str("init") + "/tokenizer.json") ? a.str("init") : "");
   if (tok_dir.empty()) fail("no tokenizer: give --tokenizer DIR (or 'bytes')");
@@ -129,6 +139,7 @@ int cmd_train(int argc, char** argv) {
                  (long long)data.val_docs, (long long)data.val.n_seq());
 
   Trainer trainer(cfg, opt, data, out, groups ? groups->data.get() : nullptr, groups ? groups->expert.get() : nullptr);
+  pp.attach(trainer);
   if (trainer.resume()) {
     if (main_rank) std::fprintf(stderr, "resuming %s at step %lld\n", out.c_str(), (long long)trainer.step());
   } else if (a.has("init")) {
@@ -142,6 +153,7 @@ int cmd_train(int argc, char** argv) {
                  groups->layout.ep, double(trainer.optimizer().state_bytes()) / (1 << 20),
                  double(trainer.layout().n_params()) * 2 * (opt.adam.bf16_moments ? 2 : 4) / (1 << 20));
   trainer.run();
+  pp.finish();
   return 0;
 }
 

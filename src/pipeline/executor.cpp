@@ -1,0 +1,300 @@
+#include "pipeline/executor.h"
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <numeric>
+
+#include "core/error.h"
+
+namespace dsv3::pipeline {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Unique per pair of ranks: between two ranks a value kind and direction names one stage.
+int message_tag(const Message& m) { return (m.of.mb * 2 + int(m.value)) * 2 + m.of.dir; }
+
+// MPI counts are int: large buffers are reduced in pieces.
+void all_reduce_sum(dist::Communicator& comm, float* data, int64_t count) {
+  for (int64_t at = 0; at < count; at += int64_t(1) << 28)
+    comm.all_reduce(data + at, std::min(count - at, int64_t(1) << 28), dist::Elem::F32, dist::ReduceOp::Sum);
+}
+
+// Test hook: DSV3_PIPELINE_FAULT="RANK:OP:kill|error" makes that rank die (SIGKILL) or fail
+// with an Error when it reaches operation OP of a step, to check that the job ends everywhere.
+struct Fault {
+  int rank = -1, op = -1;
+  bool kill = false;
+};
+
+Fault fault_from_env() {
+  Fault f;
+  const char* env = std::getenv("DSV3_PIPELINE_FAULT");
+  char how[8] = {};
+  if (env && std::sscanf(env, "%d:%d:%7s", &f.rank, &f.op, how) == 3) f.kill = std::string(how) == "kill";
+  return f;
+}
+
+void maybe_fault(int rank, size_t op) {
+  static const Fault f = fault_from_env();
+  if (f.rank != rank || f.op != int(op)) return;
+  if (f.kill) std::raise(SIGKILL);
+  fail("pipeline rank ", rank, ": fault injected at operation ", op, " (DSV3_PIPELINE_FAULT)");
+}
+
+}  // namespace
+
+std::vector<StageRange> stage_ranges(const std::vector<int>& stage_layers) {
+  std::vector<StageRange> r;
+  int64_t at = 0;
+  for (int n : stage_layers) {
+    r.push_back({at, at + n});
+    at += n;
+  }
+  return r;
+}
+
+PipelineExecutor::PipelineExecutor(Schedule s, const std::vector<int>& stage_layers, dist::Communicator& comm,
+                                   const ModelConfig& cfg, Precision p, int64_t n_params)
+    : s_(std::move(s)), ranges_(stage_ranges(stage_layers)), comm_(comm), cfg_(cfg), model_(cfg_, p),
+      n_params_(n_params), rank_(comm.rank()) {
+  if (s_.ranks != comm.size()) fail("pipeline: the schedule has ", s_.ranks, " ranks, the group ", comm.size());
+  if (int(ranges_.size()) != s_.stages || ranges_.back().end != cfg.num_hidden_layers)
+    fail("pipeline: ", ranges_.size(), " stage sizes for ", s_.stages, " stages of ", cfg.num_hidden_layers, " layers");
+  for (const StageRange& r : ranges_)
+    if (r.end <= r.first) fail("pipeline: a stage without a decoder layer");
+  if (s_.forward_only) fail("pipeline: training needs a schedule with backward passes");
+  chunks_per_mb_.assign(size_t(s_.micro_batches), 0);
+  for (const Op& op : s_.ops[size_t(rank_)])
+    if (op.kind == OpKind::kF || op.kind == OpKind::kFB) ++chunks_per_mb_[size_t(micro_batch(op.a))];
+}
+
+GradSink PipelineExecutor::sink(const Chunk& c) {
+  std::vector<float>& g = mb_grads_[micro_batch(c)];
+  if (g.empty()) g = in_.grads->fresh();
+  return {in_.base, g.data()};
+}
+
+void PipelineExecutor::chunk_done(const Chunk& c) {
+  const int m = micro_batch(c);
+  if (--chunks_left_[size_t(m)] > 0) return;
+  // Terms go into the sum in micro-batch order, whatever order the schedule finishes them in.
+  while (next_mb_ < s_.micro_batches && chunks_left_[size_t(next_mb_)] == 0) {
+    std::vector<float>& g = mb_grads_[next_mb_];
+    in_.grads->add(g.empty() ? in_.grads->fresh() : std::move(g));
+    mb_grads_.erase(next_mb_++);
+  }
+}
+
+std::vector<float> PipelineExecutor::take(Value v, const Chunk& of) {
+  auto it = values_.find({int(v), of.dir, of.mb, of.stage});
+  if (it == values_.end())
+    fail("pipeline rank ", rank_, ": ", v == Value::kAct ? "activation" : "gradient", " of ", of.dir, ".", of.mb, "@s",
+         of.stage, " is not here (schedule and executor disagree)");
+  std::vector<float> x = std::move(it->second);
+  values_.erase(it);
+  return x;
+}
+
+void PipelineExecutor::forward(const Chunk& c) {
+  const TokenRows& b = (*in_.batches)[size_t(micro_batch(c))];
+  const ModelWeights& w = *in_.w;
+  const StageRange r = ranges_[size_t(c.stage)];
+  ChunkState& st = chunks_[{c.dir, c.mb, c.stage}];
+  MicroLosses& out = losses_[size_t(micro_batch(c))];
+  std::vector<float> x;
+  if (c.stage == 0) {
+    x.resize(size_t(b.B * b.T * cfg_.hidden_size));
+    model_.embed(x.data(), b, w);
+  } else {
+    x = take(Value::kAct, {c.dir, c.mb, c.stage - 1});
+  }
+  model_.layers_forward(x.data(), {b.B, b.T}, w, r.first, r.end, in_.balance_coef, st.acts, out);
+  if (c.stage == s_.stages - 1) {
+    const GradSink g = sink(c);  // the head's weight gradient is taken in its forward
+    model_.head_forward(x.data(), b, w, *in_.obj, *in_.norm, &g, st.acts, out);
+  } else {
+    values_[{int(Value::kAct), c.dir, c.mb, c.stage}] = std::move(x);
+  }
+}
+
+void PipelineExecutor::backward(const Chunk& c, bool split_w) {
+  const TokenRows& b = (*in_.batches)[size_t(micro_batch(c))];
+  const ModelWeights& w = *in_.w;
+  const StageRange r = ranges_[size_t(c.stage)];
+  const auto key = ChunkKey{c.dir, c.mb, c.stage};
+  ChunkState& st = chunks_.at(key);
+  GradSink g = sink(c);
+  if (split_w) g.defer = &st.wgrad;
+  std::vector<float> dx;
+  if (c.stage == s_.stages - 1) {
+    dx.resize(size_t(b.B * b.T * cfg_.hidden_size));
+    model_.head_backward(dx.data(), w, in_.balance_coef, st.acts, g);
+  } else {
+    dx = take(Value::kGrad, {c.dir, c.mb, c.stage + 1});
+  }
+  model_.layers_backward(dx.data(), {b.B, b.T}, w, r.first, r.end, in_.balance_coef, st.acts, g);
+  if (c.stage == 0)
+    model_.embed_backward(b, w, dx.data(), g);
+  else
+    values_[{int(Value::kGrad), c.dir, c.mb, c.stage}] = std::move(dx);
+  if (split_w) {
+    st.acts = TrainActs{};  // W needs only what the queue copied
+  } else {
+    chunks_.erase(key);
+    chunk_done(c);
+  }
+}
+
+void PipelineExecutor::weight(const Chunk& c) {
+  const auto it = chunks_.find({c.dir, c.mb, c.stage});
+  if (it == chunks_.end()) fail("pipeline rank ", rank_, ": W of ", c.dir, ".", c.mb, "@s", c.stage, " before its B");
+  it->second.wgrad.run();
+  chunks_.erase(it);
+  chunk_done(c);
+}
+
+// Posts every send and receive of the batch, then waits for all of them (dualpipe.py's
+// batch_isend_irecv + wait): two ranks that send to each other in one batch cannot deadlock.
+void PipelineExecutor::communicate(const std::vector<Message>& batch) {
+  std::vector<std::unique_ptr<dist::Request>> reqs;
+  std::vector<ValueKey> sent;
+  for (const Message& m : batch) {
+    const ValueKey key{int(m.value), m.of.dir, m.of.mb, m.of.stage};
+    const TokenRows& b = (*in_.batches)[size_t(micro_batch(m.of))];
+    const int64_t count = b.B * b.T * cfg_.hidden_size;
+    if (m.send) {
+      const auto it = values_.find(key);
+      if (it == values_.end()) fail("pipeline rank ", rank_, ": sends a value it does not hold");
+      reqs.push_back(comm_.send_start(it->second.data(), count, dist::Elem::F32, m.peer, message_tag(m)));
+      sent.push_back(key);
+    } else {
+      std::vector<float>& buf = values_[key];
+      buf.resize(size_t(count));
+      reqs.push_back(comm_.recv_start(buf.data(), count, dist::Elem::F32, m.peer, message_tag(m)));
+    }
+  }
+  for (auto& r : reqs) r->wait();
+  for (const ValueKey& k : sent) values_.erase(k);
+}
+
+void PipelineExecutor::run_op(const Op& op) {
+  switch (op.kind) {
+    case OpKind::kF: return forward(op.a);
+    case OpKind::kB: return backward(op.a, true);
+    case OpKind::kBW: return backward(op.a, false);
+    case OpKind::kW: return weight(op.a);
+    case OpKind::kFB:  // F&B: run one after the other (no overlap within a CPU rank)
+      forward(op.a);
+      return backward(op.b, false);
+    case OpKind::kComm: return communicate(op.comm);
+  }
+}
+
+std::vector<StepLosses> PipelineExecutor::step(const std::vector<TokenRows>& batches, const ModelWeights& w,
+                                               const Objective& obj, const LossNorm& norm, const float* base,
+                                               PairwiseSum& grads) {
+  if (int(batches.size()) != s_.micro_batches)
+    fail("pipeline: the step has ", batches.size(), " micro-batches, the schedule ", s_.micro_batches);
+  for (const TokenRows& b : batches) {
+    model_.check_batch(b, w);
+    if (b.B != batches[0].B || b.T != batches[0].T) fail("pipeline: micro-batches of different shapes");
+  }
+  in_ = {&batches, &w, &obj, &norm, base, &grads, model_.balance_coef(obj, norm)};
+  chunks_left_ = chunks_per_mb_;
+  next_mb_ = 0;
+  const int64_t L = cfg_.num_hidden_layers, D = int64_t(w.mtp.size());
+  losses_.assign(batches.size(), MicroLosses(L, D));
+  spans_.clear();
+  comm_.barrier();  // a common start for the trace
+  const Clock::time_point t0 = Clock::now();
+  const std::vector<Op>& ops = s_.ops[size_t(rank_)];
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const double start = seconds_since(t0);
+    maybe_fault(rank_, i);
+    run_op(ops[i]);
+    spans_.push_back({int(i), start, seconds_since(t0)});
+  }
+  if (!chunks_.empty() || !values_.empty() || next_mb_ != s_.micro_batches)
+    fail("pipeline rank ", rank_, ": the step ends with ", chunks_.size(), " chunks, ", values_.size(),
+         " values and ", s_.micro_batches - next_mb_, " micro-batch gradients left");
+  std::vector<float> sum = grads.take();
+  if (int64_t(sum.size()) != n_params_) fail("pipeline: a gradient of ", sum.size(), " values, expected ", n_params_);
+  all_reduce_sum(comm_, sum.data(), n_params_);
+  grads.add(std::move(sum));  // the one term: the step's gradient
+  return sum_losses(w, obj.lambda_mtp);
+}
+
+// Each micro-batch's terms were computed on one rank each (its stages'); zeros elsewhere, so
+// the sum over ranks is exact; every rank then adds each micro-batch's up in one process's order.
+std::vector<StepLosses> PipelineExecutor::sum_losses(const ModelWeights& w, double lambda_mtp) {
+  const size_t M = losses_.size(), D = w.mtp.size(), slots = size_t(cfg_.num_hidden_layers) + D;
+  const size_t E = size_t(cfg_.n_routed_experts);
+  const size_t nd = 2 + slots, ni = 2 + 2 * D + slots * E;
+  std::vector<double> dv(M * nd, 0.0);
+  std::vector<int64_t> iv(M * ni, 0);
+  for (size_t m = 0; m < M; ++m) {
+    const MicroLosses& l = losses_[m];
+    double* d = &dv[m * nd];
+    int64_t* n = &iv[m * ni];
+    d[0] = l.main, d[1] = l.mtp;
+    std::copy(l.balance.begin(), l.balance.end(), d + 2);
+    n[0] = l.main_count, n[1] = l.main_correct;
+    std::copy(l.mtp_count.begin(), l.mtp_count.end(), n + 2);
+    std::copy(l.mtp_correct.begin(), l.mtp_correct.end(), n + 2 + D);
+    for (size_t s = 0; s < slots; ++s) {
+      if (l.load[s].empty()) continue;
+      if (l.load[s].size() != E) fail("pipeline: a MoE layer's load has ", l.load[s].size(), " experts, expected ", E);
+      std::copy(l.load[s].begin(), l.load[s].end(), n + 2 + 2 * D + s * E);
+    }
+  }
+  comm_.all_reduce(dv.data(), int64_t(dv.size()), dist::Elem::F64, dist::ReduceOp::Sum);
+  comm_.all_reduce(iv.data(), int64_t(iv.size()), dist::Elem::I64, dist::ReduceOp::Sum);
+  std::vector<StepLosses> out;
+  for (size_t m = 0; m < M; ++m) {
+    MicroLosses l(cfg_.num_hidden_layers, int64_t(D));
+    const double* d = &dv[m * nd];
+    const int64_t* n = &iv[m * ni];
+    l.main = d[0], l.mtp = d[1];
+    std::copy(d + 2, d + 2 + slots, l.balance.begin());
+    l.main_count = n[0], l.main_correct = n[1];
+    std::copy(n + 2, n + 2 + D, l.mtp_count.begin());
+    std::copy(n + 2 + D, n + 2 + 2 * D, l.mtp_correct.begin());
+    for (size_t s = 0; s < slots; ++s) l.load[s].assign(n + 2 + 2 * D + s * E, n + 2 + 2 * D + (s + 1) * E);
+    out.push_back(l.sum(w, lambda_mtp));
+  }
+  return out;
+}
+
+Timeline PipelineExecutor::gather_timeline() {
+  std::vector<double> mine;
+  for (const Span& sp : spans_) mine.insert(mine.end(), {double(sp.op), sp.start, sp.end});
+  std::vector<int64_t> counts(size_t(s_.ranks));
+  for (int r = 0; r < s_.ranks; ++r) counts[size_t(r)] = int64_t(s_.ops[size_t(r)].size()) * 3;
+  if (int64_t(mine.size()) != counts[size_t(rank_)]) fail("pipeline: no step has run to trace");
+  std::vector<double> all(size_t(std::accumulate(counts.begin(), counts.end(), int64_t(0))));
+  comm_.all_gather(mine.data(), all.data(), counts, dist::Elem::F64);
+  Timeline t;
+  t.spans.resize(size_t(s_.ranks));
+  t.busy.assign(size_t(s_.ranks), 0);
+  t.finish.assign(size_t(s_.ranks), 0);
+  size_t at = 0;
+  for (int r = 0; r < s_.ranks; ++r) {
+    for (size_t i = 0; i < s_.ops[size_t(r)].size(); ++i, at += 3) {
+      const Span sp{int(all[at]), all[at + 1], all[at + 2]};
+      t.spans[size_t(r)].push_back(sp);
+      if (s_.ops[size_t(r)][size_t(sp.op)].kind != OpKind::kComm) t.busy[size_t(r)] += sp.end - sp.start;
+      t.finish[size_t(r)] = sp.end;
+    }
+    t.makespan = std::max(t.makespan, t.finish[size_t(r)]);
+  }
+  return t;
+}
+
+}  // namespace dsv3::pipeline

@@ -1,0 +1,101 @@
+// The pipeline executor: runs one rank's operation list of any schedule (schedule.h) on the
+// model. Each rank computes only its stages' layers — the embedding on the stage that starts a
+// micro-batch's path, the final norm, output head, MTP modules and loss on the stage that ends
+// it, two stages per rank under DualPipe and DualPipeV — sends activations forward and input
+// gradients backward through the Communicator, and splits a backward into B (input gradients)
+// and W (weight gradients, train/weight_grad.h) where the schedule asks for it.
+//
+// Every rank keeps the whole parameter and gradient buffers (the tests compare them with one
+// process), but touches only its stages' slices. Each micro-batch's gradient has its own buffer,
+// added to the trainer's pairwise sum in micro-batch order once the rank has finished every
+// chunk of it (train/grad_sum.h: the grouping one process uses); the step's sum is then summed
+// over the ranks, which also adds the two copies of DualPipe's stages and the embedding shared
+// by the first stage and the MTP modules. A micro-batch absent from a rank's part of a tensor is
+// an exact zero in that sum, so only the embedding's two users land in another order than one
+// process's. The losses of each micro-batch are gathered the same way, so they are one
+// process's to the bit.
+#pragma once
+#include <map>
+#include <tuple>
+#include <vector>
+
+#include "dist/comm.h"
+#include "pipeline/simulate.h"
+#include "train/grad_sum.h"
+#include "train/model_train.h"
+#include "train/weight_grad.h"
+
+namespace dsv3::pipeline {
+
+// Decoder layers [first, end) of each stage, from the layer count of each.
+struct StageRange {
+  int64_t first = 0, end = 0;
+};
+std::vector<StageRange> stage_ranges(const std::vector<int>& stage_layers);
+
+class PipelineExecutor {
+ public:
+  // s.ranks must equal comm.size(); stage_layers has s.stages entries summing to the model's
+  // layers; n_params: the length of the gradient buffer.
+  PipelineExecutor(Schedule s, const std::vector<int>& stage_layers, dist::Communicator& comm, const ModelConfig& cfg,
+                   Precision p, int64_t n_params);
+
+  // One training step over s.micro_batches micro-batches (micro-batch m of direction d is
+  // batches[d·M/2 + m] under DualPipe), with the weights w viewing the buffer at `base`. Leaves
+  // one term in grads: the step's gradient, summed over the ranks; returns each micro-batch's
+  // losses, the same on every rank. Collective over comm.
+  std::vector<StepLosses> step(const std::vector<TokenRows>& batches, const ModelWeights& w, const Objective& obj,
+                               const LossNorm& norm, const float* base, PairwiseSum& grads);
+
+  // Collective: the last step's measured operations of every rank (seconds from the step's
+  // start), as the simulator's Timeline, so trace_json() writes the real run.
+  Timeline gather_timeline();
+
+  const Schedule& schedule() const { return s_; }
+
+ private:
+  using ChunkKey = std::tuple<int, int, int>;            // dir, micro-batch, stage
+  using ValueKey = std::tuple<int, int, int, int>;       // Value, dir, micro-batch, stage
+  struct ChunkState {
+    TrainActs acts;             // from F to B
+    DeferredWeightGrads wgrad;  // from B to W
+  };
+  struct StepInput {
+    const std::vector<TokenRows>* batches;
+    const ModelWeights* w;
+    const Objective* obj;
+    const LossNorm* norm;
+    const float* base;
+    PairwiseSum* grads;
+    float balance_coef;
+  };
+
+  void run_op(const Op& op);
+  void communicate(const std::vector<Message>& batch);
+  void forward(const Chunk& c);
+  void backward(const Chunk& c, bool split_w);
+  void weight(const Chunk& c);
+  int micro_batch(const Chunk& c) const { return c.dir * s_.micro_batches_per_dir() + c.mb; }
+  std::vector<float> take(Value v, const Chunk& of);
+  GradSink sink(const Chunk& c);       // into the chunk's micro-batch's gradient buffer
+  void chunk_done(const Chunk& c);     // its gradient is complete on this rank
+  std::vector<StepLosses> sum_losses(const ModelWeights& w, double lambda_mtp);
+
+  Schedule s_;
+  std::vector<StageRange> ranges_;
+  dist::Communicator& comm_;
+  ModelConfig cfg_;
+  TrainModel model_;
+  int64_t n_params_;
+  int rank_;
+  StepInput in_{};
+  std::map<ChunkKey, ChunkState> chunks_;
+  std::map<ValueKey, std::vector<float>> values_;  // activations and input gradients on this rank
+  std::vector<MicroLosses> losses_;                // [micro-batch] this rank's share
+  std::vector<int> chunks_per_mb_, chunks_left_;   // [micro-batch] this rank's chunks of it
+  std::map<int, std::vector<float>> mb_grads_;     // micro-batch -> its gradient on this rank
+  int next_mb_ = 0;                                // the next to add to the pairwise sum
+  std::vector<Span> spans_;                        // the last step's operations
+};
+
+}  // namespace dsv3::pipeline

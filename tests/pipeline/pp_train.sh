@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Pipeline-parallel training equals one process (as DeepSeek's DualPipe repository checks
+# itself): for each schedule and P ranks, 2 steps of `dsv3 train --pp P` against the
+# single-process run with the same micro-batches; pp_compare checks the losses (step 1 to the
+# bit) and the updated parameters. Also: --trace writes the measured run, which `dsv3 plot
+# --trace` draws. MODE exact: one step without gradient clipping, after which every tensor but
+# the embedding (its gradient is the sum of the first stage's and the MTP module's, added on two
+# ranks) must equal one process's to the bit: each micro-batch's gradient goes into the trainer's
+# pairwise sum in micro-batch order on every rank, so the grouping is one process's. usage: pp_train.sh DSV3 MPIRUN CONFIG PP_COMPARE P M MODE SCHEDULE...
+set -euo pipefail
+dsv3=$1 mpirun=$2 config=$3 compare=$4 P=$5 M=$6 mode=$7; shift 7
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+for i in $(seq 1 40); do
+  printf 'document %d: the quick brown fox %d jumps over the lazy dog %d times.\n\n' $i $((i * 7)) $((i % 5))
+done >"$tmp/corpus.txt"
+common=(--config "$config" --data "$tmp/corpus.txt" --tokenizer bytes --doc-split blank --seq-len 16 --micro-batch 2
+        --micro-batches "$M" --lr 1e-3 --warmup-steps 0 --eval-sequences 2 --log-every 0 --threads 1)
+exact=()
+if [ "$mode" = exact ]; then common+=(--steps 1 --clip 0); exact=(embed_tokens); else common+=(--steps 2); fi
+"$dsv3" train "${common[@]}" --out "$tmp/ref" 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
+# Parameters: within 1e-6 relative per tensor, as the issue asks of gradients and of training.
+# Where a gradient is summed in another order (the shared embedding; DualPipe's two copies of a
+# stage) it changes in its last bits; Adam divides each gradient by its own magnitude, so where
+# a sum nearly cancels the step can change by a sizeable part of lr: lr = 1e-3 keeps that small.
+tol=1e-6
+status=0
+for schedule in "$@"; do
+  out="$tmp/$schedule"
+  if ! timeout 60 "$mpirun" --oversubscribe -np "$P" "$dsv3" train "${common[@]}" --pp "$P" --schedule "$schedule" \
+      --trace "$out.trace.json" --out "$out" 2>"$tmp/err"; then
+    echo "FAIL $schedule P=$P M=$M: train exited non-zero"; cat "$tmp/err"; status=1; continue
+  fi
+  if "$compare" "$tmp/ref" "$out" $tol "${exact[@]}" >"$tmp/cmp"; then
+    echo "ok   $schedule P=$P M=$M: $(tail -1 "$tmp/cmp")"
+  else
+    echo "FAIL $schedule P=$P M=$M:"; cat "$tmp/cmp"; status=1
+  fi
+  "$dsv3" plot --trace "$out.trace.json" --out "$out.svg" --check >"$tmp/plot" ||
+    { echo "FAIL $schedule: plot --trace"; cat "$tmp/plot"; status=1; continue; }
+  for r in $(seq 0 $((P - 1))); do
+    grep -q "\"pid\": $r, \"tid\": 0" "$out.trace.json" || { echo "FAIL $schedule: no compute of rank $r in the trace"; status=1; }
+  done
+  grep -q "<svg" "$out.svg" || { echo "FAIL $schedule: no SVG"; status=1; }
+done
+exit $status

@@ -1,0 +1,87 @@
+#include "pipeline_train.h"
+
+#include <cstdio>
+#include <fstream>
+
+#include "core/error.h"
+#include "core/hash.h"
+#include "pipeline/layer_cost.h"
+#include "pipeline/stages.h"
+#include "pipeline/trace.h"
+#include "train/params.h"
+
+namespace dsv3::cli {
+
+namespace {
+
+void set_micro_batches(const Args& a, TrainOptions& opt, int64_t seq_len) {
+  if (!a.has("micro-batches")) return;
+  const int64_t m = a.integer("micro-batches", 0);
+  if (m < 1) fail("option --micro-batches must be >= 1");
+  const int64_t tokens = m * opt.micro_batch * seq_len;
+  if (opt.batch_tokens > 0 && opt.batch_tokens != tokens)
+    fail("--batch-tokens ", opt.batch_tokens, " disagrees with --micro-batches ", m, " x --micro-batch ", opt.micro_batch,
+         " x --seq-len ", seq_len, " = ", tokens);
+  opt.batch_tokens = tokens;
+}
+
+}  // namespace
+
+PipelineTrainRun::PipelineTrainRun(const Args& a, const ModelConfig& cfg, TrainOptions& opt, int64_t seq_len) {
+  set_micro_batches(a, opt, seq_len);
+  for (const char* o : {"schedule", "stage-layers", "trace"})
+    if (a.has(o) && !a.has("pp")) fail("--", o, " needs --pp (pipeline parallelism)");
+  if (!a.has("pp")) return;  // one process, or data parallelism (train/data_parallel.h)
+  dist::Communicator& world = dist::world();
+  dist::quiet_other_ranks();
+  if (opt.dp > 1 || a.integer("ep", 1) > 1)
+    dist::fail_on_every_rank("--pp does not combine with --dp or --ep yet (docs/pipeline.md)");
+  const std::string what = cat(a.str("schedule", "1f1b"), '/', a.str("stage-layers"), '/', opt.accumulation(seq_len));
+  dist::check_same_everywhere(world, fnv1a(what.data(), what.size()), "--schedule, --stage-layers or --micro-batches");
+  groups_ = std::make_unique<dist::Groups>(dist::make_groups(world, {1, int(a.integer("pp", 0)), 1}));
+  // Every rank reaches here with the same options, so a bad one fails on all of them at once.
+  try {
+    const int P = groups_->layout.pp;
+    const pipeline::ScheduleKind kind = pipeline::parse_schedule_kind(a.str("schedule", "1f1b"));
+    pipeline::Schedule s = pipeline::make_schedule(kind, P, int(opt.accumulation(seq_len)));
+    const int layers = int(cfg.num_hidden_layers);
+    const std::vector<int> stage_layers =
+        a.has("stage-layers") ? pipeline::parse_stage_layers(a.str("stage-layers"), s.stages, layers)
+                              : pipeline::balanced_stage_layers(pipeline::model_cost(cfg, seq_len), s.stages);
+    pipeline::simulate(s, pipeline::Costs{}, /*rendezvous=*/true);  // complete, paired, deadlock-free
+    exec_ = std::make_unique<pipeline::PipelineExecutor>(std::move(s), stage_layers, *groups_->pipeline, cfg,
+                                                         opt.precision, ParamLayout(cfg).n_params());
+    if (groups_->pipeline->rank() == 0)
+      std::fprintf(stderr, "pipeline: %s\n", pipeline::placement_text(exec_->schedule(), stage_layers).c_str());
+  } catch (const Error& e) {
+    dist::fail_on_every_rank(e.what());
+  }
+  trace_path_ = a.str("trace");
+}
+
+PipelineTrainRun::~PipelineTrainRun() = default;
+
+void PipelineTrainRun::attach(Trainer& trainer) {
+  if (!active()) return;
+  pipeline::PipelineExecutor* exec = exec_.get();
+  trainer.set_micro_batch_runner(
+      [exec](const std::vector<TokenRows>& batches, const ModelWeights& w, const Objective& obj, const LossNorm& norm,
+             const float* base, PairwiseSum& grads) { return exec->step(batches, w, obj, norm, base, grads); },
+      output_rank());
+}
+
+void PipelineTrainRun::finish() {
+  if (!active() || trace_path_.empty()) return;
+  const pipeline::Timeline t = exec_->gather_timeline();
+  if (!output_rank()) return;
+  const pipeline::Schedule& s = exec_->schedule();
+  std::ofstream out(trace_path_);
+  out << pipeline::trace_json(s, t);
+  if (!out) fail("cannot write the trace to ", trace_path_);
+  std::fprintf(stderr, "trace of the last step: %s (%.1f ms)\n", trace_path_.c_str(), t.makespan * 1e3);
+  for (int r = 0; r < s.ranks; ++r)
+    std::fprintf(stderr, "  rank %d: busy %.1f ms, bubble %.1f%%\n", r, t.busy[size_t(r)] * 1e3,
+                 100.0 * t.bubble(r) / t.makespan);
+}
+
+}  // namespace dsv3::cli
