@@ -3,41 +3,24 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/block_scale.h"
 #include "core/dtype.h"
 
 namespace dsv3 {
 
 namespace {
-int64_t blocks(int64_t n, int64_t b) { return (n + b - 1) / b; }
+int8_t int8_code(float x) { return int8_t(std::clamp(std::nearbyint(x), -127.0f, 127.0f)); }
+float int8_value(int8_t q) { return float(q); }
 }  // namespace
 
 Int8Blocks int8_encode_blocks(const float* w, int64_t rows, int64_t cols, int64_t block) {
-  const int64_t rb = blocks(rows, block), cb = blocks(cols, block);
   Int8Blocks q;
-  q.codes.resize(size_t(rows * cols));
-  q.scale_inv.resize(size_t(rb * cb));
-#pragma omp parallel for schedule(static) if (rows * cols > (1 << 16))
-  for (int64_t b = 0; b < rb * cb; ++b) {
-    const int64_t r0 = (b / cb) * block, c0 = (b % cb) * block;
-    const int64_t r1 = std::min(rows, r0 + block), c1 = std::min(cols, c0 + block);
-    float amax = 0.0f;
-    for (int64_t r = r0; r < r1; ++r)
-      for (int64_t c = c0; c < c1; ++c) amax = std::max(amax, std::fabs(w[r * cols + c]));
-    const float scale = amax > 0.0f ? amax / 127.0f : 1.0f;
-    q.scale_inv[size_t(b)] = scale;
-    for (int64_t r = r0; r < r1; ++r)
-      for (int64_t c = c0; c < c1; ++c)
-        q.codes[size_t(r * cols + c)] = int8_t(std::clamp(std::nearbyint(w[r * cols + c] / scale), -127.0f, 127.0f));
-  }
+  encode_blocks(w, rows, cols, block, 127.0f, int8_code, q.codes, q.scale_inv);
   return q;
 }
 
 void int8_decode_blocks(const Int8Blocks& q, int64_t rows, int64_t cols, int64_t block, float* w) {
-  const int64_t cb = blocks(cols, block);
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* scale = q.scale_inv.data() + (r / block) * cb;
-    for (int64_t c = 0; c < cols; ++c) w[r * cols + c] = float(q.codes[size_t(r * cols + c)]) * scale[c / block];
-  }
+  decode_blocks(q.codes, q.scale_inv, rows, cols, block, int8_value, w);
 }
 
 int GptqView::q(int64_t i, int64_t o) const {
@@ -71,9 +54,9 @@ GptqView GptqTensors::view(int64_t out, int64_t in, int bits, int64_t group_size
 
 GptqTensors gptq_encode_sym(const float* w, int64_t out, int64_t in, int bits, int64_t group_size) {
   const int per = 32 / bits, zero = 1 << (bits - 1), qmax = (1 << bits) - 1;
-  const int64_t G = blocks(in, group_size), outw = blocks(out, per);
+  const int64_t G = block_count(in, group_size), outw = block_count(out, per);
   GptqTensors t;
-  t.qweight.assign(size_t(blocks(in, per) * out), 0);
+  t.qweight.assign(size_t(block_count(in, per) * out), 0);
   t.qzeros.assign(size_t(G * outw), 0);
   t.scales.resize(size_t(G * out));
   t.g_idx.resize(size_t(in));

@@ -25,7 +25,8 @@ struct Int8Blocks {
   std::vector<float> scale_inv;  // [⌈rows/block⌉, ⌈cols/block⌉]
 };
 
-// Round-to-nearest-even of w / scale, scale = block max-abs / 127 (an all-zero block: scale 1).
+// Round-to-nearest-even of w · 127 / (block max-abs), scale_inv = block max-abs / 127 (an all-zero
+// block: scale 1); the tiling is core/block_scale.h's, shared with the FP8 blocks.
 Int8Blocks int8_encode_blocks(const float* w, int64_t rows, int64_t cols, int64_t block);
 void int8_decode_blocks(const Int8Blocks& q, int64_t rows, int64_t cols, int64_t block, float* w);
 
