@@ -1,6 +1,7 @@
 #include "model/param_count.h"
 
 #include <string>
+#include <unordered_map>
 
 #include "kernels/quant_weight.h"
 #include "model/tensor_table.h"
@@ -9,69 +10,60 @@ namespace dsv3 {
 
 namespace {
 
-// The layer index of a "model.layers.<i>." tensor name.
-int64_t layer_of(const std::string& name) { return std::stoll(name.substr(13)); }
+constexpr size_t kLayersPrefix = 13;  // strlen("model.layers.")
 
-struct Tally {
-  int64_t params = 0, bytes = 0;
-  void add(const Weight& w) {
-    if (w.empty()) return;
-    params += w.rows * w.cols;
-    bytes += int64_t(w.bytes());
-    if (w.scale_inv) bytes += ((w.rows + w.block - 1) / w.block) * w.scale_cols * 4;
-    if (w.int4) bytes += w.rows * w.int4->groups() * 4;  // F16 (d, m) per group
-  }
-  void add(const Vec& v) {
-    params += v.size;
-    bytes += v.size * 4;
-  }
-  void add(const MlpWeights& m) {
-    add(m.gate_proj);
-    add(m.up_proj);
-    add(m.down_proj);
-  }
-  void add(const MlaWeights& a) {
-    for (const Weight* w : {&a.q_proj, &a.q_a_proj, &a.q_b_proj, &a.kv_a_proj_with_mqa, &a.kv_b_proj, &a.o_proj}) add(*w);
-    add(a.q_a_layernorm);
-    add(a.kv_a_layernorm);
-  }
-  // A layer as one token uses it: top_k of the routed experts (all of one size).
-  void add(const LayerWeights& l, int64_t top_k) {
-    add(l.input_layernorm);
-    add(l.post_attention_layernorm);
-    add(l.self_attn);
-    if (!l.is_moe) return add(l.mlp);
-    add(l.moe.gate);
-    add(l.moe.e_score_correction_bias);
-    add(l.moe.shared_experts);
-    for (int64_t e = 0; e < top_k; ++e) add(l.moe.experts[size_t(e)]);
-  }
-};
+// The layer index of a "model.layers.<i>." tensor name, or -1 for a tensor outside the layers.
+int64_t layer_of(const std::string& name) {
+  return name.rfind("model.layers.", 0) == 0 ? std::stoll(name.substr(kLayersPrefix)) : -1;
+}
+
+// The routed expert index of a "...mlp.experts.<e>." name, or -1.
+int64_t expert_of(const std::string& name) {
+  const size_t at = name.find(".mlp.experts.");
+  return at == std::string::npos ? -1 : std::stoll(name.substr(at + 13));
+}
+
+// Bytes a stored matrix occupies: codes, plus FP8/INT8 block scales or INT4 group scales.
+int64_t stored_bytes(const Weight& w) {
+  int64_t bytes = int64_t(w.bytes());
+  if (w.scale_inv) bytes += ((w.rows + w.block - 1) / w.block) * w.scale_cols * 4;
+  if (w.int4) bytes += w.rows * w.int4->groups() * 4;  // F16 (d, m) per group
+  return bytes;
+}
+
+// How many of a tensor's rows (a vector: 0 or 1 of its one "row") one token of the main model
+// reads: one embedding row (plus all of them when the embedding is also the head), nothing of
+// the MTP modules or their copies, the first top_k routed experts of each MoE layer (all
+// experts have one size, so any top_k of them count the same), everything else whole.
+int64_t rows_read(const ModelConfig& c, const TensorSpec& t) {
+  const int64_t rows = t.shape.size() == 2 ? t.shape[0] : 1;
+  if (t.role == TensorRole::kMtpCopy || layer_of(t.name) >= c.num_hidden_layers) return 0;
+  if (t.name == "model.embed_tokens.weight") return c.tie_word_embeddings ? 1 + rows : 1;
+  if (expert_of(t.name) >= c.num_experts_per_tok) return 0;
+  return rows;
+}
 
 }  // namespace
 
 ParamCount count_params(const Model& m) {
-  const ModelWeights& w = m.weights();
   const ModelConfig& c = m.config();
-  ParamCount pc;
-  // Totals: the tensor table's (the MTP modules' copies of the embedding and head are shared).
   const TensorTable table(c);
+  // The stored bytes of each bound tensor (they depend on the checkpoint's formats).
+  std::unordered_map<std::string, int64_t> bytes;
+  for_each_tensor(c, m.weights(),
+                  {[&](const std::string& n, const Weight& w, TensorRole) { bytes[n] = stored_bytes(w); },
+                   [&](const std::string& n, const Vec& v, TensorRole) { bytes[n] = v.size * 4; }});
+  ParamCount pc;
   for (const TensorSpec& t : table.tensors()) {
-    if (t.role == TensorRole::kMtpCopy) continue;
+    if (t.role == TensorRole::kMtpCopy) continue;  // the shared embedding and head, counted once
     pc.total += t.size();
-    if (t.name.rfind("model.layers.", 0) == 0 && layer_of(t.name) >= c.num_hidden_layers) pc.mtp += t.size();
+    if (layer_of(t.name) >= c.num_hidden_layers) pc.mtp += t.size();
+    const int64_t read = rows_read(c, t), rows = t.shape.size() == 2 ? t.shape[0] : 1;
+    if (read == 0) continue;
+    pc.active += t.size() / rows * read;
+    pc.active_bytes += bytes.at(t.name) * read / rows;
   }
-  // What one token touches: one embedding row, its attention, dense MLPs or router, shared and
-  // top-k routed experts, norms and the head.
-  Tally active;
-  active.params += c.hidden_size;
-  active.bytes += int64_t(w.embed_tokens.bytes() / size_t(c.vocab_size));
-  for (const auto& l : w.layers) active.add(l, c.num_experts_per_tok);
-  active.add(w.norm);
-  active.add(w.lm_head);
-  pc.active = active.params;
-  pc.active_bytes = active.bytes;
-  for (const auto& l : w.layers) (l.is_moe ? pc.moe_layers : pc.dense_layers)++;
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) (c.is_moe_layer(i) ? pc.moe_layers : pc.dense_layers)++;
   return pc;
 }
 

@@ -1,4 +1,5 @@
-// Parameter and byte counts of a model: in total, and what one decoded token touches.
+// Parameter and byte counts of a model, in total and what one decoded token touches, counted
+// from the tensor table (model/tensor_table.h); bytes are those of the bound, stored formats.
 #pragma once
 #include <cstdint>
 

@@ -51,15 +51,19 @@ LayerWeights layer_skeleton(const ModelConfig& c, int64_t i) {
   return l;
 }
 
-void visit_mlp(const std::string& p, MlpWeights& m, const TensorVisitor& v) {
+// The walk over a ModelWeights' fields, for the mutable and the read-only visitor alike
+// (Mlp, Layer and Weights are the structs or their const forms).
+template <class Mlp, class Visitor>
+void visit_mlp(const std::string& p, Mlp& m, const Visitor& v) {
   v.mat(p + "gate_proj.weight", m.gate_proj, TensorRole::kLinear);
   v.mat(p + "up_proj.weight", m.up_proj, TensorRole::kLinear);
   v.mat(p + "down_proj.weight", m.down_proj, TensorRole::kLinear);
 }
 
-void visit_layer(const ModelConfig& c, const std::string& p, LayerWeights& l, const TensorVisitor& v) {
+template <class Layer, class Visitor>
+void visit_layer(const ModelConfig& c, const std::string& p, Layer& l, const Visitor& v) {
   v.vec(p + "input_layernorm.weight", l.input_layernorm, TensorRole::kNorm);
-  MlaWeights& a = l.self_attn;
+  auto& a = l.self_attn;
   const std::string s = p + "self_attn.";
   if (c.q_lora_rank > 0) {
     v.mat(s + "q_a_proj.weight", a.q_a_proj, TensorRole::kLinear);
@@ -84,6 +88,23 @@ void visit_layer(const ModelConfig& c, const std::string& p, LayerWeights& l, co
   if (c.n_shared_experts > 0) visit_mlp(p + "mlp.shared_experts.", l.moe.shared_experts, v);
 }
 
+template <class Weights, class Visitor>
+void visit_model(const ModelConfig& c, Weights& w, const Visitor& v) {
+  v.mat("model.embed_tokens.weight", w.embed_tokens, TensorRole::kHigh);
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) visit_layer(c, layer_prefix(i), w.layers[size_t(i)], v);
+  v.vec("model.norm.weight", w.norm, TensorRole::kNorm);
+  if (!c.tie_word_embeddings) v.mat("lm_head.weight", w.lm_head, TensorRole::kHigh);
+  for (size_t k = 0; k < w.mtp.size(); ++k) {
+    auto& m = w.mtp[k];
+    const std::string p = layer_prefix(c.num_hidden_layers + int64_t(k));
+    v.vec(p + "enorm.weight", m.enorm, TensorRole::kNorm);
+    v.vec(p + "hnorm.weight", m.hnorm, TensorRole::kNorm);
+    v.mat(p + "eh_proj.weight", m.eh_proj, TensorRole::kLinear);
+    visit_layer(c, p, m.block, v);
+    v.vec(p + "shared_head.norm.weight", m.shared_head_norm, TensorRole::kNorm);
+  }
+}
+
 }  // namespace
 
 ModelWeights weights_skeleton(const ModelConfig& c) {
@@ -102,21 +123,9 @@ ModelWeights weights_skeleton(const ModelConfig& c) {
   return w;
 }
 
-void for_each_tensor(const ModelConfig& c, ModelWeights& w, const TensorVisitor& v) {
-  v.mat("model.embed_tokens.weight", w.embed_tokens, TensorRole::kHigh);
-  for (int64_t i = 0; i < c.num_hidden_layers; ++i) visit_layer(c, layer_prefix(i), w.layers[size_t(i)], v);
-  v.vec("model.norm.weight", w.norm, TensorRole::kNorm);
-  if (!c.tie_word_embeddings) v.mat("lm_head.weight", w.lm_head, TensorRole::kHigh);
-  for (size_t k = 0; k < w.mtp.size(); ++k) {
-    MtpWeights& m = w.mtp[k];
-    const std::string p = layer_prefix(c.num_hidden_layers + int64_t(k));
-    v.vec(p + "enorm.weight", m.enorm, TensorRole::kNorm);
-    v.vec(p + "hnorm.weight", m.hnorm, TensorRole::kNorm);
-    v.mat(p + "eh_proj.weight", m.eh_proj, TensorRole::kLinear);
-    visit_layer(c, p, m.block, v);
-    v.vec(p + "shared_head.norm.weight", m.shared_head_norm, TensorRole::kNorm);
-  }
-}
+void for_each_tensor(const ModelConfig& c, ModelWeights& w, const TensorVisitor& v) { visit_model(c, w, v); }
+
+void for_each_tensor(const ModelConfig& c, const ModelWeights& w, const ConstTensorVisitor& v) { visit_model(c, w, v); }
 
 TensorTable::TensorTable(const ModelConfig& c) {
   std::vector<TensorSpec>& out = tensors_;

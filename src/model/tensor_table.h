@@ -65,6 +65,12 @@ struct TensorVisitor {
   std::function<void(const std::string&, Vec&, TensorRole)> vec;
 };
 void for_each_tensor(const ModelConfig& cfg, ModelWeights& w, const TensorVisitor& v);
+// The same walk over bound weights, read-only (parameter and byte counts).
+struct ConstTensorVisitor {
+  std::function<void(const std::string&, const Weight&, TensorRole)> mat;
+  std::function<void(const std::string&, const Vec&, TensorRole)> vec;
+};
+void for_each_tensor(const ModelConfig& cfg, const ModelWeights& w, const ConstTensorVisitor& v);
 
 // A ModelWeights with every shape set and no data: the structure the config implies.
 ModelWeights weights_skeleton(const ModelConfig& cfg);
