@@ -11,47 +11,73 @@
 namespace dsv3 {
 
 namespace {
+
 constexpr int64_t kTile = 64;  // positions per tile: the tile's latents (64 x 512 floats) stay in L2
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+// y[h][s] = x[h] · key s for the keys s0 <= s < s0 + ns of a strided matrix stored as dtype,
+// keys as rows or (transposed) as columns.
+void scores(const IsaKernels& k, float* y, const float* x, int64_t ldx, int64_t nh, const AttentionRows& kv,
+            const void* keys, int64_t stride, int64_t width, int64_t s0, int64_t ns) {
+  if (kv.keys_transposed) {
+    for (int64_t h = 0; h < nh; ++h) std::memset(y + h * kTile, 0, size_t(ns) * sizeof(float));
+    k.gemv_t_f32(y, kTile, x, ldx, nh, static_cast<const float*>(keys) + s0, stride, width, ns);
+  } else if (kv.dtype == DType::BF16) {
+    k.gemv_bf16(y, kTile, x, ldx, nh, static_cast<const uint16_t*>(keys) + s0 * stride, stride, ns, width);
+  } else {
+    k.gemv_f32(y, kTile, x, ldx, nh, static_cast<const float*>(keys) + s0 * stride, stride, ns, width);
+  }
+}
+
+// o[h] += Σ_s p[h][s] · row s.
+void weighted_sum(const IsaKernels& k, float* o, int64_t ldo, const float* p, int64_t nh, DType dtype,
+                  const void* rows, int64_t stride, int64_t ns, int64_t width) {
+  if (dtype == DType::BF16) k.gemv_t_bf16(o, ldo, p, kTile, nh, static_cast<const uint16_t*>(rows), stride, ns, width);
+  else k.gemv_t_f32(o, ldo, p, kTile, nh, static_cast<const float*>(rows), stride, ns, width);
+}
+
+const void* row_at(const void* base, int64_t s, int64_t stride, size_t esize) {
+  return static_cast<const uint8_t*>(base) + size_t(s * stride) * esize;
+}
+
 }  // namespace
 
-void latent_attention(float* o, int64_t ldo, const float* q_lat, int64_t ldq, const float* q_pe, int64_t ldp,
-                      int64_t nh, int64_t r, int64_t dr, const LatentRows& cache, float scale) {
+void attend(float* o, int64_t ldo, const AttentionQueries& q, const AttentionRows& kv, float scale, float* probs,
+            int64_t ldp) {
+  const int64_t nh = q.n;
   thread_local std::vector<float> scores_buf, pe_buf, max_buf, sum_buf;
   scores_buf.resize(size_t(nh * kTile));
   pe_buf.resize(size_t(nh * kTile));
-  float* pe_sc = pe_buf.data();
-  max_buf.assign(size_t(nh), -std::numeric_limits<float>::infinity());
+  max_buf.assign(size_t(nh), -kInf);
   sum_buf.assign(size_t(nh), 0.0f);
   float* sc = scores_buf.data();  // [nh][kTile]
+  float* pe_sc = pe_buf.data();   // [nh][kTile]
   float* mx = max_buf.data();
   float* sum = sum_buf.data();
-  for (int64_t h = 0; h < nh; ++h) std::memset(o + h * ldo, 0, size_t(r) * sizeof(float));
+  for (int64_t h = 0; h < nh; ++h) std::memset(o + h * ldo, 0, size_t(kv.dv) * sizeof(float));
 
   const IsaKernels& k = isa_kernels();
-  const bool bf16 = cache.dtype == DType::BF16;
-  const size_t esize = bf16 ? 2 : 4;
-  for (int64_t s0 = 0; s0 < cache.len; s0 += kTile) {
-    const int64_t ns = std::min(kTile, cache.len - s0);
-    const void* kv = static_cast<const uint8_t*>(cache.kv) + size_t(s0 * cache.kv_stride) * esize;
-    const void* pe = static_cast<const uint8_t*>(cache.pe) + size_t(s0 * cache.pe_stride) * esize;
-    // Scores sc[h][s] = q_lat[h]·c_KV[s] + q_pe[h]·k_R[s].
-    if (bf16) {
-      k.gemv_bf16(sc, kTile, q_lat, ldq, nh, static_cast<const uint16_t*>(kv), cache.kv_stride, ns, r);
-      k.gemv_bf16(pe_sc, kTile, q_pe, ldp, nh, static_cast<const uint16_t*>(pe), cache.pe_stride, ns, dr);
-    } else {
-      k.gemv_f32(sc, kTile, q_lat, ldq, nh, static_cast<const float*>(kv), cache.kv_stride, ns, r);
-      k.gemv_f32(pe_sc, kTile, q_pe, ldp, nh, static_cast<const float*>(pe), cache.pe_stride, ns, dr);
-    }
+  const size_t esize = kv.dtype == DType::BF16 ? 2 : 4;
+  for (int64_t s0 = 0; s0 < kv.len; s0 += kTile) {
+    const int64_t ns = std::min(kTile, kv.len - s0);
+    // Scores sc[h][s] = q_c[h]·k_c[s] + q_r[h]·k_r[s].
+    scores(k, sc, q.c, q.ldc, nh, kv, kv.k_c, kv.k_c_stride, kv.dc, s0, ns);
+    scores(k, pe_sc, q.r, q.ldr, nh, kv, kv.k_r, kv.k_r_stride, kv.dr, s0, ns);
     // Online softmax: rescale what was summed under the old maximum.
     for (int64_t h = 0; h < nh; ++h) {
       float* p = sc + h * kTile;
       for (int64_t s = 0; s < ns; ++s) p[s] = (p[s] + pe_sc[h * kTile + s]) * scale;
+      // Positions past the row's end weigh exp(-inf) = 0: adding them changes no sum, so a
+      // masked row's result equals attending to its own positions alone.
+      if (q.end)
+        for (int64_t s = std::max<int64_t>(0, q.end[h] - s0); s < ns; ++s) p[s] = -kInf;
+      if (probs) std::memcpy(probs + h * ldp + s0, p, size_t(ns) * sizeof(float));  // normalized at the end
       const float m_new = std::max(mx[h], *std::max_element(p, p + ns));
       const float corr = std::exp(mx[h] - m_new);  // 0 on the first tile (mx = -inf)
       if (corr != 1.0f) {
         sum[h] *= corr;
         float* oh = o + h * ldo;
-        for (int64_t i = 0; i < r; ++i) oh[i] *= corr;
+        for (int64_t i = 0; i < kv.dv; ++i) oh[i] *= corr;
       }
       for (int64_t s = 0; s < ns; ++s) {
         p[s] = std::exp(p[s] - m_new);
@@ -59,15 +85,25 @@ void latent_attention(float* o, int64_t ldo, const float* q_lat, int64_t ldq, co
       }
       mx[h] = m_new;
     }
-    // o[h] += Σ_s p[h][s] · c_KV[s].
-    if (bf16) k.gemv_t_bf16(o, ldo, sc, kTile, nh, static_cast<const uint16_t*>(kv), cache.kv_stride, ns, r);
-    else k.gemv_t_f32(o, ldo, sc, kTile, nh, static_cast<const float*>(kv), cache.kv_stride, ns, r);
+    // o[h] += Σ_s p[h][s] · v[s].
+    weighted_sum(k, o, ldo, sc, nh, kv.dtype, row_at(kv.v, s0, kv.v_stride, esize), kv.v_stride, ns, kv.dv);
   }
   for (int64_t h = 0; h < nh; ++h) {
     const float inv = 1.0f / sum[h];
     float* oh = o + h * ldo;
-    for (int64_t i = 0; i < r; ++i) oh[i] *= inv;
+    for (int64_t i = 0; i < kv.dv; ++i) oh[i] *= inv;
+    if (!probs) continue;
+    float* ph = probs + h * ldp;  // the same weights the sum used: exp(score - final max) / sum
+    for (int64_t s = 0; s < kv.len; ++s) ph[s] = std::exp(ph[s] - mx[h]) * inv;
   }
+}
+
+void latent_attention(float* o, int64_t ldo, const float* q_lat, int64_t ldq, const float* q_pe, int64_t ldp,
+                      int64_t nh, int64_t r, int64_t dr, const LatentRows& cache, float scale) {
+  attend(o, ldo, {q_lat, ldq, q_pe, ldp, nh},
+         {cache.dtype, cache.kv, cache.kv_stride, r, cache.pe, cache.pe_stride, dr, cache.kv, cache.kv_stride, r,
+          cache.len},
+         scale);
 }
 
 }  // namespace dsv3

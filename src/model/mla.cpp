@@ -1,5 +1,6 @@
 #include "model/mla.h"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -8,7 +9,6 @@
 #include "kernels/ops.h"
 #include "kernels/precision_linear.h"
 #include "kernels/profile.h"
-#include "model/attention.h"
 
 namespace dsv3 {
 
@@ -43,6 +43,138 @@ void split_latent_row(float* latent, float* k_r, const float* kv_row, const MlaW
   rmsnorm(latent, kv_row, w.kv_a_layernorm.data, 1, d.r, float(ctx.cfg.rms_norm_eps));
   std::memcpy(k_r, kv_row + d.r, size_t(d.dr) * 4);
   ctx.rope.rotate(k_r, cos, sin);
+}
+
+// attn rows idx [m] (row stride H·dv) in the absorbed form, attending over the latent cache
+// directly: W_UK goes into each query, W_UV onto each output.
+void attend_absorbed(float* attn, const float* q_all, const std::vector<int64_t>& idx, const MlaWeights& w,
+                     const MlaContext& ctx, const RowPlacement& rows) {
+  const MlaDims d(ctx.cfg);
+  const int64_t n = int64_t(idx.size());
+  std::vector<float> q(size_t(n * d.H * d.qk));
+  for (int64_t i = 0; i < n; ++i)
+    std::memcpy(q.data() + i * d.H * d.qk, q_all + idx[size_t(i)] * d.H * d.qk, size_t(d.H * d.qk) * 4);
+
+  // q_lat[t, h] = q_C[t, h] · W_UK[h]   ([dn] x [dn, r] -> [r]).
+  std::vector<float> q_lat(size_t(n * d.H * d.r));
+#pragma omp parallel for schedule(static) if (n * d.H * d.dn * d.r > (1 << 15))
+  for (int64_t h = 0; h < d.H; ++h) {
+    std::vector<float> qc(size_t(n * d.dn)), ql(size_t(n * d.r));
+    gather_cols(qc.data(), q.data(), n, d.H * d.qk, h * d.qk, d.dn);
+    linear_t(ql.data(), qc.data(), n, w.kv_b_proj.rows_slice(h * d.kvh, d.dn));
+    scatter_cols(q_lat.data(), ql.data(), n, d.H * d.r, h * d.r, d.r);
+  }
+
+  // Attention over the cached latents: o_lat[t, h] = Σ_s p_s · c_KV[s].
+  std::vector<float> o_lat(size_t(n * d.H * d.r));
+  {
+    const profile::Scope prof("attention.latent", rows.layer);
+    const int64_t groups = (d.H + kLatentHeadGroup - 1) / kLatentHeadGroup;
+#pragma omp parallel for collapse(2) schedule(dynamic)
+    for (int64_t t = 0; t < n; ++t) {
+      for (int64_t g = 0; g < groups; ++g) {
+        const int64_t row = idx[size_t(t)];
+        const SequenceCache& c = *rows.caches[rows.seq[row]];
+        const int64_t h0 = g * kLatentHeadGroup, nh = std::min(kLatentHeadGroup, d.H - h0);
+        const LatentRows cache = c.rows(rows.layer, rows.pos[row] + 1);
+        latent_attention(o_lat.data() + (t * d.H + h0) * d.r, d.r, q_lat.data() + (t * d.H + h0) * d.r, d.r,
+                         q.data() + t * d.H * d.qk + h0 * d.qk + d.dn, d.qk, nh, d.r, d.dr, cache, ctx.softmax_scale);
+      }
+    }
+  }
+
+  // o[t, h] = W_UV[h] · o_lat[t, h]   ([dv, r] x [r] -> [dv]).
+  std::vector<float> o(size_t(n * d.H * d.dv));
+#pragma omp parallel for schedule(static) if (n * d.H * d.dv * d.r > (1 << 15))
+  for (int64_t h = 0; h < d.H; ++h) {
+    std::vector<float> ol(size_t(n * d.r)), oh(size_t(n * d.dv));
+    gather_cols(ol.data(), o_lat.data(), n, d.H * d.r, h * d.r, d.r);
+    linear(oh.data(), ol.data(), n, w.kv_b_proj.rows_slice(h * d.kvh + d.dn, d.dv));
+    scatter_cols(o.data(), oh.data(), n, d.H * d.dv, h * d.dv, d.dv);
+  }
+  for (int64_t i = 0; i < n; ++i)
+    std::memcpy(attn + idx[size_t(i)] * d.H * d.dv, o.data() + i * d.H * d.dv, size_t(d.H * d.dv) * 4);
+}
+
+// Query rows of one head per attend() call: they share each read of a key row (the kernel
+// takes rows in pairs); the block's later positions are masked for its earlier rows.
+constexpr int64_t kQueryBlock = 8;
+
+// kt [width, L] = the first width columns of rows 0..L-1 of a [L, stride] matrix, transposed:
+// keys stored by dimension, as attend() reads them with keys_transposed.
+void transpose_keys(float* kt, const float* src, int64_t L, int64_t stride, int64_t width) {
+  for (int64_t s = 0; s < L; ++s)
+    for (int64_t i = 0; i < width; ++i) kt[i * L + s] = src[s * stride + i];
+}
+
+// The decompressed attention of one head over one sequence: query rows i < n (q + i·ldq: the
+// head's q_C [dn] then q_R [dr]) attend to positions s < end[i] <= L of the expanded keys and
+// values (kvb + s·ldkv: the head's k_C [dn] then v [dv]) and the shared RoPE key, given
+// transposed as kt_r [dr, L]; row i's output goes to attn + i·lda [dv] and, when probs is not
+// null, its softmax weights to probs + i·ldp.
+void attend_head(const MlaDims& d, float scale, const float* q, int64_t ldq, const int64_t* end, int64_t n,
+                 const float* kvb, int64_t ldkv, const float* kt_r, int64_t L, float* attn, int64_t lda, float* probs,
+                 int64_t ldp) {
+  thread_local std::vector<float> kt_c;  // [dn, L]
+  kt_c.resize(size_t(d.dn * L));
+  transpose_keys(kt_c.data(), kvb, L, ldkv, d.dn);
+  for (int64_t i0 = 0; i0 < n; i0 += kQueryBlock) {
+    const int64_t nb = std::min(kQueryBlock, n - i0);
+    const int64_t len = *std::max_element(end + i0, end + i0 + nb);
+    const AttentionRows kv{DType::F32, kt_c.data(), L, d.dn, kt_r, L, d.dr, kvb + d.dn, ldkv, d.dv, len, true};
+    attend(attn + i0 * lda, lda, {q + i0 * ldq, ldq, q + i0 * ldq + d.dn, ldq, nb, end + i0}, kv, scale,
+           probs ? probs + i0 * ldp : nullptr, ldp);
+  }
+}
+
+// Whether one sequence's rows of a cached forward attend more cheaply in the decompressed form
+// (k_C and v expanded from the cache for all L positions, as DeepSeek's reference prefills)
+// than in the absorbed one, counting multiply-adds: the expansion costs r·H·(dn+dv) per
+// position; the absorbed form costs the same per row (W_UK into the query, W_UV out of the
+// output) and attends over r + dr + r numbers per head and attended position instead of
+// dn + dr + dv. So prompts (rows ≈ positions) decompress, decode steps (one row, many cached
+// positions) stay absorbed.
+bool decompress_cheaper(const MlaDims& d, int64_t rows, int64_t attended, int64_t L) {
+  const double per_position = double(d.r) * double(d.H) * double(d.kvh);
+  const double absorbed = double(rows) * per_position + double(attended) * double(d.H * (2 * d.r + d.dr));
+  const double decompressed = double(L) * per_position + double(attended) * double(d.H * (d.dn + d.dr + d.dv));
+  return decompressed < absorbed;
+}
+
+// Bytes of expanded keys and values held at once: heads are expanded in groups under this.
+constexpr double kExpandBytes = 64.0 * (1 << 20);
+
+// attn rows idx [m] (row stride H·dv) of one sequence in the decompressed form: its positions
+// 0..L-1 are read back from the cache (already holding this forward's rows) and expanded through
+// kv_b_proj, a group of heads at a time.
+void attend_decompressed(float* attn, const float* q, const std::vector<int64_t>& idx, const MlaWeights& w,
+                         const MlaContext& ctx, const RowPlacement& rows, const SequenceCache& cache) {
+  const MlaDims d(ctx.cfg);
+  const int64_t m = int64_t(idx.size());
+  std::vector<float> qs(size_t(m * d.H * d.qk)), out(size_t(m * d.H * d.dv));
+  std::vector<int64_t> end(static_cast<size_t>(m));
+  for (int64_t i = 0; i < m; ++i) {
+    std::memcpy(qs.data() + i * d.H * d.qk, q + idx[size_t(i)] * d.H * d.qk, size_t(d.H * d.qk) * 4);
+    end[size_t(i)] = rows.pos[idx[size_t(i)]] + 1;
+  }
+  const int64_t L = *std::max_element(end.begin(), end.end());
+  std::vector<float> latent(size_t(L * d.r)), k_r(size_t(L * d.dr)), kt_r(size_t(d.dr * L));
+  for (int64_t s = 0; s < L; ++s) cache.load(rows.layer, s, latent.data() + s * d.r, k_r.data() + s * d.dr);
+  transpose_keys(kt_r.data(), k_r.data(), L, d.dr, d.dr);
+  const int64_t group = std::clamp<int64_t>(int64_t(kExpandBytes / (4.0 * double(L * d.kvh))), 1, d.H);
+  std::vector<float> kvb;
+  for (int64_t h0 = 0; h0 < d.H; h0 += group) {
+    const int64_t nh = std::min(group, d.H - h0);
+    kvb.resize(size_t(L * nh * d.kvh));
+    linear(kvb.data(), latent.data(), L, w.kv_b_proj.rows_slice(h0 * d.kvh, nh * d.kvh));
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t h = h0; h < h0 + nh; ++h)
+      attend_head(d, ctx.softmax_scale, qs.data() + h * d.qk, d.H * d.qk, end.data(), m,
+                  kvb.data() + (h - h0) * d.kvh, nh * d.kvh, kt_r.data(), L, out.data() + h * d.dv, d.H * d.dv,
+                  nullptr, 0);
+  }
+  for (int64_t i = 0; i < m; ++i)
+    std::memcpy(attn + idx[size_t(i)] * d.H * d.dv, out.data() + i * d.H * d.dv, size_t(d.H * d.dv) * 4);
 }
 
 }  // namespace
@@ -81,42 +213,27 @@ void mla_forward_cached(float* out, const float* x, int64_t n, const MlaWeights&
     rows.caches[rows.seq[t]]->store(rows.layer, rows.pos[t], latent.data(), k_r.data());
   }
 
-  // Absorb W_UK into the queries: q_lat[t, h] = q_C[t, h] · W_UK[h]   ([dn] x [dn, r] -> [r]).
-  std::vector<float> q_lat(size_t(n * d.H * d.r));
-#pragma omp parallel for schedule(static) if (n * d.H * d.dn * d.r > (1 << 15))
-  for (int64_t h = 0; h < d.H; ++h) {
-    std::vector<float> qc(size_t(n * d.dn)), ql(size_t(n * d.r));
-    gather_cols(qc.data(), q.data(), n, d.H * d.qk, h * d.qk, d.dn);
-    linear_t(ql.data(), qc.data(), n, w.kv_b_proj.rows_slice(h * d.kvh, d.dn));
-    scatter_cols(q_lat.data(), ql.data(), n, d.H * d.r, h * d.r, d.r);
+  // Each sequence's rows attend in the cheaper form; the rest go through the absorbed one.
+  std::vector<float> attn(size_t(n * d.H * d.dv));
+  std::vector<std::vector<int64_t>> by_seq;  // row indices per sequence, in order of appearance
+  std::vector<int32_t> seqs;
+  for (int64_t t = 0; t < n; ++t) {
+    const size_t i = size_t(std::find(seqs.begin(), seqs.end(), rows.seq[t]) - seqs.begin());
+    if (i == seqs.size()) seqs.push_back(rows.seq[t]), by_seq.emplace_back();
+    by_seq[i].push_back(t);
   }
-
-  // Attention over the cached latents: o_lat[t, h] = Σ_s p_s · c_KV[s].
-  std::vector<float> o_lat(size_t(n * d.H * d.r));
-  {
-    const profile::Scope prof("attention.latent", rows.layer);
-    const int64_t groups = (d.H + kLatentHeadGroup - 1) / kLatentHeadGroup;
-#pragma omp parallel for collapse(2) schedule(dynamic)
-    for (int64_t t = 0; t < n; ++t) {
-      for (int64_t g = 0; g < groups; ++g) {
-        const SequenceCache& c = *rows.caches[rows.seq[t]];
-        const int64_t h0 = g * kLatentHeadGroup, nh = std::min(kLatentHeadGroup, d.H - h0);
-        const LatentRows cache = c.rows(rows.layer, rows.pos[t] + 1);
-        latent_attention(o_lat.data() + (t * d.H + h0) * d.r, d.r, q_lat.data() + (t * d.H + h0) * d.r, d.r,
-                         q.data() + t * d.H * d.qk + h0 * d.qk + d.dn, d.qk, nh, d.r, d.dr, cache, ctx.softmax_scale);
-      }
+  std::vector<int64_t> absorbed;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    int64_t attended = 0, L = 0;
+    for (int64_t t : by_seq[i]) attended += rows.pos[t] + 1, L = std::max<int64_t>(L, rows.pos[t] + 1);
+    if (decompress_cheaper(d, int64_t(by_seq[i].size()), attended, L)) {
+      const profile::Scope prof("attention.decompressed", rows.layer);
+      attend_decompressed(attn.data(), q.data(), by_seq[i], w, ctx, rows, *rows.caches[seqs[i]]);
+    } else {
+      absorbed.insert(absorbed.end(), by_seq[i].begin(), by_seq[i].end());
     }
   }
-
-  // Un-absorb through W_UV: o[t, h] = W_UV[h] · o_lat[t, h]   ([dv, r] x [r] -> [dv]).
-  std::vector<float> attn(size_t(n * d.H * d.dv));
-#pragma omp parallel for schedule(static) if (n * d.H * d.dv * d.r > (1 << 15))
-  for (int64_t h = 0; h < d.H; ++h) {
-    std::vector<float> ol(size_t(n * d.r)), oh(size_t(n * d.dv));
-    gather_cols(ol.data(), o_lat.data(), n, d.H * d.r, h * d.r, d.r);
-    linear(oh.data(), ol.data(), n, w.kv_b_proj.rows_slice(h * d.kvh + d.dn, d.dv));
-    scatter_cols(attn.data(), oh.data(), n, d.H * d.dv, h * d.dv, d.dv);
-  }
+  if (!absorbed.empty()) attend_absorbed(attn.data(), q.data(), absorbed, w, ctx, rows);
   linear(out, attn.data(), n, w.o_proj);
 }
 
@@ -148,19 +265,22 @@ void mla_forward(float* out, const float* x, const Rows& rows, const MlaWeights&
   a.kvb.resize(size_t(n * d.H * d.kvh));
   linear_forward(a.kvb.data(), a.latent.data(), n, w.kv_b_proj, p);
 
-  a.probs.resize(size_t(rows.B * d.H * T * T));  // only each row's columns 0..t are used
+  // Each head attends over its own expanded keys and values (columns of kvb) and the shared
+  // k_R, through the same kernel as decoding; probs keeps the weights for the backward.
+  a.probs.resize(size_t(rows.B * d.H * T * T));  // row t: only columns 0..t are read
   a.attn.resize(size_t(n * d.H * d.dv));
+  std::vector<int64_t> end(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) end[size_t(t)] = t + 1;  // causal
+  std::vector<float> kt_r(size_t(rows.B * d.dr * T));  // per sequence [dr, T]
+  for (int64_t b = 0; b < rows.B; ++b)
+    transpose_keys(kt_r.data() + b * d.dr * T, a.k_r.data() + b * T * d.dr, T, d.dr, d.dr);
 #pragma omp parallel for collapse(2) schedule(dynamic, 1)
   for (int64_t b = 0; b < rows.B; ++b) {
     for (int64_t h = 0; h < d.H; ++h) {
-      const float* kvb = a.kvb.data() + b * T * d.H * d.kvh + h * d.kvh;
-      const StridedRows k_c{kvb, d.H * d.kvh}, v{kvb + d.dn, d.H * d.kvh}, k_r{a.k_r.data() + b * T * d.dr, d.dr};
-      float* P = a.probs.data() + (b * d.H + h) * T * T;
-      for (int64_t t = 0; t < T; ++t) {
-        const float* qh = a.q.data() + (b * T + t) * d.H * d.qk + h * d.qk;
-        attention_probs(P + t * T, {qh, d.dn, qh + d.dn, d.dr}, k_c, k_r, t + 1, ctx.softmax_scale);
-        attention_weighted_sum(a.attn.data() + (b * T + t) * d.H * d.dv + h * d.dv, P + t * T, v, d.dv, t + 1);
-      }
+      const int64_t row0 = b * T;
+      attend_head(d, ctx.softmax_scale, a.q.data() + row0 * d.H * d.qk + h * d.qk, d.H * d.qk, end.data(), T,
+                  a.kvb.data() + row0 * d.H * d.kvh + h * d.kvh, d.H * d.kvh, kt_r.data() + b * d.dr * T, T,
+                  a.attn.data() + row0 * d.H * d.dv + h * d.dv, d.H * d.dv, a.probs.data() + (b * d.H + h) * T * T, T);
     }
   }
   linear_forward(out, a.attn.data(), n, w.o_proj, p);

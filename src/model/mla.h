@@ -8,12 +8,14 @@
 //   [k_C ; v] = W_UKV c_KV                   kv_b_proj, per head: dn key rows, dv value rows
 //   o_h = softmax((q_C·k_C + q_R·k_R) · scale) · v ;  out = W_O [o_1 ... o_H]     o_proj
 //
-// Two equal ways to evaluate it sit side by side (tests/model/test_mla.cpp checks they agree):
+// Equal ways to evaluate it sit side by side (tests/model/test_mla.cpp checks they agree):
 //  - full sequences (mla_forward): expand k_C and v for every token. Training runs this form,
 //    recording the activations its backward (train/mla_backward.h) needs, at its precision mode;
-//  - absorbed (mla_forward_cached): fold W_UK into the query (q_C·W_UK·c_KV) and W_UV after the
-//    weighted sum of latents, so attention runs directly over the cached latents (decoding).
-// Both share the projections, RoPE and the attention row (model/attention.h).
+//  - through the latent cache (mla_forward_cached), per sequence whichever costs fewer
+//    multiply-adds: absorbed (decode steps) folds W_UK into the query (q_C·W_UK·c_KV) and W_UV
+//    after the weighted sum of latents, so attention runs directly over the cached latents;
+//    decompressed (prompts) expands k_C and v from the cached latents, as the full form does.
+// All share the projections, RoPE and the attention kernel (kernels/attention.h).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -74,8 +76,10 @@ void mla_queries(float* q, const float* x, int64_t n, const MlaWeights& w, const
                  Precision p = Precision::kF32, std::vector<float>* cq_raw = nullptr,
                  std::vector<float>* cq = nullptr);
 
-// Absorbed form through the latent cache. x [n, hidden] (already input_layernorm-ed) -> out [n, hidden].
-// Writes each row's c_KV and k_R into its sequence's cache before attending.
+// Through the latent cache. x [n, hidden] (already input_layernorm-ed) -> out [n, hidden].
+// Writes each row's c_KV and k_R into its sequence's cache before attending; each sequence's rows
+// attend in the absorbed or the decompressed form, whichever costs fewer multiply-adds (a row's
+// form depends only on its own sequence's rows in the batch).
 void mla_forward_cached(float* out, const float* x, int64_t n, const MlaWeights& w, const MlaContext& ctx,
                         const RowPlacement& rows);
 

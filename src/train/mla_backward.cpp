@@ -12,8 +12,8 @@ namespace dsv3 {
 
 namespace {
 
-// Backward of the attention of one (sequence b, head h) (model/attention.h): dq (head h
-// columns), dkvb (head h columns), dk_r [T, dr] of this head.
+// Backward of the attention of one (sequence b, head h) (mla_forward's call of attend,
+// kernels/attention.h): dq (head h columns), dkvb (head h columns), dk_r [T, dr] of this head.
 void attend_backward(const MlaDims& d, const Rows& rows, int64_t b, int64_t h, float scale, const MlaActs& a,
                      const float* dattn, float* dq, float* dkvb, float* dkr) {
   const int64_t T = rows.T;

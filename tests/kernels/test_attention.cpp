@@ -1,5 +1,7 @@
-// The latent attention kernel (flash-style, tiled) against a plain two-pass softmax in double,
-// across tile boundaries, and a head's result independent of how many heads share the call.
+// The attention kernel (flash-style, tiled) against a plain two-pass softmax in double, across
+// tile boundaries: the absorbed form (latent as key and value), and the decompressed form (own
+// keys and values, causally masked query blocks, recorded softmax weights); a head's result
+// independent of how many heads share the call.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -72,6 +74,56 @@ TEST(LatentAttention, AHeadsResultDoesNotDependOnTheGroup) {
   for (int64_t h = 0; h < nh; ++h) {
     latent_attention(one.data(), r, ql.data() + h * r, r, qp.data() + h * dr, dr, 1, r, dr, cache, 0.5f);
     for (int64_t i = 0; i < r; ++i) ASSERT_EQ(one[size_t(i)], all[size_t(h * r + i)]) << "h=" << h;
+  }
+}
+
+// The full-sequence form: keys and values of different widths in one strided matrix (or the
+// keys transposed, stored by dimension), query rows masked at their own positions, and the
+// softmax weights kept for the backward.
+TEST(Attend, MaskedQueryBlockWithOwnValuesMatchesEachRowAloneInDouble) {
+  const int64_t dc = 24, dr = 8, dv = 20, ld = dc + dv, nq = 5, len = 140;
+  const auto kvb = random_vec(size_t(len * ld), 21, 1.0f), kr = random_vec(size_t(len * dr), 22, 1.0f);
+  const auto q = random_vec(size_t(nq * (dc + dr)), 23, 1.0f);
+  std::vector<float> kt_c(size_t(dc * len)), kt_r(size_t(dr * len));
+  for (int64_t s = 0; s < len; ++s) {
+    for (int64_t i = 0; i < dc; ++i) kt_c[size_t(i * len + s)] = kvb[size_t(s * ld + i)];
+    for (int64_t i = 0; i < dr; ++i) kt_r[size_t(i * len + s)] = kr[size_t(s * dr + i)];
+  }
+  const int64_t end[nq] = {1, 64, 65, 100, 140};  // across tile boundaries
+  const float scale = 0.25f;
+  for (const bool transposed : {false, true}) {
+    const AttentionRows kv = transposed
+        ? AttentionRows{DType::F32, kt_c.data(), len, dc, kt_r.data(), len, dr, kvb.data() + dc, ld, dv, len, true}
+        : AttentionRows{DType::F32, kvb.data(), ld, dc, kr.data(), dr, dr, kvb.data() + dc, ld, dv, len};
+    std::vector<float> o(size_t(nq * dv)), probs(size_t(nq * len), -1.0f);
+    attend(o.data(), dv, {q.data(), dc + dr, q.data() + dc, dc + dr, nq, end}, kv, scale, probs.data(), len);
+    for (int64_t j = 0; j < nq; ++j) {
+      std::vector<double> p(static_cast<size_t>(end[j]));
+      double mx = -1e300, sum = 0;
+      for (int64_t s = 0; s < end[j]; ++s) {
+        double d = 0;
+        for (int64_t i = 0; i < dc; ++i) d += double(q[size_t(j * (dc + dr) + i)]) * kvb[size_t(s * ld + i)];
+        for (int64_t i = 0; i < dr; ++i) d += double(q[size_t(j * (dc + dr) + dc + i)]) * kr[size_t(s * dr + i)];
+        mx = std::max(mx, p[size_t(s)] = d * scale);
+      }
+      for (auto& v : p) sum += (v = std::exp(v - mx));
+      for (int64_t s = 0; s < len; ++s)
+        ASSERT_NEAR(probs[size_t(j * len + s)], s < end[j] ? p[size_t(s)] / sum : 0.0, 1e-6)
+            << "transposed=" << transposed << " j=" << j << " s=" << s;
+      for (int64_t i = 0; i < dv; ++i) {
+        double ref = 0;
+        for (int64_t s = 0; s < end[j]; ++s) ref += p[size_t(s)] / sum * kvb[size_t(s * ld + dc + i)];
+        ASSERT_NEAR(o[size_t(j * dv + i)], ref, 2e-5) << "transposed=" << transposed << " j=" << j << " i=" << i;
+      }
+      // Bit for bit what the row gets attending alone to its own positions (masking adds zeros).
+      std::vector<float> alone(static_cast<size_t>(dv));
+      AttentionRows own = kv;
+      own.len = end[j];
+      attend(alone.data(), dv, {q.data() + j * (dc + dr), dc + dr, q.data() + j * (dc + dr) + dc, dc + dr, 1}, own,
+             scale);
+      for (int64_t i = 0; i < dv; ++i)
+        ASSERT_EQ(alone[size_t(i)], o[size_t(j * dv + i)]) << "transposed=" << transposed << " j=" << j << " i=" << i;
+    }
   }
 }
 

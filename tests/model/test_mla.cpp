@@ -1,5 +1,6 @@
-// MLA's two forms agree: attention through the latent cache with W_UK/W_UV absorbed equals the
-// naive form that expands every head's keys and values.
+// MLA's forms agree: attention through the latent cache with W_UK/W_UV absorbed (decode steps)
+// and decompressed from the cache (a prompt in one forward) equal the full-sequence form that
+// training runs, which expands every head's keys and values.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -26,18 +27,24 @@ TEST_P(MlaForms, AbsorbedEqualsNaive) {
     const MlaWeights& w = model->weights().layers[size_t(l)].self_attn;
     std::vector<float> naive(x.size()), absorbed(x.size());
     mla_forward(naive.data(), x.data(), Rows{1, T}, w, ctx.mla);  // the form training runs
-    SequenceCache cache = model->new_cache();
-    cache.ensure(T);
-    SequenceCache* caches[] = {&cache};
-    std::vector<int32_t> pos(static_cast<size_t>(T)), seq(static_cast<size_t>(T), 0);
-    for (int64_t t = 0; t < T; ++t) pos[size_t(t)] = int32_t(t);
-    mla_forward_cached(absorbed.data(), x.data(), T, w, ctx.mla, {pos.data(), seq.data(), caches, l});
-    // The longest sums: over the hidden size (projections), the latent rank (absorption) and the
-    // heads' values (o_proj).
-    const int64_t terms = std::max({c.hidden_size, c.kv_lora_rank, c.num_attention_heads * c.v_head_dim});
-    EXPECT_LE(test::max_abs_diff(naive.data(), absorbed.data(), naive.size()),
-              test::float32_tolerance(naive.data(), naive.size(), terms))
-        << "layer " << l;
+    // Through the cache: the whole prompt in one forward (decompressed: as many rows as
+    // positions), then again one row per forward (absorbed: one row over the cached positions).
+    for (const int64_t rows_per_call : {T, int64_t(1)}) {
+      SequenceCache cache = model->new_cache();
+      cache.ensure(T);
+      SequenceCache* caches[] = {&cache};
+      std::vector<int32_t> pos(static_cast<size_t>(T)), seq(static_cast<size_t>(T), 0);
+      for (int64_t t = 0; t < T; ++t) pos[size_t(t)] = int32_t(t);
+      for (int64_t t0 = 0; t0 < T; t0 += rows_per_call)
+        mla_forward_cached(absorbed.data() + t0 * H, x.data() + t0 * H, std::min(rows_per_call, T - t0), w, ctx.mla,
+                           {pos.data() + t0, seq.data() + t0, caches, l});
+      // The longest sums: over the hidden size (projections), the latent rank (absorption) and
+      // the heads' values (o_proj).
+      const int64_t terms = std::max({c.hidden_size, c.kv_lora_rank, c.num_attention_heads * c.v_head_dim});
+      EXPECT_LE(test::max_abs_diff(naive.data(), absorbed.data(), naive.size()),
+                test::float32_tolerance(naive.data(), naive.size(), terms))
+          << "layer " << l << ", " << rows_per_call << " rows per forward";
+    }
   }
 }
 
