@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <unordered_set>
 
 #include "core/error.h"
 #include "infer/speculative.h"
@@ -125,6 +126,7 @@ StepStats Batcher::step() {
   }
   if (opt_.draft_tokens > 0) draft(rows, hidden);
   if (prefix_) store_prefix(rows);
+  measure_caches(st);
 
   for (auto it = seqs_.begin(); it != seqs_.end();) {
     if (it->second->finish == FinishReason::kNone) {
@@ -149,6 +151,21 @@ void Batcher::store_prefix(const Rows& rows) {
     s.prefix_stored = true;
     const std::vector<int32_t> prompt(s.tokens.begin(), s.tokens.begin() + s.prompt_len);
     prefix_->store(prompt, s.cache, mtp ? &s.mtp_cache : nullptr);
+  }
+}
+
+void Batcher::measure_caches(StepStats& st) const {
+  std::unordered_set<const void*> seen;
+  const auto count = [&](const SequenceCache& c) {
+    for (int64_t i = 0; i < c.n_pages(); ++i) {
+      const int64_t bytes = int64_t(c.page(i)->size());
+      st.cache_unshared_bytes += bytes;
+      if (seen.insert(c.page(i).get()).second) st.cache_bytes += bytes;
+    }
+  };
+  for (const auto& [id, s] : seqs_) {
+    count(s->cache);
+    count(s->mtp_cache);
   }
 }
 

@@ -69,6 +69,10 @@ struct BatcherOptions {
 // What one step did, for metrics.
 struct StepStats {
   int64_t sequences = 0, rows = 0, prefill_rows = 0, emitted = 0, drafted = 0, accepted = 0, finished = 0;
+  // The latent-cache pages of the sequences of the step (main and MTP): the bytes of the
+  // distinct ones (a page shared through the prefix cache counts once), and what they would
+  // take if every sequence held its own copies.
+  int64_t cache_bytes = 0, cache_unshared_bytes = 0;
 };
 
 // The state of one sequence. tokens holds every known token (prompt + output); the main cache
@@ -130,6 +134,7 @@ class Batcher {
   void sample_draft(Sequence& s, const float* logits);
   void finish(Sequence& s, FinishReason r);
   void store_prefix(const Rows& rows);
+  void measure_caches(StepStats& st) const;
 
   const Model& model_;
   BatcherOptions opt_;

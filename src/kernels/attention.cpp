@@ -15,17 +15,17 @@ namespace {
 constexpr int64_t kTile = 64;  // positions per tile: the tile's latents (64 x 512 floats) stay in L2
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
-// y[h][s] = x[h] · key s for the keys s0 <= s < s0 + ns of a strided matrix stored as dtype,
-// keys as rows or (transposed) as columns.
+// y[h][s] = x[h] · key s0 + s for the ns keys of a tile: rows of a strided matrix stored as dtype
+// starting at keys (row s0), or (transposed, F32) columns s0.. of a matrix stored by dimension.
 void scores(const IsaKernels& k, float* y, const float* x, int64_t ldx, int64_t nh, const AttentionRows& kv,
             const void* keys, int64_t stride, int64_t width, int64_t s0, int64_t ns) {
   if (kv.keys_transposed) {
     for (int64_t h = 0; h < nh; ++h) std::memset(y + h * kTile, 0, size_t(ns) * sizeof(float));
     k.gemv_t_f32(y, kTile, x, ldx, nh, static_cast<const float*>(keys) + s0, stride, width, ns);
   } else if (kv.dtype == DType::BF16) {
-    k.gemv_bf16(y, kTile, x, ldx, nh, static_cast<const uint16_t*>(keys) + s0 * stride, stride, ns, width);
+    k.gemv_bf16(y, kTile, x, ldx, nh, static_cast<const uint16_t*>(keys), stride, ns, width);
   } else {
-    k.gemv_f32(y, kTile, x, ldx, nh, static_cast<const float*>(keys) + s0 * stride, stride, ns, width);
+    k.gemv_f32(y, kTile, x, ldx, nh, static_cast<const float*>(keys), stride, ns, width);
   }
 }
 
@@ -36,8 +36,12 @@ void weighted_sum(const IsaKernels& k, float* o, int64_t ldo, const float* p, in
   else k.gemv_t_f32(o, ldo, p, kTile, nh, static_cast<const float*>(rows), stride, ns, width);
 }
 
-const void* row_at(const void* base, int64_t s, int64_t stride, size_t esize) {
-  return static_cast<const uint8_t*>(base) + size_t(s * stride) * esize;
+// Row s of one part (k_c, k_r or v) of kv: in the strided matrix at base, or in s's page, the
+// part's row 0 at byte `offset` of every page.
+const void* row_at(const AttentionRows& kv, const void* base, int64_t offset, int64_t s, int64_t stride,
+                   size_t esize) {
+  if (!kv.pages) return static_cast<const uint8_t*>(base) + size_t(s * stride) * esize;
+  return kv.pages[s / kv.page_len] + offset + size_t((s % kv.page_len) * stride) * esize;
 }
 
 }  // namespace
@@ -58,11 +62,14 @@ void attend(float* o, int64_t ldo, const AttentionQueries& q, const AttentionRow
 
   const IsaKernels& k = isa_kernels();
   const size_t esize = kv.dtype == DType::BF16 ? 2 : 4;
-  for (int64_t s0 = 0; s0 < kv.len; s0 += kTile) {
-    const int64_t ns = std::min(kTile, kv.len - s0);
+  for (int64_t s0 = 0, ns = 0; s0 < kv.len; s0 += ns) {
+    ns = std::min(kTile, kv.len - s0);
+    if (kv.pages) ns = std::min(ns, kv.page_len - s0 % kv.page_len);  // the rest of s0's page at most
     // Scores sc[h][s] = q_c[h]·k_c[s] + q_r[h]·k_r[s].
-    scores(k, sc, q.c, q.ldc, nh, kv, kv.k_c, kv.k_c_stride, kv.dc, s0, ns);
-    scores(k, pe_sc, q.r, q.ldr, nh, kv, kv.k_r, kv.k_r_stride, kv.dr, s0, ns);
+    const void* kc = kv.keys_transposed ? kv.k_c : row_at(kv, kv.k_c, kv.k_c_offset, s0, kv.k_c_stride, esize);
+    const void* kr = kv.keys_transposed ? kv.k_r : row_at(kv, kv.k_r, kv.k_r_offset, s0, kv.k_r_stride, esize);
+    scores(k, sc, q.c, q.ldc, nh, kv, kc, kv.k_c_stride, kv.dc, s0, ns);
+    scores(k, pe_sc, q.r, q.ldr, nh, kv, kr, kv.k_r_stride, kv.dr, s0, ns);
     // Online softmax: rescale what was summed under the old maximum.
     for (int64_t h = 0; h < nh; ++h) {
       float* p = sc + h * kTile;
@@ -86,7 +93,7 @@ void attend(float* o, int64_t ldo, const AttentionQueries& q, const AttentionRow
       mx[h] = m_new;
     }
     // o[h] += Σ_s p[h][s] · v[s].
-    weighted_sum(k, o, ldo, sc, nh, kv.dtype, row_at(kv.v, s0, kv.v_stride, esize), kv.v_stride, ns, kv.dv);
+    weighted_sum(k, o, ldo, sc, nh, kv.dtype, row_at(kv, kv.v, kv.v_offset, s0, kv.v_stride, esize), kv.v_stride, ns, kv.dv);
   }
   for (int64_t h = 0; h < nh; ++h) {
     const float inv = 1.0f / sum[h];
@@ -100,10 +107,15 @@ void attend(float* o, int64_t ldo, const AttentionQueries& q, const AttentionRow
 
 void latent_attention(float* o, int64_t ldo, const float* q_lat, int64_t ldq, const float* q_pe, int64_t ldp,
                       int64_t nh, int64_t r, int64_t dr, const LatentRows& cache, float scale) {
-  attend(o, ldo, {q_lat, ldq, q_pe, ldp, nh},
-         {cache.dtype, cache.kv, cache.kv_stride, r, cache.pe, cache.pe_stride, dr, cache.kv, cache.kv_stride, r,
-          cache.len},
-         scale);
+  AttentionRows kv{cache.dtype, cache.kv, cache.kv_stride, r, cache.pe, cache.pe_stride, dr, cache.kv, cache.kv_stride,
+                   r, cache.len};
+  if (cache.pages) {
+    kv.pages = cache.pages;
+    kv.page_len = cache.page_len;
+    kv.k_c_offset = kv.v_offset = cache.kv_offset;
+    kv.k_r_offset = cache.pe_offset;
+  }
+  attend(o, ldo, {q_lat, ldq, q_pe, ldp, nh}, kv, scale);
 }
 
 }  // namespace dsv3

@@ -32,6 +32,11 @@ struct AttentionRows {
   int64_t v_stride, dv;
   int64_t len;  // positions 0..len-1 are attended to
   bool keys_transposed = false;
+  // Paged (pages set; rows only, not transposed): position s is row i = s % page_len of page
+  // s / page_len, each part's row 0 at its byte offset within the page (k_c, k_r, v unused). A
+  // tile never spans two pages. Pages let sequences share the cached rows of a common prefix.
+  const uint8_t* const* pages = nullptr;
+  int64_t page_len = 0, k_c_offset = 0, k_r_offset = 0, v_offset = 0;
 };
 
 // n query rows that attend to the same keys and values: the heads of one decode row (absorbed
@@ -55,6 +60,9 @@ void attend(float* o, int64_t ldo, const AttentionQueries& q, const AttentionRow
 // One sequence's cached rows for one layer, stored as dtype (F32 or BF16): position s has the
 // latent c_KV at element s·kv_stride of kv (kv_lora_rank values) and the rotated shared key k_R
 // at element s·pe_stride of pe (qk_rope_head_dim values).
+// Paged (pages set): position s is row i = s % page_len of page s / page_len instead, its c_KV
+// at byte kv_offset + element i·kv_stride of that page, its k_R at byte pe_offset + i·pe_stride
+// (kv and pe unused). Pages let sequences share the pages of a common prefix.
 struct LatentRows {
   DType dtype;
   const void* kv;
@@ -62,6 +70,8 @@ struct LatentRows {
   const void* pe;
   int64_t pe_stride;
   int64_t len;  // positions 0..len-1 are attended to
+  const uint8_t* const* pages = nullptr;
+  int64_t page_len = 0, kv_offset = 0, pe_offset = 0;
 };
 
 // The absorbed form: attend() with c_KV as both key part and value.

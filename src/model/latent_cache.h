@@ -5,11 +5,13 @@
 //
 // The numbers are stored as float32 (exact: what `dsv3 logits` checks against the reference)
 // or BF16 (half the memory and half the bytes the attention reads per decoded token; the
-// default of generate/chat/serve/bench). Attention reads them in place (kernels/attention.h).
+// default of generate/chat/serve/bench). Attention reads them in place (kernels/attention.h),
+// page by page.
 #pragma once
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -35,77 +37,128 @@ inline CacheType& default_cache_type() {
   return t;
 }
 
+// Positions are kept in pages of kPageTokens. A page holds its positions for every layer and
+// may be shared by several caches (sequences that start with the same prompt, through the
+// prefix cache in infer/prefix_cache.h): a shared page is read-only, and a cache about to
+// write into one first takes a private copy of it (ensure()). Copying a SequenceCache shares
+// all its pages.
 class SequenceCache {
  public:
+  static constexpr int64_t kPageTokens = 16;
+  // Page bytes: [layer][c_KV: kPageTokens x kv_dim | k_R: kPageTokens x pe_dim], in the cache's type.
+  using Page = std::shared_ptr<std::vector<uint8_t>>;
+
   SequenceCache() = default;
   SequenceCache(int64_t n_layers, int64_t kv_dim, int64_t pe_dim, CacheType type = default_cache_type())
-      : type_(type), kv_dim_(kv_dim), pe_dim_(pe_dim), kv_(size_t(n_layers)), pe_(size_t(n_layers)) {}
+      : type_(type), n_layers_(n_layers), kv_dim_(kv_dim), pe_dim_(pe_dim) {}
 
   int64_t length() const { return length_; }
-  int64_t n_layers() const { return int64_t(kv_.size()); }
+  int64_t n_layers() const { return n_layers_; }
   int64_t kv_dim() const { return kv_dim_; }
   int64_t pe_dim() const { return pe_dim_; }
   CacheType type() const { return type_; }
 
-  // Makes room for positions [0, n); called before a forward writes them.
+  // Makes room for positions [0, n) and makes the pages of [length(), n), which a forward is
+  // about to write, this cache's own (a shared page is copied first).
   void ensure(int64_t n) {
-    const size_t b = size_t(cache_type_bytes(type_));
-    for (auto& v : kv_) if (v.size() < size_t(n * kv_dim_) * b) v.resize(size_t(n * kv_dim_) * b);
-    for (auto& v : pe_) if (v.size() < size_t(n * pe_dim_) * b) v.resize(size_t(n * pe_dim_) * b);
+    const int64_t first = length_ / kPageTokens, count = (n + kPageTokens - 1) / kPageTokens;
+    for (int64_t p = first; p < std::min<int64_t>(count, n_pages()); ++p)
+      if (pages_[size_t(p)].use_count() > 1) set_page(p, std::make_shared<std::vector<uint8_t>>(*pages_[size_t(p)]));
+    while (n_pages() < count) {
+      pages_.push_back(std::make_shared<std::vector<uint8_t>>(size_t(page_bytes())));
+      bases_.push_back(pages_.back()->data());
+    }
   }
   void set_length(int64_t n) { length_ = n; }
   // Forgets positions >= n (rejected speculative tokens, a reset conversation).
   void truncate(int64_t n) { length_ = std::min(length_, n); }
   void clear() { length_ = 0; }
 
-  // Writes one position's c_KV [kv_dim] and k_R [pe_dim], rounded to the cache's type.
+  // Pages, for sharing: page i holds positions [i·kPageTokens, (i+1)·kPageTokens).
+  int64_t n_pages() const { return int64_t(pages_.size()); }
+  const Page& page(int64_t i) const { return pages_[size_t(i)]; }
+  int64_t page_bytes() const { return n_layers_ * kPageTokens * (kv_dim_ + pe_dim_) * cache_type_bytes(type_); }
+  // Starts this (empty) cache from shared pages holding positions [0, n): nothing is copied.
+  void share(const std::vector<Page>& pages, int64_t n) {
+    if (length_ != 0 || !pages_.empty() || n > int64_t(pages.size()) * kPageTokens)
+      fail("shared pages go into an empty cache and must cover the positions they hold");
+    for (const Page& p : pages) {
+      if (int64_t(p->size()) != page_bytes()) fail("a shared page of ", p->size(), " bytes, expected ", page_bytes());
+      pages_.push_back(p);
+      bases_.push_back(p->data());
+    }
+    length_ = n;
+  }
+
+  // Writes one position's c_KV [kv_dim] and k_R [pe_dim], rounded to the cache's type, into a
+  // page of this cache's own (ensure() made it so).
   void store(int64_t layer, int64_t pos, const float* kv, const float* pe) {
-    put(kv_[size_t(layer)], pos * kv_dim_, kv, kv_dim_);
-    put(pe_[size_t(layer)], pos * pe_dim_, pe, pe_dim_);
+    uint8_t* base = pages_[size_t(pos / kPageTokens)]->data();
+    put(base + kv_offset(layer, pos), kv, kv_dim_);
+    put(base + pe_offset(layer, pos), pe, pe_dim_);
   }
   // Reads one position back as float32 (exact: BF16 widens losslessly).
   void load(int64_t layer, int64_t pos, float* kv, float* pe) const {
-    get(kv_[size_t(layer)], pos * kv_dim_, kv, kv_dim_);
-    get(pe_[size_t(layer)], pos * pe_dim_, pe, pe_dim_);
+    const uint8_t* base = bases_[size_t(pos / kPageTokens)];
+    get(base + kv_offset(layer, pos), kv, kv_dim_);
+    get(base + pe_offset(layer, pos), pe, pe_dim_);
   }
-  // One layer's rows 0..len-1 as the attention kernel reads them.
+  // One layer's rows 0..len-1 as the attention kernel reads them: through the page table.
   LatentRows rows(int64_t layer, int64_t len) const {
     const DType dt = type_ == CacheType::BF16 ? DType::BF16 : DType::F32;
-    return {dt, kv_[size_t(layer)].data(), kv_dim_, pe_[size_t(layer)].data(), pe_dim_, len};
+    LatentRows r{dt, nullptr, kv_dim_, nullptr, pe_dim_, len};
+    r.pages = bases_.data();
+    r.page_len = kPageTokens;
+    r.kv_offset = kv_offset(layer, 0);
+    r.pe_offset = pe_offset(layer, 0);
+    return r;
   }
   // Float32 caches only: one position's stored values.
-  const float* kv(int64_t layer, int64_t pos) const { return f32(kv_[size_t(layer)]) + pos * kv_dim_; }
-  const float* pe(int64_t layer, int64_t pos) const { return f32(pe_[size_t(layer)]) + pos * pe_dim_; }
+  const float* kv(int64_t layer, int64_t pos) const { return f32(bases_[size_t(pos / kPageTokens)] + kv_offset(layer, pos)); }
+  const float* pe(int64_t layer, int64_t pos) const { return f32(bases_[size_t(pos / kPageTokens)] + pe_offset(layer, pos)); }
 
   static int64_t bytes_per_token(int64_t n_layers, int64_t kv_dim, int64_t pe_dim, CacheType t = CacheType::F32) {
     return n_layers * (kv_dim + pe_dim) * cache_type_bytes(t);
   }
 
  private:
-  void put(std::vector<uint8_t>& v, int64_t at, const float* src, int64_t n) const {
+  // Byte offsets inside a page of position pos's c_KV and k_R of one layer.
+  int64_t kv_offset(int64_t layer, int64_t pos) const {
+    return (layer * kPageTokens * (kv_dim_ + pe_dim_) + (pos % kPageTokens) * kv_dim_) * cache_type_bytes(type_);
+  }
+  int64_t pe_offset(int64_t layer, int64_t pos) const {
+    return (layer * kPageTokens * (kv_dim_ + pe_dim_) + kPageTokens * kv_dim_ + (pos % kPageTokens) * pe_dim_) *
+           cache_type_bytes(type_);
+  }
+  void set_page(int64_t i, Page p) {
+    pages_[size_t(i)] = std::move(p);
+    bases_[size_t(i)] = pages_[size_t(i)]->data();
+  }
+  void put(uint8_t* at, const float* src, int64_t n) const {
     if (type_ == CacheType::F32) {
-      std::memcpy(v.data() + at * 4, src, size_t(n) * 4);
+      std::memcpy(at, src, size_t(n) * 4);
       return;
     }
-    uint16_t* dst = reinterpret_cast<uint16_t*>(v.data()) + at;
+    uint16_t* dst = reinterpret_cast<uint16_t*>(at);
     for (int64_t i = 0; i < n; ++i) dst[i] = f32_to_bf16(src[i]);
   }
-  void get(const std::vector<uint8_t>& v, int64_t at, float* dst, int64_t n) const {
+  void get(const uint8_t* at, float* dst, int64_t n) const {
     if (type_ == CacheType::F32) {
-      std::memcpy(dst, v.data() + at * 4, size_t(n) * 4);
+      std::memcpy(dst, at, size_t(n) * 4);
       return;
     }
-    const uint16_t* src = reinterpret_cast<const uint16_t*>(v.data()) + at;
+    const uint16_t* src = reinterpret_cast<const uint16_t*>(at);
     for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(src[i]);
   }
-  const float* f32(const std::vector<uint8_t>& v) const {
+  const float* f32(const uint8_t* at) const {
     if (type_ != CacheType::F32) fail("this latent cache holds ", cache_type_name(type_), ", not float32");
-    return reinterpret_cast<const float*>(v.data());
+    return reinterpret_cast<const float*>(at);
   }
 
   CacheType type_ = CacheType::F32;
-  int64_t kv_dim_ = 0, pe_dim_ = 0, length_ = 0;
-  std::vector<std::vector<uint8_t>> kv_, pe_;  // [layer][pos · dim] in the cache's type
+  int64_t n_layers_ = 0, kv_dim_ = 0, pe_dim_ = 0, length_ = 0;
+  std::vector<Page> pages_;
+  std::vector<const uint8_t*> bases_;  // pages_[i]->data(): the page table the attention reads
 };
 
 }  // namespace dsv3

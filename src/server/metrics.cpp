@@ -50,6 +50,12 @@ std::string Metrics::render() const {
   metric(os, "dsv3_prefix_cache_bytes", "gauge", "Bytes of the prefix cache's blocks.", double(prefix_bytes));
   metric(os, "dsv3_prefix_cache_evicted_blocks_total", "counter", "Blocks evicted (least recently used).",
          double(prefix_evicted_blocks));
+  metric(os, "dsv3_sequence_cache_bytes_peak", "gauge",
+         "Bytes of latent-cache pages the running sequences held at the step they held most (shared pages once).",
+         double(cache_bytes_peak));
+  metric(os, "dsv3_sequence_cache_unshared_bytes_peak", "gauge",
+         "What the same sequences' latent caches would have taken with a copy of every shared page.",
+         double(cache_unshared_bytes_peak));
   return os.str();
 }
 

@@ -21,6 +21,9 @@ class Metrics {
   // Prefix cache (copied from the Batcher's after each step).
   std::atomic<int64_t> prefix_lookups{0}, prefix_hits{0}, prefix_reused_tokens{0};
   std::atomic<int64_t> prefix_blocks{0}, prefix_bytes{0}, prefix_evicted_blocks{0};
+  // Latent-cache pages of the running sequences (StepStats) at the step whose sequences held the
+  // most pages (counting shared ones once per sequence).
+  std::atomic<int64_t> cache_bytes_peak{0}, cache_unshared_bytes_peak{0};
 
  private:
   mutable std::mutex mu_;

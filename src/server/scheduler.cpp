@@ -115,6 +115,10 @@ void Scheduler::step() {
   metrics_.generation_tokens += st.emitted;
   metrics_.drafted += st.drafted;
   metrics_.accepted += st.accepted;
+  if (st.cache_unshared_bytes > metrics_.cache_unshared_bytes_peak) {  // both from the step holding the most
+    metrics_.cache_unshared_bytes_peak = st.cache_unshared_bytes;
+    metrics_.cache_bytes_peak = st.cache_bytes;
+  }
   if (const PrefixCache* pc = batcher_.prefix_cache()) {
     const PrefixCacheStats& p = pc->stats();
     metrics_.prefix_lookups = p.lookups;

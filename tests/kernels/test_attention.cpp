@@ -1,9 +1,11 @@
 // The attention kernel (flash-style, tiled) against a plain two-pass softmax in double, across
 // tile boundaries: the absorbed form (latent as key and value), and the decompressed form (own
 // keys and values, causally masked query blocks, recorded softmax weights); a head's result
-// independent of how many heads share the call.
+// independent of how many heads share the call;
+// a paged cache against the contiguous one.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -125,6 +127,33 @@ TEST(Attend, MaskedQueryBlockWithOwnValuesMatchesEachRowAloneInDouble) {
         ASSERT_EQ(alone[size_t(i)], o[size_t(j * dv + i)]) << "transposed=" << transposed << " j=" << j << " i=" << i;
     }
   }
+
+// A paged cache (pages of 16 positions, each [c_KV 16 x r | k_R 16 x dr] after a header,
+// stored out of order) gives the contiguous cache's attention.
+TEST(LatentAttention, PagedCacheMatchesContiguous) {
+  const int64_t r = 24, dr = 8, nh = 3, len = 100, P = 16, pages = (len + P - 1) / P, header = 5;
+  const auto kv = random_vec(size_t(len * r), 13, 1.0f), pe = random_vec(size_t(len * dr), 14, 1.0f);
+  const auto ql = random_vec(size_t(nh * r), 15, 1.0f), qp = random_vec(size_t(nh * dr), 16, 1.0f);
+  const int64_t page_floats = header + P * (r + dr);
+  std::vector<float> store(size_t(pages * page_floats), 0.0f);
+  std::vector<const uint8_t*> table(static_cast<size_t>(pages));
+  for (int64_t p = 0; p < pages; ++p) {
+    float* page = store.data() + (pages - 1 - p) * page_floats;  // reversed order in memory
+    table[size_t(p)] = reinterpret_cast<const uint8_t*>(page);
+    for (int64_t s = p * P; s < std::min(len, (p + 1) * P); ++s) {
+      std::copy_n(kv.data() + s * r, r, page + header + (s - p * P) * r);
+      std::copy_n(pe.data() + s * dr, dr, page + header + P * r + (s - p * P) * dr);
+    }
+  }
+  LatentRows paged{DType::F32, nullptr, r, nullptr, dr, len};
+  paged.pages = table.data();
+  paged.page_len = P;
+  paged.kv_offset = header * 4;
+  paged.pe_offset = (header + P * r) * 4;
+  std::vector<float> op(size_t(nh * r)), oc(size_t(nh * r));
+  latent_attention(op.data(), r, ql.data(), r, qp.data(), dr, nh, r, dr, paged, 0.3f);
+  latent_attention(oc.data(), r, ql.data(), r, qp.data(), dr, nh, r, dr, {DType::F32, kv.data(), r, pe.data(), dr, len}, 0.3f);
+  for (size_t i = 0; i < op.size(); ++i) ASSERT_NEAR(op[i], oc[i], 1e-5) << i;
 }
 
 }  // namespace
