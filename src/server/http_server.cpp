@@ -65,7 +65,8 @@ HttpServer::HttpServer(const Model& model, const TextCodec& codec, ServerOptions
   http_->new_task_queue = [threads] { return new httplib::ThreadPool(size_t(threads)); };
   http_->set_payload_max_length(size_t(opt_.max_body_bytes));
   http_->set_keep_alive_timeout(5);
-  http_->set_read_timeout(opt_.read_timeout_s);
+  const auto read_us = int64_t(opt_.read_timeout_s * 1e6);
+  http_->set_read_timeout(time_t(read_us / 1000000), time_t(read_us % 1000000));
   routes();
 }
 
@@ -209,25 +210,29 @@ void HttpServer::handle_completion(const httplib::Request& req, httplib::Respons
   }
 }
 
-// A forced tool call's arguments follow its parameters schema, and then the span closes; a
+// A forced tool call's arguments follow its parameters schema, and then the span closes (with
+// several functions to choose from, one's name and its arguments' opening come first); a
 // response_format's JSON is followed by the end of the sequence.
 OutputConstraint HttpServer::output_constraint(const CompletionRequest& r) const {
+  namespace dt = deepseek_tools;
   OutputConstraint c;
   const ModelConfig& cfg = model_.config();
   const int32_t eos = cfg.eos_token_ids.empty() ? 0 : int32_t(cfg.eos_token_ids[0]);
-  if (r.tool_grammar) {
-    namespace dt = deepseek_tools;
+  const bool tool_call = r.tool_grammar || !r.tool_grammars.empty();
+  if (tool_call) {
     c.grammar = r.tool_grammar;
+    for (size_t i = 0; i < r.tool_grammars.size(); ++i)
+      c.tool_calls.push_back({r.tools[i]["name"].get<std::string>() + dt::kArgsOpen, r.tool_grammars[i]});
     c.then = codec_.encode_rendered(dt::kArgsClose + dt::kCallEnd + dt::kCallsEnd);
     c.then.push_back(eos);
   } else if (r.response_grammar) {
     c.grammar = r.response_grammar;
     c.then = {eos};
   }
-  if (!c.grammar) return c;
+  if (!c.any()) return c;
   c.trie = codec_.token_trie();
   if (!c.trie) throw ApiError(400, "constrained output (response_format, tool_choice) needs a model with a tokenizer",
-                              r.tool_grammar ? "tool_choice" : "response_format");
+                              tool_call ? "tool_choice" : "response_format");
   return c;
 }
 

@@ -30,7 +30,7 @@ struct ServerOptions {
   std::vector<std::string> model_aliases;  // other names requests may use (the --model path)
   std::string api_key;                  // empty: no authentication
   int64_t max_body_bytes = 1 << 20;
-  int read_timeout_s = 30;              // a client silent this long while sending is disconnected
+  double read_timeout_s = 30;           // a client silent this long (seconds) while sending is disconnected
   bool split_reasoning = true;          // <think>…</think> to reasoning_content (requests may opt out)
   int http_threads = 0;                 // 0: enough for every running and queued request
   SchedulerOptions scheduler;

@@ -57,7 +57,9 @@ std::vector<SequenceRequest> Job::sequence_requests() {
     r.sampling.seed = req_.has_seed ? req_.sampling.seed + uint64_t(i) : (uint64_t(rd()) << 32) ^ rd();
     r.stop_at_eos = !req_.ignore_eos;
     r.logprobs = req_.logprobs;
-    if (constraint_.grammar)
+    if (!constraint_.tool_calls.empty())
+      r.constraint = std::make_shared<ToolCallConstraint>(constraint_.tool_calls, constraint_.trie, constraint_.then);
+    else if (constraint_.grammar)
       r.constraint = std::make_shared<JsonConstraint>(constraint_.grammar, constraint_.trie, constraint_.then);
     r.on_token = [this, i](const TokenEvent& ev) { return on_token(i, ev); };
     r.on_finish = [this, i](FinishReason why, const SequenceStats& st) { on_finish(i, why, st); };

@@ -15,6 +15,7 @@
 
 #include "infer/batcher.h"
 #include "infer/stop_strings.h"
+#include "infer/tool_call_constraint.h"
 #include "server/chat_prompt.h"
 #include "server/reasoning_parser.h"
 #include "server/request.h"
@@ -47,6 +48,10 @@ struct OutputConstraint {
   std::shared_ptr<const JsonGrammar> grammar;  // null: free output
   std::shared_ptr<const TokenTrie> trie;
   std::vector<int32_t> then;  // the tokens after the JSON value (end of sequence, a tool call's closing)
+  // A call to one of several functions instead (tool_choice "required"): the name, then the
+  // arguments of the function named, then `then`.
+  std::vector<ToolCallChoice> tool_calls;
+  bool any() const { return grammar || !tool_calls.empty(); }
 };
 
 class Job {

@@ -154,6 +154,8 @@ void parse_tools(const json& b, CompletionRequest& r) {
       if (name.empty() || name.size() > 64 ||
           name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != std::string::npos)
         bad(p + ".function.name", "must be 1-64 letters, digits, underscores or dashes");
+      for (const json& other : r.tools)
+        if (other["name"] == name) bad(p + ".function.name", cat("'", name, "' names two functions"));
       json fn = {{"name", name}};
       if (given(f, "description")) fn["description"] = string_field(f, "description", p + ".function");
       if (given(f, "parameters")) {
@@ -191,15 +193,23 @@ std::shared_ptr<const JsonGrammar> grammar_of(const json& schema, const std::str
   }
 }
 
-// The arguments of the one function a request forces are generated under its parameters schema.
+std::shared_ptr<const JsonGrammar> arguments_grammar(const CompletionRequest& r, size_t i) {
+  return r.tools[i].contains("parameters")
+             ? grammar_of(r.tools[i]["parameters"], cat("tools[", i, "].function.parameters"))
+             : std::make_shared<const JsonGrammar>(JsonGrammar::any_object());
+}
+
+// The arguments of the one function a request forces are generated under its parameters schema;
+// "required" with several functions, the call is one of them with its arguments.
 void forced_tool_grammar(CompletionRequest& r) {
+  if (r.tool_choice == ToolChoice::kRequired && r.tools.size() > 1) {
+    for (size_t i = 0; i < r.tools.size(); ++i) r.tool_grammars.push_back(arguments_grammar(r, i));
+    return;
+  }
   std::string name = r.tool_name;
   if (r.tool_choice == ToolChoice::kRequired && r.tools.size() == 1) name = r.tools[0]["name"];
   for (size_t i = 0; i < r.tools.size() && !name.empty(); ++i)
-    if (r.tools[i]["name"] == name)
-      r.tool_grammar = r.tools[i].contains("parameters")
-                           ? grammar_of(r.tools[i]["parameters"], cat("tools[", i, "].function.parameters"))
-                           : std::make_shared<const JsonGrammar>(JsonGrammar::any_object());
+    if (r.tools[i]["name"] == name) r.tool_grammar = arguments_grammar(r, i);
 }
 
 // response_format: {"type": "text" | "json_object" | "json_schema", "json_schema": {"schema", ...}}.

@@ -46,6 +46,9 @@ struct CompletionRequest {
   std::shared_ptr<const JsonGrammar> response_grammar;
   // The arguments of a forced call (tool_choice named, or required with one tool).
   std::shared_ptr<const JsonGrammar> tool_grammar;
+  // tool_choice "required" with several tools: the arguments of each, in the order of tools
+  // (the call is constrained to one of them).
+  std::vector<std::shared_ptr<const JsonGrammar>> tool_grammars;
   int64_t max_tokens = -1;  // -1: the endpoint's default, resolved once the prompt length is known
   SamplingParams sampling;
   bool has_seed = false;

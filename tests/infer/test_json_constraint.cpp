@@ -1,13 +1,16 @@
 // Constrained decoding to JSON: the schema compiler (supported and refused features), the
 // byte-level matcher, the token mask against a one-token-at-a-time check, and thousands of
 // outputs sampled under the mask with random logits, each parsed and validated against its
-// schema by an independent validator. The vocabulary is the default model's tokenizer.
+// schema by an independent validator; calls constrained to one of several functions likewise.
+// The vocabulary is the default model's tokenizer.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 
 #include "core/error.h"
 #include "infer/token_constraint.h"
+#include "infer/tool_call_constraint.h"
 #include "io/json_file.h"
 #include "test_util.h"
 #include "tokenizer/tokenizer.h"
@@ -91,7 +94,8 @@ constexpr int kSamplesPerSchema = 400;
 #endif
 
 // Samples one output under the mask with random logits; biased towards closing once it is long.
-std::string sample(JsonConstraint& c, std::mt19937& rng, int32_t eos, bool& finished) {
+template <class Constraint>
+std::string sample(Constraint& c, std::mt19937& rng, int32_t eos, bool& finished) {
   std::string out;
   std::vector<uint8_t> allowed;
   for (int step = 0; step < 400; ++step) {
@@ -165,6 +169,64 @@ TEST(JsonConstraint, MaskEqualsCheckingEveryTokenAlone) {
       ASSERT_TRUE(m.feed(trie()->bytes(t)));
     }
   }
+}
+
+// tool_choice "required" with several functions: every sampled call names one of them, in full,
+// and its arguments validate against that function's schema; each function gets chosen.
+TEST(ToolCallConstraint, SampledCallsNameOneFunctionAndValidate) {
+  std::mt19937 rng(21);
+  const int32_t eos = tokenizer().eos_id();
+  const std::vector<std::string> names = {"get_weather", "get_time", "search"};
+  std::vector<ToolCallChoice> choices;
+  for (size_t i = 0; i < names.size(); ++i)
+    choices.push_back({names[i] + "\n```json\n", std::make_shared<const JsonGrammar>(JsonGrammar::from_schema(kSchemas[i]))});
+  std::map<std::string, int> chosen;
+  int finished_total = 0;
+  for (int i = 0; i < 300; ++i) {
+    ToolCallConstraint c(choices, trie(), {eos});
+    bool finished = false;
+    const std::string out = sample(c, rng, eos, finished);
+    const size_t open = out.find("\n```json\n");
+    ASSERT_NE(open, std::string::npos) << out;
+    const std::string name = out.substr(0, open);
+    const auto it = std::find(names.begin(), names.end(), name);
+    ASSERT_NE(it, names.end()) << out;
+    ++chosen[name];
+    if (!finished) continue;
+    ++finished_total;
+    const json& schema = kSchemas[size_t(it - names.begin())];
+    const json v = json::parse(out.substr(open + 9), nullptr, false);
+    ASSERT_FALSE(v.is_discarded()) << out;
+    ASSERT_TRUE(valid(v, schema, schema)) << name << "\n" << out;
+  }
+  EXPECT_EQ(chosen.size(), names.size());
+  EXPECT_GT(finished_total, 250);
+}
+
+TEST(ToolCallConstraint, NameMaskAllowsExactlyTheTokensThatContinueAName) {
+  const auto g = std::make_shared<const JsonGrammar>(JsonGrammar::any_object());
+  ToolCallConstraint c({{"get_weather\n```json\n", g}, {"get_time\n```json\n", g}}, trie(), {});
+  std::vector<uint8_t> allowed;
+  c.allowed(allowed);
+  const auto continues = [](const std::string& done, const std::string& b) {
+    for (const std::string h : {"get_weather\n```json\n", "get_time\n```json\n"})
+      if (h.compare(0, done.size(), done) == 0 && h.size() >= done.size() + b.size() && h.compare(done.size(), b.size(), b) == 0)
+        return true;
+    return false;
+  };
+  for (int32_t id = 0; id < trie()->vocab_size(); ++id)
+    ASSERT_EQ(bool(allowed[size_t(id)]), !trie()->bytes(id).empty() && continues("", trie()->bytes(id))) << id;
+  // After "get_", only "weather…" and "time…" continue.
+  for (int32_t id = 0; id < trie()->vocab_size(); ++id)
+    if (trie()->bytes(id) == "get_" || trie()->bytes(id) == "get") {
+      ToolCallConstraint d({{"get_weather\n```json\n", g}, {"get_time\n```json\n", g}}, trie(), {});
+      d.advance(id);
+      d.allowed(allowed);
+      const std::string done = trie()->bytes(id);
+      for (int32_t t = 0; t < trie()->vocab_size(); ++t)
+        ASSERT_EQ(bool(allowed[size_t(t)]), !trie()->bytes(t).empty() && continues(done, trie()->bytes(t))) << t;
+    }
+  EXPECT_THROW(ToolCallConstraint({{"get\n", g}, {"get\n```", g}}, trie(), {}), Error);
 }
 
 TEST(JsonConstraint, MatcherAcceptsCompactJsonOfTheSchemaOnly) {

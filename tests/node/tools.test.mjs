@@ -1,6 +1,7 @@
 // The official openai npm client against dsv3 serve on the default model (DeepSeek-V3's chat
 // template and special tokens): a tool round trip (a forced call, returned and streamed, its
-// result sent back), structured output parsed by the client, and the reasoning split.
+// result sent back), a call required among several tools, structured output parsed by the
+// client, and the reasoning split.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
@@ -73,6 +74,31 @@ test('a streamed tool call: the client assembles the argument deltas', async () 
   assert.equal(call.function.name, 'get_weather');
   checkArguments(call.function.arguments);
   assert.ok(deltas > 2, `arguments arrived in ${deltas} deltas`);
+});
+
+test('tool_choice "required" with several tools: each call is one of them, with its arguments', async () => {
+  const several = [...tools, {
+    type: 'function',
+    function: {
+      name: 'get_time',
+      parameters: { type: 'object', properties: { zone: { enum: ['UTC', 'CET'] } }, required: ['zone'] },
+    },
+  }];
+  const r = await client.chat.completions.create({
+    model: 'default', messages: question, tools: several, tool_choice: 'required', n: 8, seed: 5, temperature: 1,
+    max_tokens: 64,
+  });
+  const names = new Set();
+  for (const c of r.choices) {
+    assert.equal(c.finish_reason, 'tool_calls');
+    assert.equal(c.message.tool_calls.length, 1);
+    const f = c.message.tool_calls[0].function;
+    names.add(f.name);
+    if (f.name === 'get_weather') checkArguments(f.arguments);
+    else assert.ok(['UTC', 'CET'].includes(JSON.parse(f.arguments).zone), f.arguments);
+    assert.ok(['get_weather', 'get_time'].includes(f.name), f.name);
+  }
+  assert.ok(names.size > 1, `sampled calls name ${[...names]}`);
 });
 
 test('structured output: json_schema content parses and validates', async () => {

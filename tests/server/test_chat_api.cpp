@@ -1,8 +1,11 @@
 // Chat features of dsv3 serve over loopback HTTP on the default model (its tokenizer has
-// DeepSeek-V3's special tokens and chat template): a forced tool call and its round trip, the
-// same call streamed as argument deltas, response_format JSON validated against its schema,
+// DeepSeek-V3's special tokens and chat template): a forced tool call and its round trip, a
+// call required among several tools, the same call streamed as argument deltas, response_format JSON validated against its schema,
 // refused schema features, and the reasoning split on a reply pre-filled with <think>.
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
 
 #include "server_process.h"
 #include "test_util.h"
@@ -75,6 +78,57 @@ TEST_F(ChatApi, ForcedToolCallAndItsRoundTrip) {
   ASSERT_EQ(r2.status, 200) << r2.raw;
   EXPECT_EQ(r2.j["choices"][0]["message"]["role"], "assistant");
   EXPECT_GT(r2.j["usage"]["prompt_tokens"].get<int>(), r.j["usage"]["prompt_tokens"].get<int>());
+}
+
+// tool_choice "required" with several tools: every call, greedy or sampled, names one of them
+// and its arguments follow that tool's schema (all enums here, so every call finishes).
+TEST_F(ChatApi, RequiredWithSeveralToolsCallsOneOfThem) {
+  const json tools = json::parse(R"([
+    {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object",
+      "properties": {"city": {"enum": ["Paris", "Tokyo"]}, "unit": {"enum": ["celsius", "fahrenheit"]}},
+      "required": ["city", "unit"]}}},
+    {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object",
+      "properties": {"zone": {"enum": ["UTC", "CET"]}}, "required": ["zone"]}}},
+    {"type": "function", "function": {"name": "search", "parameters": {"type": "object",
+      "properties": {"query": {"enum": ["news", "maps", "recipes"]}}, "required": ["query"]}}}])");
+  const auto schema_of = [&](const std::string& name) -> const json* {
+    for (const json& t : tools)
+      if (t["function"]["name"] == name) return &t["function"]["parameters"];
+    return nullptr;
+  };
+  std::set<std::string> names;
+  for (const double temperature : {0.0, 1.0}) {
+    json body = weather_request("required");
+    body["tools"] = tools;
+    body["temperature"] = temperature;
+    body["n"] = temperature == 0 ? 1 : 8;
+    body["seed"] = 3;
+    const Reply r = chat(body);
+    ASSERT_EQ(r.status, 200) << r.raw;
+    for (const json& c : r.j["choices"]) {
+      ASSERT_EQ(c["finish_reason"], "tool_calls") << c.dump();
+      ASSERT_EQ(c["message"]["tool_calls"].size(), 1u) << c.dump();
+      const json& f = c["message"]["tool_calls"][0]["function"];
+      const json* schema = schema_of(f["name"].get<std::string>());
+      ASSERT_NE(schema, nullptr) << c.dump();
+      names.insert(f["name"].get<std::string>());
+      const json a = json::parse(f["arguments"].get<std::string>(), nullptr, false);
+      ASSERT_TRUE(a.is_object()) << c.dump();
+      for (const auto& [k, v] : a.items()) {
+        ASSERT_TRUE((*schema)["properties"].contains(k)) << c.dump();
+        const json& allowed = (*schema)["properties"][k]["enum"];
+        EXPECT_NE(std::find(allowed.begin(), allowed.end(), v), allowed.end()) << c.dump();
+      }
+      for (const json& k : (*schema)["required"]) EXPECT_TRUE(a.contains(k.get<std::string>())) << c.dump();
+    }
+  }
+  EXPECT_GT(names.size(), 1u);  // sampling reaches more than one tool
+  // Two tools of one name are refused.
+  json dup = weather_request("required");
+  dup["tools"] = json::array({tools[0], tools[0]});
+  const Reply bad = chat(dup);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.j["error"]["param"], "tools[1].function.name") << bad.body;
 }
 
 TEST_F(ChatApi, StreamedToolCallArrivesAsArgumentDeltas) {

@@ -47,7 +47,8 @@ server::ServerOptions parse_options(const Args& a, const std::string& dir) {
     return v;
   };
   o.max_body_bytes = positive("max-body-bytes", 1 << 20);
-  o.read_timeout_s = int(positive("read-timeout", 30));
+  o.read_timeout_s = a.number("read-timeout", 30);  // seconds, fractions allowed
+  if (!(o.read_timeout_s >= 0.001 && o.read_timeout_s <= 86400)) fail("--read-timeout must be in [0.001, 86400] seconds");
   o.scheduler.max_sequences = positive("max-sequences", 16);
   o.scheduler.max_queue = positive("max-queue", 64);
   o.scheduler.batcher.max_prefill_tokens = positive("max-prefill-tokens", 512);
