@@ -149,10 +149,13 @@ TEST(PrefixCache, SequencesShareTheCachedPagesInPlace) {
       ids.push_back(b.add(std::move(r)));
     }
     *prefill = b.step();
-    if (cache_bytes > 0)
-      for (int64_t p = 0; p < 4; ++p)
-        for (int64_t i = 1; i < N; ++i)
+    if (cache_bytes > 0) {
+      for (int64_t p = 0; p < 4; ++p) {
+        for (int64_t i = 1; i < N; ++i) {
           EXPECT_EQ(b.find(ids[size_t(i)])->cache.page(p).get(), b.find(ids[0])->cache.page(p).get()) << "page " << p;
+        }
+      }
+    }
     while (!b.empty()) b.step();
     return out;
   };
