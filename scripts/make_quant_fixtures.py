@@ -3,6 +3,9 @@
 32) packed in the GPTQ layout (asymmetric zeros stored minus one, act-order g_idx) and in AWQ's
 GEMM layout, each with `expected` F32 [16, 64]: W dequantized here, straight from the formats'
 published descriptions, independently of dsv3's C++ (plain Python, no dependencies).
+Also tests/data/quant/w8a8.safetensors: compressed-tensors int-quantized (llm-compressor's
+W8A8): int8 codes [16, 64], a BF16 weight_scale [16, 1] per output channel, a zero
+weight_zero_point, and `expected` = code x scale.
     usage: scripts/make_quant_fixtures.py [OUT_DIR]
 """
 import json
@@ -84,6 +87,23 @@ def main():
         "w.qweight": ("I32", [IN, OUT // 8], i32s(aq)),
         "w.qzeros": ("I32", [GROUPS, OUT // 8], i32s(az)),
         "w.scales": ("F16", [GROUPS, OUT], scales),
+        "expected": ("F32", [OUT, IN], struct.pack("<%df" % len(expected), *expected)),
+    })
+
+    write_w8a8(out_dir)
+
+
+def write_w8a8(out_dir):
+    rng = random.Random(12)
+    q = [[rng.randrange(-127, 128) for _ in range(IN)] for _ in range(OUT)]
+    # BF16 scales: a float32 whose low 16 bits are zero is exactly its BF16.
+    bits = [struct.unpack("<I", struct.pack("<f", rng.uniform(0.001, 0.02)))[0] >> 16 for _ in range(OUT)]
+    scale = [struct.unpack("<f", struct.pack("<I", b << 16))[0] for b in bits]
+    expected = [q[o][i] * scale[o] for o in range(OUT) for i in range(IN)]
+    write_safetensors(out_dir + "/w8a8.safetensors", {
+        "w.weight": ("I8", [OUT, IN], struct.pack("<%db" % (OUT * IN), *[x for row in q for x in row])),
+        "w.weight_scale": ("BF16", [OUT, 1], struct.pack("<%dH" % OUT, *bits)),
+        "w.weight_zero_point": ("I8", [OUT, 1], bytes(OUT)),
         "expected": ("F32", [OUT, IN], struct.pack("<%df" % len(expected), *expected)),
     })
 

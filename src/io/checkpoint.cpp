@@ -68,6 +68,12 @@ Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
   }
 }
 
+Checkpoint::Checkpoint(std::string source, std::vector<TensorInfo> tensors, std::shared_ptr<const void> owner)
+    : dir_(std::move(source)), held_(std::move(tensors)), owner_(std::move(owner)) {
+  for (const auto& t : held_)
+    if (!tensors_.emplace(t.name, &t).second) fail(dir_, ": tensor '", t.name, "' is stored twice");
+}
+
 void Checkpoint::add_file(const std::string& path) {
   files_.push_back(std::make_unique<SafetensorsFile>(path));
   for (const auto& t : files_.back()->tensors()) {

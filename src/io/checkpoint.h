@@ -14,6 +14,9 @@ namespace dsv3 {
 class Checkpoint {
  public:
   explicit Checkpoint(const std::string& dir);  // throws Error naming the file at fault
+  // Tensors converted from another container (a GGUF file set, model/gguf_bind.h) whose data
+  // `owner` keeps alive; `source` names it in errors.
+  Checkpoint(std::string source, std::vector<TensorInfo> tensors, std::shared_ptr<const void> owner);
 
   const std::string& dir() const { return dir_; }
   const TensorInfo* find(const std::string& name) const;
@@ -24,6 +27,8 @@ class Checkpoint {
   void add_file(const std::string& path);
   std::string dir_;
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
+  std::vector<TensorInfo> held_;
+  std::shared_ptr<const void> owner_;
   std::unordered_map<std::string, const TensorInfo*> tensors_;
 };
 

@@ -21,6 +21,8 @@ void put_str(std::string& out, const std::string& s) {
 }
 }  // namespace
 
+void GgufWriter::add_u16(const std::string& key, uint16_t v) { put_str(kv_, key), put<uint32_t>(kv_, 2), put(kv_, v), ++n_kv_; }
+void GgufWriter::add_i32(const std::string& key, int32_t v) { put_str(kv_, key), put<uint32_t>(kv_, 5), put(kv_, v), ++n_kv_; }
 void GgufWriter::add_u32(const std::string& key, uint32_t v) { put_str(kv_, key), put<uint32_t>(kv_, 4), put(kv_, v), ++n_kv_; }
 void GgufWriter::add_f32(const std::string& key, float v) { put_str(kv_, key), put<uint32_t>(kv_, 6), put(kv_, v), ++n_kv_; }
 void GgufWriter::add_bool(const std::string& key, bool v) { put_str(kv_, key), put<uint32_t>(kv_, 7), put<uint8_t>(kv_, v), ++n_kv_; }

@@ -12,7 +12,9 @@ namespace dsv3 {
 
 class GgufWriter {
  public:
+  void add_u16(const std::string& key, uint16_t v);
   void add_u32(const std::string& key, uint32_t v);
+  void add_i32(const std::string& key, int32_t v);
   void add_f32(const std::string& key, float v);
   void add_bool(const std::string& key, bool v);
   void add_string(const std::string& key, const std::string& v);
@@ -21,6 +23,7 @@ class GgufWriter {
   // ne[0] fastest (a matrix [rows, cols] is {cols, rows}); `bytes` holds the blocks.
   void add_tensor(const std::string& name, GgmlType type, const std::vector<int64_t>& ne, const void* bytes, size_t n);
 
+  size_t tensor_count() const { return tensors_.size(); }
   std::string image() const;                // the whole file
   void write(const std::string& path) const;  // atomically (temp file, rename)
 

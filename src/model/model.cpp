@@ -9,13 +9,22 @@
 #include "kernels/ops.h"
 #include "kernels/profile.h"
 #include "model/embedding.h"
+#include "model/gguf_bind.h"
 #include "model/mtp.h"
 
 namespace dsv3 {
 
 std::unique_ptr<Model> Model::load(const std::string& dir) {
-  const ModelConfig cfg = load_config((std::filesystem::path(dir) / "config.json").string());
-  auto ckpt = std::make_unique<Checkpoint>(dir);
+  ModelConfig cfg;
+  std::unique_ptr<Checkpoint> ckpt;
+  if (is_gguf_path(dir)) {
+    GgufModel g = open_gguf_model(dir);
+    cfg = std::move(g.config);
+    ckpt = std::move(g.checkpoint);
+  } else {
+    cfg = load_config((std::filesystem::path(dir) / "config.json").string());
+    ckpt = std::make_unique<Checkpoint>(dir);
+  }
   auto bound = std::make_unique<BoundWeights>(bind_weights(*ckpt, cfg));
   auto m = std::make_unique<Model>(cfg, bound->weights);
   m->unused_ = bound->unused;

@@ -31,7 +31,8 @@ struct TokenBatch {
 
 class Model {
  public:
-  // Loads config.json and the safetensors of a checkpoint folder, validating every tensor.
+  // Loads config.json and the safetensors of a checkpoint folder, or a llama.cpp deepseek2
+  // GGUF file / split set (a path ending in .gguf, model/gguf_bind.h), validating every tensor.
   static std::unique_ptr<Model> load(const std::string& dir);
   // A model over weights owned elsewhere (training).
   Model(ModelConfig cfg, ModelWeights weights);

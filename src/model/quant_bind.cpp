@@ -26,6 +26,14 @@ std::vector<T> copy_of(const TensorInfo& t) {
   return v;
 }
 
+// Integer tensor values of any width (zero points are I8 or I32 depending on the writer).
+std::vector<int64_t> tensor_to_i64_any(const TensorInfo& t) {
+  if (t.dtype != DType::I8) return tensor_to_i64(t);
+  std::vector<int64_t> v(t.nbytes);
+  for (size_t i = 0; i < t.nbytes; ++i) v[i] = int8_t(t.data[i]);
+  return v;
+}
+
 }  // namespace
 
 Int4Matrix bind_gptq(const TensorInfo& qweight, const TensorInfo& qzeros, const TensorInfo& scales,
@@ -66,6 +74,60 @@ Int4Matrix bind_awq(const TensorInfo& qweight, const TensorInfo& qzeros, const T
   v.in = cols;
   v.group_size = q.group_size;
   return int4_from_awq(v, (qweight.file + ": tensor '" + qweight.name + "'").c_str());
+}
+
+std::vector<float> dequantize_w8a8(const TensorInfo& weight, const TensorInfo& scale, const TensorInfo* zero_point,
+                                   int64_t rows, int64_t cols) {
+  expect(weight, DType::I8, {rows, cols});
+  const int64_t n = scale.numel();
+  const bool channel = n == rows && (scale.shape == std::vector<int64_t>{rows, 1} || scale.shape == std::vector<int64_t>{rows});
+  if (!channel && n != 1)
+    fail(scale.file, ": tensor '", scale.name, "' has shape ", scale.shape_str(), ", expected [", rows, ", 1] or [1]");
+  if (scale.dtype != DType::F32 && scale.dtype != DType::BF16 && scale.dtype != DType::F16)
+    fail(scale.file, ": tensor '", scale.name, "' has dtype ", dtype_name(scale.dtype), "; expected F32, BF16 or F16");
+  const std::vector<float> s = tensor_to_f32(scale);
+  if (zero_point) {
+    if (zero_point->dtype != DType::I8 && zero_point->dtype != DType::I32 && zero_point->dtype != DType::I64)
+      fail(zero_point->file, ": tensor '", zero_point->name, "' has dtype ", dtype_name(zero_point->dtype), "; expected an integer type");
+    for (int64_t z : tensor_to_i64_any(*zero_point))
+      if (z != 0) fail(zero_point->file, ": tensor '", zero_point->name, "': asymmetric INT8 (a nonzero zero point) is not supported");
+  }
+  std::vector<float> w(size_t(rows * cols));
+  const auto* q = reinterpret_cast<const int8_t*>(weight.data);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float sr = s[size_t(channel ? r : 0)];
+    for (int64_t c = 0; c < cols; ++c) w[size_t(r * cols + c)] = float(q[r * cols + c]) * sr;
+  }
+  return w;
+}
+
+Int4Matrix int4_from_q4_0(const uint8_t* blocks, int64_t rows, int64_t cols) {
+  constexpr int64_t kBlock = 32, kBlockBytes = 18;  // f16 d, 16 bytes of nibbles
+  Int4Matrix m;
+  m.rows = rows;
+  m.cols = cols;
+  m.group = kBlock;
+  m.padded_cols = (cols + 63) / 64 * 64;  // padding: code 0, d = m = 0
+  m.packed.assign(size_t(rows * m.row_bytes()), 0);
+  m.dm.assign(size_t(rows * m.groups() * 2), 0);
+  const int64_t nb = cols / kBlock;
+#pragma omp parallel for schedule(static) if (rows * cols > (1 << 16))
+  for (int64_t r = 0; r < rows; ++r) {
+    uint8_t* row = m.packed.data() + r * m.row_bytes();
+    const auto put = [&](int64_t j, uint8_t q) { row[(j / 64) * 32 + j % 32] |= j % 64 < 32 ? q : uint8_t(q << 4); };
+    for (int64_t g = 0; g < nb; ++g) {
+      const uint8_t* b = blocks + (r * nb + g) * kBlockBytes;
+      const uint16_t d = uint16_t(b[0] | (b[1] << 8));
+      for (int64_t l = 0; l < 16; ++l) {  // byte l: value l in the low nibble, value l + 16 in the high
+        put(g * kBlock + l, b[2 + l] & 0x0F);
+        put(g * kBlock + l + 16, b[2 + l] >> 4);
+      }
+      uint16_t* p = m.dm.data() + 2 * (r * m.groups() + g);
+      p[0] = d;
+      p[1] = f32_to_f16(-8.0f * f16_to_f32(d));
+    }
+  }
+  return m;
 }
 
 }  // namespace dsv3

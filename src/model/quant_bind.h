@@ -1,6 +1,7 @@
 // Binding a checkpoint's GPTQ tensors to an INT4 weight the kernels stream (repacked once).
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "io/safetensors.h"
 #include "kernels/quant_weight.h"
@@ -16,5 +17,17 @@ Int4Matrix bind_gptq(const TensorInfo& qweight, const TensorInfo& qzeros, const 
 // <stem>.qweight [in, out/8] I32, .qzeros [groups, out/8] I32, .scales [groups, out] F16 (AWQ GEMM).
 Int4Matrix bind_awq(const TensorInfo& qweight, const TensorInfo& qzeros, const TensorInfo& scales, int64_t rows,
                     int64_t cols, const QuantConfig& q);
+
+// compressed-tensors int-quantized (W8A8): <stem>.weight I8 [rows, cols] and .weight_scale
+// [rows, 1] (per channel) or [1] (per tensor) in F32/BF16/F16, with an optional
+// .weight_zero_point that must be all zero (symmetric). W as float32, each code times its row's
+// scale (exact for F16/BF16 scales); throws Error naming the file and tensor.
+std::vector<float> dequantize_w8a8(const TensorInfo& weight, const TensorInfo& scale, const TensorInfo* zero_point,
+                                   int64_t rows, int64_t cols);
+
+// llama.cpp's Q4_0 blocks of W [rows, cols] (cols a multiple of 32, gguf_types.h), repacked
+// exactly: each block of 32 values is one INT4 group of 32 with code q, d the block's F16 scale
+// and m = -8·d (exact in F16), so w = q·d + m = d·(q - 8) as llama.cpp dequantizes it.
+Int4Matrix int4_from_q4_0(const uint8_t* blocks, int64_t rows, int64_t cols);
 
 }  // namespace dsv3

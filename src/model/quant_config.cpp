@@ -27,6 +27,27 @@ int64_t block_size(const nlohmann::json& q, const std::string& what) {
   return b[0].get<int64_t>();
 }
 
+// compressed-tensors: every config group's weights must be symmetric 8-bit ints, per channel or
+// per tensor, stored as int8 ("int-quantized"). Activation settings (W8A8's dynamic per-token
+// int8 inputs) are accepted and not emulated: dsv3 multiplies by the exact dequantized weights.
+void parse_compressed_tensors(const nlohmann::json& q, const std::string& what, QuantConfig& qc) {
+  const std::string where = what + ": quantization_config";
+  const std::string format = q.value("format", "");
+  if (format != "int-quantized")
+    fail(where, ".format \"", format, "\" is not supported for compressed-tensors (int-quantized only)");
+  if (!q.contains("config_groups") || !q["config_groups"].is_object() || q["config_groups"].empty())
+    fail(where, ": compressed-tensors needs a config_groups object");
+  for (const auto& [name, g] : q["config_groups"].items()) {
+    const nlohmann::json w = g.is_object() ? g.value("weights", nlohmann::json()) : nlohmann::json();
+    if (!w.is_object()) fail(where, ".config_groups.", name, " has no weights object");
+    const std::string strategy = w.value("strategy", "");
+    if (w.value("num_bits", 0) != 8 || w.value("type", "") != "int" || !w.value("symmetric", false) ||
+        (strategy != "channel" && strategy != "tensor"))
+      fail(where, ".config_groups.", name, ".weights: only symmetric 8-bit int weights per channel or per tensor are supported");
+  }
+  qc.bits = 8;
+}
+
 }  // namespace
 
 void parse_quantization_config(const nlohmann::json& q, const std::string& what, ModelConfig& c) {
@@ -64,7 +85,9 @@ void parse_quantization_config(const nlohmann::json& q, const std::string& what,
       fail(what, ": quantization_config.group_size ", qc.group_size, " is not supported for awq (a multiple of 32)");
     return;
   }
-  fail(what, ": quantization_config.quant_method \"", method, "\" is not supported (fp8, blockwise_int8, gptq, awq)");
+  if (method == "compressed-tensors") return parse_compressed_tensors(q, what, qc);
+  fail(what, ": quantization_config.quant_method \"", method,
+       "\" is not supported (fp8, blockwise_int8, gptq, awq, compressed-tensors)");
 }
 
 }  // namespace dsv3

@@ -12,7 +12,9 @@ struct ModelConfig;
 
 struct QuantConfig {
   // "" (none), "fp8" (DeepSeek's block FP8), "blockwise_int8" (the same layout with int8
-  // codes), "gptq" (qweight/qzeros/scales/g_idx), "awq" (qweight/qzeros/scales, GEMM packing)
+  // codes), "gptq" (qweight/qzeros/scales/g_idx), "awq" (qweight/qzeros/scales, GEMM packing),
+  // "compressed-tensors" (format int-quantized: int8 weights with per-channel or per-tensor
+  // weight_scale, as llm-compressor writes W8A8)
   std::string method;
   int bits = 0;                  // gptq, awq: 4
   int64_t group_size = 0;        // gptq, awq; gptq's -1 (one group per row) is stored as 0

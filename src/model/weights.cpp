@@ -22,8 +22,10 @@ class Binder {
   Weight matrix(const std::string& name, int64_t rows, int64_t cols) {
     const std::string stem = name.substr(0, name.size() - 7);  // without ".weight"
     if (!has(name) && has(stem + ".qweight")) return gptq(stem, rows, cols);
+    if (!has(name) && has(stem + ".q4_0")) return q4_0(stem, rows, cols);
     const TensorInfo& t = tensor(name);
     check_shape(t, {rows, cols});
+    if (t.dtype == DType::I8 && cfg_.quant.method == "compressed-tensors") return w8a8(name, t, rows, cols);
     Weight w;
     w.dtype = t.dtype;
     w.rows = rows;
@@ -55,6 +57,24 @@ class Binder {
     const TensorInfo* g_idx = has(stem + ".g_idx") ? &tensor(stem + ".g_idx") : nullptr;
     out_.int4.push_back(bind_gptq(tensor(stem + ".qweight"), tensor(stem + ".qzeros"), tensor(stem + ".scales"), g_idx,
                                   rows, cols, cfg_.quant));
+    return int4_weight(rows, cols);
+  }
+
+  // compressed-tensors W8A8, dequantized once to float32 (the INT8 kernels take 128x128 block
+  // scales, not one per output channel).
+  Weight w8a8(const std::string& name, const TensorInfo& t, int64_t rows, int64_t cols) {
+    const TensorInfo* zero = has(name + "_zero_point") ? &tensor(name + "_zero_point") : nullptr;
+    out_.storage.push_back(dequantize_w8a8(t, tensor(name + "_scale"), zero, rows, cols));
+    return f32_weight(out_.storage.back().data(), rows, cols);
+  }
+
+  // llama.cpp Q4_0 blocks (a GGUF tensor, model/gguf_bind.h), repacked exactly for the INT4 kernels.
+  Weight q4_0(const std::string& stem, int64_t rows, int64_t cols) {
+    const TensorInfo& t = tensor(stem + ".q4_0");
+    check_shape(t, {rows, cols});
+    if (cols % 32 != 0 || t.nbytes != size_t(rows * cols / 32 * 18))
+      fail(t.file, ": tensor '", t.name, "' is not whole Q4_0 blocks of [", rows, ", ", cols, "]");
+    out_.int4.push_back(int4_from_q4_0(t.data, rows, cols));
     return int4_weight(rows, cols);
   }
 

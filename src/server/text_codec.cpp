@@ -110,7 +110,8 @@ class TokenizerCodec : public TextCodec {
 std::unique_ptr<TextCodec> make_id_codec() { return std::make_unique<IdCodec>(); }
 
 std::unique_ptr<TextCodec> make_text_codec(const std::string& model_dir) {
-  if (!std::filesystem::exists(std::filesystem::path(model_dir) / "tokenizer.json")) return make_id_codec();
+  const bool gguf = std::filesystem::path(model_dir).extension() == ".gguf";  // the tokenizer is in its metadata
+  if (!gguf && !std::filesystem::exists(std::filesystem::path(model_dir) / "tokenizer.json")) return make_id_codec();
   return std::make_unique<TokenizerCodec>(Tokenizer::load(model_dir));
 }
 

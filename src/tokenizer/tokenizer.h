@@ -34,7 +34,8 @@ struct TokenizerConfig {
 
 class Tokenizer {
  public:
-  // Reads DIR/tokenizer.json and, if present, DIR/tokenizer_config.json.
+  // Reads DIR/tokenizer.json and, if present, DIR/tokenizer_config.json; or, for a path ending
+  // in .gguf, the tokenizer in that llama.cpp file's metadata (gguf_tokenizer.h).
   static Tokenizer load(const std::string& dir);
   // From parsed files; `config` may be null. `what` names the source in errors.
   static Tokenizer from_json(const nlohmann::json& tokenizer_json, const nlohmann::json* config, const std::string& what);

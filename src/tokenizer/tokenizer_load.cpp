@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "io/json_file.h"
 #include "tokenizer/byte_level.h"
+#include "tokenizer/gguf_tokenizer.h"
 #include "tokenizer/tokenizer_impl.h"
 
 namespace dsv3 {
@@ -176,6 +177,7 @@ Tokenizer Tokenizer::from_json_checked(const json& tj, const json* config, const
 
 Tokenizer Tokenizer::load(const std::string& dir) {
   namespace fs = std::filesystem;
+  if (fs::path(dir).extension() == ".gguf") return tokenizer_from_gguf(GgufFile(dir).contents(), dir);  // llama.cpp's
   const fs::path tj = fs::path(dir) / "tokenizer.json", cj = fs::path(dir) / "tokenizer_config.json";
   if (!fs::exists(tj)) fail(dir, ": no tokenizer.json");
   const json tokenizer_json = read_json_file(tj.string());

@@ -2,6 +2,7 @@
 // safetensors fixtures written by scripts/make_quant_fixtures.py, which dequantizes them in
 // plain Python from the formats' published descriptions: dsv3's repacked INT4 must give the
 // same weights (up to the F16 rounding of the group offset m = -zero · d) and products.
+// compressed-tensors W8A8 (int8 codes, per-channel BF16 scales) must dequantize exactly.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,7 +10,16 @@
 #include "core/error.h"
 #include "io/safetensors.h"
 #include "kernels/linear.h"
+#include <algorithm>
+#include <filesystem>
+#include <map>
+
+#include "io/checkpoint.h"
+#include "io/safetensors_writer.h"
+#include "model/config.h"
+#include "model/model.h"
 #include "model/quant_bind.h"
+#include "model/tensor_table.h"
 #include "test_util.h"
 
 namespace dsv3 {
@@ -75,6 +85,106 @@ TEST(QuantBind, WrongTensorsAreOneClearLine) {
     EXPECT_NE(std::string(e.what()).find("tensor 'expected' has dtype F32; expected F16"), std::string::npos) << e.what();
   }
   EXPECT_THROW(bind_awq(*f.find("w.qweight"), *f.find("w.qzeros"), *f.find("w.scales"), kOut, kIn, config("awq")), Error);
+}
+
+TEST(QuantBind, CompressedTensorsW8A8MatchesTheIndependentDequantization) {
+  const SafetensorsFile f(test::data_path("quant/w8a8.safetensors"));
+  const std::vector<float> w = dequantize_w8a8(*f.find("w.weight"), *f.find("w.weight_scale"),
+                                               f.find("w.weight_zero_point"), kOut, kIn);
+  EXPECT_EQ(w, tensor_to_f32(*f.find("expected")));
+  // Per tensor: one scale for every row.
+  TensorInfo one = *f.find("w.weight_scale");
+  one.shape = {1};
+  one.nbytes = 2;
+  const std::vector<float> t = dequantize_w8a8(*f.find("w.weight"), one, nullptr, kOut, kIn);
+  const std::vector<float> e = tensor_to_f32(*f.find("expected")), s = tensor_to_f32(*f.find("w.weight_scale"));
+  for (int64_t c = 0; c < kIn; ++c) EXPECT_EQ(t[size_t(kIn + c)], e[size_t(kIn + c)] / s[1] * s[0]);
+}
+
+TEST(QuantBind, CompressedTensorsRefusesWhatItCannotRead) {
+  const SafetensorsFile f(test::data_path("quant/w8a8.safetensors"));
+  try {  // the scale of another shape
+    dequantize_w8a8(*f.find("w.weight"), *f.find("expected"), nullptr, kOut, kIn);
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("tensor 'expected' has shape [16, 64], expected [16, 1] or [1]"), std::string::npos) << e.what();
+  }
+  TensorInfo zp = *f.find("w.weight_zero_point");
+  std::vector<uint8_t> ones(16, 1);
+  zp.data = ones.data();
+  EXPECT_THROW(dequantize_w8a8(*f.find("w.weight"), *f.find("w.weight_scale"), &zp, kOut, kIn), Error);
+  // quantization_config: int-quantized 8-bit symmetric only.
+  const auto cfg = [](const std::string& format, int bits) {
+    json j = read_json_file(test::model_path("v3-tiny") + "/config.json");
+    j["quantization_config"] = {{"quant_method", "compressed-tensors"}, {"format", format},
+                                {"config_groups", {{"group_0", {{"targets", {"Linear"}},
+                                                                {"weights", {{"num_bits", bits}, {"type", "int"},
+                                                                             {"symmetric", true}, {"strategy", "channel"}}}}}}}};
+    return parse_config(j, "config.json");
+  };
+  EXPECT_EQ(cfg("int-quantized", 8).quant.method, "compressed-tensors");
+  EXPECT_THROW(cfg("pack-quantized", 4), Error);
+  EXPECT_THROW(cfg("int-quantized", 4), Error);
+}
+
+// A whole checkpoint in the W8A8 layout (every linear matrix int8 per output channel, BF16
+// scales) binds each matrix to exactly code x scale.
+TEST(QuantBind, CompressedTensorsCheckpointBindsEveryMatrix) {
+  const std::string src = test::model_path("v3-tiny");
+  const ModelConfig cfg = load_config(src + "/config.json");
+  const Checkpoint ck(src);
+  const test::TempDir dir;
+  SafetensorsWriter w;
+  std::map<std::string, std::vector<float>> want;
+  const TensorTable table(cfg);
+  for (const TensorSpec& t : table.tensors()) {
+    const TensorInfo* in = ck.find(t.name);
+    if (!in) continue;
+    if (t.role != TensorRole::kLinear) {
+      w.add(t.name, in->dtype, in->shape, in->data, in->nbytes);
+      continue;
+    }
+    const int64_t rows = t.shape[0], cols = t.shape[1];
+    const std::vector<float> x = tensor_to_f32(*in);
+    std::vector<int8_t> q(x.size());
+    std::vector<uint16_t> scale(static_cast<size_t>(rows));
+    std::vector<float>& deq = want[t.name];
+    deq.resize(x.size());
+    for (int64_t r = 0; r < rows; ++r) {
+      float amax = 0;
+      for (int64_t c = 0; c < cols; ++c) amax = std::max(amax, std::fabs(x[size_t(r * cols + c)]));
+      scale[size_t(r)] = f32_to_bf16(amax / 127);
+      const float s = bf16_to_f32(scale[size_t(r)]);
+      for (int64_t c = 0; c < cols; ++c) {
+        const size_t i = size_t(r * cols + c);
+        q[i] = int8_t(std::clamp(std::nearbyint(x[i] / s), -127.0f, 127.0f));
+        deq[i] = float(q[i]) * s;
+      }
+    }
+    w.add(t.name, DType::I8, t.shape, q.data(), q.size());
+    w.add(t.name + "_scale", DType::BF16, {rows, 1}, scale.data(), scale.size() * 2);
+  }
+  w.write(dir.file("model.safetensors"));
+  json j = read_json_file(src + "/config.json");
+  j["quantization_config"] = {{"quant_method", "compressed-tensors"}, {"format", "int-quantized"},
+                              {"config_groups", {{"group_0", {{"targets", {"Linear"}},
+                                                              {"weights", {{"num_bits", 8}, {"type", "int"},
+                                                                           {"symmetric", true}, {"strategy", "channel"}}}}}}},
+                              {"ignore", {"lm_head"}}};
+  test::write_text(dir.file("config.json"), j.dump());
+  const auto m = Model::load(dir.path());
+  ModelWeights mw = m->weights();
+  size_t checked = 0;
+  for_each_tensor(m->config(), mw,
+                  {[&](const std::string& n, Weight& wt, TensorRole role) {
+                     if (role != TensorRole::kLinear) return;
+                     ASSERT_EQ(wt.dtype, DType::F32) << n;
+                     const std::vector<float>& e = want.at(n);
+                     EXPECT_TRUE(std::equal(e.begin(), e.end(), static_cast<const float*>(wt.data))) << n;
+                     ++checked;
+                   },
+                   [](const std::string&, Vec&, TensorRole) {}});
+  EXPECT_EQ(checked, want.size());
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "model/model.h"
 #include "model/tensor_table.h"
 #include "quantize_formats.h"
+#include "quantize_gguf.h"
 
 namespace fs = std::filesystem;
 
@@ -36,6 +37,8 @@ const char* kUsage =
     "--format int4: GPTQ (qweight/qzeros/scales/g_idx, symmetric, --group input columns per scale).\n"
     "--lm-head quantizes the output head as well. FP8 sources are dequantized first for int8/int4\n"
     "(see docs/quantization.md).\n";
+
+const char* kGgufHeader = "\nusage: dsv3 quantize --model DIR|FILE.gguf ";
 
 std::vector<float> finite_f32(const TensorInfo& t) {
   std::vector<float> w = tensor_to_f32(t);
@@ -65,9 +68,11 @@ std::vector<float> fp8_values(const Checkpoint& ck, const TensorInfo& t, int64_t
 }  // namespace
 
 int cmd_quantize(int argc, char** argv) {
-  const Args a(argc, argv, {"model", "out", "shard-mb", "threads", "format", "group"}, {"help", "lm-head"});
-  if (a.has("help")) return std::fputs(kUsage, stdout), 0;
+  const Args a(argc, argv, {"model", "out", "shard-mb", "threads", "format", "group", "type", "split-tensors"},
+               {"help", "lm-head", "mtp"});
+  if (a.has("help")) return std::printf("%s%s%s", kUsage, kGgufHeader, kQuantizeGgufUsage), 0;
   apply_threads(a);
+  if (a.str("format") == "gguf") return quantize_to_gguf(a);
   const fs::path in = a.required("model"), out = a.required("out");
   const int64_t shard_mb = a.integer("shard-mb", 4096);
   if (shard_mb < 1) fail("--shard-mb must be >= 1");

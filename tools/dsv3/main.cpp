@@ -26,7 +26,7 @@ const Command kCommands[] = {
     {"info", dsv3::cli::cmd_info, "architecture, parameter counts, bytes per token of a checkpoint"},
     {"logits", dsv3::cli::cmd_logits, "write the logits (and MTP logits) of every prompt position"},
     {"generate", dsv3::cli::cmd_generate, "continue a prompt (greedy or sampled)"},
-    {"quantize", dsv3::cli::cmd_quantize, "copy a checkpoint with its linear layers in FP8, INT8 or INT4 (GPTQ)"},
+    {"quantize", dsv3::cli::cmd_quantize, "copy a checkpoint with its linear layers in FP8, INT8 or INT4 (GPTQ), or write it as a llama.cpp GGUF"},
     {"perplexity", dsv3::cli::cmd_perplexity, "perplexity of a text, and KL divergence / top-1 agreement against a base model"},
     {"bench", dsv3::cli::cmd_bench, "prefill and decode speed against the machine's measured limits"},
     {"tokenize", dsv3::cli::cmd_tokenize, "text (or JSONL of texts) to token ids"},

@@ -9,6 +9,7 @@
 namespace dsv3::cli {
 
 std::optional<Tokenizer> load_model_tokenizer(const std::string& model_dir) {
+  if (std::filesystem::path(model_dir).extension() == ".gguf") return Tokenizer::load(model_dir);  // in its metadata
   if (!std::filesystem::exists(std::filesystem::path(model_dir) / "tokenizer.json")) return std::nullopt;
   return Tokenizer::load(model_dir);
 }
