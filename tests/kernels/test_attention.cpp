@@ -127,6 +127,7 @@ TEST(Attend, MaskedQueryBlockWithOwnValuesMatchesEachRowAloneInDouble) {
         ASSERT_EQ(alone[size_t(i)], o[size_t(j * dv + i)]) << "transposed=" << transposed << " j=" << j << " i=" << i;
     }
   }
+}
 
 // A paged cache (pages of 16 positions, each [c_KV 16 x r | k_R 16 x dr] after a header,
 // stored out of order) gives the contiguous cache's attention.
