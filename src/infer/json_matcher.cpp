@@ -10,7 +10,9 @@ namespace {
 using Kind = GrammarNode::Kind;
 
 // Phases of each frame kind.
-enum StringPhase : uint8_t { kOpenQuote, kText, kEscape, kUnicode };
+// A \u escape of a high surrogate (D800-DBFF) must be followed by a \u escape of a low one
+// (DC00-DFFF), and a low one may not stand alone (RFC 8259 section 7; JSON parsers reject both).
+enum StringPhase : uint8_t { kOpenQuote, kText, kEscape, kUnicode, kLowBackslash, kLowU, kLowUnicode };
 enum NumberPhase : uint8_t { kSign, kMinus, kZero, kDigits, kPoint, kFraction, kExpMark, kExpSign, kExponent };
 enum ObjectPhase : uint8_t { kOpenBrace, kFirstKey, kKey, kColon, kAfterValue, kNextKey };
 enum ArrayPhase : uint8_t { kOpenBracket, kFirstItem, kAfterItem, kNextItem };
@@ -20,6 +22,9 @@ constexpr uint32_t kMaxNumberBytes = 24, kMaxIntegerBytes = 16;
 
 bool digit(uint8_t b) { return b >= '0' && b <= '9'; }
 bool hex(uint8_t b) { return digit(b) || (b >= 'a' && b <= 'f') || (b >= 'A' && b <= 'F'); }
+uint32_t hex_value(uint8_t b) { return digit(b) ? b - '0' : (b | 0x20) - 'a' + 10; }
+bool high_surrogate(uint32_t u) { return u >= 0xD800 && u <= 0xDBFF; }
+bool low_surrogate(uint32_t u) { return u >= 0xDC00 && u <= 0xDFFF; }
 
 // Keys of an object that may come next: from `next` on, up to and including the first required.
 uint64_t key_candidates(const GrammarNode& n, uint32_t next) {
@@ -139,6 +144,7 @@ JsonMatcher::Result JsonMatcher::string_byte(Frame& f, uint8_t b) {
       if (b == 'u') {
         f.phase = kUnicode;
         f.pos = 0;
+        f.count = 0;
         return kConsumed;
       }
       for (char e : std::string_view("\"\\/bfnrt"))
@@ -148,8 +154,29 @@ JsonMatcher::Result JsonMatcher::string_byte(Frame& f, uint8_t b) {
         }
       return kReject;
     case kUnicode:
+    case kLowUnicode: {
       if (!hex(b)) return kReject;
-      if (++f.pos == 4) f.phase = kText;
+      f.count = f.count * 16 + hex_value(b);  // the code unit read so far
+      if (++f.pos < 4) return kConsumed;
+      const bool low = low_surrogate(f.count);
+      if (f.phase == kLowUnicode) {
+        if (!low) return kReject;
+        f.phase = kText;
+      } else {
+        if (low) return kReject;
+        f.phase = high_surrogate(f.count) ? kLowBackslash : kText;
+      }
+      return kConsumed;
+    }
+    case kLowBackslash:
+      if (b != '\\') return kReject;
+      f.phase = kLowU;
+      return kConsumed;
+    case kLowU:
+      if (b != 'u') return kReject;
+      f.phase = kLowUnicode;
+      f.pos = 0;
+      f.count = 0;
       return kConsumed;
   }
   return kReject;

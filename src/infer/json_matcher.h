@@ -41,7 +41,7 @@ class JsonMatcher {
     uint8_t phase = 0;
     Utf8Check utf8;       // strings: the character being read
     uint16_t pos = 0;     // literal / key byte position; the chosen key once read
-    uint32_t count = 0;   // array items; object: the next property index; number bytes
+    uint32_t count = 0;   // array items; object: the next property index; number bytes; a \u code unit
     uint64_t alive = 0;   // literals / keys still possible
   };
   Result on_byte(Frame& f, uint8_t b);

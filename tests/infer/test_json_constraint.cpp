@@ -245,6 +245,14 @@ TEST(JsonConstraint, MatcherAcceptsCompactJsonOfTheSchemaOnly) {
   EXPECT_FALSE(matches(R"({"age":1,"name":"\x"})"));    // bad escape
   EXPECT_FALSE(matches("{\"age\":1,\"name\":\"\x01\"}"));  // control byte
   EXPECT_FALSE(matches("{\"age\":1,\"name\":\"\xff\"}"));  // not UTF-8
+  // \u escapes of UTF-16 surrogates only in high-low pairs (what JSON parsers accept).
+  EXPECT_TRUE(matches(R"({"age":1,"name":"\ud83d\uDE00"})"));
+  EXPECT_FALSE(matches(R"({"age":1,"name":"\uDDD0"})"));         // a lone low surrogate
+  EXPECT_FALSE(matches(R"({"age":1,"name":"\ud83d"})"));         // a high one left unpaired
+  EXPECT_FALSE(matches(R"({"age":1,"name":"\ud83dx"})"));
+  EXPECT_FALSE(matches(R"({"age":1,"name":"\ud83d\u0041"})"));  // followed by a non-surrogate
+  for (const char* s : {R"({"age":1,"name":"\ud83d\uDE00"})", R"({"age":1,"name":"\uDDD0"})"})
+    EXPECT_EQ(matches(s), json::accept(s)) << s;
   const auto number = JsonGrammar::from_schema(json::parse(R"({"type": "number"})"));
   JsonMatcher m(number);
   EXPECT_TRUE(m.feed("-0.5E+10"));
