@@ -26,6 +26,11 @@ float float32_tolerance(const float* ref, size_t n, int64_t terms) {
   return 4.0f * std::sqrt(float(terms)) * FLT_EPSILON * scale;
 }
 
+std::string test_name(std::string fixture) {
+  std::replace(fixture.begin(), fixture.end(), '-', '_');
+  return fixture;
+}
+
 float max_abs_diff(const float* a, const float* b, size_t n) {
   float m = 0.0f;
   for (size_t i = 0; i < n; ++i) {

@@ -13,6 +13,10 @@ std::string model_path(const std::string& name);        // tests/data/models/<na
 
 float max_abs_diff(const float* a, const float* b, size_t n);
 
+// A fixture name as a GoogleTest parameter name ("v3-tiny" -> "v3_tiny": names allow only
+// letters, digits and '_').
+std::string test_name(std::string fixture);
+
 // The tolerance for two float32 evaluations of one result that add the same products in other
 // orders (or associate them differently): the rounding error of a sum of `terms` products grows
 // like sqrt(terms)·ε relative to the values' magnitude (ε = FLT_EPSILON), times a safety factor

@@ -3,7 +3,6 @@
 // one built from scratch after every step, rejections included.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <map>
 
 #include "core/error.h"
@@ -89,9 +88,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, GreedySpeculative,
                          ::testing::Values(Case{"v3-tiny", 1}, Case{"v3-tiny", 2}, Case{"v3-tiny", 4},
                                            Case{"v3-tiny-fp8", 1}, Case{"v3-tiny-fp8", 3}),
                          [](const auto& i) {
-                           std::string s = i.param.model + "_draft" + std::to_string(i.param.drafts);
-                           std::replace(s.begin(), s.end(), '-', '_');
-                           return s;
+                           return test::test_name(i.param.model + "_draft" + std::to_string(i.param.drafts));
                          });
 
 TEST(Speculative, NeedsAnMtpModule) {

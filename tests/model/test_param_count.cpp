@@ -3,7 +3,6 @@
 // MTP share, active parameters and bytes per token, on every fixture (BF16, FP8, V2-style).
 #include <gtest/gtest.h>
 
-#include <algorithm>
 
 #include "kernels/quant_weight.h"
 #include "model/param_count.h"
@@ -67,11 +66,7 @@ TEST_P(ParamCountFixtures, TableCountsEqualTheWeightStructs) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, ParamCountFixtures, ::testing::Values("v3-tiny", "v3-tiny-fp8", "v2-lite-tiny"),
-                         [](const auto& param_info) {
-                           std::string s = param_info.param;
-                           std::replace(s.begin(), s.end(), '-', '_');
-                           return s;
-                         });
+                         [](const auto& param_info) { return test::test_name(param_info.param); });
 
 }  // namespace
 }  // namespace dsv3
