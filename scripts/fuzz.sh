@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-30}"
 jobs=$(nproc)
-CXX=clang++ CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDSV3_FUZZ=ON \
+CXX=clang++ CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DDSV3_FUZZ=ON \
   -DDSV3_BUILD_TESTS=OFF -DDSV3_BUILD_BENCH=OFF >/dev/null
 cmake --build build-fuzz -j"$jobs" --target fuzz_tokenizer_encode fuzz_tokenizer_json fuzz_safetensors fuzz_config fuzz_trace fuzz_gguf \
   fuzz_json_schema fuzz_eval_task
