@@ -20,11 +20,8 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 // Unique per pair of ranks: between two ranks a value kind and direction names one stage.
 int message_tag(const Message& m) { return (m.of.mb * 2 + int(m.value)) * 2 + m.of.dir; }
 
-// MPI counts are int: large buffers are reduced in pieces.
-void all_reduce_sum(dist::Communicator& comm, float* data, int64_t count) {
-  for (int64_t at = 0; at < count; at += int64_t(1) << 28)
-    comm.all_reduce(data + at, std::min(count - at, int64_t(1) << 28), dist::Elem::F32, dist::ReduceOp::Sum);
-}
+// The evaluation's activations (outside any step, so no step message is in flight).
+constexpr int kEvalTag = 30002;
 
 // Test hook: DSV3_PIPELINE_FAULT="RANK:OP:kill|error" makes that rank die (SIGKILL) or fail
 // with an Error when it reaches operation OP of a step, to check that the job ends everywhere.
@@ -50,20 +47,10 @@ void maybe_fault(int rank, size_t op) {
 
 }  // namespace
 
-std::vector<StageRange> stage_ranges(const std::vector<int>& stage_layers) {
-  std::vector<StageRange> r;
-  int64_t at = 0;
-  for (int n : stage_layers) {
-    r.push_back({at, at + n});
-    at += n;
-  }
-  return r;
-}
-
 PipelineExecutor::PipelineExecutor(Schedule s, const std::vector<int>& stage_layers, dist::Communicator& comm,
-                                   const ModelConfig& cfg, Precision p, int64_t n_params)
+                                   const ModelConfig& cfg, Precision p, StageParams& params)
     : s_(std::move(s)), ranges_(stage_ranges(stage_layers)), comm_(comm), cfg_(cfg), model_(cfg_, p),
-      n_params_(n_params), rank_(comm.rank()) {
+      params_(params), rank_(comm.rank()) {
   if (s_.ranks != comm.size()) fail("pipeline: the schedule has ", s_.ranks, " ranks, the group ", comm.size());
   if (int(ranges_.size()) != s_.stages || ranges_.back().end != cfg.num_hidden_layers)
     fail("pipeline: ", ranges_.size(), " stage sizes for ", s_.stages, " stages of ", cfg.num_hidden_layers, " layers");
@@ -92,7 +79,26 @@ void PipelineExecutor::chunk_done(const Chunk& c) {
   }
 }
 
+void PipelineExecutor::await_value(Value v, const Chunk& of) {
+  const auto it = receiving_.find({int(v), of.dir, of.mb, of.stage});
+  if (it == receiving_.end()) return;
+  it->second->wait();
+  receiving_.erase(it);
+}
+
+// What a compute operation reads from other ranks: the activation of its forward chunk's
+// previous stage, the input gradient of its backward chunk's next stage (both for an F&B pair,
+// as dualpipe.py waits before a pair).
+void PipelineExecutor::await_inputs(const Op& op) {
+  const bool f = op.kind == OpKind::kF || op.kind == OpKind::kFB;
+  const bool b = op.kind == OpKind::kB || op.kind == OpKind::kBW || op.kind == OpKind::kFB;
+  if (f && op.a.stage > 0) await_value(Value::kAct, {op.a.dir, op.a.mb, op.a.stage - 1});
+  const Chunk& bc = op.kind == OpKind::kFB ? op.b : op.a;
+  if (b && bc.stage < s_.stages - 1) await_value(Value::kGrad, {bc.dir, bc.mb, bc.stage + 1});
+}
+
 std::vector<float> PipelineExecutor::take(Value v, const Chunk& of) {
+  await_value(v, of);
   auto it = values_.find({int(v), of.dir, of.mb, of.stage});
   if (it == values_.end())
     fail("pipeline rank ", rank_, ": ", v == Value::kAct ? "activation" : "gradient", " of ", of.dir, ".", of.mb, "@s",
@@ -160,11 +166,12 @@ void PipelineExecutor::weight(const Chunk& c) {
   chunk_done(c);
 }
 
-// Posts every send and receive of the batch, then waits for all of them (dualpipe.py's
-// batch_isend_irecv + wait): two ranks that send to each other in one batch cannot deadlock.
+// Posts every send and receive of the batch (dualpipe.py's batch_isend_irecv) and returns: the
+// chunk that reads a received value waits for it (await_inputs), and sends complete by the end
+// of the step, so no rank waits here for a peer. Deadlock-free whenever the schedule is with
+// eager sends (simulate()), since every wait is for a value an earlier operation of the peer
+// sends.
 void PipelineExecutor::communicate(const std::vector<Message>& batch) {
-  std::vector<std::unique_ptr<dist::Request>> reqs;
-  std::vector<ValueKey> sent;
   for (const Message& m : batch) {
     const ValueKey key{int(m.value), m.of.dir, m.of.mb, m.of.stage};
     const TokenRows& b = (*in_.batches)[size_t(micro_batch(m.of))];
@@ -172,16 +179,38 @@ void PipelineExecutor::communicate(const std::vector<Message>& batch) {
     if (m.send) {
       const auto it = values_.find(key);
       if (it == values_.end()) fail("pipeline rank ", rank_, ": sends a value it does not hold");
-      reqs.push_back(comm_.send_start(it->second.data(), count, dist::Elem::F32, m.peer, message_tag(m)));
-      sent.push_back(key);
+      Sending out{nullptr, std::move(it->second)};
+      values_.erase(it);
+      out.req = comm_.send_start(out.data.data(), count, dist::Elem::F32, m.peer, message_tag(m));
+      sending_.push_back(std::move(out));  // the vector's buffer moves with it, not its data
     } else {
       std::vector<float>& buf = values_[key];
       buf.resize(size_t(count));
-      reqs.push_back(comm_.recv_start(buf.data(), count, dist::Elem::F32, m.peer, message_tag(m)));
+      receiving_[key] = comm_.recv_start(buf.data(), count, dist::Elem::F32, m.peer, message_tag(m));
     }
   }
-  for (auto& r : reqs) r->wait();
-  for (const ValueKey& k : sent) values_.erase(k);
+}
+
+void PipelineExecutor::finish_sends() {
+  for (Sending& s : sending_) s.req->wait();
+  sending_.clear();
+}
+
+// After an error this rank's job ends (dist::report_error aborts it): waiting for transfers in
+// flight would hang on peers that never answer, and MPI may still touch their buffers, so both
+// are left alone until the process exits.
+void PipelineExecutor::abandon_in_flight() {
+  static auto* kept = new std::vector<std::vector<float>>();  // never freed, on purpose
+  for (auto& [key, req] : receiving_) {
+    (void)req.release();
+    kept->push_back(std::move(values_[key]));
+  }
+  for (Sending& s : sending_) {
+    (void)s.req.release();
+    kept->push_back(std::move(s.data));
+  }
+  receiving_.clear();
+  sending_.clear();
 }
 
 void PipelineExecutor::run_op(const Op& op) {
@@ -215,19 +244,51 @@ std::vector<StepLosses> PipelineExecutor::step(const std::vector<TokenRows>& bat
   comm_.barrier();  // a common start for the trace
   const Clock::time_point t0 = Clock::now();
   const std::vector<Op>& ops = s_.ops[size_t(rank_)];
-  for (size_t i = 0; i < ops.size(); ++i) {
-    const double start = seconds_since(t0);
-    maybe_fault(rank_, i);
-    run_op(ops[i]);
-    spans_.push_back({int(i), start, seconds_since(t0)});
+  try {
+    for (size_t i = 0; i < ops.size(); ++i) {
+      await_inputs(ops[i]);  // idle, not part of the operation
+      const double start = seconds_since(t0);
+      maybe_fault(rank_, i);
+      run_op(ops[i]);
+      spans_.push_back({int(i), start, seconds_since(t0)});
+    }
+    finish_sends();
+  } catch (...) {
+    abandon_in_flight();
+    throw;
   }
-  if (!chunks_.empty() || !values_.empty() || next_mb_ != s_.micro_batches)
+  if (!chunks_.empty() || !values_.empty() || !receiving_.empty() || next_mb_ != s_.micro_batches)
     fail("pipeline rank ", rank_, ": the step ends with ", chunks_.size(), " chunks, ", values_.size(),
          " values and ", s_.micro_batches - next_mb_, " micro-batch gradients left");
   std::vector<float> sum = grads.take();
-  if (int64_t(sum.size()) != n_params_) fail("pipeline: a gradient of ", sum.size(), " values, expected ", n_params_);
-  all_reduce_sum(comm_, sum.data(), n_params_);
+  const int64_t n = params_.layout().n_params();
+  if (int64_t(sum.size()) != n) fail("pipeline: a gradient of ", sum.size(), " values, expected ", n);
+  params_.sum_grads(sum.data());
   grads.add(std::move(sum));  // the one term: the step's gradient
+  return sum_losses(w, obj.lambda_mtp);
+}
+
+std::vector<StepLosses> PipelineExecutor::evaluate(const std::vector<TokenRows>& batches, const ModelWeights& w,
+                                                   const Objective& obj, const LossNorm& norm) {
+  const float balance = model_.balance_coef(obj, norm);
+  losses_.assign(batches.size(), MicroLosses(cfg_.num_hidden_layers, int64_t(w.mtp.size())));
+  for (size_t m = 0; m < batches.size(); ++m) {
+    const TokenRows& b = batches[m];
+    model_.check_batch(b, w);
+    const int64_t count = b.B * b.T * cfg_.hidden_size;
+    std::vector<float> x(static_cast<size_t>(count));
+    for (int st = 0; st < s_.stages; ++st) {
+      if (s_.rank_of(0, st) != rank_) continue;
+      const int prev = st > 0 ? s_.rank_of(0, st - 1) : rank_, next = st + 1 < s_.stages ? s_.rank_of(0, st + 1) : rank_;
+      if (st == 0) model_.embed(x.data(), b, w);
+      else if (prev != rank_) comm_.recv(x.data(), count, dist::Elem::F32, prev, kEvalTag);
+      TrainActs acts;
+      const StageRange r = ranges_[size_t(st)];
+      model_.layers_forward(x.data(), {b.B, b.T}, w, r.first, r.end, balance, acts, losses_[m]);
+      if (st == s_.stages - 1) model_.head_forward(x.data(), b, w, obj, norm, nullptr, acts, losses_[m]);
+      else if (next != rank_) comm_.send(x.data(), count, dist::Elem::F32, next, kEvalTag);
+    }
+  }
   return sum_losses(w, obj.lambda_mtp);
 }
 

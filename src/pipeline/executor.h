@@ -5,15 +5,17 @@
 // gradients backward through the Communicator, and splits a backward into B (input gradients)
 // and W (weight gradients, train/weight_grad.h) where the schedule asks for it.
 //
-// Every rank keeps the whole parameter and gradient buffers (the tests compare them with one
-// process), but touches only its stages' slices. Each micro-batch's gradient has its own buffer,
-// added to the trainer's pairwise sum in micro-batch order once the rank has finished every
-// chunk of it (train/grad_sum.h: the grouping one process uses); the step's sum is then summed
-// over the ranks, which also adds the two copies of DualPipe's stages and the embedding shared
-// by the first stage and the MTP modules. A micro-batch absent from a rank's part of a tensor is
-// an exact zero in that sum, so only the embedding's two users land in another order than one
-// process's. The losses of each micro-batch are gathered the same way, so they are one
-// process's to the bit.
+// Every rank holds only its stages' tensors (stage_params.h). Each micro-batch's gradient has
+// its own buffer, added to the trainer's pairwise sum in micro-batch order once the rank has
+// finished every chunk of it (train/grad_sum.h: the grouping one process uses); the step's sum
+// is then summed over the ranks holding each tensor (DualPipe's two copies of a stage, the
+// embedding shared by the first stage and the MTP modules). The losses of each micro-batch are
+// gathered over the ranks, so they are one process's to the bit.
+//
+// Communication: a batch of the schedule posts its sends and receives and returns; a chunk waits
+// only for the values it reads, just before it starts (dualpipe.py waits on the whole batch), so
+// a transfer runs while the rank computes whatever comes before that chunk, and a send never
+// waits for its peer to arrive. Sends complete by the end of the step.
 #pragma once
 #include <map>
 #include <tuple>
@@ -21,24 +23,20 @@
 
 #include "dist/comm.h"
 #include "pipeline/simulate.h"
+#include "pipeline/stage_params.h"
+#include "pipeline/stages.h"
 #include "train/grad_sum.h"
 #include "train/model_train.h"
 #include "train/weight_grad.h"
 
 namespace dsv3::pipeline {
 
-// Decoder layers [first, end) of each stage, from the layer count of each.
-struct StageRange {
-  int64_t first = 0, end = 0;
-};
-std::vector<StageRange> stage_ranges(const std::vector<int>& stage_layers);
-
 class PipelineExecutor {
  public:
   // s.ranks must equal comm.size(); stage_layers has s.stages entries summing to the model's
-  // layers; n_params: the length of the gradient buffer.
+  // layers; params: this rank's tensors (the gradient buffers are in params.layout()).
   PipelineExecutor(Schedule s, const std::vector<int>& stage_layers, dist::Communicator& comm, const ModelConfig& cfg,
-                   Precision p, int64_t n_params);
+                   Precision p, StageParams& params);
 
   // One training step over s.micro_batches micro-batches (micro-batch m of direction d is
   // batches[d·M/2 + m] under DualPipe), with the weights w viewing the buffer at `base`. Leaves
@@ -46,6 +44,10 @@ class PipelineExecutor {
   // losses, the same on every rank. Collective over comm.
   std::vector<StepLosses> step(const std::vector<TokenRows>& batches, const ModelWeights& w, const Objective& obj,
                                const LossNorm& norm, const float* base, PairwiseSum& grads);
+  // The forward of each batch along direction 0's stages, one batch after another (any count):
+  // each batch's losses, the same on every rank. Collective.
+  std::vector<StepLosses> evaluate(const std::vector<TokenRows>& batches, const ModelWeights& w, const Objective& obj,
+                                   const LossNorm& norm);
 
   // Collective: the last step's measured operations of every rank (seconds from the step's
   // start), as the simulator's Timeline, so trace_json() writes the real run.
@@ -72,6 +74,10 @@ class PipelineExecutor {
 
   void run_op(const Op& op);
   void communicate(const std::vector<Message>& batch);
+  void await_value(Value v, const Chunk& of);  // its receive, if still in flight
+  void await_inputs(const Op& op);
+  void finish_sends();
+  void abandon_in_flight();
   void forward(const Chunk& c);
   void backward(const Chunk& c, bool split_w);
   void weight(const Chunk& c);
@@ -86,11 +92,17 @@ class PipelineExecutor {
   dist::Communicator& comm_;
   ModelConfig cfg_;
   TrainModel model_;
-  int64_t n_params_;
+  StageParams& params_;
   int rank_;
   StepInput in_{};
   std::map<ChunkKey, ChunkState> chunks_;
   std::map<ValueKey, std::vector<float>> values_;  // activations and input gradients on this rank
+  std::map<ValueKey, std::unique_ptr<dist::Request>> receiving_;  // into values_, in flight
+  struct Sending {
+    std::unique_ptr<dist::Request> req;
+    std::vector<float> data;
+  };
+  std::vector<Sending> sending_;                   // posted sends, completed at the step's end
   std::vector<MicroLosses> losses_;                // [micro-batch] this rank's share
   std::vector<int> chunks_per_mb_, chunks_left_;   // [micro-batch] this rank's chunks of it
   std::map<int, std::vector<float>> mb_grads_;     // micro-batch -> its gradient on this rank

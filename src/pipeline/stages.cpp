@@ -19,6 +19,16 @@ double range_flops(const ModelCost& m, const std::vector<double>& prefix, int a,
 
 }  // namespace
 
+std::vector<StageRange> stage_ranges(const std::vector<int>& stage_layers) {
+  std::vector<StageRange> r;
+  int64_t at = 0;
+  for (int n : stage_layers) {
+    r.push_back({at, at + n});
+    at += n;
+  }
+  return r;
+}
+
 std::vector<int> balanced_stage_layers(const ModelCost& m, int stages) {
   const int n = int(m.layers.size());
   if (stages < 1) fail("pipeline: need at least one stage");

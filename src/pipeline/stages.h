@@ -13,6 +13,12 @@
 
 namespace dsv3::pipeline {
 
+// Decoder layers [first, end) of each stage, from the layer count of each.
+struct StageRange {
+  int64_t first = 0, end = 0;
+};
+std::vector<StageRange> stage_ranges(const std::vector<int>& stage_layers);
+
 // Contiguous split minimising the largest stage's forward FLOPs per token; every stage gets at
 // least one layer (Error when there are fewer layers than stages).
 std::vector<int> balanced_stage_layers(const ModelCost& m, int stages);

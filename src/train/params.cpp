@@ -9,8 +9,11 @@
 
 namespace dsv3 {
 
-ParamLayout::ParamLayout(const ModelConfig& cfg) : cfg_(cfg) {
+ParamLayout::ParamLayout(const ModelConfig& cfg) : ParamLayout(cfg, {}) {}
+
+ParamLayout::ParamLayout(const ModelConfig& cfg, const std::function<bool(const std::string&)>& keep) : cfg_(cfg) {
   ModelWeights w = weights_skeleton(cfg);
+  int64_t id = 0;
   auto add = [&](const std::string& name, std::vector<int64_t> shape, TensorRole role) {
     ParamTensor t;
     t.name = name;
@@ -18,6 +21,8 @@ ParamLayout::ParamLayout(const ModelConfig& cfg) : cfg_(cfg) {
     t.size = 1;
     for (int64_t d : t.shape) t.size *= d;
     t.role = role;
+    if (role != TensorRole::kBias) t.id = id++;
+    if (role != TensorRole::kBias && keep && !keep(name)) return;
     auto& list = role == TensorRole::kBias ? biases_ : params_;
     int64_t& total = role == TensorRole::kBias ? n_bias_ : n_params_;
     t.offset = total;
@@ -41,10 +46,10 @@ ModelWeights ParamLayout::bind(const float* params, const float* biases) const {
   ModelWeights w = weights_skeleton(cfg_);
   for_each_tensor(cfg_, w,
                   {[&](const std::string& n, Weight& m, TensorRole) {
-                     m = f32_weight(params + find(n)->offset, m.rows, m.cols);
+                     if (const ParamTensor* t = find(n)) m = f32_weight(params + t->offset, m.rows, m.cols);
                    },
                    [&](const std::string& n, Vec& v, TensorRole r) {
-                     v.data = (r == TensorRole::kBias ? biases : params) + find(n)->offset;
+                     if (const ParamTensor* t = find(n)) v.data = (r == TensorRole::kBias ? biases : params) + t->offset;
                    }});
   if (cfg_.tie_word_embeddings) w.lm_head = w.embed_tokens;
   return w;
@@ -65,14 +70,13 @@ double uniform01(uint64_t h) { return (double(h >> 11) + 0.5) * 0x1.0p-53; }
 }  // namespace
 
 void init_params(const ParamLayout& layout, uint64_t seed, double std, float* params, float* biases) {
-  for (size_t ti = 0; ti < layout.params().size(); ++ti) {
-    const ParamTensor& t = layout.params()[ti];
+  for (const ParamTensor& t : layout.params()) {
     float* p = params + t.offset;
     if (t.role == TensorRole::kNorm) {
       std::fill(p, p + t.size, 1.0f);
       continue;
     }
-    const uint64_t key = mix(seed ^ mix(uint64_t(ti) + 1));
+    const uint64_t key = mix(seed ^ mix(uint64_t(t.id) + 1));  // the same values in a stage's layout
 #pragma omp parallel for schedule(static) if (t.size > (1 << 16))
     for (int64_t i = 0; i < t.size; i += 2) {
       // Box-Muller: two normals from two uniforms.
@@ -91,7 +95,9 @@ void load_params(const ParamLayout& layout, const std::string& dir, float* param
   BoundWeights bound = bind_weights(ckpt, cfg);  // validates presence, shapes and dtypes
   for_each_tensor(cfg, bound.weights,
                   {[&](const std::string& n, Weight& m, TensorRole) {
-                     float* dst = params + layout.find(n)->offset;
+                     const ParamTensor* t = layout.find(n);
+                     if (!t) return;  // another pipeline stage's
+                     float* dst = params + t->offset;
                      for (int64_t r = 0; r < m.rows; ++r) weight_row_f32(dst + r * m.cols, m, r);
                    },
                    [&](const std::string& n, Vec& v, TensorRole r) {

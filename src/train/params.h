@@ -6,6 +6,7 @@
 // in a second, small buffer with its own offsets.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@ struct ParamTensor {
   std::string name;             // HF name, e.g. "model.layers.1.self_attn.q_a_proj.weight"
   std::vector<int64_t> shape;   // [rows, cols] or [size]
   int64_t offset = 0, size = 0; // in floats, within its buffer
+  int64_t id = 0;               // position among the whole model's trained tensors (its init seed)
   TensorRole role = TensorRole::kLinear;
   bool decay() const { return role == TensorRole::kLinear || role == TensorRole::kHigh; }
   int64_t rows() const { return shape[0]; }
@@ -32,6 +34,9 @@ struct ParamTensor {
 class ParamLayout {
  public:
   explicit ParamLayout(const ModelConfig& cfg);
+  // Only the trained tensors `keep` accepts, packed one after another (a pipeline rank's stages,
+  // train/param_share.h); every routing bias is kept. bind() leaves the others without data.
+  ParamLayout(const ModelConfig& cfg, const std::function<bool(const std::string&)>& keep);
 
   const ModelConfig& config() const { return cfg_; }
   const std::vector<ParamTensor>& params() const { return params_; }  // trained tensors

@@ -12,26 +12,35 @@
 
 namespace dsv3 {
 
-void export_model(const std::string& dir, const ParamLayout& layout, const float* params, const float* biases,
-                  DType dtype) {
-  ModelConfig cfg = layout.config();
+std::string export_source(const ModelConfig& cfg, const TensorSpec& t) {
+  // The released checkpoints carry the shared embedding and head under each MTP layer too.
+  if (t.role != TensorRole::kMtpCopy) return t.name;
+  return t.name.ends_with("embed_tokens.weight") || cfg.tie_word_embeddings ? "model.embed_tokens.weight"
+                                                                             : "lm_head.weight";
+}
+
+void export_model(const std::string& dir, const ModelConfig& config, DType dtype,
+                  const std::function<const float*(const std::string& source, TensorRole role)>& values) {
+  ModelConfig cfg = config;
   cfg.torch_dtype = dtype == DType::BF16 ? "bfloat16" : "float32";
   cfg.fp8_quantized = false;
   ShardedWriter w(dir);
   w.set_metadata("format", "pt");
   const TensorTable table(cfg);
   for (const TensorSpec& t : table.tensors()) {
-    // The released checkpoints carry the shared embedding and head under each MTP layer too.
-    std::string source = t.name;
-    if (t.role == TensorRole::kMtpCopy)
-      source = t.name.ends_with("embed_tokens.weight") || cfg.tie_word_embeddings ? "model.embed_tokens.weight"
-                                                                                   : "lm_head.weight";
-    const float* data = (t.role == TensorRole::kBias ? biases : params) + layout.find(source)->offset;
+    const float* data = values(export_source(cfg, t), t.role);
     if (t.shape.size() == 2 && dtype == DType::BF16) w.add_bf16(t.name, t.shape, data);
     else w.add_f32(t.name, t.shape, data);
   }
   w.finish();
   write_file_atomic(dir + "/config.json", config_to_json(cfg).dump(1) + "\n");
+}
+
+void export_model(const std::string& dir, const ParamLayout& layout, const float* params, const float* biases,
+                  DType dtype) {
+  export_model(dir, layout.config(), dtype, [&](const std::string& source, TensorRole role) {
+    return (role == TensorRole::kBias ? biases : params) + layout.find(source)->offset;
+  });
 }
 
 namespace {

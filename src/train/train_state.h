@@ -10,11 +10,13 @@
 // the previous complete state; the trainer state is written first and alone decides a resume.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "core/dtype.h"
 #include "io/json_file.h"
+#include "model/tensor_table.h"
 #include "train/optimizer.h"
 #include "train/params.h"
 
@@ -31,6 +33,13 @@ struct TrainState {
 // The model in the HF layout: config.json + model.safetensors (matrices as `dtype`: F32 or BF16).
 void export_model(const std::string& dir, const ParamLayout& layout, const float* params, const float* biases,
                   DType dtype);
+// The trained tensor (or bias) an exported tensor's values come from: itself, or for the MTP
+// modules' copies the shared embedding or head.
+std::string export_source(const ModelConfig& cfg, const TensorSpec& t);
+// The same files, each tensor's float32 values asked of `values` by its source name (e.g.
+// assembled from the processes that hold them); the pointer must stay valid until the next call.
+void export_model(const std::string& dir, const ModelConfig& cfg, DType dtype,
+                  const std::function<const float*(const std::string& source, TensorRole role)>& values);
 
 // The params and moments of adam.range() (all of them, or a data-parallel rank's slice).
 void save_trainer_state(const std::string& path, const ParamLayout& layout, const float* params,

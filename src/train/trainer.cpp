@@ -43,8 +43,8 @@ json TrainOptions::to_json(int64_t T) const {
 }
 
 Trainer::Trainer(const ModelConfig& cfg, const TrainOptions& opt, const Dataset& data, const std::string& out_dir,
-                 dist::Communicator* data_group, dist::Communicator* expert_group)
-    : cfg_(cfg), opt_(opt), data_(data), out_(out_dir), layout_(cfg_),
+                 dist::Communicator* data_group, dist::Communicator* expert_group, ParamShare* share)
+    : cfg_(cfg), opt_(opt), data_(data), out_(out_dir), layout_(share ? share->layout() : ParamLayout(cfg_)),
       params_(size_t(layout_.n_params())), biases_(size_t(layout_.n_bias())),
       grad_sum_(layout_.n_params()), sampler_(data.train.n_seq(), opt.data_seed) {
 #if defined(__GLIBC__)
@@ -69,6 +69,8 @@ Trainer::Trainer(const ModelConfig& cfg, const TrainOptions& opt, const Dataset&
     model_->set_moe_runner(ep_.get());
   }
   st_.options = opt_.to_json(data.train.T);
+  share_ = share;
+  if (share_) st_.options["pipeline"] = share_->describe();
   if (data.train.n_seq() == 0) fail("the training split has no complete sequence of ", data.train.T, " tokens");
 }
 
@@ -85,6 +87,10 @@ void Trainer::init_from(const std::string& dir) { load_params(layout_, dir, para
 
 bool Trainer::resume() {
   if (zero_) return resume_sharded();
+  if (share_) {
+    TrainState saved;
+    return share_->resume(out_, params_.data(), biases_.data(), *adam_, saved) && adopt(saved, out_);
+  }
   const std::string path = out_ + "/trainer_state.safetensors";
   const DpCommit commit = read_dp_commit(out_);
   if (commit.step >= 0)
@@ -121,7 +127,7 @@ bool Trainer::adopt(const TrainState& saved, const std::string& path) {
     const std::string msg = cat(path, ": the run was started with ", it.key(), " = ",
                                 saved.options.value(it.key(), json()).dump(), ", this command asks for ",
                                 it.value().dump(), " (resume needs the same settings)");
-    if (zero_) dist::fail_on_every_rank(msg);  // every rank read the same options
+    if (zero_ || share_) dist::fail_on_every_rank(msg);  // every rank read the same options
     throw Error(msg);
   }
   st_ = saved;
@@ -170,7 +176,7 @@ StepLosses Trainer::train_step(double* grad_norm) {
   grad_sum_.recycle(std::move(grads_));
   std::vector<StepLosses> losses;
   if (runner_) {
-    losses = runner_(batches, weights, obj, norm, w, grad_sum_);
+    losses = runner_(batches, weights, obj, norm, w, &grad_sum_);
   } else {
     for (const TokenRows& b : batches) {
       std::vector<float> g = grad_sum_.fresh();
@@ -187,6 +193,10 @@ StepLosses Trainer::train_step(double* grad_norm) {
     zero_->reduce_scatter(grads_.data());
     *grad_norm = zero_->clip(grads_.data(), opt_.clip);
     zero_->step(params_.data(), grads_.data(), lr);
+  } else if (share_) {
+    *grad_norm = share_->grad_norm(grads_.data());
+    clip_to_norm(grads_.data(), 0, layout_.n_params(), *grad_norm, opt_.clip);
+    adam_->step(params_.data(), grads_.data(), lr);
   } else {
     *grad_norm = clip_grad_norm(grads_.data(), layout_.n_params(), opt_.clip);
     adam_->step(params_.data(), grads_.data(), lr);
@@ -221,7 +231,11 @@ EvalResult Trainer::evaluate() {
     norm.add(batches.back(), D);
   }
   StepLosses total;
-  for (const TokenRows& b : batches) total.add(model_->run(b, weights, {1.0, 0.0}, norm, nullptr));
+  if (runner_) {  // a pipeline: every rank runs its stages
+    for (const StepLosses& l : runner_(batches, weights, {1.0, 0.0}, norm, w, nullptr)) total.add(l);
+  } else {
+    for (const TokenRows& b : batches) total.add(model_->run(b, weights, {1.0, 0.0}, norm, nullptr));
+  }
   r.sequences = n;
   r.tokens = total.main_count;
   r.main = total.main;
@@ -234,6 +248,7 @@ EvalResult Trainer::evaluate() {
 
 void Trainer::save() {
   if (zero_) return save_sharded();
+  if (share_) return share_->save(out_, params_.data(), biases_.data(), *adam_, st_, opt_.save_dtype);
   if (!writes_) return;  // a pipeline's other ranks: rank 0 holds the same parameters
   fs::create_directories(out_);
   save_trainer_state(out_ + "/trainer_state.safetensors", layout_, params_.data(), biases_.data(), *adam_, st_);
@@ -268,9 +283,10 @@ void Trainer::run() {
     if (main_rank()) log_step(l, grad_norm, lr, secs);
     const bool last = st_.step == opt_.steps;
     // Evaluation: with data parallelism alone rank 0 runs it (every rank holds the whole model);
-    // with expert parallelism every rank runs the same batches, as the MoE layers need them all.
+    // with expert parallelism every rank runs the same batches, as the MoE layers need them all;
+    // in a pipeline every rank runs its stages.
     if (last || (opt_.eval_every > 0 && st_.step % opt_.eval_every == 0)) {
-      if (ep_) {
+      if (ep_ || runner_) {
         const EvalResult e = evaluate();
         if (main_rank()) log_eval(e);
       } else if (main_rank()) {

@@ -13,6 +13,7 @@
 #include "train/grad_sum.h"
 #include "train/moe_parallel.h"
 #include "train/optimizer.h"
+#include "train/param_share.h"
 #include "train/train_state.h"
 #include "train/zero.h"
 
@@ -49,17 +50,20 @@ struct EvalResult {
 // each micro-batch's gradient goes into `grads` as one term, in micro-batch order, computed
 // against the weights at `base`. The trainer's own loop does this on this process; a pipeline
 // (src/pipeline/executor.h) spreads the micro-batches over its ranks and returns the same.
+// grads null: forward only (the evaluation), collective like a step.
 using MicroBatchRunner =
     std::function<std::vector<StepLosses>(const std::vector<TokenRows>&, const ModelWeights&, const Objective&,
-                                          const LossNorm&, const float* base, PairwiseSum& grads)>;
+                                          const LossNorm&, const float* base, PairwiseSum* grads)>;
 
 class Trainer {
  public:
   // The model starts as `init` (a checkpoint folder) or, when empty, random with (seed, std).
   // data_group: the opt.dp ranks of a data-parallel run (null for one process); expert_group:
   // the ranks among them that split the routed experts (null or one rank: no expert parallelism).
+  // share: this process holds only share's tensors (a pipeline rank's stages; null: all of them).
   Trainer(const ModelConfig& cfg, const TrainOptions& opt, const Dataset& data, const std::string& out_dir,
-          dist::Communicator* data_group = nullptr, dist::Communicator* expert_group = nullptr);
+          dist::Communicator* data_group = nullptr, dist::Communicator* expert_group = nullptr,
+          ParamShare* share = nullptr);
   ~Trainer();
 
   // Replaces how micro-batches run. writes: whether this process logs, evaluates and saves (in a
@@ -110,6 +114,7 @@ class Trainer {
   int64_t run_steps_ = 0;
   MicroBatchRunner runner_;
   bool writes_ = true;
+  ParamShare* share_ = nullptr;     // pipeline: this rank's stages' tensors only
 };
 
 }  // namespace dsv3

@@ -3,6 +3,7 @@
 //  - metrics.jsonl: step 1's loss, main, mtp and balance are identical to the bit (same
 //    parameters, each micro-batch's terms summed in one process's order); every later value
 //    and every step's grad_norm within 1e-6 relative (gradient sums over ranks are reordered).
+//  - the final evaluation's main and MTP losses within 1e-6 relative;
 //  - model.safetensors: every tensor within PARAM_TOL relative (||run - ref|| / ||ref||); prints
 //    the largest difference and how many tensors are identical to the bit. With EXACT_EXCEPT, every tensor whose name
 //    does not contain it must be identical to the bit.
@@ -19,14 +20,32 @@
 
 namespace {
 
-std::vector<dsv3::json> metrics(const std::string& dir) {
+// The step lines of metrics.jsonl, or with `key` "eval" the evaluations.
+std::vector<dsv3::json> metrics(const std::string& dir, const char* key = "loss") {
   std::ifstream in(dir + "/metrics.jsonl");
   std::vector<dsv3::json> out;
   for (std::string line; std::getline(in, line);) {
     const dsv3::json j = dsv3::json::parse(line);
-    if (j.contains("loss")) out.push_back(j);  // step lines, not evaluations
+    if (j.contains(key)) out.push_back(j);
   }
   return out;
+}
+
+// The last held-out evaluation (run through the pipeline's stages) within 1e-6 relative: the
+// parameters it runs on differ in their last bits. (A resumed run also evaluated where it stopped.)
+int check_eval(const std::string& ref, const std::string& run) {
+  const auto a = metrics(ref, "eval"), b = metrics(run, "eval");
+  if (a.empty() || b.empty() || a.back()["step"] != b.back()["step"]) {
+    std::printf("eval: no final evaluation at the same step in %s and %s\n", ref.c_str(), run.c_str());
+    return 1;
+  }
+  int bad = 0;
+  for (const char* k : {"main", "mtp"}) {
+    const double x = a.back()["eval"][k].get<double>(), y = b.back()["eval"][k].get<double>();
+    if (std::fabs(x - y) > 1e-6 * std::max(std::fabs(x), 1e-30))
+      std::printf("eval %s: %.17g vs %.17g (rel > 1e-6)\n", k, x, y), ++bad;
+  }
+  return bad;
 }
 
 int check_metrics(const std::string& ref, const std::string& run) {
@@ -100,7 +119,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    const int bad = check_metrics(argv[1], argv[2]) + check_params(argv[1], argv[2], std::atof(argv[3]), argc == 5 ? argv[4] : "");
+    const int bad = check_metrics(argv[1], argv[2]) + check_eval(argv[1], argv[2]) + check_params(argv[1], argv[2], std::atof(argv[3]), argc == 5 ? argv[4] : "");
     return bad ? 1 : 0;
   } catch (const std::exception& e) {
     std::printf("error: %s\n", e.what());

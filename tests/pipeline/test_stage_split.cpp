@@ -4,7 +4,10 @@
 // (ZB1P's and DualPipe's B/W split) and when several micro-batches' B run before their W.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "pipeline/executor.h"
+#include "pipeline/stage_params.h"
 #include "test_util.h"
 #include "train/params.h"
 #include "train/weight_grad.h"
@@ -85,6 +88,58 @@ TEST(StageSplit, StageRanges) {
   EXPECT_EQ(r[1].first, 2);
   EXPECT_EQ(r[1].end, 3);
   EXPECT_EQ(r[2].end, 6);
+}
+
+// Which ranks hold a tensor: the ranks running a stage that reads it, for every direction.
+TEST(StageParams, HoldersFollowTheSchedulesPlacement) {
+  const ModelConfig cfg = load_config(test::data_path("pipeline/tiny8.json"));  // 8 layers + 1 MTP
+  const ParamLayout whole(cfg);
+  auto holders = [&](pipeline::ScheduleKind k, int P, const std::string& name) {
+    const pipeline::Schedule s = pipeline::make_schedule(k, P, 2 * P);
+    const std::vector<int> layers(size_t(s.stages), 8 / s.stages);
+    return pipeline::tensor_holders(cfg, s, layers)[size_t(whole.find(name)->id)];
+  };
+  using V = std::vector<int>;
+  const std::string embed = "model.embed_tokens.weight", layer3 = "model.layers.3.self_attn.o_proj.weight";
+  const std::string mtp = "model.layers.8.eh_proj.weight";
+  EXPECT_EQ(holders(pipeline::ScheduleKind::k1F1B, 4, layer3), V({1}));
+  EXPECT_EQ(holders(pipeline::ScheduleKind::k1F1B, 4, embed), V({0, 3}));  // the first stage and the MTP module
+  EXPECT_EQ(holders(pipeline::ScheduleKind::k1F1B, 4, "lm_head.weight"), V({3}));
+  EXPECT_EQ(holders(pipeline::ScheduleKind::kZB1P, 4, mtp), V({3}));
+  EXPECT_EQ(holders(pipeline::ScheduleKind::kDualPipe, 4, layer3), V({1, 2}));  // stage 1 of both directions
+  EXPECT_EQ(holders(pipeline::ScheduleKind::kDualPipe, 4, embed), V({0, 3}));
+  EXPECT_EQ(holders(pipeline::ScheduleKind::kDualPipeV, 2, embed), V({0}));  // both ends of the V on rank 0
+  EXPECT_EQ(holders(pipeline::ScheduleKind::kDualPipeV, 2, "model.layers.4.mlp.gate.weight"), V({1}));
+  EXPECT_EQ(holders(pipeline::ScheduleKind::kDualPipeV, 2, mtp), V({0}));
+  EXPECT_THROW(pipeline::stages_using("model.unknown.weight", cfg, pipeline::stage_ranges({4, 4})), Error);
+}
+
+// A stage's layout holds its tensors only, initialised to the values the whole model's have.
+TEST(StageParams, AStagesLayoutHoldsItsTensorsWithTheWholeModelsValues) {
+  StepData s;
+  const pipeline::Schedule sched = pipeline::make_schedule(pipeline::ScheduleKind::k1F1B, 4, 4);
+  const auto holders = pipeline::tensor_holders(s.cfg, sched, {2, 2, 2, 2});
+  int64_t total = 0;
+  for (int rank = 0; rank < 4; ++rank) {
+    const ParamLayout mine(s.cfg, [&](const std::string& n) {
+      const auto& h = holders[size_t(s.layout.find(n)->id)];
+      return std::find(h.begin(), h.end(), rank) != h.end();
+    });
+    total += mine.n_params();
+    EXPECT_LT(mine.n_params(), s.layout.n_params() / 2);
+    EXPECT_EQ(mine.n_bias(), s.layout.n_bias());
+    std::vector<float> p(size_t(mine.n_params())), b(size_t(mine.n_bias()));
+    init_params(mine, 7, 0.02, p.data(), b.data());
+    for (const ParamTensor& t : mine.params()) {
+      const ParamTensor* w = s.layout.find(t.name);
+      ASSERT_TRUE(std::equal(p.begin() + t.offset, p.begin() + t.offset + t.size, s.params.begin() + w->offset)) << t.name;
+    }
+    const ModelWeights bound = mine.bind(p.data(), b.data());
+    EXPECT_EQ(bound.layers[0].self_attn.o_proj.data != nullptr, rank == 0);
+    EXPECT_EQ(bound.embed_tokens.data != nullptr, rank == 0 || rank == 3);
+  }
+  // Only the embedding is held twice (the first stage and the MTP module).
+  EXPECT_EQ(total, s.layout.n_params() + s.layout.find("model.embed_tokens.weight")->size);
 }
 
 }  // namespace

@@ -138,7 +138,8 @@ int cmd_train(int argc, char** argv) {
                  (long long)data.train_docs, (long long)data.fim_docs, (long long)data.train.n_seq(), (long long)dopt.seq_len,
                  (long long)data.val_docs, (long long)data.val.n_seq());
 
-  Trainer trainer(cfg, opt, data, out, groups ? groups->data.get() : nullptr, groups ? groups->expert.get() : nullptr);
+  Trainer trainer(cfg, opt, data, out, groups ? groups->data.get() : nullptr, groups ? groups->expert.get() : nullptr,
+                  pp.share());
   pp.attach(trainer);
   if (trainer.resume()) {
     if (main_rank) std::fprintf(stderr, "resuming %s at step %lld\n", out.c_str(), (long long)trainer.step());
@@ -153,7 +154,7 @@ int cmd_train(int argc, char** argv) {
                  groups->layout.ep, double(trainer.optimizer().state_bytes()) / (1 << 20),
                  double(trainer.layout().n_params()) * 2 * (opt.adam.bf16_moments ? 2 : 4) / (1 << 20));
   trainer.run();
-  pp.finish();
+  pp.finish(trainer);
   return 0;
 }
 

@@ -1,6 +1,9 @@
 #include "pipeline_train.h"
 
+#include <sys/resource.h>
+
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "core/error.h"
@@ -27,11 +30,31 @@ void set_micro_batches(const Args& a, TrainOptions& opt, int64_t seq_len) {
 
 }  // namespace
 
+// Per rank: the trained values it holds, the bytes of its master weights, gradient and AdamW
+// moments (the buffers' sizes), and its peak resident memory as the kernel measured it.
+void PipelineTrainRun::print_memory(const Trainer& trainer) {
+  rusage use{};
+  getrusage(RUSAGE_SELF, &use);
+  const int64_t n = trainer.layout().n_params();
+  const int64_t bytes = 2 * n * int64_t(sizeof(float)) + trainer.optimizer().state_bytes();
+  const std::vector<int64_t> all = groups_->pipeline->all_gather(std::vector<int64_t>{n, bytes, int64_t(use.ru_maxrss)});
+  if (!output_rank()) return;
+  const double whole = double(ParamLayout(trainer.layout().config()).n_params());
+  for (size_t r = 0; 3 * r < all.size(); ++r)
+    std::fprintf(stderr, "pipeline rank %zu: %lld of %.0f parameters (%.1f%%); weights, gradient and AdamW %.2f MiB; peak RSS %.1f MiB\n",
+                 r, (long long)all[3 * r], whole, 100.0 * double(all[3 * r]) / whole, double(all[3 * r + 1]) / (1 << 20),
+                 double(all[3 * r + 2]) / 1024);
+}
+
 PipelineTrainRun::PipelineTrainRun(const Args& a, const ModelConfig& cfg, TrainOptions& opt, int64_t seq_len) {
   set_micro_batches(a, opt, seq_len);
   for (const char* o : {"schedule", "stage-layers", "trace"})
     if (a.has(o) && !a.has("pp")) fail("--", o, " needs --pp (pipeline parallelism)");
-  if (!a.has("pp")) return;  // one process, or data parallelism (train/data_parallel.h)
+  if (!a.has("pp")) {  // one process, or data parallelism (train/data_parallel.h)
+    if (std::filesystem::exists(pipeline::pp_commit_path(a.str("out"))))
+      fail(a.str("out"), " holds the checkpoint of a pipeline run: resume it with the same --pp and --schedule");
+    return;
+  }
   dist::Communicator& world = dist::world();
   dist::quiet_other_ranks();
   if (opt.dp > 1 || a.integer("ep", 1) > 1)
@@ -49,8 +72,9 @@ PipelineTrainRun::PipelineTrainRun(const Args& a, const ModelConfig& cfg, TrainO
         a.has("stage-layers") ? pipeline::parse_stage_layers(a.str("stage-layers"), s.stages, layers)
                               : pipeline::balanced_stage_layers(pipeline::model_cost(cfg, seq_len), s.stages);
     pipeline::simulate(s, pipeline::Costs{}, /*rendezvous=*/true);  // complete, paired, deadlock-free
+    params_ = std::make_unique<pipeline::StageParams>(cfg, s, stage_layers, *groups_->pipeline);
     exec_ = std::make_unique<pipeline::PipelineExecutor>(std::move(s), stage_layers, *groups_->pipeline, cfg,
-                                                         opt.precision, ParamLayout(cfg).n_params());
+                                                         opt.precision, *params_);
     if (groups_->pipeline->rank() == 0)
       std::fprintf(stderr, "pipeline: %s\n", pipeline::placement_text(exec_->schedule(), stage_layers).c_str());
   } catch (const Error& e) {
@@ -66,12 +90,16 @@ void PipelineTrainRun::attach(Trainer& trainer) {
   pipeline::PipelineExecutor* exec = exec_.get();
   trainer.set_micro_batch_runner(
       [exec](const std::vector<TokenRows>& batches, const ModelWeights& w, const Objective& obj, const LossNorm& norm,
-             const float* base, PairwiseSum& grads) { return exec->step(batches, w, obj, norm, base, grads); },
+             const float* base, PairwiseSum* grads) {
+        return grads ? exec->step(batches, w, obj, norm, base, *grads) : exec->evaluate(batches, w, obj, norm);
+      },
       output_rank());
 }
 
-void PipelineTrainRun::finish() {
-  if (!active() || trace_path_.empty()) return;
+void PipelineTrainRun::finish(const Trainer& trainer) {
+  if (!active()) return;
+  print_memory(trainer);
+  if (trace_path_.empty()) return;
   const pipeline::Timeline t = exec_->gather_timeline();
   if (!output_rank()) return;
   const pipeline::Schedule& s = exec_->schedule();

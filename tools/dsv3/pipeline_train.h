@@ -9,6 +9,7 @@
 #include "cli_args.h"
 #include "dist/world.h"
 #include "pipeline/executor.h"
+#include "pipeline/stage_params.h"
 #include "train/trainer.h"
 
 namespace dsv3::cli {
@@ -22,15 +23,19 @@ class PipelineTrainRun {
   ~PipelineTrainRun();
 
   bool active() const { return exec_ != nullptr; }
+  // This rank's share of the model's tensors (its stages'); null without --pp.
+  ParamShare* share() { return params_.get(); }
   bool output_rank() const { return !active() || groups_->pipeline->rank() == 0; }
   // Hands the trainer's micro-batches to the executor.
   void attach(Trainer& trainer);
-  // Collective: with --trace FILE, rank 0 writes the last step's measured operations there and
-  // prints each rank's bubble fraction.
-  void finish();
+  // Collective: rank 0 prints each rank's parameter memory; with --trace FILE it writes the last
+  // step's measured operations there and prints each rank's bubble fraction.
+  void finish(const Trainer& trainer);
 
  private:
+  void print_memory(const Trainer& trainer);
   std::unique_ptr<dist::Groups> groups_;
+  std::unique_ptr<pipeline::StageParams> params_;
   std::unique_ptr<pipeline::PipelineExecutor> exec_;
   std::string trace_path_;
 };

@@ -1,0 +1,196 @@
+#include "pipeline/stage_params.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+
+#include "core/error.h"
+#include "dist/world.h"
+#include "io/safetensors_writer.h"
+
+namespace fs = std::filesystem;
+
+namespace dsv3::pipeline {
+
+namespace {
+
+// Tags of the messages outside a step's schedule (the step's own stay far below).
+constexpr int kSumTag = 30000, kExportTag = 30001;
+
+std::string state_path(const std::string& out, int64_t step, int rank, int ranks) {
+  return cat(out, "/trainer_state.step-", step, ".pp-rank-", rank, "-of-", ranks, ".safetensors");
+}
+
+void remove_old_states(const std::string& out, int64_t keep, int rank, int ranks) {
+  const std::string tail = cat(".pp-rank-", rank, "-of-", ranks, ".safetensors");
+  const std::string keep_name = fs::path(state_path(out, keep, rank, ranks)).filename().string();
+  for (const auto& e : fs::directory_iterator(out)) {
+    const std::string name = e.path().filename().string();
+    if (name.starts_with("trainer_state.step-") && name.ends_with(tail) && name != keep_name) fs::remove(e.path());
+  }
+}
+
+// "model.layers.12.mlp..." -> 12; -1 for a tensor outside the layers.
+int64_t layer_index(const std::string& name) {
+  const std::string p = "model.layers.";
+  if (!name.starts_with(p)) return -1;
+  const size_t dot = name.find('.', p.size());
+  return dot == std::string::npos ? -1 : std::stoll(name.substr(p.size(), dot - p.size()));
+}
+
+}  // namespace
+
+std::string pp_commit_path(const std::string& out) { return out + "/trainer_state.pp.json"; }
+
+std::vector<int> stages_using(const std::string& name, const ModelConfig& cfg, const std::vector<StageRange>& ranges) {
+  const int last = int(ranges.size()) - 1;
+  const int64_t l = layer_index(name);
+  if (l >= cfg.num_hidden_layers) return {last};  // an MTP module
+  if (l >= 0) {
+    for (int s = 0; s <= last; ++s)
+      if (l >= ranges[size_t(s)].first && l < ranges[size_t(s)].end) return {s};
+  } else if (name == "model.embed_tokens.weight") {
+    // The MTP modules embed their input tokens; a tied head is the embedding.
+    if (cfg.num_nextn_predict_layers > 0 || cfg.tie_word_embeddings) return last == 0 ? std::vector<int>{0} : std::vector<int>{0, last};
+    return {0};
+  } else if (name == "model.norm.weight" || name == "lm_head.weight") {
+    return {last};
+  }
+  fail("pipeline: no stage uses the tensor ", name);
+}
+
+std::vector<std::vector<int>> tensor_holders(const ModelConfig& cfg, const Schedule& s,
+                                             const std::vector<int>& stage_layers) {
+  const std::vector<StageRange> ranges = stage_ranges(stage_layers);
+  std::vector<std::vector<int>> out;
+  const ParamLayout whole(cfg);
+  for (const ParamTensor& t : whole.params()) {
+    std::vector<int> ranks;
+    for (int st : stages_using(t.name, cfg, ranges))
+      for (int d = 0; d < s.dirs; ++d) ranks.push_back(s.rank_of(d, st));
+    std::sort(ranks.begin(), ranks.end());
+    ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
+    out.push_back(std::move(ranks));
+  }
+  return out;
+}
+
+StageParams::StageParams(const ModelConfig& cfg, const Schedule& s, const std::vector<int>& stage_layers,
+                         dist::Communicator& comm)
+    : cfg_(cfg), holders_(tensor_holders(cfg, s, stage_layers)), comm_(comm), whole_(cfg),
+      mine_(cfg, [&](const std::string& name) {
+        const std::vector<int>& h = holders_[size_t(whole_.find(name)->id)];
+        return std::find(h.begin(), h.end(), comm.rank()) != h.end();
+      }) {
+  if (s.ranks != comm.size()) fail("pipeline: the schedule has ", s.ranks, " ranks, the group ", comm.size());
+  describe_ = {{"pp", s.ranks}, {"schedule", schedule_name(s.kind)}, {"stage_layers", stage_layers}};
+}
+
+void StageParams::sum_grads(float* grads) {
+  const int me = comm_.rank();
+  // What this rank shares with each other rank: the same tensors in the same order on both sides.
+  std::map<int, std::vector<const ParamTensor*>> shared;
+  for (const ParamTensor& t : mine_.params())
+    for (int r : holders_[size_t(t.id)])
+      if (r != me) shared[r].push_back(&t);
+  std::map<int, std::vector<float>> out, in;
+  std::vector<std::unique_ptr<dist::Request>> reqs;
+  for (const auto& [peer, tensors] : shared) {
+    std::vector<float>& o = out[peer];
+    for (const ParamTensor* t : tensors) o.insert(o.end(), grads + t->offset, grads + t->offset + t->size);
+    in[peer].resize(o.size());
+    reqs.push_back(comm_.send_start(o.data(), int64_t(o.size()), dist::Elem::F32, peer, kSumTag));
+    reqs.push_back(comm_.recv_start(in[peer].data(), int64_t(o.size()), dist::Elem::F32, peer, kSumTag));
+  }
+  for (auto& r : reqs) r->wait();
+  std::map<int, int64_t> at;  // read position in each peer's buffer
+  for (const ParamTensor& t : mine_.params()) {
+    const std::vector<int>& h = holders_[size_t(t.id)];
+    if (h.size() < 2) continue;
+    std::vector<const float*> terms;  // in rank order
+    for (int r : h) {
+      terms.push_back(r == me ? grads + t.offset : in[r].data() + at[r]);
+      if (r != me) at[r] += t.size;
+    }
+    float* g = grads + t.offset;
+    for (int64_t i = 0; i < t.size; ++i) {
+      float sum = terms[0][i];
+      for (size_t k = 1; k < terms.size(); ++k) sum += terms[k][i];
+      g[i] = sum;
+    }
+  }
+}
+
+double StageParams::grad_norm(const float* grads) {
+  // Σ g² per tensor by its first holder; the other ranks' slots are exact zeros in the sum.
+  const std::vector<ParamTensor>& mine = mine_.params();
+  std::vector<double> squares(whole_.params().size(), 0.0);
+#pragma omp parallel for schedule(dynamic)
+  for (size_t i = 0; i < mine.size(); ++i) {
+    const ParamTensor& t = mine[i];
+    if (holders_[size_t(t.id)][0] != comm_.rank()) continue;
+    double s = 0;
+    for (int64_t j = 0; j < t.size; ++j) s += double(grads[t.offset + j]) * grads[t.offset + j];
+    squares[size_t(t.id)] = s;
+  }
+  comm_.all_reduce(squares.data(), int64_t(squares.size()), dist::Elem::F64, dist::ReduceOp::Sum);
+  double total = 0;
+  for (double s : squares) total += s;
+  return std::sqrt(total);
+}
+
+void StageParams::save(const std::string& out, const float* params, const float* biases, const AdamW& adam,
+                       const TrainState& st, DType export_dtype) {
+  const int r = comm_.rank(), P = comm_.size();
+  fs::create_directories(out);
+  save_trainer_state(state_path(out, st.step, r, P), mine_, params, biases, adam, st);
+  comm_.barrier();  // every rank's part is on disk before the commit names the step
+  if (r == 0)
+    write_file_atomic(pp_commit_path(out), json{{"step", st.step}, {"pp", P}, {"pipeline", describe_}}.dump() + "\n");
+  comm_.barrier();
+  remove_old_states(out, st.step, r, P);
+  export_whole(out, params, biases, export_dtype);
+}
+
+bool StageParams::resume(const std::string& out, float* params, float* biases, AdamW& adam, TrainState& st) {
+  if (!fs::exists(pp_commit_path(out))) {
+    if (fs::exists(out + "/trainer_state.safetensors") || fs::exists(out + "/trainer_state.dp.json"))
+      dist::fail_on_every_rank(cat(out, " holds the checkpoint of a run without --pp: resume it as it was run"));
+    return false;
+  }
+  const json j = read_json_file(pp_commit_path(out));
+  if (j.value("pipeline", json()) != describe_)
+    dist::fail_on_every_rank(cat(out, " holds the checkpoint of the pipeline ", j.value("pipeline", json()).dump(),
+                                 ", this run is ", describe_.dump(), " (resume needs the same layout)"));
+  load_trainer_state(state_path(out, j.at("step").get<int64_t>(), comm_.rank(), comm_.size()), mine_, params, biases,
+                     adam, st);
+  return true;
+}
+
+// Rank 0 writes the export; each tensor it does not hold comes from the first rank holding it,
+// in the export's order, one at a time (so rank 0 never holds the whole model).
+void StageParams::export_whole(const std::string& dir, const float* params, const float* biases, DType dtype) {
+  if (comm_.rank() != 0) {
+    const TensorTable table(cfg_);
+    for (const TensorSpec& t : table.tensors()) {
+      if (t.role == TensorRole::kBias) continue;
+      const ParamTensor* p = whole_.find(export_source(cfg_, t));
+      const int first = holders_[size_t(p->id)][0];
+      if (first == comm_.rank() && first != 0)
+        comm_.send(params + mine_.find(p->name)->offset, p->size, dist::Elem::F32, 0, kExportTag);
+    }
+    return;
+  }
+  std::vector<float> buf;
+  export_model(dir, cfg_, dtype, [&](const std::string& source, TensorRole role) -> const float* {
+    if (role == TensorRole::kBias) return biases + mine_.find(source)->offset;
+    if (const ParamTensor* p = mine_.find(source)) return params + p->offset;
+    const ParamTensor* p = whole_.find(source);
+    buf.resize(size_t(p->size));
+    comm_.recv(buf.data(), p->size, dist::Elem::F32, holders_[size_t(p->id)][0], kExportTag);
+    return buf.data();
+  });
+}
+
+}  // namespace dsv3::pipeline
