@@ -18,16 +18,12 @@ namespace {
 // Tags of the messages outside a step's schedule (the step's own stay far below).
 constexpr int kSumTag = 30000, kExportTag = 30001;
 
-std::string state_path(const std::string& out, int64_t step, int rank, int ranks) {
-  return cat(out, "/trainer_state.step-", step, ".pp-rank-", rank, "-of-", ranks, ".safetensors");
-}
-
-void remove_old_states(const std::string& out, int64_t keep, int rank, int ranks) {
-  const std::string tail = cat(".pp-rank-", rank, "-of-", ranks, ".safetensors");
-  const std::string keep_name = fs::path(state_path(out, keep, rank, ranks)).filename().string();
-  for (const auto& e : fs::directory_iterator(out)) {
+// Removes this rank's state files of other steps than `keep` (one of its files).
+void remove_old_states(const std::string& keep) {
+  const std::string kept = fs::path(keep).filename().string(), tail = kept.substr(kept.find(".pp-rank-"));
+  for (const auto& e : fs::directory_iterator(fs::path(keep).parent_path())) {
     const std::string name = e.path().filename().string();
-    if (name.starts_with("trainer_state.step-") && name.ends_with(tail) && name != keep_name) fs::remove(e.path());
+    if (name.starts_with("trainer_state.step-") && name.ends_with(tail) && name != kept) fs::remove(e.path());
   }
 }
 
@@ -77,14 +73,28 @@ std::vector<std::vector<int>> tensor_holders(const ModelConfig& cfg, const Sched
 }
 
 StageParams::StageParams(const ModelConfig& cfg, const Schedule& s, const std::vector<int>& stage_layers,
-                         dist::Communicator& comm)
-    : cfg_(cfg), holders_(tensor_holders(cfg, s, stage_layers)), comm_(comm), whole_(cfg),
+                         dist::Communicator& comm, dist::Communicator* data)
+    : cfg_(cfg), holders_(tensor_holders(cfg, s, stage_layers)), comm_(comm), data_(data), whole_(cfg),
       mine_(cfg, [&](const std::string& name) {
         const std::vector<int>& h = holders_[size_t(whole_.find(name)->id)];
         return std::find(h.begin(), h.end(), comm.rank()) != h.end();
       }) {
   if (s.ranks != comm.size()) fail("pipeline: the schedule has ", s.ranks, " ranks, the group ", comm.size());
   describe_ = {{"pp", s.ranks}, {"schedule", schedule_name(s.kind)}, {"stage_layers", stage_layers}};
+  if (data_) describe_["dp"] = data_->size();
+}
+
+std::string StageParams::state_path(const std::string& out, int64_t step) const {
+  std::string p = cat(out, "/trainer_state.step-", step, ".pp-rank-", comm_.rank(), "-of-", comm_.size());
+  if (data_) p += cat(".dp-rank-", data_->rank(), "-of-", data_->size());
+  return p + ".safetensors";
+}
+
+// The pipeline group, then the data group: every rank has passed the first when any leaves the
+// second.
+void StageParams::barrier() {
+  comm_.barrier();
+  if (data_) data_->barrier();
 }
 
 void StageParams::sum_grads(float* grads) {
@@ -122,8 +132,9 @@ void StageParams::sum_grads(float* grads) {
   }
 }
 
-double StageParams::grad_norm(const float* grads) {
-  // Σ g² per tensor by its first holder; the other ranks' slots are exact zeros in the sum.
+double StageParams::grad_norm(const float* grads, ParamRange part) {
+  // Σ g² per tensor (of its values in `part`) by its first holder; the other ranks' slots are
+  // exact zeros in the sum, and a stage's data-parallel ranks add their slices.
   const std::vector<ParamTensor>& mine = mine_.params();
   std::vector<double> squares(whole_.params().size(), 0.0);
 #pragma omp parallel for schedule(dynamic)
@@ -131,10 +142,12 @@ double StageParams::grad_norm(const float* grads) {
     const ParamTensor& t = mine[i];
     if (holders_[size_t(t.id)][0] != comm_.rank()) continue;
     double s = 0;
-    for (int64_t j = 0; j < t.size; ++j) s += double(grads[t.offset + j]) * grads[t.offset + j];
+    for (int64_t j = std::max(t.offset, part.lo); j < std::min(t.offset + t.size, part.hi); ++j)
+      s += double(grads[j]) * grads[j];
     squares[size_t(t.id)] = s;
   }
   comm_.all_reduce(squares.data(), int64_t(squares.size()), dist::Elem::F64, dist::ReduceOp::Sum);
+  if (data_) data_->all_reduce(squares.data(), int64_t(squares.size()), dist::Elem::F64, dist::ReduceOp::Sum);
   double total = 0;
   for (double s : squares) total += s;
   return std::sqrt(total);
@@ -142,15 +155,17 @@ double StageParams::grad_norm(const float* grads) {
 
 void StageParams::save(const std::string& out, const float* params, const float* biases, const AdamW& adam,
                        const TrainState& st, DType export_dtype) {
-  const int r = comm_.rank(), P = comm_.size();
+  const bool first_data_rank = !data_ || data_->rank() == 0;
   fs::create_directories(out);
-  save_trainer_state(state_path(out, st.step, r, P), mine_, params, biases, adam, st);
-  comm_.barrier();  // every rank's part is on disk before the commit names the step
-  if (r == 0)
-    write_file_atomic(pp_commit_path(out), json{{"step", st.step}, {"pp", P}, {"pipeline", describe_}}.dump() + "\n");
-  comm_.barrier();
-  remove_old_states(out, st.step, r, P);
-  export_whole(out, params, biases, export_dtype);
+  const std::string path = state_path(out, st.step);
+  save_trainer_state(path, mine_, params, biases, adam, st);
+  barrier();  // every rank's part is on disk before the commit names the step
+  if (comm_.rank() == 0 && first_data_rank)
+    write_file_atomic(pp_commit_path(out),
+                      json{{"step", st.step}, {"pp", comm_.size()}, {"pipeline", describe_}}.dump() + "\n");
+  barrier();
+  remove_old_states(path);
+  if (first_data_rank) export_whole(out, params, biases, export_dtype);  // the others hold the same weights
 }
 
 bool StageParams::resume(const std::string& out, float* params, float* biases, AdamW& adam, TrainState& st) {
@@ -163,8 +178,7 @@ bool StageParams::resume(const std::string& out, float* params, float* biases, A
   if (j.value("pipeline", json()) != describe_)
     dist::fail_on_every_rank(cat(out, " holds the checkpoint of the pipeline ", j.value("pipeline", json()).dump(),
                                  ", this run is ", describe_.dump(), " (resume needs the same layout)"));
-  load_trainer_state(state_path(out, j.at("step").get<int64_t>(), comm_.rank(), comm_.size()), mine_, params, biases,
-                     adam, st);
+  load_trainer_state(state_path(out, j.at("step").get<int64_t>()), mine_, params, biases, adam, st);
   return true;
 }
 

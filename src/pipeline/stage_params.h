@@ -31,13 +31,14 @@ std::vector<std::vector<int>> tensor_holders(const ModelConfig& cfg, const Sched
 
 class StageParams final : public ParamShare {
  public:
-  // comm: the pipeline group (s.ranks ranks).
+  // comm: the pipeline group (s.ranks ranks); data: the data-parallel ranks of this stage (each
+  // holds a ZeRO-1 slice of its moments), null without data parallelism.
   StageParams(const ModelConfig& cfg, const Schedule& s, const std::vector<int>& stage_layers,
-              dist::Communicator& comm);
+              dist::Communicator& comm, dist::Communicator* data = nullptr);
 
   const ParamLayout& layout() const override { return mine_; }
   json describe() const override { return describe_; }
-  double grad_norm(const float* grads) override;
+  double grad_norm(const float* grads, ParamRange part) override;
   void save(const std::string& out, const float* params, const float* biases, const AdamW& adam, const TrainState& st,
             DType export_dtype) override;
   bool resume(const std::string& out, float* params, float* biases, AdamW& adam, TrainState& st) override;
@@ -48,17 +49,20 @@ class StageParams final : public ParamShare {
 
  private:
   void export_whole(const std::string& dir, const float* params, const float* biases, DType dtype);
+  std::string state_path(const std::string& out, int64_t step) const;
+  void barrier();  // over every rank of the job
 
   ModelConfig cfg_;
   std::vector<std::vector<int>> holders_;
   dist::Communicator& comm_;
+  dist::Communicator* data_;
   ParamLayout whole_, mine_;
   json describe_;
 };
 
 // Checkpoint files of a pipeline run: <out>/trainer_state.pp.json {"step", "pp", "pipeline"}
-// commits a step once every rank's <out>/trainer_state.step-S.pp-rank-R-of-P.safetensors is
-// complete.
+// commits a step once every rank's <out>/trainer_state.step-S.pp-rank-R-of-P.safetensors (with
+// data parallelism ...pp-rank-R-of-P.dp-rank-D-of-N.safetensors, its ZeRO-1 slice) is complete.
 std::string pp_commit_path(const std::string& out);
 
 }  // namespace dsv3::pipeline

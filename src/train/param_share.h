@@ -22,8 +22,9 @@ class ParamShare {
   // What a resume must agree with (kept with the run's options).
   virtual json describe() const = 0;
   // Collective: the L2 norm of the whole model's gradient, each tensor counted once, from every
-  // process's gradient buffer in its layout().
-  virtual double grad_norm(const float* grads) = 0;
+  // process's part [part.lo, part.hi) of its gradient buffer in layout() (all of it, or its
+  // ZeRO-1 slice when data-parallel ranks share the stage: they hold the other slices).
+  virtual double grad_norm(const float* grads, ParamRange part) = 0;
   // Collective: every process writes its tensors and moments; once all are on disk the step is
   // committed; then one process writes the whole model in the Hugging Face layout
   // (export_model's files, identical to a single process's).

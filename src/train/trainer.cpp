@@ -86,11 +86,13 @@ void Trainer::init_random(uint64_t seed, double std) { init_params(layout_, seed
 void Trainer::init_from(const std::string& dir) { load_params(layout_, dir, params_.data(), biases_.data()); }
 
 bool Trainer::resume() {
-  if (zero_) return resume_sharded();
   if (share_) {
     TrainState saved;
-    return share_->resume(out_, params_.data(), biases_.data(), *adam_, saved) && adopt(saved, out_);
+    if (!share_->resume(out_, params_.data(), biases_.data(), adam(), saved)) return false;
+    if (zero_) zero_->all_gather(params_.data());  // each data rank loaded its slice
+    return adopt(saved, out_);
   }
+  if (zero_) return resume_sharded();
   const std::string path = out_ + "/trainer_state.safetensors";
   const DpCommit commit = read_dp_commit(out_);
   if (commit.step >= 0)
@@ -189,12 +191,18 @@ StepLosses Trainer::train_step(double* grad_norm) {
   if (ep_) ep_->finish_step(grads_.data());  // the local experts' gradients, kept per source rank
   const StepLosses total = sum_step_losses(losses, data_group_);
   const double lr = opt_.lr.at(st_.step);
-  if (zero_) {
+  if (zero_ && share_) {  // a pipeline stage's data-parallel ranks: the norm spans every stage
+    zero_->reduce_scatter(grads_.data());
+    const ParamRange r = zero_->range();
+    *grad_norm = share_->grad_norm(grads_.data(), r);
+    clip_to_norm(grads_.data(), r.lo, r.hi, *grad_norm, opt_.clip);
+    zero_->step(params_.data(), grads_.data(), lr);
+  } else if (zero_) {
     zero_->reduce_scatter(grads_.data());
     *grad_norm = zero_->clip(grads_.data(), opt_.clip);
     zero_->step(params_.data(), grads_.data(), lr);
   } else if (share_) {
-    *grad_norm = share_->grad_norm(grads_.data());
+    *grad_norm = share_->grad_norm(grads_.data(), {0, layout_.n_params()});
     clip_to_norm(grads_.data(), 0, layout_.n_params(), *grad_norm, opt_.clip);
     adam_->step(params_.data(), grads_.data(), lr);
   } else {
@@ -247,8 +255,8 @@ EvalResult Trainer::evaluate() {
 }
 
 void Trainer::save() {
+  if (share_) return share_->save(out_, params_.data(), biases_.data(), adam(), st_, opt_.save_dtype);
   if (zero_) return save_sharded();
-  if (share_) return share_->save(out_, params_.data(), biases_.data(), *adam_, st_, opt_.save_dtype);
   if (!writes_) return;  // a pipeline's other ranks: rank 0 holds the same parameters
   fs::create_directories(out_);
   save_trainer_state(out_ + "/trainer_state.safetensors", layout_, params_.data(), biases_.data(), *adam_, st_);

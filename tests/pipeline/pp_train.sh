@@ -16,6 +16,7 @@ done >"$tmp/corpus.txt"
 common=(--config "$config" --data "$tmp/corpus.txt" --tokenizer bytes --doc-split blank --seq-len 16 --micro-batch 2
         --micro-batches "$M" --lr 1e-3 --warmup-steps 0 --eval-sequences 2 --log-every 0 --threads 1)
 exact=()
+dp=1; [ "$mode" = dp2 ] && dp=2  # dp2: two pipelines, each with half of every step's micro-batches
 if [ "$mode" = exact ]; then common+=(--steps 1 --clip 0); exact=(embed_tokens); else common+=(--decay-end 10); fi
 steps=(); [ "$mode" = exact ] || steps=(--steps 10)
 "$dsv3" train "${common[@]}" "${steps[@]}" --out "$tmp/ref" 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
@@ -27,12 +28,12 @@ tol=1e-6
 status=0
 for schedule in "$@"; do
   out="$tmp/$schedule"
-  launch() { timeout 60 "$mpirun" --oversubscribe -np "$P" "$dsv3" train "${common[@]}" --pp "$P" --schedule "$schedule" "$@"; }
+  launch() { timeout 60 "$mpirun" --oversubscribe -np $((P * dp)) "$dsv3" train "${common[@]}" --pp "$P" --dp $dp --schedule "$schedule" "$@"; }
   if ! launch "${steps[@]}" --trace "$out.trace.json" --out "$out" 2>"$tmp/err"; then
     echo "FAIL $schedule P=$P M=$M: train exited non-zero"; cat "$tmp/err"; status=1; continue
   fi
   if "$compare" "$tmp/ref" "$out" $tol "${exact[@]}" >"$tmp/cmp"; then
-    echo "ok   $schedule P=$P M=$M: $(tail -1 "$tmp/cmp")"
+    echo "ok   $schedule P=$P dp=$dp M=$M: $(tail -1 "$tmp/cmp")"
   else
     echo "FAIL $schedule P=$P M=$M:"; cat "$tmp/cmp"; status=1
   fi
@@ -54,7 +55,7 @@ for schedule in "$@"; do
       ! grep -q "holds the checkpoint of a pipeline run" "$tmp/err"; then
       echo "FAIL $schedule: a single process resumed a pipeline checkpoint"; cat "$tmp/err"; status=1
     fi
-    ls "$out.resumed"/trainer_state.step-10.pp-rank-*-of-"$P".safetensors >/dev/null ||
+    ls "$out.resumed"/trainer_state.step-10.pp-rank-*-of-"$P"*.safetensors >/dev/null ||
       { echo "FAIL $schedule: no per-rank trainer states"; status=1; }
   fi
 done

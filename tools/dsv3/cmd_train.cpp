@@ -138,7 +138,7 @@ int cmd_train(int argc, char** argv) {
                  (long long)data.train_docs, (long long)data.fim_docs, (long long)data.train.n_seq(), (long long)dopt.seq_len,
                  (long long)data.val_docs, (long long)data.val.n_seq());
 
-  Trainer trainer(cfg, opt, data, out, groups ? groups->data.get() : nullptr, groups ? groups->expert.get() : nullptr,
+  Trainer trainer(cfg, opt, data, out, groups ? groups->data.get() : pp.data_group(), groups ? groups->expert.get() : nullptr,
                   pp.share());
   pp.attach(trainer);
   if (trainer.resume()) {

@@ -57,22 +57,23 @@ PipelineTrainRun::PipelineTrainRun(const Args& a, const ModelConfig& cfg, TrainO
   }
   dist::Communicator& world = dist::world();
   dist::quiet_other_ranks();
-  if (opt.dp > 1 || a.integer("ep", 1) > 1)
-    dist::fail_on_every_rank("--pp does not combine with --dp or --ep yet (docs/pipeline.md)");
+  if (a.integer("ep", 1) > 1) dist::fail_on_every_rank("--pp does not combine with --ep yet (docs/pipeline.md)");
   const std::string what = cat(a.str("schedule", "1f1b"), '/', a.str("stage-layers"), '/', opt.accumulation(seq_len));
   dist::check_same_everywhere(world, fnv1a(what.data(), what.size()), "--schedule, --stage-layers or --micro-batches");
-  groups_ = std::make_unique<dist::Groups>(dist::make_groups(world, {1, int(a.integer("pp", 0)), 1}));
+  groups_ = std::make_unique<dist::Groups>(dist::make_groups(world, {opt.dp, int(a.integer("pp", 0)), 1}));
   // Every rank reaches here with the same options, so a bad one fails on all of them at once.
   try {
     const int P = groups_->layout.pp;
     const pipeline::ScheduleKind kind = pipeline::parse_schedule_kind(a.str("schedule", "1f1b"));
-    pipeline::Schedule s = pipeline::make_schedule(kind, P, int(opt.accumulation(seq_len)));
+    const int64_t A = opt.accumulation(seq_len);  // over every pipeline: each runs A / dp per step
+    if (A % opt.dp != 0) fail("--micro-batches ", A, " does not split over --dp ", opt.dp, " pipelines");
+    pipeline::Schedule s = pipeline::make_schedule(kind, P, int(A / opt.dp));
     const int layers = int(cfg.num_hidden_layers);
     const std::vector<int> stage_layers =
         a.has("stage-layers") ? pipeline::parse_stage_layers(a.str("stage-layers"), s.stages, layers)
                               : pipeline::balanced_stage_layers(pipeline::model_cost(cfg, seq_len), s.stages);
     pipeline::simulate(s, pipeline::Costs{}, /*rendezvous=*/true);  // complete, paired, deadlock-free
-    params_ = std::make_unique<pipeline::StageParams>(cfg, s, stage_layers, *groups_->pipeline);
+    params_ = std::make_unique<pipeline::StageParams>(cfg, s, stage_layers, *groups_->pipeline, data_group());
     exec_ = std::make_unique<pipeline::PipelineExecutor>(std::move(s), stage_layers, *groups_->pipeline, cfg,
                                                          opt.precision, *params_);
     if (groups_->pipeline->rank() == 0)

@@ -25,7 +25,9 @@ class PipelineTrainRun {
   bool active() const { return exec_ != nullptr; }
   // This rank's share of the model's tensors (its stages'); null without --pp.
   ParamShare* share() { return params_.get(); }
-  bool output_rank() const { return !active() || groups_->pipeline->rank() == 0; }
+  bool output_rank() const { return !active() || (groups_->pipeline->rank() == 0 && groups_->dp_rank == 0); }
+  // With --dp: this rank's data-parallel group (the ranks of its stage); else null.
+  dist::Communicator* data_group() { return groups_ && groups_->layout.dp > 1 ? groups_->data.get() : nullptr; }
   // Hands the trainer's micro-batches to the executor.
   void attach(Trainer& trainer);
   // Collective: rank 0 prints each rank's parameter memory; with --trace FILE it writes the last
