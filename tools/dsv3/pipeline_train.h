@@ -46,6 +46,7 @@ inline const std::set<std::string> kPipelineTrainOptions = {"pp", "schedule", "m
 
 inline constexpr const char* kPipelineTrainUsage =
     "  pipeline:  --micro-batches M (per step; sets --batch-tokens)  under `mpirun -np P`: --pp P\n"
+    "             (under `mpirun -np P*D`: --pp P --dp D, D pipelines with ZeRO-1 per stage)\n"
     "             --schedule 1f1b|zb1p|dualpipe|dualpipev  --stage-layers A,B,...  --trace FILE\n";
 
 }  // namespace dsv3::cli
