@@ -148,10 +148,16 @@ int cmd_train(int argc, char** argv) {
     trainer.init_random(uint64_t(a.integer("seed", 0)), a.number("init-std", 0.02));
   }
   if (main_rank) copy_tokenizer_files(tok_dir, out);
-  if (groups && main_rank)
-    std::fprintf(stderr, "parallel: --dp %d --ep %d; AdamW state %.2f MiB on rank 0 (ZeRO-1 slice; %.2f MiB in one process)\n", opt.dp,
-                 groups->layout.ep, double(trainer.optimizer().state_bytes()) / (1 << 20),
-                 double(trainer.layout().n_params()) * 2 * (opt.adam.bf16_moments ? 2 : 4) / (1 << 20));
+  if (groups && main_rank) {
+    // One process: float32 master weights (+ the rounded copy outside float32) and two moments.
+    const double n = double(ParamLayout(cfg).n_params()), MiB = 1 << 20;
+    std::fprintf(stderr,
+                 "parallel: --dp %d --ep %d; rank 0 holds %.2f MiB of parameters (its experts; %.2f MiB in one process) "
+                 "and %.2f MiB of AdamW state (ZeRO-1 slices; %.2f MiB in one process)\n",
+                 opt.dp, groups->layout.ep, double(trainer.parameter_bytes()) / MiB,
+                 n * 4 * (opt.precision == Precision::kF32 ? 1 : 2) / MiB, double(trainer.optimizer_bytes()) / MiB,
+                 n * 2 * (opt.adam.bf16_moments ? 2 : 4) / MiB);
+  }
   trainer.run();
   pp.finish();
   return 0;
