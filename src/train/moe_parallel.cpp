@@ -1,6 +1,7 @@
 #include "train/moe_parallel.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "core/error.h"
@@ -46,10 +47,27 @@ void ExpertParallelTraining::forward(float* out, const float* x, int64_t n, cons
     load->tokens_per_expert.assign(size_t(E), 0);
     for (int32_t e : L.local.ids) ++load->tokens_per_expert[size_t(e)];
   }
+  using clock = std::chrono::steady_clock;
+  const int kind = probe_ && steps_ % 2 == 1 ? 1 : 0;  // OverlapTimes
+  auto t = clock::now();
+  double exposed = 0;
+  auto lap = [&t] {
+    const auto now = clock::now();
+    const double s = std::chrono::duration<double>(now - t).count();
+    t = now;
+    return s;
+  };
   exchange_.dispatch_begin(x, n, L.local.ids.data(), K);
+  exposed += lap();
+  if (kind == 1) exchange_.dispatch_end(), exposed += lap();
   if (!w.shared_experts.empty()) mlp_forward(out, x, n, w.shared_experts, precision_, &L.local.shared);
   else std::memset(out, 0, size_t(n * H) * sizeof(float));
-  exchange_.dispatch_end();
+  lap();
+  if (kind == 0) exchange_.dispatch_end(), exposed += lap();
+  if (probe_) {
+    times_.exposed_s[kind] += exposed;
+    ++times_.calls[kind];
+  }
   L.pair_gate.resize(size_t(exchange_.pairs()));
   exchange_.pair_values_to_owners(L.local.gates.data(), L.pair_gate.data());
   run_local_experts(L, w);
@@ -142,6 +160,7 @@ void ExpertParallelTraining::local_expert_backward(Layer& L, const MoeWeights& w
 }
 
 void ExpertParallelTraining::finish_step(float* grads) {
+  ++steps_;
   for (auto& [key, lp] : layers_) {
     Layer& L = *lp;
     if (L.lo < 0) continue;

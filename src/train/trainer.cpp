@@ -83,6 +83,7 @@ Trainer::Trainer(const ModelConfig& cfg, const TrainOptions& opt, const Dataset&
   model_ = std::make_unique<TrainModel>(cfg_, opt_.precision);
   if (expert_group && expert_group->size() > 1) {
     ep_ = std::make_unique<ExpertParallelTraining>(*expert_group, cfg_, opt_.precision);
+    ep_->measure_overlap(opt_.measure_overlap);
     model_->set_moe_runner(ep_.get());
   }
   st_.options = opt_.to_json(data.train.T);
@@ -301,7 +302,9 @@ void Trainer::run() {
     // with expert parallelism every rank runs the same batches, as the MoE layers need them all.
     if (last || (opt_.eval_every > 0 && st_.step % opt_.eval_every == 0)) {
       if (ep_) {
+        ep_->measure_overlap(false);  // training steps only
         const EvalResult e = evaluate();
+        ep_->measure_overlap(opt_.measure_overlap);
         if (main_rank()) log_eval(e);
       } else if (main_rank()) {
         log_eval(evaluate());
@@ -309,6 +312,7 @@ void Trainer::run() {
     }
     if (last || (opt_.save_every > 0 && st_.step % opt_.save_every == 0)) save();
   }
+  if (ep_ && opt_.measure_overlap) report_overlap();
 }
 
 }  // namespace dsv3

@@ -35,6 +35,7 @@ struct TrainOptions {
   int64_t log_every = 1;            // progress lines
   DType save_dtype = DType::F32;
   uint64_t data_seed = 1;
+  bool measure_overlap = false;     // with expert parallelism: time the dispatch's overlap (moe_parallel.h)
   int dp = 1;                       // data-parallel ranks sharing each step (train/data_parallel.h)
   int64_t accumulation(int64_t T) const;  // micro-batches per step, over all dp ranks
   json to_json(int64_t T) const;          // what a resume must agree with
@@ -96,6 +97,7 @@ class Trainer {
   std::vector<StatePart> state_parts();
   void log_step(const StepLosses& l, double grad_norm, double lr, double seconds);
   void log_eval(const EvalResult& e);
+  void report_overlap();
 
   ModelConfig cfg_;
   TrainOptions opt_;

@@ -35,6 +35,10 @@ same "$tmp/one" "$tmp/par"
 grep -q "^parallel: --dp $dp --ep $ep; " "$tmp/err" || { echo "no parallel: line"; cat "$tmp/err"; exit 1; }
 held=$(sed -nE 's/^parallel: .*holds ([0-9.]+) MiB of parameters \(its experts; ([0-9.]+) MiB in one process.*/\1 \2/p' "$tmp/err")
 [ -n "$held" ] && awk -v ep="$ep" '{ exit !(ep > 1 ? $1 < $2 : $1 == $2) }' <<<"$held" || { echo "--ep $ep: rank 0 holds $held MiB of parameters"; exit 1; }
+# --measure-overlap (alternating steps, the same bits: compared above) prints the hidden share.
+if printf '%s\n' "${args[@]}" | grep -qx -- --measure-overlap; then
+  grep -qE "^overlap: .*calls over all ranks\): -?[0-9]+% of it hidden$" "$tmp/err" || { echo "no overlap: line"; cat "$tmp/err"; exit 1; }
+fi
 [ "$(wc -l <"$tmp/par/metrics.jsonl")" = 8 ] || { echo "expected 6 step + 2 eval lines (rank 0 only)"; exit 1; }
 ls "$tmp/par"/trainer_state.step-6.rank-*-of-"$dp".safetensors >/dev/null
 
