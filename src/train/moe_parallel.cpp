@@ -57,13 +57,17 @@ void ExpertParallelTraining::forward(float* out, const float* x, int64_t n, cons
     t = now;
     return s;
   };
+  auto wait_for_rows = [&] {
+    exchange_.dispatch_end();
+    exposed += lap();
+  };
   exchange_.dispatch_begin(x, n, L.local.ids.data(), K);
   exposed += lap();
-  if (kind == 1) exchange_.dispatch_end(), exposed += lap();
+  if (kind == 1) wait_for_rows();
   if (!w.shared_experts.empty()) mlp_forward(out, x, n, w.shared_experts, precision_, &L.local.shared);
   else std::memset(out, 0, size_t(n * H) * sizeof(float));
-  lap();
-  if (kind == 0) exchange_.dispatch_end(), exposed += lap();
+  lap();  // computing: not exposed
+  if (kind == 0) wait_for_rows();
   if (probe_) {
     times_.exposed_s[kind] += exposed;
     ++times_.calls[kind];
