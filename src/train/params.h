@@ -57,7 +57,8 @@ class ParamLayout {
   const std::vector<ParamTensor>& params() const { return params_; }  // trained tensors
   const std::vector<ParamTensor>& biases() const { return biases_; }  // e_score_correction_bias
   int64_t n_params() const { return n_params_; }
-  int64_t n_replicated() const { return n_replicated_; }  // the tensors that are no routed expert's
+  // Where a share's replicated tensors end and its experts begin (the whole model: n_params()).
+  int64_t n_replicated() const { return n_replicated_; }
   int64_t n_bias() const { return n_bias_; }
   int64_t n_chunks() const { return n_chunks_; }  // gradient-norm chunks of the whole model
   // params or biases; nullptr for a tensor the config lacks or this share does not hold.

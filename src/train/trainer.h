@@ -58,8 +58,9 @@ class Trainer {
  public:
   // The model starts as `init` (a checkpoint folder) or, when empty, random with (seed, std).
   // data_group: the opt.dp ranks of a data-parallel run (null for one process); expert_group:
-  // the ranks among them that split the routed experts (null or one rank: no expert parallelism).
-  // A data-parallel rank holds the replicated tensors and only its own routed experts.
+  // the ranks among them that split the routed experts (one rank: no expert parallelism; needed
+  // with data parallelism). A data-parallel rank holds the replicated tensors and only its own
+  // routed experts.
   Trainer(const ModelConfig& cfg, const TrainOptions& opt, const Dataset& data, const std::string& out_dir,
           dist::Communicator* data_group = nullptr, dist::Communicator* expert_group = nullptr);
   ~Trainer();
