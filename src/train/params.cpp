@@ -9,8 +9,13 @@
 
 namespace dsv3 {
 
-ParamLayout::ParamLayout(const ModelConfig& cfg) : cfg_(cfg) {
+ParamLayout::ParamLayout(const ModelConfig& cfg) : ParamLayout(cfg, {0, -1}) {}
+
+ParamLayout::ParamLayout(const ModelConfig& cfg, ExpertShare experts) : cfg_(cfg) {
+  const bool all = experts.count < 0;
   ModelWeights w = weights_skeleton(cfg);
+  std::vector<ParamTensor> routed;  // a share's experts, placed after the replicated tensors
+  int64_t index = 0;
   auto add = [&](const std::string& name, std::vector<int64_t> shape, TensorRole role) {
     ParamTensor t;
     t.name = name;
@@ -18,17 +23,41 @@ ParamLayout::ParamLayout(const ModelConfig& cfg) : cfg_(cfg) {
     t.size = 1;
     for (int64_t d : t.shape) t.size *= d;
     t.role = role;
-    auto& list = role == TensorRole::kBias ? biases_ : params_;
-    int64_t& total = role == TensorRole::kBias ? n_bias_ : n_params_;
-    t.offset = total;
-    total += t.size;
-    list.push_back(std::move(t));
+    if (role == TensorRole::kBias) {
+      t.offset = n_bias_;
+      n_bias_ += t.size;
+      biases_.push_back(std::move(t));
+      return;
+    }
+    t.index = index++;
+    t.first_chunk = n_chunks_;
+    n_chunks_ += (t.size + kGradNormChunk - 1) / kGradNormChunk;
+    t.expert = routed_expert_of(name);
+    if (all || t.expert < 0) params_.push_back(std::move(t));
+    else if (experts.has(t.expert)) routed.push_back(std::move(t));
   };
   for_each_tensor(cfg, w,
                   {[&](const std::string& n, Weight& m, TensorRole r) { add(n, {m.rows, m.cols}, r); },
                    [&](const std::string& n, Vec& v, TensorRole r) { add(n, {v.size}, r); }});
+  for (ParamTensor& t : params_) {
+    t.offset = n_params_;
+    n_params_ += t.size;
+  }
+  n_replicated_ = n_params_;
+  for (ParamTensor& t : routed) {
+    t.offset = n_params_;
+    n_params_ += t.size;
+    params_.push_back(std::move(t));
+  }
   for (size_t i = 0; i < params_.size(); ++i) index_[params_[i].name] = i;
   for (size_t i = 0; i < biases_.size(); ++i) index_[biases_[i].name] = params_.size() + i;
+}
+
+int64_t routed_expert_of(const std::string& name) {
+  static const std::string key = ".mlp.experts.";
+  const size_t at = name.find(key);
+  if (at == std::string::npos) return -1;
+  return std::stoll(name.substr(at + key.size()));
 }
 
 const ParamTensor* ParamLayout::find(const std::string& name) const {
@@ -41,7 +70,7 @@ ModelWeights ParamLayout::bind(const float* params, const float* biases) const {
   ModelWeights w = weights_skeleton(cfg_);
   for_each_tensor(cfg_, w,
                   {[&](const std::string& n, Weight& m, TensorRole) {
-                     m = f32_weight(params + find(n)->offset, m.rows, m.cols);
+                     if (const ParamTensor* t = find(n)) m = f32_weight(params + t->offset, m.rows, m.cols);
                    },
                    [&](const std::string& n, Vec& v, TensorRole r) {
                      v.data = (r == TensorRole::kBias ? biases : params) + find(n)->offset;
@@ -65,14 +94,14 @@ double uniform01(uint64_t h) { return (double(h >> 11) + 0.5) * 0x1.0p-53; }
 }  // namespace
 
 void init_params(const ParamLayout& layout, uint64_t seed, double std, float* params, float* biases) {
-  for (size_t ti = 0; ti < layout.params().size(); ++ti) {
-    const ParamTensor& t = layout.params()[ti];
+  for (const ParamTensor& t : layout.params()) {
     float* p = params + t.offset;
     if (t.role == TensorRole::kNorm) {
       std::fill(p, p + t.size, 1.0f);
       continue;
     }
-    const uint64_t key = mix(seed ^ mix(uint64_t(ti) + 1));
+    // Keyed by the tensor's place in the whole model: a rank's share draws the same values.
+    const uint64_t key = mix(seed ^ mix(uint64_t(t.index) + 1));
 #pragma omp parallel for schedule(static) if (t.size > (1 << 16))
     for (int64_t i = 0; i < t.size; i += 2) {
       // Box-Muller: two normals from two uniforms.
@@ -91,7 +120,9 @@ void load_params(const ParamLayout& layout, const std::string& dir, float* param
   BoundWeights bound = bind_weights(ckpt, cfg);  // validates presence, shapes and dtypes
   for_each_tensor(cfg, bound.weights,
                   {[&](const std::string& n, Weight& m, TensorRole) {
-                     float* dst = params + layout.find(n)->offset;
+                     const ParamTensor* t = layout.find(n);
+                     if (!t) return;  // another rank's expert: its pages are never read
+                     float* dst = params + t->offset;
                      for (int64_t r = 0; r < m.rows; ++r) weight_row_f32(dst + r * m.cols, m, r);
                    },
                    [&](const std::string& n, Vec& v, TensorRole r) {

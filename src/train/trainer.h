@@ -35,6 +35,7 @@ struct TrainOptions {
   int64_t log_every = 1;            // progress lines
   DType save_dtype = DType::F32;
   uint64_t data_seed = 1;
+  bool measure_overlap = false;     // with expert parallelism: time the dispatch's overlap (moe_parallel.h)
   int dp = 1;                       // data-parallel ranks sharing each step (train/data_parallel.h)
   int64_t accumulation(int64_t T) const;  // micro-batches per step, over all dp ranks
   json to_json(int64_t T) const;          // what a resume must agree with
@@ -57,7 +58,9 @@ class Trainer {
  public:
   // The model starts as `init` (a checkpoint folder) or, when empty, random with (seed, std).
   // data_group: the opt.dp ranks of a data-parallel run (null for one process); expert_group:
-  // the ranks among them that split the routed experts (null or one rank: no expert parallelism).
+  // the ranks among them that split the routed experts (one rank: no expert parallelism; needed
+  // with data parallelism). A data-parallel rank holds the replicated tensors and only its own
+  // routed experts.
   Trainer(const ModelConfig& cfg, const TrainOptions& opt, const Dataset& data, const std::string& out_dir,
           dist::Communicator* data_group = nullptr, dist::Communicator* expert_group = nullptr);
   ~Trainer();
@@ -76,7 +79,11 @@ class Trainer {
   int64_t step() const { return st_.step; }
   // Whether this process prints, logs metrics and writes the exported model (dp rank 0).
   bool main_rank() const { return writes_ && (!zero_ || data_group_->rank() == 0); }
-  const AdamW& optimizer() const { return zero_ ? zero_->adam() : *adam_; }
+  // This rank's bytes of AdamW moments, and of parameters (float32 master weights plus the
+  // rounded copy the BF16/FP8 modes compute with).
+  int64_t optimizer_bytes() const;
+  int64_t parameter_bytes() const;
+  // The tensors this rank holds: the whole model in one process, a share under data parallelism.
   const ParamLayout& layout() const { return layout_; }
   const std::vector<float>& params() const { return params_; }
 
@@ -88,9 +95,10 @@ class Trainer {
   bool adopt(const TrainState& saved, const std::string& path);  // checks and takes a loaded state
   void save();
   void save_sharded();
-  AdamW& adam() { return zero_ ? zero_->adam() : *adam_; }
+  std::vector<StatePart> state_parts();
   void log_step(const StepLosses& l, double grad_norm, double lr, double seconds);
   void log_eval(const EvalResult& e);
+  void report_overlap();
 
   ModelConfig cfg_;
   TrainOptions opt_;
@@ -101,7 +109,11 @@ class Trainer {
   PairwiseSum grad_sum_;            // of the step's micro-batch gradients
   std::unique_ptr<AdamW> adam_;     // one process
   dist::Communicator* data_group_ = nullptr;
-  std::unique_ptr<Zero1> zero_;     // data parallel: the optimizer's slice and the exchanges
+  dist::Communicator* expert_group_ = nullptr;
+  std::unique_ptr<dist::Communicator> expert_data_;  // the D/E ranks holding this rank's experts
+  // Data parallel: the optimizer's slices and the exchanges of the replicated tensors (over the
+  // data group) and of this rank's experts (over expert_data_).
+  std::unique_ptr<Zero1> zero_, zero_experts_;
   std::unique_ptr<ExpertParallelTraining> ep_;  // expert parallel: the MoE layers' runner
   std::unique_ptr<TrainModel> model_;
   SequenceSampler sampler_;

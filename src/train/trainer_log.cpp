@@ -46,6 +46,20 @@ void Trainer::log_step(const StepLosses& l, double grad_norm, double lr, double 
                double(tokens) / seconds, mean, worst, duration(eta).c_str());
 }
 
+// Collective over the data group: every rank's dispatch times, summed.
+void Trainer::report_overlap() {
+  const ExpertParallelTraining::OverlapTimes& t = ep_->overlap_times();
+  std::vector<double> v = {t.exposed_s[0], t.exposed_s[1], double(t.calls[0]), double(t.calls[1])};
+  data_group_->all_reduce(v.data(), int64_t(v.size()));
+  if (!main_rank() || v[2] == 0 || v[3] == 0) return;
+  const double in_flight = v[0] / v[2], waited = v[1] / v[3];
+  std::fprintf(stderr,
+               "overlap: the MoE dispatch costs %.3f ms per layer outside computation with the shared expert computed "
+               "while the rows are in flight, %.3f ms when waiting for them first (%.0f and %.0f calls over all ranks): "
+               "%.0f%% of it hidden\n",
+               in_flight * 1e3, waited * 1e3, v[2], v[3], 100.0 * (1.0 - in_flight / waited));
+}
+
 void Trainer::log_eval(const EvalResult& e) {
   if (e.sequences == 0) return;
   append_line(out_ + "/metrics.jsonl",

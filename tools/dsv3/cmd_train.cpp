@@ -34,6 +34,8 @@ const char* kUsage =
     "             --threads N\n"
     "  parallel:  --dp D  under `mpirun -np D`: data parallelism with ZeRO-1 (docs/distributed.md)\n"
     "             --ep E  the routed experts split over E ranks of each data-parallel group\n"
+    "             --measure-overlap  (with --ep) alternate steps with and without the shared expert computed\n"
+    "                    while dispatched rows are in flight; print the share of the dispatch it hides\n"
     "A folder that already holds trainer_state.safetensors is resumed (same settings required).\n";
 
 const std::set<std::string> kValued = {
@@ -92,6 +94,7 @@ TrainOptions train_options(const Args& a) {
   o.save_dtype = sd == "bf16" ? DType::BF16 : DType::F32;
   o.data_seed = uint64_t(a.integer("data-seed", 1));
   o.dp = int(positive(a, "dp", 1));
+  o.measure_overlap = a.has("measure-overlap");
   return o;
 }
 
@@ -112,7 +115,7 @@ DataOptions data_options(const Args& a, const TrainOptions& t) {
 }  // namespace
 
 int cmd_train(int argc, char** argv) {
-  const Args a(argc, argv, valued_options(), {"help", "sft", "bf16-moments"});
+  const Args a(argc, argv, valued_options(), {"help", "sft", "bf16-moments", "measure-overlap"});
   if (a.has("help")) return std::fputs(kUsage, stdout), std::fputs(kPipelineTrainUsage, stdout), 0;
   apply_threads(a);
   const std::string out = a.required("out");
@@ -123,7 +126,8 @@ int cmd_train(int argc, char** argv) {
   PipelineTrainRun pp(a, cfg, opt, dopt.seq_len);  // --micro-batches, --pp: checked before any work
   // Data parallelism: every rank must have been given the same command.
   const std::string settings = cat(opt.to_json(dopt.seq_len).dump(), config_to_json(cfg).dump(), a.str("data"),
-                                   a.str("init", ""), a.str("seed", "0"), a.str("tokenizer", ""), out);
+                                   a.str("init", ""), a.str("seed", "0"), a.str("tokenizer", ""), out,
+                                   a.has("measure-overlap") ? "overlap" : "");
   const auto groups =
       pp.active() ? nullptr : open_train_groups(opt.dp, int(positive(a, "ep", 1)), fnv1a(settings.data(), settings.size()));
   const bool main_rank = (!groups || groups->dp_rank == 0) && pp.output_rank();
@@ -148,10 +152,16 @@ int cmd_train(int argc, char** argv) {
     trainer.init_random(uint64_t(a.integer("seed", 0)), a.number("init-std", 0.02));
   }
   if (main_rank) copy_tokenizer_files(tok_dir, out);
-  if (groups && main_rank)
-    std::fprintf(stderr, "parallel: --dp %d --ep %d; AdamW state %.2f MiB on rank 0 (ZeRO-1 slice; %.2f MiB in one process)\n", opt.dp,
-                 groups->layout.ep, double(trainer.optimizer().state_bytes()) / (1 << 20),
-                 double(trainer.layout().n_params()) * 2 * (opt.adam.bf16_moments ? 2 : 4) / (1 << 20));
+  if (groups && main_rank) {
+    // One process: float32 master weights (+ the rounded copy outside float32) and two moments.
+    const double n = double(ParamLayout(cfg).n_params()), MiB = 1 << 20;
+    std::fprintf(stderr,
+                 "parallel: --dp %d --ep %d; rank 0 holds %.2f MiB of parameters (its experts; %.2f MiB in one process) "
+                 "and %.2f MiB of AdamW state (ZeRO-1 slices; %.2f MiB in one process)\n",
+                 opt.dp, groups->layout.ep, double(trainer.parameter_bytes()) / MiB,
+                 n * 4 * (opt.precision == Precision::kF32 ? 1 : 2) / MiB, double(trainer.optimizer_bytes()) / MiB,
+                 n * 2 * (opt.adam.bf16_moments ? 2 : 4) / MiB);
+  }
   trainer.run();
   pp.finish();
   return 0;
