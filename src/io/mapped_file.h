@@ -19,7 +19,11 @@ class MappedFile {
   const std::string& path() const { return path_; }
 
  private:
+  void read_whole(int fd);
+
   std::string path_;
+  void* base_ = nullptr;  // DSV3_MMAP=0: the anonymous mapping holding the file
+  size_t map_len_ = 0;
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
 };

@@ -57,12 +57,15 @@ void attend_absorbed(float* attn, const float* q_all, const std::vector<int64_t>
 
   // q_lat[t, h] = q_C[t, h] · W_UK[h]   ([dn] x [dn, r] -> [r]).
   std::vector<float> q_lat(size_t(n * d.H * d.r));
+  {
+    const profile::Scope prof("attention.w_uk", rows.layer);
 #pragma omp parallel for schedule(static) if (n * d.H * d.dn * d.r > (1 << 15))
-  for (int64_t h = 0; h < d.H; ++h) {
-    std::vector<float> qc(size_t(n * d.dn)), ql(size_t(n * d.r));
-    gather_cols(qc.data(), q.data(), n, d.H * d.qk, h * d.qk, d.dn);
-    linear_t(ql.data(), qc.data(), n, w.kv_b_proj.rows_slice(h * d.kvh, d.dn));
-    scatter_cols(q_lat.data(), ql.data(), n, d.H * d.r, h * d.r, d.r);
+    for (int64_t h = 0; h < d.H; ++h) {
+      std::vector<float> qc(size_t(n * d.dn)), ql(size_t(n * d.r));
+      gather_cols(qc.data(), q.data(), n, d.H * d.qk, h * d.qk, d.dn);
+      linear_t(ql.data(), qc.data(), n, w.kv_b_proj.rows_slice(h * d.kvh, d.dn));
+      scatter_cols(q_lat.data(), ql.data(), n, d.H * d.r, h * d.r, d.r);
+    }
   }
 
   // Attention over the cached latents: o_lat[t, h] = Σ_s p_s · c_KV[s].
@@ -85,6 +88,7 @@ void attend_absorbed(float* attn, const float* q_all, const std::vector<int64_t>
 
   // o[t, h] = W_UV[h] · o_lat[t, h]   ([dv, r] x [r] -> [dv]).
   std::vector<float> o(size_t(n * d.H * d.dv));
+  const profile::Scope prof_uv("attention.w_uv", rows.layer);
 #pragma omp parallel for schedule(static) if (n * d.H * d.dv * d.r > (1 << 15))
   for (int64_t h = 0; h < d.H; ++h) {
     std::vector<float> ol(size_t(n * d.r)), oh(size_t(n * d.dv));
@@ -195,12 +199,36 @@ void mla_queries(float* q, const float* x, int64_t n, const MlaWeights& w, const
   linear_forward(q, normed.data(), n, w.q_b_proj, p);
 }
 
+namespace {
+
+// mla_queries and kv_a_proj_with_mqa's [c_KV ; k_R] rows kv [n, r + dr] (float32), the two
+// products of x as one pass over the threads (linear_batch: each weight streamed by both
+// threads in one parallel region, INT8/INT4 inputs quantized once), then q_b_proj.
+void queries_and_latents(float* q, float* kv, const float* x, int64_t n, const MlaWeights& w, const ModelConfig& cfg) {
+  const bool lora = cfg.q_lora_rank > 0;
+  thread_local std::vector<float> raw, normed;  // [n, q_lora_rank]
+  if (lora) {
+    raw.resize(size_t(n * cfg.q_lora_rank));
+    normed.resize(raw.size());
+  }
+  const LinearJob jobs[2] = {{lora ? raw.data() : q, x, n, lora ? w.q_a_proj : w.q_proj},
+                             {kv, x, n, w.kv_a_proj_with_mqa}};
+  linear_batch(jobs, 2);
+  if (!lora) return;
+  rmsnorm(normed.data(), raw.data(), w.q_a_layernorm.data, n, cfg.q_lora_rank, float(cfg.rms_norm_eps));
+  linear(q, normed.data(), n, w.q_b_proj);
+}
+
+}  // namespace
+
 void mla_forward_cached(float* out, const float* x, int64_t n, const MlaWeights& w, const MlaContext& ctx,
                         const RowPlacement& rows) {
   const MlaDims d(ctx.cfg);
   std::vector<float> q(size_t(n * d.H * d.qk)), kv(size_t(n * (d.r + d.dr)));
-  mla_queries(q.data(), x, n, w, ctx.cfg);
-  linear(kv.data(), x, n, w.kv_a_proj_with_mqa);
+  {
+    const profile::Scope prof("attention.q_kv_proj", rows.layer);
+    queries_and_latents(q.data(), kv.data(), x, n, w, ctx.cfg);
+  }
   std::vector<float> cos, sin;
   rope_queries(q.data(), n, d, ctx.rope, rows.pos, cos, sin);
 
@@ -234,6 +262,7 @@ void mla_forward_cached(float* out, const float* x, int64_t n, const MlaWeights&
     }
   }
   if (!absorbed.empty()) attend_absorbed(attn.data(), q.data(), absorbed, w, ctx, rows);
+  const profile::Scope prof("attention.o_proj", rows.layer);
   linear(out, attn.data(), n, w.o_proj);
 }
 
