@@ -1,12 +1,10 @@
 #include "kernels/machine_limits.h"
 
 #include <omp.h>
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <chrono>
 #include <fstream>
-#include <new>
 #include <vector>
 
 #include "kernels/isa_kernels.h"
@@ -25,27 +23,12 @@ std::string cpu_model() {
   return "unknown";
 }
 
-// An anonymous buffer advised for 2 MB pages (as DSV3_MMAP=0 loads weights): the read limit is
-// the machine's, not that of 4 KB pages' TLB misses.
-struct HugeBuffer {
-  float* data = nullptr;
-  size_t bytes = 0;
-  explicit HugeBuffer(size_t n) : bytes(n) {
-    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
-    ::madvise(p, bytes, MADV_HUGEPAGE);
-    data = static_cast<float*>(p);
-  }
-  ~HugeBuffer() { ::munmap(data, bytes); }
-};
-
 double read_bandwidth(size_t bytes) {
   const int64_t n = int64_t(bytes / sizeof(float));
-  HugeBuffer buf(size_t(n) * sizeof(float));
-  float* a = buf.data;
+  std::vector<float> a(static_cast<size_t>(n));
   const IsaKernels& k = isa_kernels();
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) a[i] = float(i & 1023) * 1e-3f;  // first touch by the reader
+  for (int64_t i = 0; i < n; ++i) a[size_t(i)] = float(i & 1023) * 1e-3f;  // first touch by the reader
   double best = 0;
   volatile float sink = 0;
   for (int rep = 0; rep < 5; ++rep) {
@@ -55,7 +38,7 @@ double read_bandwidth(size_t bytes) {
     {
       const int64_t nt = omp_get_num_threads(), id = omp_get_thread_num();
       const int64_t chunk = (n + nt - 1) / nt, b = std::min(n, id * chunk), e = std::min(n, b + chunk);
-      total += k.dot(a + b, a + b, e - b);  // one stream: both operands are the same line
+      total += k.dot(a.data() + b, a.data() + b, e - b);  // one stream: both operands are the same line
     }
     sink = sink + total;
     best = std::max(best, double(bytes) / (now() - t0) / 1e9);
