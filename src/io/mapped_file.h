@@ -1,5 +1,7 @@
 // A read-only memory map of a whole file. Checkpoint weights are used in place from the map,
 // so a 690 GB FP8 checkpoint needs no copy in RAM: the page cache holds what is touched.
+// DSV3_MMAP=0 reads the file into 2 MB-page memory instead (measured 1.23x BF16 decode on the
+// v3-bench model, docs/benchmarks.md), at the cost of holding the whole file in RAM.
 #pragma once
 #include <cstddef>
 #include <cstdint>
