@@ -199,35 +199,14 @@ void mla_queries(float* q, const float* x, int64_t n, const MlaWeights& w, const
   linear_forward(q, normed.data(), n, w.q_b_proj, p);
 }
 
-namespace {
-
-// mla_queries and kv_a_proj_with_mqa's [c_KV ; k_R] rows kv [n, r + dr] (float32), the two
-// products of x as one pass over the threads (linear_batch: each weight streamed by both
-// threads in one parallel region, INT8/INT4 inputs quantized once), then q_b_proj.
-void queries_and_latents(float* q, float* kv, const float* x, int64_t n, const MlaWeights& w, const ModelConfig& cfg) {
-  const bool lora = cfg.q_lora_rank > 0;
-  thread_local std::vector<float> raw, normed;  // [n, q_lora_rank]
-  if (lora) {
-    raw.resize(size_t(n * cfg.q_lora_rank));
-    normed.resize(raw.size());
-  }
-  const LinearJob jobs[2] = {{lora ? raw.data() : q, x, n, lora ? w.q_a_proj : w.q_proj},
-                             {kv, x, n, w.kv_a_proj_with_mqa}};
-  linear_batch(jobs, 2);
-  if (!lora) return;
-  rmsnorm(normed.data(), raw.data(), w.q_a_layernorm.data, n, cfg.q_lora_rank, float(cfg.rms_norm_eps));
-  linear(q, normed.data(), n, w.q_b_proj);
-}
-
-}  // namespace
-
 void mla_forward_cached(float* out, const float* x, int64_t n, const MlaWeights& w, const MlaContext& ctx,
                         const RowPlacement& rows) {
   const MlaDims d(ctx.cfg);
   std::vector<float> q(size_t(n * d.H * d.qk)), kv(size_t(n * (d.r + d.dr)));
   {
     const profile::Scope prof("attention.q_kv_proj", rows.layer);
-    queries_and_latents(q.data(), kv.data(), x, n, w, ctx.cfg);
+    mla_queries(q.data(), x, n, w, ctx.cfg);
+    linear(kv.data(), x, n, w.kv_a_proj_with_mqa);
   }
   std::vector<float> cos, sin;
   rope_queries(q.data(), n, d, ctx.rope, rows.pos, cos, sin);
