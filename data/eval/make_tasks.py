@@ -15,6 +15,9 @@ Writes (seeded, so the files are reproducible):
                             400 / 100 "WORD," prompts (disjoint words) whose answer is WORD's
                             first letter: a task GRPO can learn (docs/post-training.md), scored
                             with --answer 'regex:^\s*(\w)' (the first letter of the output)
+  wordnet_vowel_train.jsonl / _heldout.jsonl
+                            the same prompts; the answer is any vowel: the continuation must
+                            start with a vowel (a preference GRPO can teach in a few steps)
 """
 import json
 import random
@@ -84,6 +87,8 @@ def main():
     fl_train, fl_heldout = first_letter_items(train, random.Random(16), 400, 100)
     write_jsonl(f"{out}/wordnet_first_letter_train.jsonl", fl_train)
     write_jsonl(f"{out}/wordnet_first_letter_heldout.jsonl", fl_heldout)
+    for name, items in (("train", fl_train), ("heldout", fl_heldout)):
+        write_jsonl(f"{out}/wordnet_vowel_{name}.jsonl", [dict(it, answer=list("aeiou")) for it in items])
 
 
 main()
