@@ -13,8 +13,19 @@ namespace {
 constexpr int64_t kChunk = 128;  // rows of logits formed at a time
 }
 
+double log_prob(const float* z, int64_t V, int32_t y, int64_t* argmax) {
+  float mx = z[0];
+  int64_t arg = 0;
+  for (int64_t v = 1; v < V; ++v)
+    if (z[v] > mx) mx = z[v], arg = v;
+  double se = 0.0;
+  for (int64_t v = 0; v < V; ++v) se += std::exp(double(z[v] - mx));
+  if (argmax) *argmax = arg;
+  return double(z[y] - mx) - std::log(se);
+}
+
 HeadLoss head_loss(const float* h, int64_t n, const int32_t* targets, const Weight& head, Precision p, float coef,
-                   float* dh, float* dhead) {
+                   float* dh, float* dhead, HeadObjective* objective) {
   const int64_t V = head.rows, H = head.cols;
   HeadLoss out;
   std::vector<int64_t> rows;
@@ -32,6 +43,13 @@ HeadLoss head_loss(const float* h, int64_t n, const int32_t* targets, const Weig
     for (int64_t j = 0; j < m; ++j) {
       float* z = &logits[size_t(j * V)];
       const int32_t y = targets[rows[r0 + size_t(j)]];
+      if (objective) {
+        int64_t arg = 0;
+        log_prob(z, V, y, &arg);
+        hit[size_t(j)] = arg == y;
+        loss[size_t(j)] = objective->row(rows[r0 + size_t(j)], y, z, V, dh != nullptr);
+        continue;
+      }
       float mx = z[0];
       int64_t arg = 0;
       for (int64_t v = 1; v < V; ++v)

@@ -108,6 +108,11 @@ std::vector<StatePart> Trainer::state_parts() {
   return {{"", &zero_->adam()}, {"expert_", &zero_experts_->adam()}};
 }
 
+void Trainer::set_step_hook(StepHook hook) {
+  if (zero_ || runner_) fail("post-training (a teacher, GRPO) runs in one process: not with --dp, --ep or --pp");
+  hook_ = std::move(hook);
+}
+
 void Trainer::init_random(uint64_t seed, double std) { init_params(layout_, seed, std, params_.data(), biases_.data()); }
 
 void Trainer::init_from(const std::string& dir) { load_params(layout_, dir, params_.data(), biases_.data()); }
@@ -185,16 +190,21 @@ std::vector<TokenRows> Trainer::my_micro_batches() {
 
 StepLosses Trainer::train_step(double* grad_norm) {
   const int64_t D = cfg_.num_nextn_predict_layers;
-  const std::vector<TokenRows> batches = my_micro_batches();
-  LossNorm norm;
-  for (const TokenRows& b : batches) norm.add(b, D);
-  if (zero_) all_reduce(norm, *data_group_);
+  std::vector<TokenRows> batches = my_micro_batches();
   const float* w = params_.data();
   if (!compute_.empty()) {
     round_params(layout_, params_.data(), compute_.data(), opt_.precision);
     w = compute_.data();
   }
   const ModelWeights weights = layout_.bind(w, biases_.data());
+  std::vector<std::unique_ptr<HeadObjective>> heads(batches.size());
+  if (hook_) {
+    hook_metrics_ = hook_(st_.step, weights, batches, heads);
+    if (heads.size() != batches.size()) fail("the step hook gave ", heads.size(), " objectives for ", batches.size(), " micro-batches");
+  }
+  LossNorm norm;
+  for (const TokenRows& b : batches) norm.add(b, D);
+  if (zero_) all_reduce(norm, *data_group_);
   const Objective obj{opt_.lambda_mtp.at(st_.step), opt_.alpha};
   // Each micro-batch's gradient in its own buffer, summed pairwise (train/grad_sum.h): the
   // grouping a data-parallel run reproduces.
@@ -203,10 +213,12 @@ StepLosses Trainer::train_step(double* grad_norm) {
   if (runner_) {
     losses = runner_(batches, weights, obj, norm, w, grad_sum_);
   } else {
-    for (const TokenRows& b : batches) {
+    for (size_t i = 0; i < batches.size(); ++i) {
       std::vector<float> g = grad_sum_.fresh();
       const GradSink sink{w, g.data()};
-      losses.push_back(model_->run(b, weights, obj, norm, &sink));
+      Objective o = obj;
+      o.head = heads[i].get();
+      losses.push_back(model_->run(batches[i], weights, o, norm, &sink));
       grad_sum_.add(std::move(g));
     }
   }

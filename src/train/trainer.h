@@ -11,6 +11,7 @@
 #include "dist/comm.h"
 #include "train/data.h"
 #include "train/grad_sum.h"
+#include "train/loss.h"
 #include "train/moe_parallel.h"
 #include "train/optimizer.h"
 #include "train/train_state.h"
@@ -54,6 +55,14 @@ using MicroBatchRunner =
     std::function<std::vector<StepLosses>(const std::vector<TokenRows>&, const ModelWeights&, const Objective&,
                                           const LossNorm&, const float* base, PairwiseSum& grads)>;
 
+// Post-training (train/distill.h, train/grpo.h): called at the start of each step with the
+// weights the step computes with. It may replace the step's micro-batches (GRPO: the completions
+// sampled for the chosen prompts) and gives each micro-batch's output head its objective
+// (heads arrives sized like batches, all null: cross-entropy). Returns metrics for the step's
+// line of metrics.jsonl (an object; may be empty).
+using StepHook = std::function<json(int64_t step, const ModelWeights& w, std::vector<TokenRows>& batches,
+                                    std::vector<std::unique_ptr<HeadObjective>>& heads)>;
+
 class Trainer {
  public:
   // The model starts as `init` (a checkpoint folder) or, when empty, random with (seed, std).
@@ -68,6 +77,8 @@ class Trainer {
   // Replaces how micro-batches run. writes: whether this process logs, evaluates and saves (in a
   // job whose ranks all hold the same parameters, rank 0 alone does). Call before resume().
   void set_micro_batch_runner(MicroBatchRunner runner, bool writes);
+  // One process only (not with --dp or a pipeline runner).
+  void set_step_hook(StepHook hook);
 
   void init_random(uint64_t seed, double std);
   void init_from(const std::string& dir);
@@ -122,6 +133,8 @@ class Trainer {
   int64_t run_steps_ = 0;
   MicroBatchRunner runner_;
   bool writes_ = true;
+  StepHook hook_;
+  json hook_metrics_;  // the last step's, merged into its metrics line
 };
 
 }  // namespace dsv3

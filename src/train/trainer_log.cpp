@@ -36,8 +36,11 @@ void Trainer::log_step(const StepLosses& l, double grad_norm, double lr, double 
   json j = {{"step", st_.step},      {"lr", lr},           {"loss", l.total},       {"main", l.main},
             {"mtp", l.mtp},          {"balance", l.balance}, {"grad_norm", grad_norm}, {"tokens", st_.tokens},
             {"tok_s", double(tokens) / seconds}, {"elapsed_s", st_.elapsed_s}, {"load_max_mean", lm}};
+  if (hook_metrics_.is_object()) j.update(hook_metrics_);
   append_line(out_ + "/metrics.jsonl", j);
   if (opt_.log_every <= 0 || (st_.step % opt_.log_every != 0 && st_.step != opt_.steps)) return;
+  if (hook_metrics_.is_object() && !hook_metrics_.empty())
+    std::fprintf(stderr, "step %lld | %s\n", (long long)st_.step, hook_metrics_.dump().c_str());
   const double eta = run_seconds_ / double(run_steps_) * double(opt_.steps - st_.step);
   std::fprintf(stderr,
                "step %lld/%lld | loss %.4f main %.4f mtp %.4f bal %.5f | lr %.2e gnorm %.3f | %.0f tok/s | "

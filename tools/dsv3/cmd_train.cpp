@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "pipeline_train.h"
+#include "posttrain_args.h"
 #include "train/codec.h"
 #include "train/data_parallel.h"
 #include "train/token_shards.h"
@@ -50,6 +51,7 @@ const std::set<std::string> kValued = {
 std::set<std::string> valued_options() {
   std::set<std::string> v = kValued;
   v.insert(kPipelineTrainOptions.begin(), kPipelineTrainOptions.end());
+  v.insert(kPostTrainOptions.begin(), kPostTrainOptions.end());
   return v;
 }
 
@@ -115,14 +117,19 @@ DataOptions data_options(const Args& a, const TrainOptions& t) {
 }  // namespace
 
 int cmd_train(int argc, char** argv) {
-  const Args a(argc, argv, valued_options(), {"help", "sft", "bf16-moments", "measure-overlap"});
-  if (a.has("help")) return std::fputs(kUsage, stdout), std::fputs(kPipelineTrainUsage, stdout), 0;
+  const Args a(argc, argv, valued_options(), {"help", "sft", "bf16-moments", "measure-overlap", "chat"});
+  if (a.has("help"))
+    return std::fputs(kUsage, stdout), std::fputs(kPipelineTrainUsage, stdout), std::fputs(kPostTrainUsage, stdout), 0;
   apply_threads(a);
   const std::string out = a.required("out");
   if (a.has("config") == a.has("init")) fail("give exactly one of --config (random init) and --init DIR");
   const ModelConfig cfg = load_config(a.has("init") ? a.str("init") + "/config.json" : a.str("config"));
+  const std::string tok_dir = a.str("tokenizer", a.has("init") && fs::exists(a.str("init") + "/tokenizer.json") ? a.str("init") : "");
+  if (tok_dir.empty()) fail("no tokenizer: give --tokenizer DIR (or 'bytes')");
+  PostTraining post(a, cfg, tok_dir);  // --teacher, --rl grpo
   TrainOptions opt = train_options(a);
-  const DataOptions dopt = data_options(a, opt);
+  post.adjust(opt);
+  const DataOptions dopt = post.replaces_data() ? DataOptions{} : data_options(a, opt);
   PipelineTrainRun pp(a, cfg, opt, dopt.seq_len);  // --micro-batches, --pp: checked before any work
   // Data parallelism: every rank must have been given the same command.
   const std::string settings = cat(opt.to_json(dopt.seq_len).dump(), config_to_json(cfg).dump(), a.str("data"),
@@ -132,14 +139,14 @@ int cmd_train(int argc, char** argv) {
       pp.active() ? nullptr : open_train_groups(opt.dp, int(positive(a, "ep", 1)), fnv1a(settings.data(), settings.size()));
   const bool main_rank = (!groups || groups->dp_rank == 0) && pp.output_rank();
 
-  const std::string tok_dir = a.str("tokenizer", a.has("init") && fs::exists(a.str("init") + "/tokenizer.json") ? a.str("init") : "");
-  if (tok_dir.empty()) fail("no tokenizer: give --tokenizer DIR (or 'bytes')");
   const TextCodec codec = make_codec(tok_dir, cfg.vocab_size);
   const bool shards = dopt.paths.size() == 1 && TokenShards::is_shard_dir(dopt.paths[0]);  // from dsv3 data
-  const Dataset data = shards ? shard_dataset(dopt.paths[0], dopt, cfg.vocab_size) : build_dataset(dopt, codec);
+  const Dataset data = post.replaces_data() ? post.dataset()
+                       : shards             ? shard_dataset(dopt.paths[0], dopt, cfg.vocab_size)
+                                            : build_dataset(dopt, codec);
   if (main_rank)
     std::fprintf(stderr, "data: %lld train documents (%lld FIM) -> %lld sequences of %lld; %lld held-out documents -> %lld sequences\n",
-                 (long long)data.train_docs, (long long)data.fim_docs, (long long)data.train.n_seq(), (long long)dopt.seq_len,
+                 (long long)data.train_docs, (long long)data.fim_docs, (long long)data.train.n_seq(), (long long)data.train.T,
                  (long long)data.val_docs, (long long)data.val.n_seq());
 
   Trainer trainer(cfg, opt, data, out, groups ? groups->data.get() : nullptr, groups ? groups->expert.get() : nullptr);
@@ -151,6 +158,7 @@ int cmd_train(int argc, char** argv) {
   } else {
     trainer.init_random(uint64_t(a.integer("seed", 0)), a.number("init-std", 0.02));
   }
+  post.attach(trainer, a.str("init", ""));
   if (main_rank) copy_tokenizer_files(tok_dir, out);
   if (groups && main_rank) {
     // One process: float32 master weights (+ the rounded copy outside float32) and two moments.
