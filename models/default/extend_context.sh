@@ -20,6 +20,6 @@ common="--data $work/wordnet.txt --doc-split line --val-fraction 0.01 --fim-rate
   --lr 3e-4 --lr-final 3e-5 --warmup-steps 3 --decay-start 3 --decay-end 30 --out "$work/ext1024"
 # Stage 2: the same YaRN settings (read from stage 1's config), 4,096-token sequences.
 "$dsv3" train --init "$work/ext1024" $common \
-  --seq-len 4096 --micro-batch 1 --batch-tokens 8192 --steps 12 \
-  --lr 1e-4 --lr-final 1e-5 --warmup-steps 0 --decay-start 0 --decay-end 12 --eval-sequences 4 --out "$work/ext4096"
+  --seq-len 4096 --micro-batch 1 --batch-tokens 4096 --steps 8 \
+  --lr 1e-4 --lr-final 1e-5 --warmup-steps 0 --decay-start 0 --decay-end 8 --eval-sequences 4 --out "$work/ext4096"
 echo "extended models: $work/ext1024 (stage 1) and $work/ext4096 (stage 2)"
