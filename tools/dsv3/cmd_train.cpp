@@ -7,6 +7,8 @@
 #include "commands.h"
 #include "core/error.h"
 #include "core/hash.h"
+#include "model/rope.h"
+#include "model/rope_extend.h"
 #include "pipeline_train.h"
 #include "posttrain_args.h"
 #include "train/codec.h"
@@ -37,6 +39,8 @@ const char* kUsage =
     "             --ep E  the routed experts split over E ranks of each data-parallel group\n"
     "             --measure-overlap  (with --ep) alternate steps with and without the shared expert computed\n"
     "                    while dispatched rows are in flight; print the share of the dispatch it hides\n"
+    "  context:   --extend-context N  (with --init) YaRN written into the config for an N-token context\n"
+    "             --original-context L (default: the config's)  --yarn-beta-fast 32  --yarn-beta-slow 1  --yarn-mscale 1\n"
     "A folder that already holds trainer_state.safetensors is resumed (same settings required).\n";
 
 const std::set<std::string> kValued = {
@@ -45,7 +49,7 @@ const std::set<std::string> kValued = {
     "decay-end", "beta1", "beta2", "weight-decay", "adam-eps", "clip", "lambda-mtp", "lambda-mtp-final",
     "lambda-mtp-switch", "alpha", "bias-update-speed", "bias-update-stop", "precision", "init-std", "eval-every",
     "eval-sequences", "save-every", "log-every", "save-dtype", "threads",
-    "dp", "ep"};
+    "dp", "ep", "extend-context", "original-context", "yarn-beta-fast", "yarn-beta-slow", "yarn-mscale"};
 
 // The options above and those of pipeline parallelism (pipeline_train.h).
 std::set<std::string> valued_options() {
@@ -114,6 +118,27 @@ DataOptions data_options(const Args& a, const TrainOptions& t) {
   return d;
 }
 
+// --extend-context: the checkpoint's config with YaRN's rope_scaling for the longer context
+// (model/rope_extend.h); the run then trains at --seq-len under it and writes it with the weights.
+ModelConfig context_extended(const Args& a, const ModelConfig& cfg, int64_t seq_len) {
+  const bool yarn_option = a.has("yarn-beta-fast") || a.has("yarn-beta-slow") || a.has("yarn-mscale");
+  if (!a.has("extend-context")) {
+    if (yarn_option || a.has("original-context")) fail("--original-context and --yarn-* need --extend-context N");
+    return cfg;
+  }
+  if (!a.has("init")) fail("--extend-context continues a trained model: give --init DIR");
+  ContextExtension e;
+  e.length = positive(a, "extend-context", 0, 2);
+  e.original = a.has("original-context") ? positive(a, "original-context", 0) : 0;
+  e.beta_fast = a.number("yarn-beta-fast", e.beta_fast);
+  e.beta_slow = a.number("yarn-beta-slow", e.beta_slow);
+  e.mscale = a.number("yarn-mscale", e.mscale);
+  e.keep_yarn_settings = !yarn_option;
+  ModelConfig extended = extend_context(cfg, e);
+  if (seq_len > e.length) fail("--seq-len ", seq_len, " is longer than --extend-context ", e.length);
+  return extended;
+}
+
 }  // namespace
 
 int cmd_train(int argc, char** argv) {
@@ -123,13 +148,16 @@ int cmd_train(int argc, char** argv) {
   apply_threads(a);
   const std::string out = a.required("out");
   if (a.has("config") == a.has("init")) fail("give exactly one of --config (random init) and --init DIR");
-  const ModelConfig cfg = load_config(a.has("init") ? a.str("init") + "/config.json" : a.str("config"));
+  const ModelConfig loaded = load_config(a.has("init") ? a.str("init") + "/config.json" : a.str("config"));
   const std::string tok_dir = a.str("tokenizer", a.has("init") && fs::exists(a.str("init") + "/tokenizer.json") ? a.str("init") : "");
   if (tok_dir.empty()) fail("no tokenizer: give --tokenizer DIR (or 'bytes')");
-  PostTraining post(a, cfg, tok_dir);  // --teacher, --rl grpo
+  if (a.has("extend-context") && (a.has("teacher") || a.has("rl")))
+    fail("--extend-context is a training run of its own: not with --teacher or --rl");
+  PostTraining post(a, loaded, tok_dir);  // --teacher, --rl grpo
   TrainOptions opt = train_options(a);
   post.adjust(opt);
   const DataOptions dopt = post.replaces_data() ? DataOptions{} : data_options(a, opt);
+  const ModelConfig cfg = context_extended(a, loaded, dopt.seq_len);
   PipelineTrainRun pp(a, cfg, opt, dopt.seq_len);  // --micro-batches, --pp: checked before any work
   // Data parallelism: every rank must have been given the same command.
   const std::string settings = cat(opt.to_json(dopt.seq_len).dump(), config_to_json(cfg).dump(), a.str("data"),
@@ -138,6 +166,12 @@ int cmd_train(int argc, char** argv) {
   const auto groups =
       pp.active() ? nullptr : open_train_groups(opt.dp, int(positive(a, "ep", 1)), fnv1a(settings.data(), settings.size()));
   const bool main_rank = (!groups || groups->dp_rank == 0) && pp.output_rank();
+  if (main_rank && a.has("extend-context")) {
+    const RopeScaling& y = cfg.rope_scaling;
+    std::fprintf(stderr, "context: YaRN from %lld to %lld tokens (factor %g, beta %g/%g, softmax scale x%.4f)\n",
+                 (long long)y.original_max_position_embeddings, (long long)cfg.max_position_embeddings, y.factor,
+                 y.beta_fast, y.beta_slow, attention_softmax_scale(cfg) / attention_softmax_scale(loaded));
+  }
 
   const TextCodec codec = make_codec(tok_dir, cfg.vocab_size);
   const bool shards = dopt.paths.size() == 1 && TokenShards::is_shard_dir(dopt.paths[0]);  // from dsv3 data
