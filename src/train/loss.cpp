@@ -1,5 +1,6 @@
 #include "train/loss.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -55,10 +56,8 @@ HeadLoss head_loss(const float* h, int64_t n, const int32_t* targets, const Weig
     for (int64_t j = 0; j < m; ++j) {
       float* z = &logits[size_t(j * V)];
       const int32_t y = targets[rows[r0 + size_t(j)]];
-      if (objective) {
-        int64_t arg = 0;
-        log_prob(z, V, y, &arg);
-        hit[size_t(j)] = arg == y;
+      if (objective) {  // it forms its own softmax: only the top-1 hit is counted here
+        hit[size_t(j)] = std::max_element(z, z + V) - z == y;
         loss[size_t(j)] = objective->row(rows[r0 + size_t(j)], y, z, V, dh != nullptr);
         continue;
       }
