@@ -11,6 +11,13 @@ Writes (seeded, so the files are reproducible):
   wordnet_mc_heldout.jsonl  100 of the same for held-out synsets (the 1% dsv3 train kept out)
   wordnet_synonym.jsonl     100 "WORD," prompts whose continuation is a synonym (generation)
   wordnet_heldout.txt       300 held-out lines, for perplexity (--lines)
+  wordnet_first_letter_train.jsonl / _heldout.jsonl
+                            400 / 100 "WORD," prompts (disjoint words) whose answer is WORD's
+                            first letter: a task GRPO can learn (docs/post-training.md), scored
+                            with --answer 'regex:^\s*(\w)' (the first letter of the output)
+  wordnet_vowel_train.jsonl / _heldout.jsonl
+                            the same prompts; the answer is any vowel: the continuation must
+                            start with a vowel (a preference GRPO can teach in a few steps)
 """
 import json
 import random
@@ -48,6 +55,15 @@ def synonym_items(lines, rng, n):
     return [{"prompt": h + ",", "answer": sorted(follows[h]), "stop": [",", ":"]} for h in rng.sample(heads, n)]
 
 
+def first_letter_items(lines, rng, n_train, n_heldout):
+    # The prompts of synonym_items; the answer is the prompt word's own first letter.
+    heads = sorted({split(l)[0][0] for l in lines if len(split(l)[0]) >= 2 and split(l)[0][0].isalpha()
+                    and split(l)[0][0].islower()})
+    chosen = rng.sample(heads, n_train + n_heldout)
+    items = [{"prompt": h + ",", "answer": h[0], "stop": [",", ":"]} for h in chosen]
+    return items[:n_train], items[n_train:]
+
+
 def write_jsonl(path, items):
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         for it in items:
@@ -68,6 +84,11 @@ def main():
     write_jsonl(f"{out}/wordnet_synonym.jsonl", synonym_items(train, rng, 100))
     with open(f"{out}/wordnet_heldout.txt", "w", encoding="utf-8", newline="\n") as f:
         f.write("\n".join(heldout[:300]) + "\n")
+    fl_train, fl_heldout = first_letter_items(train, random.Random(16), 400, 100)
+    write_jsonl(f"{out}/wordnet_first_letter_train.jsonl", fl_train)
+    write_jsonl(f"{out}/wordnet_first_letter_heldout.jsonl", fl_heldout)
+    for name, items in (("train", fl_train), ("heldout", fl_heldout)):
+        write_jsonl(f"{out}/wordnet_vowel_{name}.jsonl", [dict(it, answer=list("aeiou")) for it in items])
 
 
 main()

@@ -56,6 +56,7 @@ std::vector<GenOutput> generate_texts(const Model& m, const Tokenizer& tok, cons
       TextState* p = s.get();
       r.on_token = [p](const TokenEvent& ev) {
         ++p->out.tokens;
+        p->out.ids.push_back(ev.token);
         p->out.text += p->stop.push(p->decoder.push(ev.token));
         return !p->stop.stopped();
       };

@@ -38,6 +38,7 @@ struct GenJob {
 struct GenOutput {
   std::string text;     // up to the first stop string, special tokens left out
   int64_t tokens = 0;   // generated
+  std::vector<int32_t> ids;  // the generated tokens (through the one that completed a stop string)
   std::string failure;  // why it could not run (prompt over the context)
 };
 

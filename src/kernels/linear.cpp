@@ -151,30 +151,48 @@ void linear(float* y, const float* x, int64_t n, const Weight& w) {
 
 void linear_batch(const LinearJob* jobs, size_t count) {
   // The few-row products' weight rows as equal chunks, split statically: each thread streams
-  // about the same number of bytes, in one parallel region for the whole batch.
+  // about the same number of bytes, in one parallel region for the whole batch. INT8/INT4
+  // products take part too: their inputs are quantized first, once per distinct input (gate and
+  // up of an expert share x), into buffers kept across calls.
   struct Task {
     const LinearJob* job;
+    int64_t acts;  // index into `quantized`, or -1 for a float kernel
     int64_t r0, nr;
   };
   thread_local std::vector<Task> tasks;
+  thread_local std::vector<QuantActs> quantized;
   tasks.clear();
+  size_t n_quantized = 0;
   double flops = 0;
   for (size_t j = 0; j < count; ++j) {
     const LinearJob& b = jobs[j];
-    if (b.n > kGemvMaxRows || is_int_quantized(b.w)) {  // the GEMM, or the quantized formats' own kernels
+    if (b.n > kGemvMaxRows) {  // the GEMM, or the quantized formats' prefill kernels
       linear(b.y, b.x, b.n, b.w);
       continue;
     }
+    int64_t acts = -1;
+    if (is_int_quantized(b.w)) {
+      for (size_t q = 0; q < n_quantized && acts < 0; ++q)
+        if (quant_acts_fit(quantized[q], b.x, b.n, b.w)) acts = int64_t(q);
+      if (acts < 0) {
+        if (n_quantized == quantized.size()) quantized.emplace_back();
+        quantize_for(quantized[n_quantized], b.x, b.n, b.w);
+        acts = int64_t(n_quantized++);
+      }
+    }
     for (int64_t r0 = 0; r0 < b.w.rows; r0 += kGemvRowChunk)
-      tasks.push_back({&b, r0, std::min(kGemvRowChunk, b.w.rows - r0)});
+      tasks.push_back({&b, acts, r0, std::min(kGemvRowChunk, b.w.rows - r0)});
     flops += double(b.n) * double(b.w.rows) * double(b.w.cols);
   }
   const int64_t n_tasks = int64_t(tasks.size());
   const Task* task = tasks.data();
+  const QuantActs* quant = quantized.data();
 #pragma omp parallel for schedule(static) if (flops >= kParallelMinFlops)
   for (int64_t i = 0; i < n_tasks; ++i) {
     const Task& t = task[i];
-    gemv_rows(t.job->y + t.r0, t.job->w.rows, t.job->x, t.job->n, t.job->w, t.r0, t.nr);
+    const LinearJob& b = *t.job;
+    if (t.acts >= 0) quant_linear_rows(b.y, b.w.rows, quant[t.acts], b.w, t.r0, t.nr);
+    else gemv_rows(b.y + t.r0, b.w.rows, b.x, b.n, b.w, t.r0, t.nr);
   }
 }
 

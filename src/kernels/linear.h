@@ -31,8 +31,8 @@ struct LinearJob {
 // Several independent products at once (a MoE layer's experts): the weight rows of all the
 // few-row products are split evenly over the threads in one parallel region, so every thread
 // streams weights the whole time instead of forking per small matrix; each output equals what
-// linear() gives. Many-row products (the GEMM) and INT8/INT4 weights (their own kernels) run one
-// after another.
+// linear() gives. INT8/INT4 products join the split (each distinct input quantized once);
+// many-row products (the GEMM) run one after another.
 void linear_batch(const LinearJob* jobs, size_t count);
 
 // y[n, W.cols] = x[n, W.rows] · W         (the transposed product: MLA weight absorption,

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/dtype.h"
 #include "kernels/quant_kernels.h"
 #include "kernels/quant_weight.h"
 
@@ -16,16 +17,41 @@ constexpr int64_t kPrefillTile = 4; // input rows per kernel call above 8 rows: 
 constexpr int64_t kDecodeMaxRows = 8;
 constexpr double kParallelMinOps = 1 << 20;  // as linear.cpp: below, one thread
 
-struct Acts {  // quantized input rows
-  std::vector<int8_t> q;
-  std::vector<float> d, s;
-  int64_t ldq = 0, ldd = 0;
-  QuantRows rows(int64_t t0) const { return {q.data() + t0 * ldq, d.data() + t0 * ldd, s.data() + t0 * ldd, ldq, ldd}; }
-};
+QuantRows rows_from(const QuantActs& a, int64_t t0) {
+  return {a.q.data() + t0 * a.ldq, a.d.data() + t0 * a.ldd, a.s.data() + t0 * a.ldd, a.ldq, a.ldd};
+}
+
+int64_t padded_cols(const Weight& w) {
+  return w.int4 ? w.int4->padded_cols : (w.cols + kQuantUnit - 1) / kQuantUnit * kQuantUnit;
+}
+
+const int32_t* column_order(const Weight& w) {
+  return w.int4 && !w.int4->perm.empty() ? w.int4->perm.data() : nullptr;
+}
+
+}  // namespace
+
+bool quant_acts_fit(const QuantActs& a, const float* x, int64_t n, const Weight& w) {
+  return a.x == x && a.n == n && a.cols == w.cols && a.ldq == padded_cols(w) && a.perm == column_order(w);
+}
+
+void quantize_for(QuantActs& a, const float* x, int64_t n, const Weight& w) {
+  a.x = x;
+  a.n = n;
+  a.cols = w.cols;
+  a.perm = column_order(w);
+  a.ldq = padded_cols(w);
+  a.ldd = a.ldq / kQuantUnit;
+  a.q.resize(size_t(n * a.ldq));
+  a.d.resize(size_t(n * a.ldd));
+  a.s.resize(size_t(n * a.ldd));
+  quantize_activations(a.q.data(), a.d.data(), a.s.data(), x, n, w.cols, a.ldq, a.perm);
+}
 
 // Rows [r0, r0 + nr) of the weight for all n inputs, in tiles of input rows.
-void product_rows(float* y, int64_t ldy, const Acts& a, int64_t n, const Weight& w, int64_t r0, int64_t nr) {
+void quant_linear_rows(float* y, int64_t ldy, const QuantActs& a, const Weight& w, int64_t r0, int64_t nr) {
   const QuantKernels& k = quant_kernels();
+  const int64_t n = a.n;
   const int64_t tile = n <= kDecodeMaxRows ? n : kPrefillTile;
   for (int64_t t0 = 0; t0 < n; t0 += tile) {
     const int64_t nt = std::min(tile, n - t0);
@@ -33,21 +59,19 @@ void product_rows(float* y, int64_t ldy, const Acts& a, int64_t n, const Weight&
     if (w.int4) {
       const Int4Matrix& m = *w.int4;
       const int64_t r = w.row0 + r0;
-      k.gemv_i4(yt + r0, ldy, a.rows(t0), nt, m.packed.data() + r * m.row_bytes(), m.row_bytes(),
+      k.gemv_i4(yt + r0, ldy, rows_from(a, t0), nt, m.packed.data() + r * m.row_bytes(), m.row_bytes(),
                 m.dm.data() + r * 2 * m.groups(), 2 * m.groups(), nr, m.padded_cols, m.group);
       continue;
     }
     for (int64_t r = r0; r < r0 + nr;) {  // rows sharing one row of block scales
       const int64_t end = std::min(r0 + nr, ((w.row0 + r) / w.block + 1) * w.block - w.row0);
       const float* scales = w.scale_inv + ((w.row0 + r) / w.block) * w.scale_cols;
-      k.gemv_i8(yt + r, ldy, a.rows(t0), nt, reinterpret_cast<const int8_t*>(w.row_ptr(r)), w.cols, end - r, w.cols,
-                scales, w.block);
+      k.gemv_i8(yt + r, ldy, rows_from(a, t0), nt, reinterpret_cast<const int8_t*>(w.row_ptr(r)), w.cols, end - r,
+                w.cols, scales, w.block);
       r = end;
     }
   }
 }
-
-}  // namespace
 
 bool is_int_quantized(const Weight& w) { return w.int4 != nullptr || w.dtype == DType::I8; }
 
@@ -78,30 +102,44 @@ void quantize_activations(int8_t* q, float* d, float* s, const float* x, int64_t
 
 void quant_linear(float* y, const float* x, int64_t n, const Weight& w) {
   const int64_t R = w.rows, C = w.cols;
-  const int64_t padded = w.int4 ? w.int4->padded_cols : (C + kQuantUnit - 1) / kQuantUnit * kQuantUnit;
-  thread_local Acts a;
-  a.ldq = padded;
-  a.ldd = padded / kQuantUnit;
-  a.q.resize(size_t(n * a.ldq));
-  a.d.resize(size_t(n * a.ldd));
-  a.s.resize(size_t(n * a.ldd));
-  const int32_t* perm = w.int4 && !w.int4->perm.empty() ? w.int4->perm.data() : nullptr;
-  quantize_activations(a.q.data(), a.d.data(), a.s.data(), x, n, C, padded, perm);
-  const Acts& acts = a;  // the workers read the caller's buffers
+  thread_local QuantActs a;
+  quantize_for(a, x, n, w);
+  const QuantActs& acts = a;  // the workers read the caller's buffers
   const int64_t chunks = (R + kRowChunk - 1) / kRowChunk;
 #pragma omp parallel for schedule(static) if (double(n) * double(R) * double(C) >= kParallelMinOps)
   for (int64_t ch = 0; ch < chunks; ++ch)
-    product_rows(y, R, acts, n, w, ch * kRowChunk, std::min(kRowChunk, R - ch * kRowChunk));
+    quant_linear_rows(y, R, acts, w, ch * kRowChunk, std::min(kRowChunk, R - ch * kRowChunk));
 }
 
 void quant_row_span_f32(float* out, const Weight& w, int64_t r, int64_t c0, int64_t nc) {
-  if (w.int4) {
+  // A span at a time per block (INT8) or per 32-column unit (INT4, which lies in one group and
+  // one nibble half), so the inner loops vectorize: linear_t widens whole rows this way.
+  if (w.int4 && !w.int4->perm.empty()) {
     for (int64_t c = c0; c < c0 + nc; ++c) out[c - c0] = w.int4->value(w.row0 + r, c);
+    return;
+  }
+  if (w.int4) {
+    const Int4Matrix& m = *w.int4;
+    const int64_t row = w.row0 + r;
+    for (int64_t c = c0; c < c0 + nc;) {
+      const int64_t u = c / kQuantUnit, end = std::min(c0 + nc, (u + 1) * kQuantUnit);
+      const uint8_t* bytes = m.packed.data() + row * m.row_bytes() + (u / 2) * kQuantUnit;
+      const int shift = int(u % 2) * 4;
+      const uint16_t* dm = m.dm.data() + 2 * (row * m.groups() + u * kQuantUnit / m.group);
+      const float d = f16_to_f32(dm[0]), mz = f16_to_f32(dm[1]);
+      for (int64_t j = c; j < end; ++j) out[j - c0] = int4_dequant((bytes[j % kQuantUnit] >> shift) & 0x0F, d, mz);
+      c = end;
+    }
     return;
   }
   const int8_t* row = reinterpret_cast<const int8_t*>(w.row_ptr(r));
   const float* scales = w.scale_inv + ((w.row0 + r) / w.block) * w.scale_cols;
-  for (int64_t c = c0; c < c0 + nc; ++c) out[c - c0] = float(row[c]) * scales[c / w.block];
+  for (int64_t c = c0; c < c0 + nc;) {
+    const int64_t end = std::min(c0 + nc, (c / w.block + 1) * w.block);
+    const float s = scales[c / w.block];
+    for (int64_t j = c; j < end; ++j) out[j - c0] = float(row[j]) * s;
+    c = end;
+  }
 }
 
 }  // namespace dsv3

@@ -16,7 +16,7 @@ int Int4Matrix::q(int64_t r, int64_t j) const {
 float Int4Matrix::value(int64_t r, int64_t c) const {
   const int64_t j = inv_perm.empty() ? c : inv_perm[size_t(c)];
   const uint16_t* p = dm.data() + 2 * (r * groups() + j / group);
-  return float(q(r, j)) * f16_to_f32(p[0]) + f16_to_f32(p[1]);
+  return int4_dequant(q(r, j), f16_to_f32(p[0]), f16_to_f32(p[1]));
 }
 
 namespace {

@@ -18,6 +18,9 @@ namespace dsv3 {
 // weight group and block is a whole number of units.
 constexpr int64_t kQuantUnit = 32;
 
+// w = q · d + m, the one formula every reader of an Int4Matrix uses (so all agree bit for bit).
+inline float int4_dequant(int q, float d, float m) { return float(q) * d + m; }
+
 struct Int4Matrix {
   int64_t rows = 0, cols = 0, group = 0;
   int64_t padded_cols = 0;        // cols rounded up to 64 (padding: code 0, d = m = 0)

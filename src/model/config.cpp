@@ -120,6 +120,9 @@ RopeScaling parse_rope_scaling(const json& j, const std::string& what) {
   r.mscale = rd.number("mscale", 1.0);
   r.mscale_all_dim = rd.number("mscale_all_dim", 0.0);
   if (r.factor <= 0) fail(where, ": factor must be > 0");
+  // Rope takes log(original / (beta · 2π)); a negative mscale has no meaning in YaRN's 0.1·m·ln(s) + 1.
+  if (!(r.beta_fast > 0 && r.beta_slow > 0)) fail(where, ": beta_fast and beta_slow must be > 0");
+  if (!(r.mscale >= 0 && r.mscale_all_dim >= 0)) fail(where, ": mscale and mscale_all_dim must be >= 0");
   return r;
 }
 

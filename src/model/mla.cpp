@@ -57,12 +57,15 @@ void attend_absorbed(float* attn, const float* q_all, const std::vector<int64_t>
 
   // q_lat[t, h] = q_C[t, h] · W_UK[h]   ([dn] x [dn, r] -> [r]).
   std::vector<float> q_lat(size_t(n * d.H * d.r));
+  {
+    const profile::Scope prof("attention.w_uk", rows.layer);
 #pragma omp parallel for schedule(static) if (n * d.H * d.dn * d.r > (1 << 15))
-  for (int64_t h = 0; h < d.H; ++h) {
-    std::vector<float> qc(size_t(n * d.dn)), ql(size_t(n * d.r));
-    gather_cols(qc.data(), q.data(), n, d.H * d.qk, h * d.qk, d.dn);
-    linear_t(ql.data(), qc.data(), n, w.kv_b_proj.rows_slice(h * d.kvh, d.dn));
-    scatter_cols(q_lat.data(), ql.data(), n, d.H * d.r, h * d.r, d.r);
+    for (int64_t h = 0; h < d.H; ++h) {
+      std::vector<float> qc(size_t(n * d.dn)), ql(size_t(n * d.r));
+      gather_cols(qc.data(), q.data(), n, d.H * d.qk, h * d.qk, d.dn);
+      linear_t(ql.data(), qc.data(), n, w.kv_b_proj.rows_slice(h * d.kvh, d.dn));
+      scatter_cols(q_lat.data(), ql.data(), n, d.H * d.r, h * d.r, d.r);
+    }
   }
 
   // Attention over the cached latents: o_lat[t, h] = Σ_s p_s · c_KV[s].
@@ -85,6 +88,7 @@ void attend_absorbed(float* attn, const float* q_all, const std::vector<int64_t>
 
   // o[t, h] = W_UV[h] · o_lat[t, h]   ([dv, r] x [r] -> [dv]).
   std::vector<float> o(size_t(n * d.H * d.dv));
+  const profile::Scope prof_uv("attention.w_uv", rows.layer);
 #pragma omp parallel for schedule(static) if (n * d.H * d.dv * d.r > (1 << 15))
   for (int64_t h = 0; h < d.H; ++h) {
     std::vector<float> ol(size_t(n * d.r)), oh(size_t(n * d.dv));
@@ -199,8 +203,11 @@ void mla_forward_cached(float* out, const float* x, int64_t n, const MlaWeights&
                         const RowPlacement& rows) {
   const MlaDims d(ctx.cfg);
   std::vector<float> q(size_t(n * d.H * d.qk)), kv(size_t(n * (d.r + d.dr)));
-  mla_queries(q.data(), x, n, w, ctx.cfg);
-  linear(kv.data(), x, n, w.kv_a_proj_with_mqa);
+  {
+    const profile::Scope prof("attention.q_kv_proj", rows.layer);
+    mla_queries(q.data(), x, n, w, ctx.cfg);
+    linear(kv.data(), x, n, w.kv_a_proj_with_mqa);
+  }
   std::vector<float> cos, sin;
   rope_queries(q.data(), n, d, ctx.rope, rows.pos, cos, sin);
 
@@ -234,6 +241,7 @@ void mla_forward_cached(float* out, const float* x, int64_t n, const MlaWeights&
     }
   }
   if (!absorbed.empty()) attend_absorbed(attn.data(), q.data(), absorbed, w, ctx, rows);
+  const profile::Scope prof("attention.o_proj", rows.layer);
   linear(out, attn.data(), n, w.o_proj);
 }
 

@@ -87,6 +87,14 @@ void gather_expert_rows(ExpertActs& ex, const float* x, int64_t H, int64_t K) {
   for (int64_t j = 0; j < m; ++j) std::memcpy(&ex.x[size_t(j * H)], x + (ex.slots[size_t(j)] / K) * H, size_t(H) * 4);
 }
 
+// Whether the expert takes rows 0..n-1 of x in order (every expert a decode step routes to).
+bool takes_every_row(const ExpertActs& ex, int64_t n, int64_t K) {
+  if (int64_t(ex.slots.size()) != n) return false;
+  for (int64_t j = 0; j < n; ++j)
+    if (ex.slots[size_t(j)] / K != j) return false;
+  return true;
+}
+
 }  // namespace
 
 void mlp_forward(float* out, const float* x, int64_t n, const MlpWeights& w, Precision p, MlpActs* acts) {
@@ -138,8 +146,16 @@ void moe_forward(float* out, const float* x, int64_t n, const MoeWeights& w, con
     for (int64_t e = 0; e < E; ++e) {
       ExpertActs& ex = a.experts[size_t(e)];
       if (ex.slots.empty()) continue;
-      gather_expert_rows(ex, x, H, K);
-      jobs.push_back({ex.y.data(), ex.x.data(), int64_t(ex.slots.size()), &w.experts[size_t(e)], &ex.mlp});
+      // Without a backward to feed, an expert taking every row reads x itself: no copy, and the
+      // INT8/INT4 kernels quantize that one input once for all experts (linear_batch).
+      const float* ex_x = x;
+      if (acts || !takes_every_row(ex, n, K)) {
+        gather_expert_rows(ex, x, H, K);
+        ex_x = ex.x.data();
+      } else {
+        ex.y.resize(size_t(n * H));
+      }
+      jobs.push_back({ex.y.data(), ex_x, int64_t(ex.slots.size()), &w.experts[size_t(e)], &ex.mlp});
     }
     mlp_forward_jobs(jobs.data(), jobs.size(), p);
   }

@@ -73,10 +73,10 @@ std::vector<std::vector<int>> tensor_holders(const ModelConfig& cfg, const Sched
 }
 
 StageParams::StageParams(const ModelConfig& cfg, const Schedule& s, const std::vector<int>& stage_layers,
-                         dist::Communicator& comm, dist::Communicator* data)
+                         dist::Communicator& comm, dist::Communicator* data, ExpertShare experts)
     : cfg_(cfg), holders_(tensor_holders(cfg, s, stage_layers)), comm_(comm), data_(data), whole_(cfg),
-      mine_(cfg, [&](const std::string& name) {
-        const std::vector<int>& h = holders_[size_t(whole_.find(name)->id)];
+      mine_(cfg, experts, [&](const std::string& name) {
+        const std::vector<int>& h = holders_[size_t(whole_.find(name)->index)];
         return std::find(h.begin(), h.end(), comm.rank()) != h.end();
       }) {
   if (s.ranks != comm.size()) fail("pipeline: the schedule has ", s.ranks, " ranks, the group ", comm.size());
@@ -102,7 +102,7 @@ void StageParams::sum_grads(float* grads) {
   // What this rank shares with each other rank: the same tensors in the same order on both sides.
   std::map<int, std::vector<const ParamTensor*>> shared;
   for (const ParamTensor& t : mine_.params())
-    for (int r : holders_[size_t(t.id)])
+    for (int r : holders_[size_t(t.index)])
       if (r != me) shared[r].push_back(&t);
   std::map<int, std::vector<float>> out, in;
   std::vector<std::unique_ptr<dist::Request>> reqs;
@@ -116,7 +116,7 @@ void StageParams::sum_grads(float* grads) {
   for (auto& r : reqs) r->wait();
   std::map<int, int64_t> at;  // read position in each peer's buffer
   for (const ParamTensor& t : mine_.params()) {
-    const std::vector<int>& h = holders_[size_t(t.id)];
+    const std::vector<int>& h = holders_[size_t(t.index)];
     if (h.size() < 2) continue;
     std::vector<const float*> terms;  // in rank order
     for (int r : h) {
@@ -132,33 +132,12 @@ void StageParams::sum_grads(float* grads) {
   }
 }
 
-double StageParams::grad_norm(const float* grads, ParamRange part) {
-  // Σ g² per tensor (of its values in `part`) by its first holder; the other ranks' slots are
-  // exact zeros in the sum, and a stage's data-parallel ranks add their slices.
-  const std::vector<ParamTensor>& mine = mine_.params();
-  std::vector<double> squares(whole_.params().size(), 0.0);
-#pragma omp parallel for schedule(dynamic)
-  for (size_t i = 0; i < mine.size(); ++i) {
-    const ParamTensor& t = mine[i];
-    if (holders_[size_t(t.id)][0] != comm_.rank()) continue;
-    double s = 0;
-    for (int64_t j = std::max(t.offset, part.lo); j < std::min(t.offset + t.size, part.hi); ++j)
-      s += double(grads[j]) * grads[j];
-    squares[size_t(t.id)] = s;
-  }
-  comm_.all_reduce(squares.data(), int64_t(squares.size()), dist::Elem::F64, dist::ReduceOp::Sum);
-  if (data_) data_->all_reduce(squares.data(), int64_t(squares.size()), dist::Elem::F64, dist::ReduceOp::Sum);
-  double total = 0;
-  for (double s : squares) total += s;
-  return std::sqrt(total);
-}
-
-void StageParams::save(const std::string& out, const float* params, const float* biases, const AdamW& adam,
-                       const TrainState& st, DType export_dtype) {
+void StageParams::save(const std::string& out, const float* params, const float* biases,
+                       const std::vector<StatePart>& parts, const TrainState& st, DType export_dtype) {
   const bool first_data_rank = !data_ || data_->rank() == 0;
   fs::create_directories(out);
   const std::string path = state_path(out, st.step);
-  save_trainer_state(path, mine_, params, biases, adam, st);
+  save_trainer_state(path, mine_, params, biases, parts, st);
   barrier();  // every rank's part is on disk before the commit names the step
   if (comm_.rank() == 0 && first_data_rank)
     write_file_atomic(pp_commit_path(out),
@@ -168,7 +147,8 @@ void StageParams::save(const std::string& out, const float* params, const float*
   if (first_data_rank) export_whole(out, params, biases, export_dtype);  // the others hold the same weights
 }
 
-bool StageParams::resume(const std::string& out, float* params, float* biases, AdamW& adam, TrainState& st) {
+bool StageParams::resume(const std::string& out, float* params, float* biases, const std::vector<StatePart>& parts,
+                         TrainState& st) {
   if (!fs::exists(pp_commit_path(out))) {
     if (fs::exists(out + "/trainer_state.safetensors") || fs::exists(out + "/trainer_state.dp.json"))
       dist::fail_on_every_rank(cat(out, " holds the checkpoint of a run without --pp: resume it as it was run"));
@@ -178,7 +158,7 @@ bool StageParams::resume(const std::string& out, float* params, float* biases, A
   if (j.value("pipeline", json()) != describe_)
     dist::fail_on_every_rank(cat(out, " holds the checkpoint of the pipeline ", j.value("pipeline", json()).dump(),
                                  ", this run is ", describe_.dump(), " (resume needs the same layout)"));
-  load_trainer_state(state_path(out, j.at("step").get<int64_t>()), mine_, params, biases, adam, st);
+  load_trainer_state(state_path(out, j.at("step").get<int64_t>()), mine_, params, biases, parts, st);
   return true;
 }
 
@@ -190,21 +170,21 @@ void StageParams::export_whole(const std::string& dir, const float* params, cons
     for (const TensorSpec& t : table.tensors()) {
       if (t.role == TensorRole::kBias) continue;
       const ParamTensor* p = whole_.find(export_source(cfg_, t));
-      const int first = holders_[size_t(p->id)][0];
+      const int first = holders_[size_t(p->index)][0];
       if (first == comm_.rank() && first != 0)
         comm_.send(params + mine_.find(p->name)->offset, p->size, dist::Elem::F32, 0, kExportTag);
     }
     return;
   }
   std::vector<float> buf;
-  export_model(dir, cfg_, dtype, [&](const std::string& source, TensorRole role) -> const float* {
-    if (role == TensorRole::kBias) return biases + mine_.find(source)->offset;
-    if (const ParamTensor* p = mine_.find(source)) return params + p->offset;
-    const ParamTensor* p = whole_.find(source);
-    buf.resize(size_t(p->size));
-    comm_.recv(buf.data(), p->size, dist::Elem::F32, holders_[size_t(p->id)][0], kExportTag);
-    return buf.data();
-  });
+  export_model(dir, whole_,
+               [&](const ParamTensor& p) -> const float* {
+                 if (const ParamTensor* m = mine_.find(p.name)) return params + m->offset;
+                 buf.resize(size_t(p.size));
+                 comm_.recv(buf.data(), p.size, dist::Elem::F32, holders_[size_t(p.index)][0], kExportTag);
+                 return buf.data();
+               },
+               biases, dtype);
 }
 
 }  // namespace dsv3::pipeline

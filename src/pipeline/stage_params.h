@@ -25,23 +25,27 @@ namespace dsv3::pipeline {
 // (HF name); Error for a name no stage knows.
 std::vector<int> stages_using(const std::string& name, const ModelConfig& cfg, const std::vector<StageRange>& ranges);
 
-// [tensor id of ParamLayout(cfg)] the ranks holding it, ascending.
+// [tensor index of ParamLayout(cfg)] the ranks holding it, ascending.
 std::vector<std::vector<int>> tensor_holders(const ModelConfig& cfg, const Schedule& s,
                                              const std::vector<int>& stage_layers);
 
 class StageParams final : public ParamShare {
  public:
   // comm: the pipeline group (s.ranks ranks); data: the data-parallel ranks of this stage (each
-  // holds a ZeRO-1 slice of its moments), null without data parallelism.
+  // holds ZeRO-1 slices of its moments), null without data parallelism; experts: the routed
+  // experts this rank holds of its stages' (rank_experts, train/trainer.h).
   StageParams(const ModelConfig& cfg, const Schedule& s, const std::vector<int>& stage_layers,
-              dist::Communicator& comm, dist::Communicator* data = nullptr);
+              dist::Communicator& comm, dist::Communicator* data = nullptr,
+              ExpertShare experts = ExpertShare::all());
 
   const ParamLayout& layout() const override { return mine_; }
   json describe() const override { return describe_; }
-  double grad_norm(const float* grads, ParamRange part) override;
-  void save(const std::string& out, const float* params, const float* biases, const AdamW& adam, const TrainState& st,
-            DType export_dtype) override;
-  bool resume(const std::string& out, float* params, float* biases, AdamW& adam, TrainState& st) override;
+  bool counts(const ParamTensor& t) const override { return holders_[size_t(t.index)][0] == comm_.rank(); }
+  dist::Communicator& group() override { return comm_; }
+  void save(const std::string& out, const float* params, const float* biases, const std::vector<StatePart>& parts,
+            const TrainState& st, DType export_dtype) override;
+  bool resume(const std::string& out, float* params, float* biases, const std::vector<StatePart>& parts,
+              TrainState& st) override;
 
   // Collective: grads [layout().n_params()], this rank's sum over its chunks, becomes the sum over
   // the ranks holding each tensor.

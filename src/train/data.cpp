@@ -115,6 +115,7 @@ TokenRows PackedSet::rows(const std::vector<int64_t>& index) const {
   TokenRows r;
   r.B = int64_t(index.size());
   r.T = T;
+  r.seq_index = index;
   if (source) {
     r.tokens.resize(size_t(r.B * T));
     for (size_t b = 0; b < index.size(); ++b) source->read(index[b], r.tokens.data() + b * size_t(T));

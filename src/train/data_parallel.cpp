@@ -3,9 +3,11 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "dist/dispatch.h"
 #include "dist/world.h"
 #include "io/json_file.h"
 #include "io/safetensors_writer.h"
+#include "train/train_state.h"
 #include "train/trainer.h"
 
 namespace fs = std::filesystem;
@@ -82,11 +84,11 @@ DpCommit read_dp_commit(const std::string& out) {
   const std::string path = dp_commit_path(out);
   if (!fs::exists(path)) return {};
   const json j = read_json_file(path);
-  return {j.at("step").get<int64_t>(), j.at("dp").get<int>()};
+  return {j.at("step").get<int64_t>(), j.at("dp").get<int>(), j.value("ep", 1)};
 }
 
-void write_dp_commit(const std::string& out, int64_t step, int ranks) {
-  write_file_atomic(dp_commit_path(out), json{{"step", step}, {"dp", ranks}}.dump() + "\n");
+void write_dp_commit(const std::string& out, int64_t step, int dp, int ep) {
+  write_file_atomic(dp_commit_path(out), json{{"step", step}, {"dp", dp}, {"ep", ep}}.dump() + "\n");
 }
 
 void remove_old_dp_states(const std::string& out, int64_t keep, int rank, int ranks) {
@@ -96,6 +98,29 @@ void remove_old_dp_states(const std::string& out, int64_t keep, int rank, int ra
     const std::string name = e.path().filename().string();
     if (name.starts_with("trainer_state.step-") && name.ends_with(tail) && name != keep_name) fs::remove(e.path());
   }
+}
+
+void export_sharded(const std::string& out, const ParamLayout& share, const float* params, const float* biases,
+                    DType dtype, dist::Communicator& data_group, dist::Communicator& expert_group) {
+  if (data_group.rank() >= expert_group.size()) return;  // not the expert group of data rank 0
+  const ParamLayout whole(share.config());
+  const dist::ExpertPlacement place = dist::place_experts(share.config().n_routed_experts, expert_group);
+  constexpr int kTag = 4201;
+  if (expert_group.rank() != 0) {
+    // The tensors rank 0 asks for, in its order: every expert of this rank, in checkpoint order.
+    for (const ParamTensor& t : share.params())
+      if (t.expert >= 0) expert_group.send(params + t.offset, t.size, dist::Elem::F32, 0, kTag);
+    return;
+  }
+  std::vector<float> other;
+  export_model(out, whole,
+               [&](const ParamTensor& t) -> const float* {
+                 if (const ParamTensor* mine = share.find(t.name)) return params + mine->offset;
+                 other.resize(size_t(t.size));
+                 expert_group.recv(other.data(), t.size, dist::Elem::F32, place.owner(t.expert), kTag);
+                 return other.data();
+               },
+               biases, dtype);
 }
 
 }  // namespace dsv3

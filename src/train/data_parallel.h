@@ -8,19 +8,26 @@
 // the routing-bias update, the losses and — when D and A/D are powers of two — the weights equal
 // the single-process run's bit for bit.
 //
-// Checkpoints: each rank writes its slice of the master weights and AdamW moments to
+// Parameters: a rank holds the replicated tensors and only its own routed experts (a share of the
+// model: ParamLayout(cfg, experts)); the replicated part goes through ZeRO-1 over the data group,
+// the experts' part over the D/E ranks that hold the same experts (train/zero.h).
+//
+// Checkpoints: each rank writes its slices of the master weights and AdamW moments to
 //   <out>/trainer_state.step-S.rank-R-of-D.safetensors
-// and once all are complete rank 0 commits <out>/trainer_state.dp.json {"step": S, "dp": D}
-// (atomically), which alone decides a resume; then each rank deletes its older files.
+// and once all are complete rank 0 commits <out>/trainer_state.dp.json {"step": S, "dp": D,
+// "ep": E} (atomically), which alone decides a resume; then each rank deletes its older files.
+// Rank 0 writes the exported model, receiving the experts it does not hold from their owners.
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "core/dtype.h"
 #include "dist/comm.h"
 #include "dist/world.h"
 #include "train/model_train.h"
+#include "train/params.h"
 
 namespace dsv3 {
 
@@ -43,12 +50,20 @@ std::string dp_state_path(const std::string& out, int64_t step, int rank, int ra
 // The committed {step, dp} of out, or step -1 when there is none.
 struct DpCommit {
   int64_t step = -1;
-  int dp = 0;
+  int dp = 0, ep = 1;
 };
 DpCommit read_dp_commit(const std::string& out);
-void write_dp_commit(const std::string& out, int64_t step, int ranks);
+void write_dp_commit(const std::string& out, int64_t step, int dp, int ep);
 // Removes this rank's state files of steps other than `keep`.
 void remove_old_dp_states(const std::string& out, int64_t keep, int rank, int ranks);
+
+// The exported model of a job whose ranks hold shares (`share`, over `params`): data rank 0
+// writes it, receiving each routed expert it does not hold from its owner in its expert group,
+// one tensor at a time in checkpoint order, so that it never holds more than one other expert
+// tensor. Collective over the expert group of data rank 0 (expert_group: this rank's; the ranks
+// of the other expert groups return at once).
+void export_sharded(const std::string& out, const ParamLayout& share, const float* params, const float* biases,
+                    DType dtype, dist::Communicator& data_group, dist::Communicator& expert_group);
 
 }  // namespace dsv3
 

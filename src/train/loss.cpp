@@ -1,5 +1,6 @@
 #include "train/loss.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -13,8 +14,31 @@ namespace {
 constexpr int64_t kChunk = 128;  // rows of logits formed at a time
 }
 
+namespace {
+
+// A row of logits z[V]: its maximum, where it is, and Σ_v exp(z_v - max) (in double), the pieces
+// of log-softmax that the cross-entropy and log_prob share.
+struct RowSoftmax {
+  float mx;
+  int64_t arg = 0;
+  double se = 0.0;
+  RowSoftmax(const float* z, int64_t V) : mx(z[0]) {
+    for (int64_t v = 1; v < V; ++v)
+      if (z[v] > mx) mx = z[v], arg = v;
+    for (int64_t v = 0; v < V; ++v) se += std::exp(double(z[v] - mx));
+  }
+};
+
+}  // namespace
+
+double log_prob(const float* z, int64_t V, int32_t y, int64_t* argmax) {
+  const RowSoftmax s(z, V);
+  if (argmax) *argmax = s.arg;
+  return double(z[y] - s.mx) - std::log(s.se);
+}
+
 HeadLoss head_loss(const float* h, int64_t n, const int32_t* targets, const Weight& head, Precision p, float coef,
-                   float* dh, float* dhead) {
+                   float* dh, float* dhead, HeadObjective* objective) {
   const int64_t V = head.rows, H = head.cols;
   HeadLoss out;
   std::vector<int64_t> rows;
@@ -32,18 +56,18 @@ HeadLoss head_loss(const float* h, int64_t n, const int32_t* targets, const Weig
     for (int64_t j = 0; j < m; ++j) {
       float* z = &logits[size_t(j * V)];
       const int32_t y = targets[rows[r0 + size_t(j)]];
-      float mx = z[0];
-      int64_t arg = 0;
-      for (int64_t v = 1; v < V; ++v)
-        if (z[v] > mx) mx = z[v], arg = v;
-      double se = 0.0;
-      for (int64_t v = 0; v < V; ++v) se += std::exp(double(z[v] - mx));
-      loss[size_t(j)] = std::log(se) + mx - z[y];
-      hit[size_t(j)] = arg == y;
+      if (objective) {  // it forms its own softmax: only the top-1 hit is counted here
+        hit[size_t(j)] = std::max_element(z, z + V) - z == y;
+        loss[size_t(j)] = objective->row(rows[r0 + size_t(j)], y, z, V, dh != nullptr);
+        continue;
+      }
+      const RowSoftmax s(z, V);
+      loss[size_t(j)] = std::log(s.se) + s.mx - z[y];
+      hit[size_t(j)] = s.arg == y;
       if (!dh) continue;
       // dlogits = coef · (softmax - onehot)
-      const double inv = 1.0 / se;
-      for (int64_t v = 0; v < V; ++v) z[v] = coef * float(std::exp(double(z[v] - mx)) * inv);
+      const double inv = 1.0 / s.se;
+      for (int64_t v = 0; v < V; ++v) z[v] = coef * float(std::exp(double(z[v] - s.mx)) * inv);
       z[y] -= coef;
     }
     for (int64_t j = 0; j < m; ++j) {

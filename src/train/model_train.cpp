@@ -145,10 +145,10 @@ void TrainModel::head_forward(const float* x, const TokenRows& batch, const Mode
   for (int64_t b = 0; b < B; ++b)
     for (int64_t t = 0; t + 1 < T; ++t)
       if (batch.target(b, t + 1)) targets[size_t(b * T + t)] = batch.tokens[size_t(b * T + t + 1)];
-  const float main_coef = inverse(norm.main_targets);
+  const float main_coef = obj.head ? 1.0f : inverse(norm.main_targets);
   a.dh.resize(g ? size_t(n * H) : 0);
   const HeadLoss hl = head_loss(a.h_final.data(), n, targets.data(), w.lm_head, hp, main_coef,
-                                g ? a.dh.data() : nullptr, g ? g->of(w.lm_head) : nullptr);
+                                g ? a.dh.data() : nullptr, g ? g->of(w.lm_head) : nullptr, obj.head);
   out.main = hl.sum * main_coef;
   out.main_count = hl.count;
   out.main_correct = hl.correct;

@@ -28,12 +28,18 @@ struct TokenRows {
   int64_t B = 0, T = 0;
   std::vector<int32_t> tokens;
   std::vector<uint8_t> mask;
+  std::vector<int64_t> seq_index;  // [B] which sequences of its PackedSet these are (PackedSet::rows)
   bool target(int64_t b, int64_t t) const { return mask.empty() || mask[size_t(b * T + t)]; }
 };
+
+class HeadObjective;
 
 struct Objective {
   double lambda_mtp = 0.3;  // λ
   double alpha = 1e-4;      // α of the sequence-wise balance loss
+  // L_main's per-token term instead of cross-entropy (post-training: distillation, GRPO); its
+  // terms carry their own weights, so L_main is their sum. The MTP modules keep cross-entropy.
+  HeadObjective* head = nullptr;
 };
 
 // The denominators of the means, counted over a whole optimizer step (every micro-batch), so

@@ -1,6 +1,7 @@
 #include "train/moe_parallel.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "core/error.h"
@@ -46,10 +47,31 @@ void ExpertParallelTraining::forward(float* out, const float* x, int64_t n, cons
     load->tokens_per_expert.assign(size_t(E), 0);
     for (int32_t e : L.local.ids) ++load->tokens_per_expert[size_t(e)];
   }
+  using clock = std::chrono::steady_clock;
+  const int kind = probe_ && steps_ % 2 == 1 ? 1 : 0;  // OverlapTimes
+  auto t = clock::now();
+  double exposed = 0;
+  auto lap = [&t] {
+    const auto now = clock::now();
+    const double s = std::chrono::duration<double>(now - t).count();
+    t = now;
+    return s;
+  };
+  auto wait_for_rows = [&] {
+    exchange_.dispatch_end();
+    exposed += lap();
+  };
   exchange_.dispatch_begin(x, n, L.local.ids.data(), K);
+  exposed += lap();
+  if (kind == 1) wait_for_rows();
   if (!w.shared_experts.empty()) mlp_forward(out, x, n, w.shared_experts, precision_, &L.local.shared);
   else std::memset(out, 0, size_t(n * H) * sizeof(float));
-  exchange_.dispatch_end();
+  lap();  // computing: not exposed
+  if (kind == 0) wait_for_rows();
+  if (probe_) {
+    times_.exposed_s[kind] += exposed;
+    ++times_.calls[kind];
+  }
   L.pair_gate.resize(size_t(exchange_.pairs()));
   exchange_.pair_values_to_owners(L.local.gates.data(), L.pair_gate.data());
   run_local_experts(L, w);
@@ -142,6 +164,7 @@ void ExpertParallelTraining::local_expert_backward(Layer& L, const MoeWeights& w
 }
 
 void ExpertParallelTraining::finish_step(float* grads) {
+  ++steps_;
   for (auto& [key, lp] : layers_) {
     Layer& L = *lp;
     if (L.lo < 0) continue;

@@ -46,6 +46,18 @@ class ExpertParallelTraining final : public MoeRunner {
   // pairwise in rank order. Resets the sums.
   void finish_step(float* grads);
 
+  // Measuring the overlap (train --measure-overlap): the steps alternate between computing the
+  // shared expert while the dispatched rows are in flight (as always) and waiting for the rows
+  // before computing it — the same bits either way. The time the forward spends in the dispatch
+  // outside computation (starting it, waiting for it), per kind of step, tells how much of it
+  // the shared expert hides.
+  struct OverlapTimes {
+    double exposed_s[2] = {0, 0};  // [0] rows in flight during the shared expert, [1] waited for first
+    int64_t calls[2] = {0, 0};
+  };
+  void measure_overlap(bool on) { probe_ = on; }
+  const OverlapTimes& overlap_times() const { return times_; }
+
   const dist::ExpertPlacement& placement() const { return place_; }
   const dist::ExchangeStats& stats() const { return exchange_.stats(); }
 
@@ -62,6 +74,9 @@ class ExpertParallelTraining final : public MoeRunner {
   Precision precision_;
   dist::ExpertExchange exchange_;
   std::map<const void*, std::unique_ptr<Layer>> layers_;  // by the layer's router gate weights
+  bool probe_ = false;
+  int64_t steps_ = 0;
+  OverlapTimes times_;
 };
 
 }  // namespace dsv3

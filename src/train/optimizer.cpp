@@ -84,18 +84,25 @@ void AdamW::restore(const std::vector<float>& m, const std::vector<float>& v, in
   }
 }
 
-std::vector<double> grad_square_partials(const float* grads, int64_t lo, int64_t hi) {
-  if (lo % kGradNormChunk != 0) fail("grad_square_partials: ", lo, " is not on a chunk boundary");
-  const int64_t chunks = (hi - lo + kGradNormChunk - 1) / kGradNormChunk;
-  std::vector<double> part(static_cast<size_t>(chunks), 0.0);
-#pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < chunks; ++c) {
-    double s = 0.0;
-    for (int64_t i = lo + c * kGradNormChunk; i < std::min(hi, lo + (c + 1) * kGradNormChunk); ++i)
-      s += double(grads[i]) * grads[i];
-    part[size_t(c)] = s;
+void grad_square_chunks(const ParamLayout& layout, const float* grads, ParamRange r, std::vector<double>& partials) {
+  struct Chunk {
+    int64_t lo, hi, number;
+  };
+  std::vector<Chunk> chunks;
+  for (const ParamTensor& t : layout.params()) {
+    const int64_t lo = std::max(t.offset, r.lo), hi = std::min(t.offset + t.size, r.hi);
+    if (lo >= hi) continue;
+    if ((lo - t.offset) % kGradNormChunk != 0 || (hi != t.offset + t.size && (hi - t.offset) % kGradNormChunk != 0))
+      fail("grad_square_chunks: [", r.lo, ", ", r.hi, ") cuts a chunk of ", t.name);
+    for (int64_t c = lo; c < hi; c += kGradNormChunk)
+      chunks.push_back({c, std::min(hi, c + kGradNormChunk), t.first_chunk + (c - t.offset) / kGradNormChunk});
   }
-  return part;
+#pragma omp parallel for schedule(static)
+  for (size_t k = 0; k < chunks.size(); ++k) {
+    double s = 0.0;
+    for (int64_t i = chunks[k].lo; i < chunks[k].hi; ++i) s += double(grads[i]) * grads[i];
+    partials[size_t(chunks[k].number)] = s;
+  }
 }
 
 double norm_of_partials(const std::vector<double>& partials) {
@@ -111,9 +118,11 @@ void clip_to_norm(float* grads, int64_t lo, int64_t hi, double norm, double max_
   for (int64_t i = lo; i < hi; ++i) grads[i] *= scale;
 }
 
-double clip_grad_norm(float* grads, int64_t n, double max_norm) {
-  const double norm = norm_of_partials(grad_square_partials(grads, 0, n));
-  clip_to_norm(grads, 0, n, norm, max_norm);
+double clip_grad_norm(const ParamLayout& layout, float* grads, double max_norm) {
+  std::vector<double> partials(size_t(layout.n_chunks()), 0.0);
+  grad_square_chunks(layout, grads, {0, layout.n_params()}, partials);
+  const double norm = norm_of_partials(partials);
+  clip_to_norm(grads, 0, layout.n_params(), norm, max_norm);
   return norm;
 }
 

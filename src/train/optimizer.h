@@ -50,16 +50,19 @@ class AdamW {
   std::vector<uint8_t> decay_;        // per element: weight decay applies
 };
 
-// Scales grads so that their global L2 norm is at most max_norm (no-op when max_norm <= 0);
-// returns the norm before clipping.
-double clip_grad_norm(float* grads, int64_t n, double max_norm);
+// The global gradient norm: each tensor's gradient cut into chunks of kGradNormChunk elements
+// from its start (train/params.h), each chunk's Σ g² summed in element order in double, and the
+// chunks' sums added in checkpoint order. A split of the parameters over ranks on chunk
+// boundaries (ZeRO-1 slices, a rank's experts) gives the same chunks, so the same bits.
+//
+// Scales grads [layout.n_params()] so that their global L2 norm is at most max_norm (no-op when
+// max_norm <= 0); returns the norm before clipping. One process: the whole model.
+double clip_grad_norm(const ParamLayout& layout, float* grads, double max_norm);
 
-// The pieces of clip_grad_norm, for a norm over buffers split across ranks: the squared norm is
-// summed in fixed chunks of kGradNormChunk elements, the chunks' sums added in order, so any
-// split on chunk boundaries (and any thread count) gives the same bits.
-constexpr int64_t kGradNormChunk = 1 << 14;
-// Σ g² of each chunk of grads[lo, hi); lo is a multiple of kGradNormChunk.
-std::vector<double> grad_square_partials(const float* grads, int64_t lo, int64_t hi);
+// The pieces of clip_grad_norm, for a norm over buffers split across ranks:
+// partials [layout.n_chunks()]: the Σ g² of every chunk of grads[r.lo, r.hi) is stored at the
+// chunk's number (r must start and end on chunk boundaries of layout's tensors).
+void grad_square_chunks(const ParamLayout& layout, const float* grads, ParamRange r, std::vector<double>& partials);
 double norm_of_partials(const std::vector<double>& partials);  // sqrt of their in-order sum
 // grads[lo, hi) *= the clip factor of `norm` (nothing when norm <= max_norm or max_norm <= 0).
 void clip_to_norm(float* grads, int64_t lo, int64_t hi, double norm, double max_norm);

@@ -4,8 +4,10 @@
 // what involves the other processes' tensors: the gradient norm, checkpoints and the export.
 #pragma once
 #include <string>
+#include <vector>
 
 #include "core/dtype.h"
+#include "dist/comm.h"
 #include "io/json_file.h"
 #include "train/optimizer.h"
 #include "train/params.h"
@@ -17,22 +19,23 @@ class ParamShare {
  public:
   virtual ~ParamShare() = default;
 
-  // This process's trained tensors, packed; every routing bias.
+  // This process's trained tensors, packed (ParamLayout(cfg, experts, stages)); every routing bias.
   virtual const ParamLayout& layout() const = 0;
   // What a resume must agree with (kept with the run's options).
   virtual json describe() const = 0;
-  // Collective: the L2 norm of the whole model's gradient, each tensor counted once, from every
-  // process's part [part.lo, part.hi) of its gradient buffer in layout() (all of it, or its
-  // ZeRO-1 slice when data-parallel ranks share the stage: they hold the other slices).
-  virtual double grad_norm(const float* grads, ParamRange part) = 0;
-  // Collective: every process writes its tensors and moments; once all are on disk the step is
-  // committed; then one process writes the whole model in the Hugging Face layout
-  // (export_model's files, identical to a single process's).
-  virtual void save(const std::string& out, const float* params, const float* biases, const AdamW& adam,
-                    const TrainState& st, DType export_dtype) = 0;
+  // The gradient norm: whether this process counts t's chunks (a tensor held by several
+  // processes is counted by one), and the group over which the counted chunks are summed.
+  virtual bool counts(const ParamTensor& t) const = 0;
+  virtual dist::Communicator& group() = 0;
+  // Collective: every process writes its tensors and the moments of `parts`; once all are on
+  // disk the step is committed; then one process writes the whole model in the Hugging Face
+  // layout (export_model's files, identical to a single process's).
+  virtual void save(const std::string& out, const float* params, const float* biases,
+                    const std::vector<StatePart>& parts, const TrainState& st, DType export_dtype) = 0;
   // Collective: loads this process's part of the committed checkpoint of `out`; false when there
   // is none. A checkpoint of another layout is one error on every process.
-  virtual bool resume(const std::string& out, float* params, float* biases, AdamW& adam, TrainState& st) = 0;
+  virtual bool resume(const std::string& out, float* params, float* biases, const std::vector<StatePart>& parts,
+                      TrainState& st) = 0;
 };
 
 }  // namespace dsv3

@@ -9,11 +9,13 @@
 
 namespace dsv3 {
 
-ParamLayout::ParamLayout(const ModelConfig& cfg) : ParamLayout(cfg, {}) {}
+ParamLayout::ParamLayout(const ModelConfig& cfg) : ParamLayout(cfg, ExpertShare::all()) {}
 
-ParamLayout::ParamLayout(const ModelConfig& cfg, const std::function<bool(const std::string&)>& keep) : cfg_(cfg) {
+ParamLayout::ParamLayout(const ModelConfig& cfg, ExpertShare experts, const StageFilter& stages) : cfg_(cfg) {
+  const bool all = experts.count < 0;
   ModelWeights w = weights_skeleton(cfg);
-  int64_t id = 0;
+  std::vector<ParamTensor> routed;  // a share's experts, placed after the replicated tensors
+  int64_t index = 0;
   auto add = [&](const std::string& name, std::vector<int64_t> shape, TensorRole role) {
     ParamTensor t;
     t.name = name;
@@ -21,19 +23,42 @@ ParamLayout::ParamLayout(const ModelConfig& cfg, const std::function<bool(const 
     t.size = 1;
     for (int64_t d : t.shape) t.size *= d;
     t.role = role;
-    if (role != TensorRole::kBias) t.id = id++;
-    if (role != TensorRole::kBias && keep && !keep(name)) return;
-    auto& list = role == TensorRole::kBias ? biases_ : params_;
-    int64_t& total = role == TensorRole::kBias ? n_bias_ : n_params_;
-    t.offset = total;
-    total += t.size;
-    list.push_back(std::move(t));
+    if (role == TensorRole::kBias) {
+      t.offset = n_bias_;
+      n_bias_ += t.size;
+      biases_.push_back(std::move(t));
+      return;
+    }
+    t.index = index++;
+    t.first_chunk = n_chunks_;
+    n_chunks_ += (t.size + kGradNormChunk - 1) / kGradNormChunk;
+    t.expert = routed_expert_of(name);
+    if (stages && !stages(t.name)) return;  // another pipeline stage's
+    if (all || t.expert < 0) params_.push_back(std::move(t));
+    else if (experts.has(t.expert)) routed.push_back(std::move(t));
   };
   for_each_tensor(cfg, w,
                   {[&](const std::string& n, Weight& m, TensorRole r) { add(n, {m.rows, m.cols}, r); },
                    [&](const std::string& n, Vec& v, TensorRole r) { add(n, {v.size}, r); }});
+  for (ParamTensor& t : params_) {
+    t.offset = n_params_;
+    n_params_ += t.size;
+  }
+  n_replicated_ = n_params_;
+  for (ParamTensor& t : routed) {
+    t.offset = n_params_;
+    n_params_ += t.size;
+    params_.push_back(std::move(t));
+  }
   for (size_t i = 0; i < params_.size(); ++i) index_[params_[i].name] = i;
   for (size_t i = 0; i < biases_.size(); ++i) index_[biases_[i].name] = params_.size() + i;
+}
+
+int64_t routed_expert_of(const std::string& name) {
+  static const std::string key = ".mlp.experts.";
+  const size_t at = name.find(key);
+  if (at == std::string::npos) return -1;
+  return std::stoll(name.substr(at + key.size()));
 }
 
 const ParamTensor* ParamLayout::find(const std::string& name) const {
@@ -76,7 +101,8 @@ void init_params(const ParamLayout& layout, uint64_t seed, double std, float* pa
       std::fill(p, p + t.size, 1.0f);
       continue;
     }
-    const uint64_t key = mix(seed ^ mix(uint64_t(t.id) + 1));  // the same values in a stage's layout
+    // Keyed by the tensor's place in the whole model: a rank's share draws the same values.
+    const uint64_t key = mix(seed ^ mix(uint64_t(t.index) + 1));
 #pragma omp parallel for schedule(static) if (t.size > (1 << 16))
     for (int64_t i = 0; i < t.size; i += 2) {
       // Box-Muller: two normals from two uniforms.
@@ -96,7 +122,7 @@ void load_params(const ParamLayout& layout, const std::string& dir, float* param
   for_each_tensor(cfg, bound.weights,
                   {[&](const std::string& n, Weight& m, TensorRole) {
                      const ParamTensor* t = layout.find(n);
-                     if (!t) return;  // another pipeline stage's
+                     if (!t) return;  // another rank's expert or stage: its pages are never read
                      float* dst = params + t->offset;
                      for (int64_t r = 0; r < m.rows; ++r) weight_row_f32(dst + r * m.cols, m, r);
                    },

@@ -33,20 +33,32 @@ struct TrainState {
 // The model in the HF layout: config.json + model.safetensors (matrices as `dtype`: F32 or BF16).
 void export_model(const std::string& dir, const ParamLayout& layout, const float* params, const float* biases,
                   DType dtype);
-// The trained tensor (or bias) an exported tensor's values come from: itself, or for the MTP
-// modules' copies the shared embedding or head.
+// The same, taking each trained tensor of the whole model (layout) from `tensor`, in checkpoint
+// order: a data-parallel job's rank 0 receives the routed experts it does not hold from their
+// owners (train/data_parallel.h). The pointer needs to live until the next call only.
+// A pipeline's rank 0 receives the other stages' tensors from their holders
+// (pipeline/stage_params.h).
+using TensorSource = std::function<const float*(const ParamTensor&)>;
+void export_model(const std::string& dir, const ParamLayout& layout, const TensorSource& tensor, const float* biases,
+                  DType dtype);
+// The trained tensor (or bias) an exported tensor's values come from, in export_model's order:
+// itself, or for the MTP modules' copies the shared embedding or head.
 std::string export_source(const ModelConfig& cfg, const TensorSpec& t);
-// The same files, each tensor's float32 values asked of `values` by its source name (e.g.
-// assembled from the processes that hold them); the pointer must stay valid until the next call.
-void export_model(const std::string& dir, const ModelConfig& cfg, DType dtype,
-                  const std::function<const float*(const std::string& source, TensorRole role)>& values);
 
-// The params and moments of adam.range() (all of them, or a data-parallel rank's slice).
+// A part of the master weights with its AdamW moments (adam.range()), saved as the tensors
+// <prefix>params, <prefix>adam_m, <prefix>adam_v: one process saves the whole model with prefix
+// ""; a data-parallel rank its ZeRO-1 slice of the replicated tensors ("") and of its routed
+// experts ("expert_").
+struct StatePart {
+  std::string prefix;
+  AdamW* adam = nullptr;
+};
+
 void save_trainer_state(const std::string& path, const ParamLayout& layout, const float* params,
-                        const float* biases, const AdamW& adam, const TrainState& st);
+                        const float* biases, const std::vector<StatePart>& parts, const TrainState& st);
 
-// Reads a trainer state into params/biases/adam/st; throws Error naming the file on any mismatch.
+// Reads a trainer state into params/biases/parts/st; throws Error naming the file on any mismatch.
 void load_trainer_state(const std::string& path, const ParamLayout& layout, float* params, float* biases,
-                        AdamW& adam, TrainState& st);
+                        const std::vector<StatePart>& parts, TrainState& st);
 
 }  // namespace dsv3

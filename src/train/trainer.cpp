@@ -42,9 +42,29 @@ json TrainOptions::to_json(int64_t T) const {
   return j;
 }
 
+ExpertShare rank_experts(const ModelConfig& cfg, int dp, const dist::Communicator* expert_group) {
+  if (dp <= 1) return ExpertShare::all();
+  if (!expert_group) fail("data-parallel training needs an expert group (of one rank without --ep)");
+  const int64_t per = cfg.n_routed_experts / expert_group->size();
+  return ExpertShare{expert_group->rank() * per, per};
+}
+
+namespace {
+
+// The tensors a rank holds: all of them in one process; under data parallelism the replicated
+// ones and the routed experts this rank owns in its expert group (all of them when E = 1); in a
+// pipeline the same among its stages' tensors (the share's layout, built with rank_experts).
+ParamLayout rank_layout(const ModelConfig& cfg, const TrainOptions& opt, const dist::Communicator* expert_group,
+                        const ParamShare* share) {
+  if (share) return share->layout();
+  return ParamLayout(cfg, rank_experts(cfg, opt.dp, expert_group));
+}
+
+}  // namespace
+
 Trainer::Trainer(const ModelConfig& cfg, const TrainOptions& opt, const Dataset& data, const std::string& out_dir,
                  dist::Communicator* data_group, dist::Communicator* expert_group, ParamShare* share)
-    : cfg_(cfg), opt_(opt), data_(data), out_(out_dir), layout_(share ? share->layout() : ParamLayout(cfg_)),
+    : cfg_(cfg), opt_(opt), data_(data), out_(out_dir), layout_(rank_layout(cfg, opt, expert_group, share)),
       params_(size_t(layout_.n_params())), biases_(size_t(layout_.n_bias())),
       grad_sum_(layout_.n_params()), sampler_(data.train.n_seq(), opt.data_seed) {
 #if defined(__GLIBC__)
@@ -59,13 +79,18 @@ Trainer::Trainer(const ModelConfig& cfg, const TrainOptions& opt, const Dataset&
   if (opt.dp > 1) {
     check_data_parallel_batch(opt_, data.train.T);
     data_group_ = data_group;
-    zero_ = std::make_unique<Zero1>(*data_group, layout_, opt_.adam);
+    expert_group_ = expert_group;
+    expert_data_ = data_group->split(expert_group->rank(), data_group->rank());
+    zero_ = std::make_unique<Zero1>(*data_group, layout_, ParamRange{0, layout_.n_replicated()}, opt_.adam);
+    zero_experts_ = std::make_unique<Zero1>(*expert_data_, layout_, ParamRange{layout_.n_replicated(), layout_.n_params()},
+                                            opt_.adam);
   } else {
     adam_ = std::make_unique<AdamW>(layout_, opt_.adam);
   }
   model_ = std::make_unique<TrainModel>(cfg_, opt_.precision);
   if (expert_group && expert_group->size() > 1) {
     ep_ = std::make_unique<ExpertParallelTraining>(*expert_group, cfg_, opt_.precision);
+    ep_->measure_overlap(opt_.measure_overlap);
     model_->set_moe_runner(ep_.get());
   }
   st_.options = opt_.to_json(data.train.T);
@@ -81,6 +106,37 @@ void Trainer::set_micro_batch_runner(MicroBatchRunner runner, bool writes) {
   writes_ = writes;
 }
 
+int64_t Trainer::optimizer_bytes() const {
+  return zero_ ? zero_->adam().state_bytes() + zero_experts_->adam().state_bytes() : adam_->state_bytes();
+}
+
+int64_t Trainer::parameter_bytes() const { return int64_t(params_.size() + compute_.size()) * int64_t(sizeof(float)); }
+
+std::vector<StatePart> Trainer::state_parts() {
+  if (!zero_) return {{"", adam_.get()}};
+  return {{"", &zero_->adam()}, {"expert_", &zero_experts_->adam()}};
+}
+
+double Trainer::clip_gradient() {
+  std::vector<ParamRange> mine = {{0, layout_.n_params()}};
+  std::vector<dist::Communicator*> groups;
+  if (zero_) {
+    mine = {zero_->range(), zero_experts_->range()};
+    groups.push_back(data_group_);
+  }
+  std::function<bool(const ParamTensor&)> counted;
+  if (share_) {  // a pipeline: the stages' parts, each tensor counted by one of its holders
+    groups.push_back(&share_->group());
+    counted = [this](const ParamTensor& t) { return share_->counts(t); };
+  }
+  return clip_split_norm(layout_, grads_.data(), mine, groups, counted, opt_.clip);
+}
+
+void Trainer::set_step_hook(StepHook hook) {
+  if (zero_ || runner_) fail("post-training (a teacher, GRPO) runs in one process: not with --dp, --ep or --pp");
+  hook_ = std::move(hook);
+}
+
 void Trainer::init_random(uint64_t seed, double std) { init_params(layout_, seed, std, params_.data(), biases_.data()); }
 
 void Trainer::init_from(const std::string& dir) { load_params(layout_, dir, params_.data(), biases_.data()); }
@@ -88,37 +144,42 @@ void Trainer::init_from(const std::string& dir) { load_params(layout_, dir, para
 bool Trainer::resume() {
   if (share_) {
     TrainState saved;
-    if (!share_->resume(out_, params_.data(), biases_.data(), adam(), saved)) return false;
-    if (zero_) zero_->all_gather(params_.data());  // each data rank loaded its slice
+    if (!share_->resume(out_, params_.data(), biases_.data(), state_parts(), saved)) return false;
+    if (zero_) {  // each data rank loaded its slices
+      zero_->all_gather(params_.data());
+      zero_experts_->all_gather(params_.data());
+    }
     return adopt(saved, out_);
   }
   if (zero_) return resume_sharded();
   const std::string path = out_ + "/trainer_state.safetensors";
   const DpCommit commit = read_dp_commit(out_);
   if (commit.step >= 0)
-    fail(out_, " holds the checkpoint of a run with --dp ", commit.dp, ": resume it with mpirun -np ", commit.dp,
-         " dsv3 train --dp ", commit.dp);
+    fail(out_, " holds the checkpoint of a run with --dp ", commit.dp, " --ep ", commit.ep, ": resume it with mpirun -np ",
+         commit.dp, " dsv3 train --dp ", commit.dp, " --ep ", commit.ep);
   if (!fs::exists(path)) return false;
   TrainState saved;
-  load_trainer_state(path, layout_, params_.data(), biases_.data(), *adam_, saved);
+  load_trainer_state(path, layout_, params_.data(), biases_.data(), state_parts(), saved);
   return adopt(saved, path);
 }
 
 bool Trainer::resume_sharded() {
   const DpCommit commit = read_dp_commit(out_);
-  const int D = opt_.dp, r = data_group_->rank();
+  const int D = opt_.dp, E = expert_group_->size(), r = data_group_->rank();
   if (commit.step < 0) {
     if (fs::exists(out_ + "/trainer_state.safetensors"))
       dist::fail_on_every_rank(cat(out_, " holds the checkpoint of a single-process run: resume it without --dp"));
     return false;
   }
-  if (commit.dp != D)
-    dist::fail_on_every_rank(cat(out_, " holds the checkpoint of a run with --dp ", commit.dp, ", this run has --dp ", D,
-                                 " (resume needs the same layout)"));
+  // A rank's files hold its share of the experts, so the expert layout must match too.
+  if (commit.dp != D || commit.ep != E)
+    dist::fail_on_every_rank(cat(out_, " holds the checkpoint of a run with --dp ", commit.dp, " --ep ", commit.ep,
+                                 ", this run has --dp ", D, " --ep ", E, " (resume needs the same layout)"));
   const std::string path = dp_state_path(out_, commit.step, r, D);
   TrainState saved;
-  load_trainer_state(path, layout_, params_.data(), biases_.data(), adam(), saved);
+  load_trainer_state(path, layout_, params_.data(), biases_.data(), state_parts(), saved);
   zero_->all_gather(params_.data());
+  zero_experts_->all_gather(params_.data());
   return adopt(saved, path);
 }
 
@@ -162,16 +223,21 @@ std::vector<TokenRows> Trainer::my_micro_batches() {
 
 StepLosses Trainer::train_step(double* grad_norm) {
   const int64_t D = cfg_.num_nextn_predict_layers;
-  const std::vector<TokenRows> batches = my_micro_batches();
-  LossNorm norm;
-  for (const TokenRows& b : batches) norm.add(b, D);
-  if (zero_) all_reduce(norm, *data_group_);
+  std::vector<TokenRows> batches = my_micro_batches();
   const float* w = params_.data();
   if (!compute_.empty()) {
     round_params(layout_, params_.data(), compute_.data(), opt_.precision);
     w = compute_.data();
   }
   const ModelWeights weights = layout_.bind(w, biases_.data());
+  std::vector<std::unique_ptr<HeadObjective>> heads(batches.size());
+  if (hook_) {
+    hook_metrics_ = hook_(st_.step, weights, batches, heads);
+    if (heads.size() != batches.size()) fail("the step hook gave ", heads.size(), " objectives for ", batches.size(), " micro-batches");
+  }
+  LossNorm norm;
+  for (const TokenRows& b : batches) norm.add(b, D);
+  if (zero_) all_reduce(norm, *data_group_);
   const Objective obj{opt_.lambda_mtp.at(st_.step), opt_.alpha};
   // Each micro-batch's gradient in its own buffer, summed pairwise (train/grad_sum.h): the
   // grouping a data-parallel run reproduces.
@@ -180,10 +246,12 @@ StepLosses Trainer::train_step(double* grad_norm) {
   if (runner_) {
     losses = runner_(batches, weights, obj, norm, w, &grad_sum_);
   } else {
-    for (const TokenRows& b : batches) {
+    for (size_t i = 0; i < batches.size(); ++i) {
       std::vector<float> g = grad_sum_.fresh();
       const GradSink sink{w, g.data()};
-      losses.push_back(model_->run(b, weights, obj, norm, &sink));
+      Objective o = obj;
+      o.head = heads[i].get();
+      losses.push_back(model_->run(batches[i], weights, o, norm, &sink));
       grad_sum_.add(std::move(g));
     }
   }
@@ -191,22 +259,14 @@ StepLosses Trainer::train_step(double* grad_norm) {
   if (ep_) ep_->finish_step(grads_.data());  // the local experts' gradients, kept per source rank
   const StepLosses total = sum_step_losses(losses, data_group_);
   const double lr = opt_.lr.at(st_.step);
-  if (zero_ && share_) {  // a pipeline stage's data-parallel ranks: the norm spans every stage
+  if (zero_) {
     zero_->reduce_scatter(grads_.data());
-    const ParamRange r = zero_->range();
-    *grad_norm = share_->grad_norm(grads_.data(), r);
-    clip_to_norm(grads_.data(), r.lo, r.hi, *grad_norm, opt_.clip);
+    zero_experts_->reduce_scatter(grads_.data());
+    *grad_norm = clip_gradient();
     zero_->step(params_.data(), grads_.data(), lr);
-  } else if (zero_) {
-    zero_->reduce_scatter(grads_.data());
-    *grad_norm = zero_->clip(grads_.data(), opt_.clip);
-    zero_->step(params_.data(), grads_.data(), lr);
-  } else if (share_) {
-    *grad_norm = share_->grad_norm(grads_.data(), {0, layout_.n_params()});
-    clip_to_norm(grads_.data(), 0, layout_.n_params(), *grad_norm, opt_.clip);
-    adam_->step(params_.data(), grads_.data(), lr);
+    zero_experts_->step(params_.data(), grads_.data(), lr);
   } else {
-    *grad_norm = clip_grad_norm(grads_.data(), layout_.n_params(), opt_.clip);
+    *grad_norm = clip_gradient();
     adam_->step(params_.data(), grads_.data(), lr);
   }
   // The loads are every rank's (summed above), so every rank moves the bias the same way.
@@ -255,22 +315,20 @@ EvalResult Trainer::evaluate() {
 }
 
 void Trainer::save() {
-  if (share_) return share_->save(out_, params_.data(), biases_.data(), adam(), st_, opt_.save_dtype);
+  if (share_) return share_->save(out_, params_.data(), biases_.data(), state_parts(), st_, opt_.save_dtype);
   if (zero_) return save_sharded();
   if (!writes_) return;  // a pipeline's other ranks: rank 0 holds the same parameters
   fs::create_directories(out_);
-  save_trainer_state(out_ + "/trainer_state.safetensors", layout_, params_.data(), biases_.data(), *adam_, st_);
+  save_trainer_state(out_ + "/trainer_state.safetensors", layout_, params_.data(), biases_.data(), state_parts(), st_);
   export_model(out_, layout_, params_.data(), biases_.data(), opt_.save_dtype);
 }
 
 void Trainer::save_sharded() {
   const int D = opt_.dp, r = data_group_->rank();
-  save_trainer_state(dp_state_path(out_, st_.step, r, D), layout_, params_.data(), biases_.data(), adam(), st_);
+  save_trainer_state(dp_state_path(out_, st_.step, r, D), layout_, params_.data(), biases_.data(), state_parts(), st_);
   data_group_->barrier();  // every slice is complete on disk before the commit names it
-  if (r == 0) {
-    write_dp_commit(out_, st_.step, D);
-    export_model(out_, layout_, params_.data(), biases_.data(), opt_.save_dtype);
-  }
+  if (r == 0) write_dp_commit(out_, st_.step, D, expert_group_->size());
+  export_sharded(out_, layout_, params_.data(), biases_.data(), opt_.save_dtype, *data_group_, *expert_group_);
   data_group_->barrier();
   remove_old_dp_states(out_, st_.step, r, D);
 }
@@ -294,8 +352,13 @@ void Trainer::run() {
     // with expert parallelism every rank runs the same batches, as the MoE layers need them all;
     // in a pipeline every rank runs its stages.
     if (last || (opt_.eval_every > 0 && st_.step % opt_.eval_every == 0)) {
-      if (ep_ || runner_) {
+      if (runner_) {
         const EvalResult e = evaluate();
+        if (main_rank()) log_eval(e);
+      } else if (ep_) {
+        ep_->measure_overlap(false);  // training steps only
+        const EvalResult e = evaluate();
+        ep_->measure_overlap(opt_.measure_overlap);
         if (main_rank()) log_eval(e);
       } else if (main_rank()) {
         log_eval(evaluate());
@@ -303,6 +366,7 @@ void Trainer::run() {
     }
     if (last || (opt_.save_every > 0 && st_.step % opt_.save_every == 0)) save();
   }
+  if (ep_ && opt_.measure_overlap) report_overlap();
 }
 
 }  // namespace dsv3

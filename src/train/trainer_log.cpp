@@ -36,14 +36,31 @@ void Trainer::log_step(const StepLosses& l, double grad_norm, double lr, double 
   json j = {{"step", st_.step},      {"lr", lr},           {"loss", l.total},       {"main", l.main},
             {"mtp", l.mtp},          {"balance", l.balance}, {"grad_norm", grad_norm}, {"tokens", st_.tokens},
             {"tok_s", double(tokens) / seconds}, {"elapsed_s", st_.elapsed_s}, {"load_max_mean", lm}};
+  if (hook_metrics_.is_object()) j.update(hook_metrics_);
   append_line(out_ + "/metrics.jsonl", j);
   if (opt_.log_every <= 0 || (st_.step % opt_.log_every != 0 && st_.step != opt_.steps)) return;
+  if (hook_metrics_.is_object() && !hook_metrics_.empty())
+    std::fprintf(stderr, "step %lld | %s\n", (long long)st_.step, hook_metrics_.dump().c_str());
   const double eta = run_seconds_ / double(run_steps_) * double(opt_.steps - st_.step);
   std::fprintf(stderr,
                "step %lld/%lld | loss %.4f main %.4f mtp %.4f bal %.5f | lr %.2e gnorm %.3f | %.0f tok/s | "
                "load max/mean %.2f (worst layer %.2f) | ETA %s\n",
                (long long)st_.step, (long long)opt_.steps, l.total, l.main, l.mtp, l.balance, lr, grad_norm,
                double(tokens) / seconds, mean, worst, duration(eta).c_str());
+}
+
+// Collective over the data group: every rank's dispatch times, summed.
+void Trainer::report_overlap() {
+  const ExpertParallelTraining::OverlapTimes& t = ep_->overlap_times();
+  std::vector<double> v = {t.exposed_s[0], t.exposed_s[1], double(t.calls[0]), double(t.calls[1])};
+  data_group_->all_reduce(v.data(), int64_t(v.size()));
+  if (!main_rank() || v[2] == 0 || v[3] == 0) return;
+  const double in_flight = v[0] / v[2], waited = v[1] / v[3];
+  std::fprintf(stderr,
+               "overlap: the MoE dispatch costs %.3f ms per layer outside computation with the shared expert computed "
+               "while the rows are in flight, %.3f ms when waiting for them first (%.0f and %.0f calls over all ranks): "
+               "%.0f%% of it hidden\n",
+               in_flight * 1e3, waited * 1e3, v[2], v[3], 100.0 * (1.0 - in_flight / waited));
 }
 
 void Trainer::log_eval(const EvalResult& e) {

@@ -3,35 +3,46 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/error.h"
 #include "train/grad_sum.h"
 
 namespace dsv3 {
 
-std::vector<ParamRange> zero_slices(int64_t n, int ranks) {
-  const int64_t chunks = (n + kGradNormChunk - 1) / kGradNormChunk;
+std::vector<ParamRange> zero_slices(const ParamLayout& layout, ParamRange part, int ranks) {
+  std::vector<int64_t> cuts;  // every chunk start inside the part, ascending, then its end
+  for (const ParamTensor& t : layout.params()) {
+    if (t.offset + t.size <= part.lo || t.offset >= part.hi) continue;
+    if (t.offset < part.lo || t.offset + t.size > part.hi) fail("zero_slices: the part cuts ", t.name);
+    for (int64_t c = t.offset; c < t.offset + t.size; c += kGradNormChunk) cuts.push_back(c);
+  }
+  std::sort(cuts.begin(), cuts.end());
+  cuts.push_back(part.hi);
   std::vector<ParamRange> out;
+  int64_t lo = part.lo;
   for (int r = 0; r < ranks; ++r) {
-    const int64_t c0 = chunks * r / ranks, c1 = chunks * (r + 1) / ranks;
-    out.push_back({std::min(n, c0 * kGradNormChunk), std::min(n, c1 * kGradNormChunk)});
+    const int64_t target = part.lo + part.size() * (r + 1) / ranks;
+    const int64_t hi = r + 1 == ranks ? part.hi : *std::lower_bound(cuts.begin(), cuts.end(), target);
+    out.push_back({lo, hi});
+    lo = hi;
   }
   return out;
 }
 
-Zero1::Zero1(dist::Communicator& data, const ParamLayout& layout, const AdamWOptions& opt)
-    : comm_(data), n_(layout.n_params()), slices_(zero_slices(layout.n_params(), data.size())) {
+Zero1::Zero1(dist::Communicator& group, const ParamLayout& layout, ParamRange part, const AdamWOptions& opt)
+    : comm_(group), layout_(layout), part_(part), slices_(zero_slices(layout, part, group.size())) {
   adam_ = std::make_unique<AdamW>(layout, opt, range());
 }
 
 void Zero1::reduce_scatter(float* grads) {
-  const int D = comm_.size();
+  const int G = comm_.size();
   const ParamRange mine = range();
-  std::vector<int64_t> send_counts, recv_counts(size_t(D), mine.size());
+  std::vector<int64_t> send_counts, recv_counts(size_t(G), mine.size());
   for (const ParamRange& s : slices_) send_counts.push_back(s.size());
-  // The slices are consecutive, so the buffer itself is the send buffer in rank order.
-  std::vector<float> recv(size_t(D * mine.size()));
-  comm_.all_to_all(grads, send_counts, recv.data(), recv_counts, dist::Elem::F32);
+  // The slices are consecutive, so the part itself is the send buffer in rank order.
+  std::vector<float> recv(size_t(G * mine.size()));
+  comm_.all_to_all(grads + part_.lo, send_counts, recv.data(), recv_counts, dist::Elem::F32);
   PairwiseSum sum(mine.size());
-  for (int r = 0; r < D; ++r) {
+  for (int r = 0; r < G; ++r) {
     std::vector<float> term = sum.fresh();
     std::copy_n(recv.data() + r * mine.size(), mine.size(), term.data());
     sum.add(std::move(term));
@@ -40,16 +51,8 @@ void Zero1::reduce_scatter(float* grads) {
   std::copy(total.begin(), total.end(), grads + mine.lo);
 }
 
-double Zero1::clip(float* grads, double max_norm) {
-  const ParamRange mine = range();
-  const std::vector<double> part = grad_square_partials(grads, mine.lo, mine.hi);
-  std::vector<int64_t> counts;
-  for (const ParamRange& s : slices_) counts.push_back((s.size() + kGradNormChunk - 1) / kGradNormChunk);
-  std::vector<double> all(size_t((n_ + kGradNormChunk - 1) / kGradNormChunk));
-  comm_.all_gather(part.data(), all.data(), counts, dist::Elem::F64);
-  const double norm = norm_of_partials(all);
-  clip_to_norm(grads, mine.lo, mine.hi, norm, max_norm);
-  return norm;
+void Zero1::square_chunks(const float* grads, std::vector<double>& partials) const {
+  grad_square_chunks(layout_, grads, range(), partials);
 }
 
 void Zero1::step(float* params, const float* grads, double lr) {
@@ -61,9 +64,31 @@ void Zero1::all_gather(float* params) {
   const ParamRange mine = range();
   std::vector<int64_t> counts;
   for (const ParamRange& s : slices_) counts.push_back(s.size());
-  std::vector<float> all(static_cast<size_t>(n_));
+  std::vector<float> all(static_cast<size_t>(part_.size()));
   comm_.all_gather(params + mine.lo, all.data(), counts, dist::Elem::F32);
-  std::memcpy(params, all.data(), size_t(n_) * sizeof(float));
+  std::memcpy(params + part_.lo, all.data(), all.size() * sizeof(float));
+}
+
+double zero_clip(const std::vector<Zero1*>& parts, const ParamLayout& layout, float* grads, dist::Communicator& data,
+                 double max_norm) {
+  std::vector<ParamRange> ranges;
+  for (const Zero1* z : parts) ranges.push_back(z->range());
+  return clip_split_norm(layout, grads, ranges, {&data}, {}, max_norm);
+}
+
+double clip_split_norm(const ParamLayout& layout, float* grads, const std::vector<ParamRange>& ranges,
+                       const std::vector<dist::Communicator*>& groups,
+                       const std::function<bool(const ParamTensor&)>& counted, double max_norm) {
+  std::vector<double> partials(size_t(layout.n_chunks()), 0.0);
+  for (const ParamRange& r : ranges) grad_square_chunks(layout, grads, r, partials);
+  if (counted)
+    for (const ParamTensor& t : layout.params())
+      if (!counted(t))
+        std::fill_n(partials.begin() + t.first_chunk, (t.size + kGradNormChunk - 1) / kGradNormChunk, 0.0);
+  for (dist::Communicator* g : groups) g->all_reduce(partials.data(), int64_t(partials.size()));
+  const double norm = norm_of_partials(partials);
+  for (const ParamRange& r : ranges) clip_to_norm(grads, r.lo, r.hi, norm, max_norm);
+  return norm;
 }
 
 }  // namespace dsv3

@@ -1,10 +1,12 @@
 // The safetensors reader and writer: round trips, and a clear error for every kind of damage.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
 #include "core/error.h"
+#include "io/mapped_file.h"
 #include "io/safetensors.h"
 #include "io/safetensors_writer.h"
 #include "test_util.h"
@@ -59,6 +61,23 @@ TEST(Safetensors, WriteThenReadRoundTrips) {
   EXPECT_EQ(tensor_to_f32(*r.find("b"))[2], 3.5f);  // exact in bf16
   EXPECT_EQ(tensor_to_i64(*r.find("tokens")), (std::vector<int64_t>{5, 9, 13}));
   EXPECT_EQ(r.find("missing"), nullptr);
+}
+
+// DSV3_MMAP=0 reads the whole file into memory aligned for 2 MB pages instead of mapping it:
+// the same bytes, and the same errors.
+TEST(MappedFile, ReadIntoMemoryHoldsTheSameBytes) {
+  TempDir d;
+  std::string content(3 << 20, '\0');
+  for (size_t i = 0; i < content.size(); ++i) content[i] = char((i * 2654435761u) >> 13);
+  test::write_text(d.file("f.bin"), content);
+  const MappedFile mapped(d.file("f.bin"));
+  ::setenv("DSV3_MMAP", "0", 1);
+  const MappedFile read(d.file("f.bin"));
+  EXPECT_THROW(MappedFile(d.file("missing.bin")), Error);
+  ::unsetenv("DSV3_MMAP");
+  ASSERT_EQ(read.size(), content.size());
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(read.data()) % (2u << 20), 0u);
+  EXPECT_EQ(std::memcmp(read.data(), mapped.data(), content.size()), 0);
 }
 
 TEST(Safetensors, TooShortFile) { expect_error("abc", {"too short"}); }

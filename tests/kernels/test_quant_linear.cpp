@@ -215,5 +215,61 @@ TEST(QuantKernels, ARowsResultDoesNotDependOnTheOtherRows) {
   }
 }
 
+// Spans of a row widen to the stored weights (a block or unit at a time, from any column), and
+// the transposed product (MLA's W_UK absorption) reads them so.
+TEST(QuantKernels, RowSpansAndTransposedProductSeeTheStoredWeights) {
+  const int64_t R = 5, C = 300;
+  const Int8Case a = make_int8(R, C, 20);
+  const Int4Case b = make_int4(R, C, 32, 21), c = make_int4(R, C, 128, 22);
+  const auto x = random_vec(size_t(2 * (R - 1)), 23);
+  for (const auto& [w, values] : {std::pair{&a.w, &a.values}, {&b.w, &b.values}, {&c.w, &c.values}}) {
+    const Weight v = w->rows_slice(1, R - 1);
+    for (const auto& [c0, nc] : {std::pair<int64_t, int64_t>{0, C}, {7, 100}, {250, 50}, {127, 2}})
+      for (int64_t r = 0; r < R - 1; ++r) {
+        std::vector<float> out(static_cast<size_t>(nc));
+        weight_row_span_f32(out.data(), v, r, c0, nc);
+        for (int64_t i = 0; i < nc; ++i) {
+          const float want = w->int4 ? w->int4->value(1 + r, c0 + i) : (*values)[size_t((1 + r) * C + c0 + i)];
+          ASSERT_EQ(out[size_t(i)], want) << "r=" << r << " c=" << c0 + i;
+        }
+      }
+    std::vector<float> y(size_t(2 * C));
+    linear_t(y.data(), x.data(), 2, v);
+    for (int64_t t = 0; t < 2; ++t)
+      for (int64_t col = 0; col < C; ++col) {
+        double e = 0, mag = 0;
+        for (int64_t r = 0; r < R - 1; ++r) {
+          const double p = double(x[size_t(t * (R - 1) + r)]) * (*values)[size_t((1 + r) * C + col)];
+          e += p;
+          mag += std::fabs(p);
+        }
+        ASSERT_NEAR(y[size_t(t * C + col)], e, 1e-5 * mag + 1e-7) << "t=" << t << " c=" << col;
+      }
+  }
+}
+
+// linear_batch quantizes each distinct input once and splits INT8/INT4 rows over the threads with
+// the float products: every output is what linear() gives, bit for bit, whether or not its input
+// is shared (gate and up of an expert), has another width, or another column order (act-order).
+TEST(QuantKernels, LinearBatchEqualsEachLinear) {
+  const Int8Case a = make_int8(130, 256, 15);
+  const Int4Case b = make_int4(70, 256, 32, 16);
+  const Int4Case c = make_int4(40, 256, 128, 17, true);
+  const Int8Case d = make_int8(33, 96, 18);
+  const auto x = random_vec(size_t(3 * 256), 19);
+  const std::vector<std::pair<const Weight*, int64_t>> cases{{&a.w, 2}, {&b.w, 2}, {&c.w, 2}, {&d.w, 1}, {&a.w, 1}};
+  std::vector<std::vector<float>> y, ref;
+  std::vector<LinearJob> jobs;
+  for (const auto& [w, n] : cases) {
+    const float* xi = w == &d.w ? x.data() + 7 : x.data();  // another input, 96 columns wide
+    y.emplace_back(size_t(n * w->rows), -1.0f);
+    ref.emplace_back(y.back().size());
+    linear(ref.back().data(), xi, n, *w);
+    jobs.push_back({y.back().data(), xi, n, *w});
+  }
+  linear_batch(jobs.data(), jobs.size());
+  for (size_t j = 0; j < jobs.size(); ++j) EXPECT_EQ(y[j], ref[j]) << "job " << j;
+}
+
 }  // namespace
 }  // namespace dsv3

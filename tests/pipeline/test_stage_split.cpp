@@ -97,7 +97,7 @@ TEST(StageParams, HoldersFollowTheSchedulesPlacement) {
   auto holders = [&](pipeline::ScheduleKind k, int P, const std::string& name) {
     const pipeline::Schedule s = pipeline::make_schedule(k, P, 2 * P);
     const std::vector<int> layers(size_t(s.stages), 8 / s.stages);
-    return pipeline::tensor_holders(cfg, s, layers)[size_t(whole.find(name)->id)];
+    return pipeline::tensor_holders(cfg, s, layers)[size_t(whole.find(name)->index)];
   };
   using V = std::vector<int>;
   const std::string embed = "model.embed_tokens.weight", layer3 = "model.layers.3.self_attn.o_proj.weight";
@@ -121,8 +121,8 @@ TEST(StageParams, AStagesLayoutHoldsItsTensorsWithTheWholeModelsValues) {
   const auto holders = pipeline::tensor_holders(s.cfg, sched, {2, 2, 2, 2});
   int64_t total = 0;
   for (int rank = 0; rank < 4; ++rank) {
-    const ParamLayout mine(s.cfg, [&](const std::string& n) {
-      const auto& h = holders[size_t(s.layout.find(n)->id)];
+    const ParamLayout mine(s.cfg, ExpertShare::all(), [&](const std::string& n) {
+      const auto& h = holders[size_t(s.layout.find(n)->index)];
       return std::find(h.begin(), h.end(), rank) != h.end();
     });
     total += mine.n_params();

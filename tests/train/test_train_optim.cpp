@@ -52,12 +52,16 @@ TEST(TrainOptim, AdamWMatchesTheFormulaAndSkipsDecayOnNorms) {
 }
 
 TEST(TrainOptim, ClippingScalesToTheGlobalNorm) {
-  std::vector<float> g = {3.0f, 4.0f, 0.0f};
-  EXPECT_DOUBLE_EQ(clip_grad_norm(g.data(), 3, 1.0), 5.0);
-  EXPECT_NEAR(std::sqrt(g[0] * g[0] + g[1] * g[1]), 1.0, 1e-6);
-  std::vector<float> small = {0.3f, 0.4f};
-  EXPECT_NEAR(clip_grad_norm(small.data(), 2, 1.0), 0.5, 1e-7);
-  EXPECT_EQ(small[0], 0.3f);  // under the limit: untouched
+  const ParamLayout layout(small_moe());
+  const size_t n = size_t(layout.n_params());
+  std::vector<float> g(n, 0.0f);
+  g[0] = 3.0f, g[n - 1] = 4.0f;  // the first and the last tensor
+  EXPECT_DOUBLE_EQ(clip_grad_norm(layout, g.data(), 1.0), 5.0);
+  EXPECT_NEAR(std::sqrt(g[0] * g[0] + g[n - 1] * g[n - 1]), 1.0, 1e-6);
+  std::vector<float> small(n, 0.0f);
+  small[1] = 0.3f, small[n - 2] = 0.4f;
+  EXPECT_NEAR(clip_grad_norm(layout, small.data(), 1.0), 0.5, 1e-7);
+  EXPECT_EQ(small[1], 0.3f);  // under the limit: untouched
 }
 
 TEST(TrainOptim, ScheduleWarmsUpHoldsDecaysAndHoldsTheTail) {

@@ -25,5 +25,6 @@ int cmd_plan(int argc, char** argv);
 int cmd_data(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
 int cmd_plot_needle(int argc, char** argv);  // dsv3 plot --needle
+int cmd_distill(int argc, char** argv);
 
 }  // namespace dsv3::cli

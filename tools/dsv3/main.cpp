@@ -42,6 +42,7 @@ const Command kCommands[] = {
     {"plan", dsv3::cli::cmd_plan, "memory, pipeline bubble and throughput of a model on a cluster"},
     {"data", dsv3::cli::cmd_data, "tokenize text/JSONL into token shards for train --data DIR"},
     {"eval", dsv3::cli::cmd_eval, "score a model on a task: perplexity, multiple choice, generation (pass@k), passkey"},
+    {"distill", dsv3::cli::cmd_distill, "a teacher's answers to prompts as chat JSONL for train --sft (sequence distillation)"},
 };
 
 // The commands that run as one job over the ranks of an mpirun (--ep); the others refuse to

@@ -36,7 +36,7 @@ void PipelineTrainRun::print_memory(const Trainer& trainer) {
   rusage use{};
   getrusage(RUSAGE_SELF, &use);
   const int64_t n = trainer.layout().n_params();
-  const int64_t bytes = 2 * n * int64_t(sizeof(float)) + trainer.optimizer().state_bytes();
+  const int64_t bytes = 2 * n * int64_t(sizeof(float)) + trainer.optimizer_bytes();
   const std::vector<int64_t> all = groups_->pipeline->all_gather(std::vector<int64_t>{n, bytes, int64_t(use.ru_maxrss)});
   if (!output_rank()) return;
   const double whole = double(ParamLayout(trainer.layout().config()).n_params());
@@ -73,7 +73,8 @@ PipelineTrainRun::PipelineTrainRun(const Args& a, const ModelConfig& cfg, TrainO
         a.has("stage-layers") ? pipeline::parse_stage_layers(a.str("stage-layers"), s.stages, layers)
                               : pipeline::balanced_stage_layers(pipeline::model_cost(cfg, seq_len), s.stages);
     pipeline::simulate(s, pipeline::Costs{}, /*rendezvous=*/true);  // complete, paired, deadlock-free
-    params_ = std::make_unique<pipeline::StageParams>(cfg, s, stage_layers, *groups_->pipeline, data_group());
+    params_ = std::make_unique<pipeline::StageParams>(cfg, s, stage_layers, *groups_->pipeline, data_group(),
+                                                      rank_experts(cfg, opt.dp, expert_group()));
     exec_ = std::make_unique<pipeline::PipelineExecutor>(std::move(s), stage_layers, *groups_->pipeline, cfg,
                                                          opt.precision, *params_);
     if (groups_->pipeline->rank() == 0)

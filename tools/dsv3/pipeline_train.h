@@ -28,6 +28,8 @@ class PipelineTrainRun {
   bool output_rank() const { return !active() || (groups_->pipeline->rank() == 0 && groups_->dp_rank == 0); }
   // With --dp: this rank's data-parallel group (the ranks of its stage); else null.
   dist::Communicator* data_group() { return groups_ && groups_->layout.dp > 1 ? groups_->data.get() : nullptr; }
+  // With --dp: this rank's expert group (of one rank: --pp does not combine with --ep yet); else null.
+  dist::Communicator* expert_group() { return data_group() ? groups_->expert.get() : nullptr; }
   // Hands the trainer's micro-batches to the executor.
   void attach(Trainer& trainer);
   // Collective: rank 0 prints each rank's parameter memory; with --trace FILE it writes the last

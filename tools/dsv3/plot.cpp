@@ -102,7 +102,7 @@ double get(const json& j, const char* k) { return j.contains(k) && j[k].is_numbe
 }  // namespace
 
 std::string metrics_svg(const std::vector<RunMetrics>& runs, const std::string& title, int smooth) {
-  std::vector<Series> loss, load;
+  std::vector<Series> loss, load, reward, kl;  // reward, kl: GRPO runs (docs/post-training.md)
   size_t color = 0;
   const bool many = runs.size() > 1;
   for (const RunMetrics& r : runs) {
@@ -112,6 +112,7 @@ std::string metrics_svg(const std::vector<RunMetrics>& runs, const std::string& 
     if (!many) color += 2;
     std::vector<Series> layers;
     Series mean_load{r.label + " mean over layers", main.color, {}};
+    Series rw{r.label + " mean reward", main.color, {}}, kd{r.label + " KL to reference", main.color, {}};
     for (const json& j : r.lines) {
       const double step = get(j, "step");
       if (j.contains("eval")) {
@@ -119,6 +120,10 @@ std::string metrics_svg(const std::vector<RunMetrics>& runs, const std::string& 
         continue;
       }
       main.pts.push_back({step, get(j, "main")});
+      if (j.contains("reward")) {
+        rw.pts.push_back({step, get(j, "reward")});
+        kd.pts.push_back({step, get(j, "kl")});
+      }
       if (get(j, "mtp") > 0) mtp.pts.push_back({step, get(j, "mtp")});
       if (!j.contains("load_max_mean")) continue;
       const auto& lm = j["load_max_mean"];
@@ -130,7 +135,8 @@ std::string metrics_svg(const std::vector<RunMetrics>& runs, const std::string& 
       }
       if (!lm.empty()) mean_load.pts.push_back({step, sum / double(lm.size())});
     }
-    for (Series* se : {&main, &mtp}) se->pts = smoothed(se->pts, smooth);
+    for (Series* se : {&main, &mtp, &rw, &kd}) se->pts = smoothed(se->pts, smooth);
+    if (!rw.pts.empty()) reward.push_back(rw), kl.push_back(kd);
     loss.push_back(main);
     if (!mtp.pts.empty() && !many) loss.push_back(mtp);
     if (!val.pts.empty()) loss.push_back(val);
@@ -141,13 +147,18 @@ std::string metrics_svg(const std::vector<RunMetrics>& runs, const std::string& 
       for (auto& se : layers) se.pts = smoothed(se.pts, smooth), load.push_back(se);
     }
   }
+  if (!reward.empty()) load = {};  // GRPO: the reward and the KL in place of the (frozen) balance
   std::ostringstream s;
-  const double W = 900, H = load.empty() ? 380 : 740;
+  const double W = 900, H = load.empty() && reward.empty() ? 380 : reward.empty() ? 740 : 1100;
   s << "<svg xmlns='http://www.w3.org/2000/svg' width='" << W << "' height='" << H
     << "' font-family='sans-serif'>\n<rect width='100%' height='100%' fill='white'/>\n";
   s << "<text x='" << W / 2 << "' y='22' text-anchor='middle' font-size='16'>" << title << "</text>\n";
   panel(s, 80, 60, W - 120, 260, "loss (nats/token)", "cross-entropy", loss);
   if (!load.empty()) panel(s, 80, 420, W - 120, 260, "expert load balance", "max load / mean load", load);
+  if (!reward.empty()) {
+    panel(s, 80, 420, W - 120, 260, "GRPO reward (mean over the step's samples)", "reward", reward);
+    panel(s, 80, 780, W - 120, 260, "KL to the reference (eq. 4, mean per output token)", "KL", kl);
+  }
   s << "</svg>\n";
   return s.str();
 }
