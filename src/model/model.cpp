@@ -69,14 +69,19 @@ void Model::forward(const TokenBatch& b, SequenceCache* const* caches, float* hi
   check_batch(b, caches);
   const int64_t n = b.size(), H = cfg_.hidden_size;
   const BlockContext ctx = block_context();
+  const int64_t L = cfg_.num_hidden_layers;
+  const int64_t first = stage_ ? stage_->first() : 0, end = stage_ ? stage_->end() : L;
   std::vector<float> x(size_t(n * H));
-  embed(x.data(), b.tokens.data(), n);
-  if (load) load->assign(size_t(cfg_.num_hidden_layers), {});
-  for (int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
+  if (first == 0) embed(x.data(), b.tokens.data(), n);
+  else stage_->receive(x.data(), n * H);
+  if (load) load->assign(size_t(L), {});
+  for (int64_t l = first; l < end; ++l) {
     const RowPlacement rows{b.pos.data(), b.seq.data(), caches, l};
     block_forward(x.data(), n, w_.layers[size_t(l)], ctx, rows, load ? &(*load)[size_t(l)] : nullptr);
   }
-  rmsnorm(hidden, x.data(), w_.norm.data, n, H, float(cfg_.rms_norm_eps));
+  if (end < L) stage_->send(x.data(), n * H);
+  else rmsnorm(hidden, x.data(), w_.norm.data, n, H, float(cfg_.rms_norm_eps));
+  if (stage_) stage_->share_final(hidden, n * H);
   for (int64_t i = 0; i < n; ++i) {
     SequenceCache& c = *caches[b.seq[size_t(i)]];
     c.set_length(std::max(c.length(), int64_t(b.pos[size_t(i)]) + 1));

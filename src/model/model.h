@@ -29,6 +29,20 @@ struct TokenBatch {
   }
 };
 
+// Pipeline-parallel inference (pipeline/infer_stages.h): this process runs decoder layers
+// [first, end) only. The first stage embeds the tokens; the others receive the hidden states of
+// the stage before; the last applies the final norm, and its final-normed states go to every
+// stage, so that each computes the same logits and picks the same tokens.
+class StageLink {
+ public:
+  virtual ~StageLink() = default;
+  virtual int64_t first() const = 0;
+  virtual int64_t end() const = 0;
+  virtual void receive(float* x, int64_t count) const = 0;       // from the stage before
+  virtual void send(const float* x, int64_t count) const = 0;    // to the stage after
+  virtual void share_final(float* hidden, int64_t count) const = 0;  // the last stage's, to all
+};
+
 class Model {
  public:
   // Loads config.json and the safetensors of a checkpoint folder, or a llama.cpp deepseek2
@@ -46,6 +60,8 @@ class Model {
   BlockContext block_context() const;
   // Expert parallelism: MoE layers (main and MTP) run through `moe` (null: in this process).
   void set_moe_runner(MoeRunner* moe) { moe_ = moe; }
+  // Pipeline parallelism: forward() runs the stage's layers (null: all of them).
+  void set_stage(const StageLink* stage) { stage_ = stage; }
 
   SequenceCache new_cache() const;      // one layer per decoder block
   SequenceCache new_mtp_cache() const;  // the cache of one MTP module (each depth has its own)
@@ -79,6 +95,7 @@ class Model {
   Rope rope_;
   float softmax_scale_;
   MoeRunner* moe_ = nullptr;
+  const StageLink* stage_ = nullptr;
 };
 
 }  // namespace dsv3

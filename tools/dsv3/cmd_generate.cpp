@@ -5,6 +5,7 @@
 
 #include "cli_args.h"
 #include "expert_parallel_run.h"
+#include "pipeline_generate.h"
 #include "commands.h"
 #include "core/error.h"
 #include "infer/generator.h"
@@ -72,9 +73,9 @@ std::function<std::shared_ptr<TokenConstraint>()> json_constraint(const Args& a,
 
 int cmd_generate(int argc, char** argv) {
   const Args a(argc, argv,
-               with_sampling({"model", "tokens", "prompt", "max-new-tokens", "threads", "ep", "profile", "json-schema"}),
+               with_sampling({"model", "tokens", "prompt", "max-new-tokens", "threads", "ep", "profile", "json-schema", "pp", "stage-layers"}),
                {"ids", "stats", "stop-at-eos", "chat", "help"});
-  if (a.has("help")) return std::fputs(kUsage, stdout), std::fputs(kPromptOptionsHelp, stdout), std::fputs(kSamplingUsage, stdout), std::fputs(kEpUsage, stdout), 0;
+  if (a.has("help")) return std::fputs(kUsage, stdout), std::fputs(kPromptOptionsHelp, stdout), std::fputs(kSamplingUsage, stdout), std::fputs(kEpUsage, stdout), std::fputs(kPipelineGenerateUsage, stdout), 0;
   apply_threads(a);
   const bool text_prompt = a.has("prompt");
   const auto tok = text_prompt ? load_model_tokenizer(resolve_model_dir(a.str("model"))) : std::nullopt;
@@ -87,6 +88,7 @@ int cmd_generate(int argc, char** argv) {
   opt.draft_tokens = parse_draft_tokens(a);
   opt.stop_at_eos = a.has("stop-at-eos") || text_prompt;
   const auto model = load_model(a.str("model"));
+  const PipelineGenerateRun pp(a, *model, resolve_model_dir(a.str("model")));
   const ExpertParallelRun ep(a, *model, resolve_model_dir(a.str("model")));
   if (a.has("json-schema")) opt.constraint = json_constraint(a, *model);
 

@@ -34,6 +34,7 @@ int64_t expert_bytes(const Checkpoint& ck) {
 }  // namespace
 
 ExpertParallelRun::ExpertParallelRun(const Args& a, Model& model, const std::string& dir) {
+  if (a.has("pp") && !a.has("ep")) return;  // pipeline parallelism (pipeline_generate.h)
   if (!a.has("ep") && !a.has("profile") && !dist::launched_by_mpirun()) return;
   dist::Communicator& world = dist::world();
   dist::quiet_other_ranks();

@@ -1,0 +1,31 @@
+// Pipeline-parallel inference (`mpirun -np P dsv3 generate --pp P`): rank r of the pipeline
+// group runs the decoder layers of stage r (model/model.h's StageLink). Each forward pass walks
+// the stages in order — stage r receives the hidden states [n, hidden] of stage r-1 and sends its
+// own on — and the last stage broadcasts the final-normed states, so every rank computes the
+// same logits and samples the same tokens as one process (its caches hold its layers only).
+#pragma once
+#include <vector>
+
+#include "dist/comm.h"
+#include "model/model.h"
+#include "pipeline/stages.h"
+
+namespace dsv3::pipeline {
+
+class InferenceStages final : public StageLink {
+ public:
+  // stage_layers: the layer count of each of comm.size() stages.
+  InferenceStages(dist::Communicator& comm, const std::vector<int>& stage_layers);
+
+  int64_t first() const override { return range_.first; }
+  int64_t end() const override { return range_.end; }
+  void receive(float* x, int64_t count) const override;
+  void send(const float* x, int64_t count) const override;
+  void share_final(float* hidden, int64_t count) const override;
+
+ private:
+  dist::Communicator& comm_;
+  StageRange range_;
+};
+
+}  // namespace dsv3::pipeline

@@ -1,0 +1,54 @@
+#include "pipeline_generate.h"
+
+#include <cstdio>
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/hash.h"
+#include "dist/expert_parallel.h"
+#include "io/checkpoint.h"
+#include "pipeline/layer_cost.h"
+#include "pipeline/stages.h"
+
+namespace dsv3::cli {
+
+PipelineGenerateRun::PipelineGenerateRun(const Args& a, Model& model, const std::string& dir) {
+  if (a.has("stage-layers") && !a.has("pp")) fail("--stage-layers needs --pp (pipeline parallelism)");
+  if (!a.has("pp")) return;
+  dist::Communicator& world = dist::world();
+  dist::quiet_other_ranks();
+  if (a.has("ep")) dist::fail_on_every_rank("--pp does not combine with --ep yet (docs/pipeline.md)");
+  const int64_t P = a.integer("pp", 0);
+  const std::string what = cat(P, '/', a.str("stage-layers", ""));
+  dist::check_same_everywhere(world, fnv1a(what.data(), what.size()), "--pp or --stage-layers");
+  if (P != world.size())
+    dist::fail_on_every_rank(cat("--pp ", P, " but the job has ", world.size(), " rank(s): start it with mpirun -np ", P));
+  if (const Checkpoint* ck = model.checkpoint()) {
+    const auto config = (std::filesystem::path(dir) / "config.json").string();
+    dist::check_same_everywhere(world, dist::checkpoint_fingerprint(config, *ck), "config or checkpoint (--model)");
+  }
+  const ModelConfig& cfg = model.config();
+  std::vector<int> layers;
+  try {  // every rank reaches here with the same options, so a bad one fails on all of them
+    const int L = int(cfg.num_hidden_layers);
+    layers = a.has("stage-layers") ? pipeline::parse_stage_layers(a.str("stage-layers"), int(P), L)
+                                   : pipeline::balanced_stage_layers(pipeline::model_cost(cfg, 1), int(P));
+  } catch (const Error& e) {
+    dist::fail_on_every_rank(e.what());
+  }
+  groups_ = std::make_unique<dist::Groups>(dist::make_groups(world, {1, int(P), 1}));
+  stages_ = std::make_unique<pipeline::InferenceStages>(*groups_->pipeline, layers);
+  model_ = &model;
+  model.set_stage(stages_.get());
+  if (world.rank() == 0) {
+    std::string text;
+    for (size_t s = 0; s < layers.size(); ++s) text += cat(s ? ", " : "", "rank ", s, ": ", layers[s], " layers");
+    std::fprintf(stderr, "pipeline: %s\n", text.c_str());
+  }
+}
+
+PipelineGenerateRun::~PipelineGenerateRun() {
+  if (model_) model_->set_stage(nullptr);
+}
+
+}  // namespace dsv3::cli
