@@ -8,7 +8,7 @@
 # ranks) must equal one process's to the bit: each micro-batch's gradient goes into the trainer's
 # pairwise sum in micro-batch order on every rank, so the grouping is one process's. MODE steps:N:
 # N steps (the DualPipe run also resumed after step N/2); dp2:N the same with --dp 2. Each step of
-# an mpirun run costs ~0.15 s here (more under ASan), so only one test runs the 10 steps.
+# an mpirun run costs ~0.15 s here (more under ASan), so the CI runs 2 to 4; the 10 by hand.
 # usage: pp_train.sh DSV3 MPIRUN CONFIG PP_COMPARE P M MODE SCHEDULE...
 set -euo pipefail
 dsv3=$1 mpirun=$2 config=$3 compare=$4 P=$5 M=$6 mode=$7; shift 7
