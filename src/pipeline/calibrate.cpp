@@ -1,6 +1,9 @@
 #include "pipeline/calibrate.h"
 
 #include <algorithm>
+#include <array>
+#include <map>
+#include <memory>
 
 #include "core/error.h"
 
@@ -14,7 +17,32 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// What identifies a chunk's cost: its kind, its chunk's direction and stage, and for F&B the
+// backward chunk's as well (mb left out: every micro-batch does the same work).
+using CostKey = std::array<int, 5>;
+
+CostKey cost_key(OpKind kind, const Chunk& a, const Chunk& b) {
+  const bool pair = kind == OpKind::kFB;
+  return {int(kind), a.dir, a.stage, pair ? b.dir : 0, pair ? b.stage : 0};
+}
+
 }  // namespace
+
+OpCost calibrate_stage_costs(const Trace& t) {
+  std::map<CostKey, std::pair<double, int>> sums;  // key -> (seconds, count)
+  for (const TraceOp& op : t.ops) {
+    auto& [sum, n] = sums[cost_key(op.kind, op.a, op.b)];
+    sum += (op.end - op.start) / 1e6;
+    ++n;
+  }
+  auto mean = std::make_shared<std::map<CostKey, double>>();
+  for (const auto& [key, s] : sums) (*mean)[key] = s.first / s.second;
+  const Costs fallback = calibrate_costs(t);
+  return [mean, fallback](const Op& op) {
+    const auto it = mean->find(cost_key(op.kind, op.a, op.b));
+    return it != mean->end() ? it->second : op_cost(op, fallback);
+  };
+}
 
 Costs calibrate_costs(const Trace& t) {
   std::vector<double> f, b, w, bw, fb;
@@ -46,11 +74,14 @@ BubbleCheck check_bubble(const Trace& t) {
   bc.costs = calibrate_costs(t);
   const Schedule s = make_schedule(parse_schedule_kind(t.schedule), t.ranks, t.micro_batches, t.forward_only);
   const Timeline tl = simulate(s, bc.costs);
+  const Timeline staged = simulate(s, calibrate_stage_costs(t), 0);
   for (int r = 0; r < t.ranks; ++r) {
     bc.measured.push_back(t.bubble_fraction(r));
     bc.simulated.push_back(tl.bubble(r) / tl.makespan);
+    bc.simulated_per_stage.push_back(staged.bubble(r) / staged.makespan);
     bc.measured_mean += bc.measured.back() / t.ranks;
     bc.simulated_mean += bc.simulated.back() / t.ranks;
+    bc.per_stage_mean += bc.simulated_per_stage.back() / t.ranks;
   }
   return bc;
 }

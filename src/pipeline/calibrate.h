@@ -13,10 +13,17 @@ namespace dsv3::pipeline {
 // trace lacks falls back on Table 2's relations (B = 2F, W = F, F&B = F + B).
 Costs calibrate_costs(const Trace& t);
 
+// Per-stage calibration: each kind of chunk on each stage (a pair's two stages for F&B) costs the
+// mean of its measured times. Stages differ (the dense first layer, the head and the MTP module),
+// and the mean keeps every rank's simulated busy time equal to its measured one, so the
+// simulated bubble differs from the measured one only by how the schedule's dependencies
+// place the chunks. A chunk the trace lacks costs what calibrate_costs gives.
+OpCost calibrate_stage_costs(const Trace& t);
+
 struct BubbleCheck {
   Costs costs;
-  std::vector<double> measured, simulated;  // bubble fraction per rank
-  double measured_mean = 0, simulated_mean = 0;
+  std::vector<double> measured, simulated, simulated_per_stage;  // bubble fraction per rank
+  double measured_mean = 0, simulated_mean = 0, per_stage_mean = 0;
 };
 
 // Needs the trace to name its schedule and micro-batch count (otherData); throws Error if not.
