@@ -18,12 +18,15 @@ Costs calibrate_costs(const Trace& t);
 // and the mean keeps every rank's simulated busy time equal to its measured one, so the
 // simulated bubble differs from the measured one only by how the schedule's dependencies
 // place the chunks. A chunk the trace lacks costs what calibrate_costs gives.
-OpCost calibrate_stage_costs(const Trace& t);
+// each_chunk: every chunk takes its own measured time (a replay, not a model): what is left
+// between its bubble and the measured one is time outside the chunks (transfers, the executor).
+OpCost calibrate_stage_costs(const Trace& t, bool each_chunk = false);
 
 struct BubbleCheck {
   Costs costs;
-  std::vector<double> measured, simulated, simulated_per_stage;  // bubble fraction per rank
-  double measured_mean = 0, simulated_mean = 0, per_stage_mean = 0;
+  // bubble fraction per rank: measured; simulated with one cost per kind, per stage; replayed
+  std::vector<double> measured, simulated, simulated_per_stage, replayed;
+  double measured_mean = 0, simulated_mean = 0, per_stage_mean = 0, replayed_mean = 0;
 };
 
 // Needs the trace to name its schedule and micro-batch count (otherData); throws Error if not.

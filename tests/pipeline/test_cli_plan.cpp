@@ -41,7 +41,7 @@ TEST(CliPlot, DrawsAScheduleAndReadsTheTraceBack) {
   ASSERT_EQ(check.exit_code, 0) << check.err;
   // A noise-free trace re-simulated with its own costs: measured and simulated agree.
   EXPECT_NE(check.out.find("calibrated: F 1.000 ms, B 2.000 ms, W 1.000 ms, F&B 3.000 ms"), std::string::npos) << check.out;
-  EXPECT_NE(check.out.find("mean       7.69         7.69         7.69"), std::string::npos) << check.out;  // (4/2-1)(3+2-3) of 26 ms
+  EXPECT_NE(check.out.find("mean       7.69         7.69         7.69        7.69"), std::string::npos) << check.out;  // (4/2-1)(3+2-3) of 26 ms
   const RunResult odd = run_dsv3("plot --schedule dualpipe --pp 3 --micro-batches 12");
   EXPECT_EQ(odd.exit_code, 1);
   EXPECT_NE(odd.err.find("even number of pipeline ranks"), std::string::npos) << odd.err;

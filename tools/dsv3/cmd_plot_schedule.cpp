@@ -24,17 +24,18 @@ const char* kUsage =
     "the simulation in ms (default 1,2,1,3: forward, full backward, its weight part, overlapped F&B).\n"
     "--check re-simulates a trace's schedule with F, B, W, F&B calibrated from it (medians of each\n"
     "kind; and the mean of each kind on each stage) and prints both simulated bubble fractions\n"
-    "beside the measured one.\n";
+    "beside the measured one, and the replay's (every chunk its own measured time).\n";
 
 void print_check(const pipeline::Trace& t) {
   const pipeline::BubbleCheck bc = pipeline::check_bubble(t);
   const pipeline::Costs& c = bc.costs;
   std::printf("calibrated: F %.3f ms, B %.3f ms, W %.3f ms, F&B %.3f ms\n"
-              "rank  measured %%  simulated %%  per stage %%\n", c.f * 1e3, c.b * 1e3, c.w * 1e3, c.fb * 1e3);
+              "rank  measured %%  simulated %%  per stage %%  replayed %%\n", c.f * 1e3, c.b * 1e3, c.w * 1e3, c.fb * 1e3);
   for (size_t r = 0; r < bc.measured.size(); ++r)
-    std::printf("%4zu %11.2f %12.2f %12.2f\n", r, 100 * bc.measured[r], 100 * bc.simulated[r],
-                100 * bc.simulated_per_stage[r]);
-  std::printf("mean %10.2f %12.2f %12.2f\n", 100 * bc.measured_mean, 100 * bc.simulated_mean, 100 * bc.per_stage_mean);
+    std::printf("%4zu %11.2f %12.2f %12.2f %11.2f\n", r, 100 * bc.measured[r], 100 * bc.simulated[r],
+                100 * bc.simulated_per_stage[r], 100 * bc.replayed[r]);
+  std::printf("mean %10.2f %12.2f %12.2f %11.2f\n", 100 * bc.measured_mean, 100 * bc.simulated_mean,
+              100 * bc.per_stage_mean, 100 * bc.replayed_mean);
 }
 
 pipeline::Costs parse_costs(const std::string& text) {
