@@ -242,7 +242,7 @@ std::vector<StepLosses> PipelineExecutor::step(const std::vector<TokenRows>& bat
   losses_.assign(batches.size(), MicroLosses(L, D));
   spans_.clear();
   comm_.barrier();  // a common start for the trace
-  const Clock::time_point t0 = Clock::now();
+  const Clock::time_point t0 = common_start();
   const std::vector<Op>& ops = s_.ops[size_t(rank_)];
   try {
     for (size_t i = 0; i < ops.size(); ++i) {
@@ -331,6 +331,18 @@ std::vector<StepLosses> PipelineExecutor::sum_losses(const ModelWeights& w, doub
     out.push_back(l.sum(w, lambda_mtp));
   }
   return out;
+}
+
+// Ranks leave the barrier up to a time slice apart on a loaded host, so each rank's own clock
+// would shift its spans against the others' and skew the trace's bubble. Ranks on one host share
+// the steady clock (Linux's CLOCK_MONOTONIC): they all count from the earliest exit. A rank more
+// than a second from it is on another host, whose clock is unrelated: it keeps its own.
+Clock::time_point PipelineExecutor::common_start() {
+  const Clock::time_point mine = Clock::now();
+  double earliest = -std::chrono::duration<double>(mine.time_since_epoch()).count();
+  comm_.all_reduce(&earliest, 1, dist::Elem::F64, dist::ReduceOp::Max);  // -(earliest exit)
+  const auto t0 = Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(-earliest)));
+  return mine - t0 < std::chrono::seconds(1) ? t0 : mine;
 }
 
 Timeline PipelineExecutor::gather_timeline() {

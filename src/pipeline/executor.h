@@ -17,6 +17,7 @@
 // a transfer runs while the rank computes whatever comes before that chunk, and a send never
 // waits for its peer to arrive. Sends complete by the end of the step.
 #pragma once
+#include <chrono>
 #include <map>
 #include <tuple>
 #include <vector>
@@ -56,6 +57,9 @@ class PipelineExecutor {
   const Schedule& schedule() const { return s_; }
 
  private:
+  // Collective: the step's time zero, common to the ranks of one host.
+  std::chrono::steady_clock::time_point common_start();
+
   using ChunkKey = std::tuple<int, int, int>;            // dir, micro-batch, stage
   using ValueKey = std::tuple<int, int, int, int>;       // Value, dir, micro-batch, stage
   struct ChunkState {

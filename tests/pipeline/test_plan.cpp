@@ -176,9 +176,9 @@ TEST(PipelineTrace, PerStageCostsPredictTheBubbleOfMeasuredRuns) {
   // tiny8 config, 8 micro-batches; docs/pipeline.md has the command). Their stages differ (the
   // first holds one dense layer, the last the head and the MTP module): one cost per kind of chunk
   // misses that, one per stage does not.
-  for (const char* name : {"trace-1f1b-p4.json", "trace-dualpipe-p4.json"}) {
+  for (const char* name : {"trace-1f1b-p4.json", "trace-dualpipe-p4.json", "trace-dualpipe-p2.json"}) {
     const Trace t = read_trace_files({test::data_path(std::string("pipeline/") + name)});
-    ASSERT_EQ(t.ranks, 4) << name;
+    ASSERT_GE(t.ranks, 2) << name;
     const BubbleCheck bc = check_bubble(t);
     EXPECT_NEAR(bc.per_stage_mean, bc.measured_mean, 0.2 * bc.measured_mean) << name;
     EXPECT_LT(std::abs(bc.per_stage_mean - bc.measured_mean), std::abs(bc.simulated_mean - bc.measured_mean)) << name;
