@@ -172,10 +172,10 @@ TEST(PipelineTrace, CostsCalibratedFromANoisyTracePredictItsBubble) {
 }
 
 TEST(PipelineTrace, PerStageCostsPredictTheBubbleOfMeasuredRuns) {
-  // Two recorded runs on this project's 2-core machine (`dsv3 train --pp 4` under mpirun, the
-  // tiny8 config, 8 micro-batches; docs/pipeline.md has the command). Their stages differ (the
-  // first holds one dense layer, the last the head and the MTP module): one cost per kind of chunk
-  // misses that, one per stage does not.
+  // Three recorded runs on this project's loaded 2-core machine (`dsv3 train --pp P` under
+  // mpirun, the tiny8 config, 8 micro-batches; docs/pipeline.md has the commands). Their stages
+  // differ (the last holds the head and the MTP module): one cost per kind of chunk misses that,
+  // one per stage does not. DualPipe at P = 2: Table 2's bubble is 0, the run's was 23%.
   for (const char* name : {"trace-1f1b-p4.json", "trace-dualpipe-p4.json", "trace-dualpipe-p2.json"}) {
     const Trace t = read_trace_files({test::data_path(std::string("pipeline/") + name)});
     ASSERT_GE(t.ranks, 2) << name;
