@@ -127,7 +127,9 @@ void quant_row_span_f32(float* out, const Weight& w, int64_t r, int64_t c0, int6
       const int shift = int(u % 2) * 4;
       const uint16_t* dm = m.dm.data() + 2 * (row * m.groups() + u * kQuantUnit / m.group);
       const float d = f16_to_f32(dm[0]), mz = f16_to_f32(dm[1]);
-      for (int64_t j = c; j < end; ++j) out[j - c0] = int4_dequant((bytes[j % kQuantUnit] >> shift) & 0x0F, d, mz);
+      const uint8_t* b = bytes + c % kQuantUnit;  // contiguous bytes, so the loop vectorizes
+      float* o = out + (c - c0);
+      for (int64_t i = 0; i < end - c; ++i) o[i] = int4_dequant((b[i] >> shift) & 0x0F, d, mz);
       c = end;
     }
     return;
