@@ -39,6 +39,7 @@ class Binder {
       w.scale_inv = floats(s);
       w.scale_cols = (cols + b - 1) / b;
       w.block = int(b);
+      w.block_rows = int(b);
       if (t.dtype == DType::I8 && b % 32 != 0) fail(t.file, ": tensor '", name, "': INT8 block size ", b, " is not a multiple of 32");
     } else if (t.dtype != DType::F32 && t.dtype != DType::BF16 && t.dtype != DType::F16) {
       fail(t.file, ": tensor '", name, "' has dtype ", dtype_name(t.dtype),
