@@ -42,6 +42,16 @@ void q4_0(const uint8_t* b, float* y) {
   }
 }
 
+// Q5_0: f16 d, u8 qh[4] (bit l of the little-endian word: the fifth bit of value l), u8 q[16] as Q4_0.
+void q5_0(const uint8_t* b, float* y) {
+  const float d = half(b);
+  const uint32_t qh = uint32_t(b[2]) | uint32_t(b[3]) << 8 | uint32_t(b[4]) << 16 | uint32_t(b[5]) << 24;
+  for (int l = 0; l < 16; ++l) {
+    y[l] = d * float(int((b[6 + l] & 0xF) | ((qh >> l) & 1) << 4) - 16);
+    y[l + 16] = d * float(int((b[6 + l] >> 4) | ((qh >> (l + 16)) & 1) << 4) - 16);
+  }
+}
+
 // Q4_K (qh == nullptr) and Q5_K: d, dmin, scales[12], [qh[32]], q[128].
 void qk_4_5(const uint8_t* b, const uint8_t* scales, const uint8_t* qh, const uint8_t* q, float* y) {
   const float d = half(b), dmin = half(b + 2);
@@ -76,13 +86,14 @@ void q6_k(const uint8_t* b, float* y) {
 
 const GgmlTypeInfo* ggml_type_info(uint32_t type) {
   static const GgmlTypeInfo f32{"F32", 1, 4}, f16{"F16", 1, 2}, bf16{"BF16", 1, 2}, q8_0i{"Q8_0", 32, 34},
-      q4_0i{"Q4_0", 32, 18}, q4_k{"Q4_K", 256, 144}, q5_k{"Q5_K", 256, 176}, q6_ki{"Q6_K", 256, 210};
+      q4_0i{"Q4_0", 32, 18}, q5_0i{"Q5_0", 32, 22}, q4_k{"Q4_K", 256, 144}, q5_k{"Q5_K", 256, 176}, q6_ki{"Q6_K", 256, 210};
   switch (GgmlType(type)) {
     case GgmlType::F32: return &f32;
     case GgmlType::F16: return &f16;
     case GgmlType::BF16: return &bf16;
     case GgmlType::Q8_0: return &q8_0i;
     case GgmlType::Q4_0: return &q4_0i;
+    case GgmlType::Q5_0: return &q5_0i;
     case GgmlType::Q4_K: return &q4_k;
     case GgmlType::Q5_K: return &q5_k;
     case GgmlType::Q6_K: return &q6_ki;
@@ -104,6 +115,7 @@ void ggml_dequantize(GgmlType type, const uint8_t* in, float* out, int64_t n) {
       case GgmlType::BF16: out[0] = bf16_to_f32(u16(in)); break;
       case GgmlType::Q8_0: q8_0(in, out); break;
       case GgmlType::Q4_0: q4_0(in, out); break;
+      case GgmlType::Q5_0: q5_0(in, out); break;
       case GgmlType::Q4_K: qk_4_5(in, in + 4, nullptr, in + 16, out); break;
       case GgmlType::Q5_K: qk_4_5(in, in + 4, in + 16, in + 48, out); break;
       case GgmlType::Q6_K: q6_k(in, out); break;

@@ -4,6 +4,9 @@
 //   Q8_0  32 values:  f16 d, int8 q[32]                          x = d · q
 //   Q4_0  32 values:  f16 d, u8 q[16] (value j low nibble of     x = d · (q - 8)
 //                     byte j, value j+16 high nibble)
+//   Q5_0  32 values:  f16 d, u8 qh[4], u8 q[16] as Q4_0; bit l   x = d · (q - 16), q 5 bits
+//                     of qh (little-endian) is value l's fifth bit  (llama.cpp's Q4_K_M fallback
+//                     for rows not a multiple of 256)
 //   Q4_K  256 values: f16 d, f16 dmin, u8 scales[12] (8 pairs of 6-bit scale/min), u8 q[128]
 //                     x = d · sc · q - dmin · m, per 32 values; per 64 values 32 low then 32 high nibbles
 //   Q5_K  256 values: as Q4_K plus u8 qh[32]: the fifth bit of value l of 32-value part p is bit p of qh[l]
@@ -15,7 +18,7 @@
 
 namespace dsv3 {
 
-enum class GgmlType : uint32_t { F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 8, Q4_K = 12, Q5_K = 13, Q6_K = 14, BF16 = 30 };
+enum class GgmlType : uint32_t { F32 = 0, F16 = 1, Q4_0 = 2, Q5_0 = 6, Q8_0 = 8, Q4_K = 12, Q5_K = 13, Q6_K = 14, BF16 = 30 };
 
 struct GgmlTypeInfo {
   const char* name;

@@ -64,8 +64,8 @@ void quant_linear_rows(float* y, int64_t ldy, const QuantActs& a, const Weight& 
       continue;
     }
     for (int64_t r = r0; r < r0 + nr;) {  // rows sharing one row of block scales
-      const int64_t end = std::min(r0 + nr, ((w.row0 + r) / w.block + 1) * w.block - w.row0);
-      const float* scales = w.scale_inv + ((w.row0 + r) / w.block) * w.scale_cols;
+      const int64_t end = std::min(r0 + nr, ((w.row0 + r) / w.block_rows + 1) * w.block_rows - w.row0);
+      const float* scales = w.scale_inv + ((w.row0 + r) / w.block_rows) * w.scale_cols;
       k.gemv_i8(yt + r, ldy, rows_from(a, t0), nt, reinterpret_cast<const int8_t*>(w.row_ptr(r)), w.cols, end - r,
                 w.cols, scales, w.block);
       r = end;
@@ -127,13 +127,15 @@ void quant_row_span_f32(float* out, const Weight& w, int64_t r, int64_t c0, int6
       const int shift = int(u % 2) * 4;
       const uint16_t* dm = m.dm.data() + 2 * (row * m.groups() + u * kQuantUnit / m.group);
       const float d = f16_to_f32(dm[0]), mz = f16_to_f32(dm[1]);
-      for (int64_t j = c; j < end; ++j) out[j - c0] = int4_dequant((bytes[j % kQuantUnit] >> shift) & 0x0F, d, mz);
+      const uint8_t* b = bytes + c % kQuantUnit;  // contiguous bytes, so the loop vectorizes
+      float* o = out + (c - c0);
+      for (int64_t i = 0; i < end - c; ++i) o[i] = int4_dequant((b[i] >> shift) & 0x0F, d, mz);
       c = end;
     }
     return;
   }
   const int8_t* row = reinterpret_cast<const int8_t*>(w.row_ptr(r));
-  const float* scales = w.scale_inv + ((w.row0 + r) / w.block) * w.scale_cols;
+  const float* scales = w.scale_inv + ((w.row0 + r) / w.block_rows) * w.scale_cols;
   for (int64_t c = c0; c < c0 + nc;) {
     const int64_t end = std::min(c0 + nc, (c / w.block + 1) * w.block);
     const float s = scales[c / w.block];

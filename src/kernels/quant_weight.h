@@ -39,6 +39,15 @@ struct Int4Matrix {
   size_t bytes() const { return packed.size() + dm.size() * 2; }
 };
 
+// INT8 rows with one float32 scale per kQuantUnit values of each row (GGUF Q8_0 split into its
+// codes and scales): the INT8 kernels read it as a Weight of dtype I8 with block = 32 and
+// block_rows = 1. 9 bits per weight (Q8_0's F16 scale widened, so the kernels share one path).
+struct Int8Rows {
+  int64_t rows = 0, cols = 0;
+  std::vector<int8_t> codes;   // [rows, cols]
+  std::vector<float> scales;   // [rows, cols / kQuantUnit]
+};
+
 // Repacks a 4-bit GPTQ matrix; throws Error (naming `what`) when its group size is not a
 // multiple of kQuantUnit or its act-order groups are not all group_size columns.
 Int4Matrix int4_from_gptq(const GptqView& v, const char* what);

@@ -22,6 +22,9 @@ struct Weight {
   const float* scale_inv = nullptr;
   int64_t scale_cols = 0;
   int block = int(kFp8BlockSize);
+  // Rows per row of scales: block, or 1 for INT8 rows with one scale per `block` values of each
+  // row (GGUF Q8_0: block 32).
+  int block_rows = int(kFp8BlockSize);
   // INT4 groups (repacked at load, kernels/quant_weight.h); rows index it from row0 as well.
   // INT8 block weights are dtype I8 with scale_inv and block as for FP8.
   const Int4Matrix* int4 = nullptr;

@@ -138,9 +138,11 @@ class Converter {
       out_.push_back(TensorInfo{hf, *l.file, plain_dtype(l.t->type), shape, data, n});
       return;
     }
-    if (l.t->type == uint32_t(GgmlType::Q4_0) && shape.size() == 2 && ends_with(hf, ".weight")) {
-      // Kept as it is: the binder repacks it exactly for the INT4 kernels (weights.cpp).
-      out_.push_back(TensorInfo{hf.substr(0, hf.size() - 7) + ".q4_0", *l.file, DType::U8, shape, data, n});
+    const bool q4_0 = l.t->type == uint32_t(GgmlType::Q4_0), q8_0 = l.t->type == uint32_t(GgmlType::Q8_0);
+    if ((q4_0 || q8_0) && shape.size() == 2 && ends_with(hf, ".weight")) {
+      // Kept as it is: the binder repacks it exactly for the INT4 / INT8 kernels (weights.cpp).
+      const std::string stem = hf.substr(0, hf.size() - 7);
+      out_.push_back(TensorInfo{stem + (q4_0 ? ".q4_0" : ".q8_0"), *l.file, DType::U8, shape, data, n});
       return;
     }
     int64_t count = 1;

@@ -3,7 +3,9 @@
 // (weights.h). What each GGUF tensor becomes:
 //   F32, F16, BF16     used in place from the memory map (one expert's slab of a merged
 //                      *_exps tensor is a contiguous range of it)
-//   Q8_0, Q4_0, Q4_K, Q5_K, Q6_K
+//   Q4_0, Q8_0         kept at their bits: repacked exactly at load for the INT4 / INT8
+//                      kernels (model/quant_bind.h)
+//   Q5_0, Q4_K, Q5_K, Q6_K
 //                      dequantized at load to BF16 (kept in memory), since none of these block
 //                      layouts is exactly one dsv3's integer kernels stream
 //   attn_k_b + attn_v_b (newer files) are put back together into kv_b_proj, in the source's

@@ -26,7 +26,7 @@ int64_t expert_of(const std::string& name) {
 // Bytes a stored matrix occupies: codes, plus FP8/INT8 block scales or INT4 group scales.
 int64_t stored_bytes(const Weight& w) {
   int64_t bytes = int64_t(w.bytes());
-  if (w.scale_inv) bytes += ((w.rows + w.block - 1) / w.block) * w.scale_cols * 4;
+  if (w.scale_inv) bytes += ((w.rows + w.block_rows - 1) / w.block_rows) * w.scale_cols * 4;
   if (w.int4) bytes += w.rows * w.int4->groups() * 4;  // F16 (d, m) per group
   return bytes;
 }

@@ -130,4 +130,21 @@ Int4Matrix int4_from_q4_0(const uint8_t* blocks, int64_t rows, int64_t cols) {
   return m;
 }
 
+Int8Rows int8_from_q8_0(const uint8_t* blocks, int64_t rows, int64_t cols) {
+  constexpr int64_t kBlock = 32, kBlockBytes = 34;  // f16 d, 32 int8 codes
+  Int8Rows m;
+  m.rows = rows;
+  m.cols = cols;
+  m.codes.resize(size_t(rows * cols));
+  m.scales.resize(size_t(rows * cols / kBlock));
+  const int64_t blocks_total = rows * cols / kBlock;
+#pragma omp parallel for schedule(static) if (rows * cols > (1 << 16))
+  for (int64_t b = 0; b < blocks_total; ++b) {  // block b of the matrix: row-major, as stored
+    const uint8_t* p = blocks + b * kBlockBytes;
+    m.scales[size_t(b)] = f16_to_f32(uint16_t(p[0] | (p[1] << 8)));
+    std::memcpy(m.codes.data() + b * kBlock, p + 2, kBlock);
+  }
+  return m;
+}
+
 }  // namespace dsv3

@@ -23,6 +23,7 @@ class Binder {
     const std::string stem = name.substr(0, name.size() - 7);  // without ".weight"
     if (!has(name) && has(stem + ".qweight")) return gptq(stem, rows, cols);
     if (!has(name) && has(stem + ".q4_0")) return q4_0(stem, rows, cols);
+    if (!has(name) && has(stem + ".q8_0")) return q8_0(stem, rows, cols);
     const TensorInfo& t = tensor(name);
     check_shape(t, {rows, cols});
     if (t.dtype == DType::I8 && cfg_.quant.method == "compressed-tensors") return w8a8(name, t, rows, cols);
@@ -38,6 +39,7 @@ class Binder {
       w.scale_inv = floats(s);
       w.scale_cols = (cols + b - 1) / b;
       w.block = int(b);
+      w.block_rows = int(b);
       if (t.dtype == DType::I8 && b % 32 != 0) fail(t.file, ": tensor '", name, "': INT8 block size ", b, " is not a multiple of 32");
     } else if (t.dtype != DType::F32 && t.dtype != DType::BF16 && t.dtype != DType::F16) {
       fail(t.file, ": tensor '", name, "' has dtype ", dtype_name(t.dtype),
@@ -76,6 +78,25 @@ class Binder {
       fail(t.file, ": tensor '", t.name, "' is not whole Q4_0 blocks of [", rows, ", ", cols, "]");
     out_.int4.push_back(int4_from_q4_0(t.data, rows, cols));
     return int4_weight(rows, cols);
+  }
+
+  // llama.cpp Q8_0 blocks, split exactly into int8 rows and one scale per 32 values of a row.
+  Weight q8_0(const std::string& stem, int64_t rows, int64_t cols) {
+    const TensorInfo& t = tensor(stem + ".q8_0");
+    check_shape(t, {rows, cols});
+    if (cols % 32 != 0 || t.nbytes != size_t(rows * cols / 32 * 34))
+      fail(t.file, ": tensor '", t.name, "' is not whole Q8_0 blocks of [", rows, ", ", cols, "]");
+    const Int8Rows& m = out_.int8.emplace_back(int8_from_q8_0(t.data, rows, cols));
+    Weight w;
+    w.dtype = DType::I8;
+    w.rows = rows;
+    w.cols = cols;
+    w.data = m.codes.data();
+    w.scale_inv = m.scales.data();
+    w.scale_cols = cols / kQuantUnit;
+    w.block = int(kQuantUnit);
+    w.block_rows = 1;
+    return w;
   }
 
   Weight int4_weight(int64_t rows, int64_t cols) {

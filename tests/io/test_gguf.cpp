@@ -91,6 +91,26 @@ TEST(Gguf, PlainAndSimpleBlockTypesDequantize) {
   }
 }
 
+// Q5_0 (two random blocks): value l < 16 from the low nibble of byte 6 + l, l ≥ 16 from the high
+// nibble of byte 6 + l - 16, the fifth bit from bit l of the 32-bit little-endian qh at byte 2.
+TEST(Gguf, Q5_0BlocksFollowTheirLayout) {
+  std::mt19937 rng(4);
+  std::vector<uint8_t> blk(44);
+  for (auto& v : blk) v = uint8_t(rng());
+  for (int b = 0; b < 2; ++b) {
+    const uint16_t h = f32_to_f16(b ? -0.75f : 0.5f);
+    blk[size_t(22 * b)] = uint8_t(h), blk[size_t(22 * b + 1)] = uint8_t(h >> 8);
+  }
+  GgufWriter w;
+  w.add_tensor("q5", GgmlType::Q5_0, {64}, blk.data(), blk.size());
+  const auto y = gguf_to_f32(parse(w.image()).tensors[0]);
+  for (int i = 0; i < 64; ++i) {
+    const uint8_t* b = blk.data() + 22 * (i / 32);
+    const int l = i % 32, nib = l < 16 ? b[6 + l] & 0xF : b[6 + l - 16] >> 4, hi = (b[2 + l / 8] >> (l % 8)) & 1;
+    EXPECT_EQ(y[size_t(i)], (i < 32 ? 0.5f : -0.75f) * float(nib + 16 * hi - 16)) << i;
+  }
+}
+
 // One super-block of a K-quant with every scale and min distinct (6-bit values up to 63, so the
 // split high bits are exercised) and random codes; expected values from the layout description.
 TEST(Gguf, KQuantBlocksFollowTheirLayout) {

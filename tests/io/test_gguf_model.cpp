@@ -108,30 +108,42 @@ TEST_P(GgufModelRoundTrip, F32AndBf16GiveTheSameLogits) {
   }
 }
 
-TEST_P(GgufModelRoundTrip, Q8_0IsWithinItsRounding) {
+// Q8_0 stays 8-bit: every matrix the file holds in Q8_0 is an INT8 weight (one scale per 32
+// values of a row) whose values are exactly llama.cpp's dequantization of the blocks.
+TEST_P(GgufModelRoundTrip, Q8_0IsKeptExactly) {
   const auto ref = Model::load(test::model_path(GetParam()));
   const Eval want = evaluate(*ref);
   const test::TempDir dir;
   export_fixture(GetParam(), dir.file("q8.gguf"), GgmlType::Q8_0);
   const auto m = Model::load(dir.file("q8.gguf"));
-  // Each Q8_0 matrix is bound as BF16 of llama.cpp's dequantization of its blocks.
   const GgufFile f(dir.file("q8.gguf"));
   const auto expect_same = [&](const Weight& w, const std::string& name, int64_t slab) {
     const GgufTensor* t = f.find(name);
     ASSERT_TRUE(t) << name;
     ASSERT_EQ(t->type, uint32_t(GgmlType::Q8_0)) << name;
-    ASSERT_EQ(w.dtype, DType::BF16) << name;
+    ASSERT_EQ(w.dtype, DType::I8) << name;
+    ASSERT_EQ(w.block_rows, 1) << name;
     const std::vector<float> deq = gguf_to_f32(*t);
-    const auto* bf = static_cast<const uint16_t*>(w.data);
     const size_t off = size_t(slab * w.rows * w.cols);
-    for (size_t i = 0; i < size_t(w.rows * w.cols); ++i) ASSERT_EQ(bf[i], f32_to_bf16(deq[off + i])) << name << " " << i;
+    std::vector<float> row(size_t(w.cols));
+    for (int64_t r = 0; r < w.rows; ++r) {
+      weight_row_f32(row.data(), w, r);
+      for (int64_t c = 0; c < w.cols; ++c)
+        ASSERT_EQ(row[size_t(c)], deq[off + size_t(r * w.cols + c)]) << name << " " << r << "," << c;
+    }
   };
   expect_same(m->weights().layers[1].self_attn.o_proj, "blk.1.attn_output.weight", 0);
   expect_same(m->weights().layers[1].moe.experts[2].up_proj, "blk.1.ffn_up_exps.weight", 2);
-  // Q8_0 moves each weight by at most half a step of max|w|/127 of its 32 values; the tiny
-  // random fixtures route on margins far smaller than that (v3-tiny's smallest is 5e-4), so
-  // some positions change experts: measured, the logits move by 8% (v3-tiny) and 2%
-  // (v2-lite-tiny) on average. The weights themselves are checked exactly above.
+  const Weight& up = m->weights().layers[1].moe.experts[2].up_proj;  // a row slice keeps its rows' scales
+  std::vector<float> a(size_t(up.cols)), b(size_t(up.cols));
+  weight_row_f32(a.data(), up.rows_slice(3, 5), 1);
+  weight_row_f32(b.data(), up, 4);
+  EXPECT_EQ(a, b);
+  // Q8_0 moves each weight by at most half a step of max|w|/127 of its 32 values, and the INT8
+  // kernels round the activations likewise; the tiny random fixtures route on margins far
+  // smaller than that (v3-tiny's smallest is 5e-4), so some positions change experts: measured,
+  // the logits move by 2.7% (v3-tiny) and 3.0% (v2-lite-tiny) on average. The weights themselves
+  // are checked exactly above.
   const Eval got = evaluate(*m);
   const auto [rel, agree] = compare(got.logits, want.logits, size_t(m->config().vocab_size));
   EXPECT_GT(rel, 0.0);

@@ -286,5 +286,33 @@ TEST(IsaKernels, GemmMicroAndGemvMatchPlainLoops) {
   }
 }
 
+// Every E4M3 code (subnormals and both zeros included, NaN excluded) through both FP8 decode
+// kernels of every instruction set: sums of 32 equal values are exact, so the result must be
+// exactly 32 · value · scale.
+TEST(IsaKernels, Fp8DecodeKernelsAreExactForEveryCode) {
+  constexpr int64_t K = 32, R = 256;
+  std::vector<uint8_t> rows(size_t(R * K)), cols(size_t(K * R));  // [code][K] and [K][code]
+  for (int64_t c = 0; c < R; ++c)
+    for (int64_t i = 0; i < K; ++i) {
+      const uint8_t code = (c & 0x7F) == 0x7F ? 0 : uint8_t(c);
+      rows[size_t(c * K + i)] = code;
+      cols[size_t(i * R + c)] = code;
+    }
+  const std::vector<float> x(K, 1.0f);
+  const float scale = 0.5f;
+  for (const char* name : {"generic", "avx2", "avx512", "avx512bf16"}) {
+    const IsaKernels* k = isa_kernels_by_name(name);
+    if (!k) continue;
+    std::vector<float> y(R), yt(R, 0.0f);
+    k->gemv_fp8(y.data(), 1, x.data(), K, 1, rows.data(), K, R, K, &scale, 128);
+    k->gemv_t_fp8(yt.data(), R, x.data(), K, 1, cols.data(), R, K, R);
+    for (int64_t c = 0; c < R; ++c) {
+      const float v = fp8_e4m3_to_f32(rows[size_t(c * K)]);
+      ASSERT_EQ(y[size_t(c)], 32.0f * v * scale) << name << " gemv_fp8 code " << c;
+      ASSERT_EQ(yt[size_t(c)], 32.0f * v) << name << " gemv_t_fp8 code " << c;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace dsv3

@@ -46,6 +46,36 @@ Int8Case make_int8(int64_t R, int64_t C, uint32_t seed) {
   return m;
 }
 
+// INT8 rows with one scale per 32 values of each row (GGUF Q8_0's layout, kernels/quant_weight.h).
+struct Int8RowsCase {
+  Int8Rows q;
+  std::vector<float> values;
+  Weight w;
+};
+
+Int8RowsCase make_int8_rows(int64_t R, int64_t C, uint32_t seed) {
+  Int8RowsCase m;
+  std::mt19937 rng(seed);
+  const int64_t units = (C + kQuantUnit - 1) / kQuantUnit;
+  m.q.codes.resize(size_t(R * C));
+  m.q.scales.resize(size_t(R * units));
+  for (auto& c : m.q.codes) c = int8_t(int(rng() % 256) - 128);
+  for (auto& d : m.q.scales) d = 1e-4f * float(1 + rng() % 100);
+  m.values.resize(size_t(R * C));
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t c = 0; c < C; ++c)
+      m.values[size_t(r * C + c)] = float(m.q.codes[size_t(r * C + c)]) * m.q.scales[size_t(r * units + c / kQuantUnit)];
+  m.w.dtype = DType::I8;
+  m.w.rows = R;
+  m.w.cols = C;
+  m.w.data = m.q.codes.data();
+  m.w.scale_inv = m.q.scales.data();
+  m.w.scale_cols = units;
+  m.w.block = int(kQuantUnit);
+  m.w.block_rows = 1;
+  return m;
+}
+
 struct Int4Case {
   GptqTensors g;
   Int4Matrix m;
@@ -116,6 +146,9 @@ TEST_P(QuantLinear, Int8MatchesTheFloatProductWithinTheActivationRounding) {
   std::vector<float> y(size_t(s.n * s.rows));
   linear(y.data(), x.data(), s.n, m.w);
   expect_matches(y, reference(m.values, s.rows, s.cols, x, s.n), "int8");
+  const Int8RowsCase q = make_int8_rows(s.rows, s.cols, 12);
+  linear(y.data(), x.data(), s.n, q.w);
+  expect_matches(y, reference(q.values, s.rows, s.cols, x, s.n), "int8 rows (Q8_0)");
 }
 
 TEST_P(QuantLinear, Int4MatchesTheFloatProductWithinTheActivationRounding) {
@@ -141,10 +174,11 @@ TEST_P(QuantLinear, RowSliceAndRowWideningSeeTheSameWeights) {
   const Shape s = GetParam();
   const Int8Case a = make_int8(s.rows, s.cols, 5);
   const Int4Case b = make_int4(s.rows, s.cols, 32, 6, true);
+  const Int8RowsCase c = make_int8_rows(s.rows, s.cols, 13);
   const int64_t r0 = s.rows / 3, nr = s.rows - r0 - 1;
   const auto x = random_vec(size_t(s.n * s.cols), 7);
-  for (const Weight* w : {&a.w, &b.w}) {
-    const std::vector<float>& values = w == &a.w ? a.values : b.values;
+  for (const Weight* w : {&a.w, &b.w, &c.w}) {
+    const std::vector<float>& values = w == &a.w ? a.values : w == &b.w ? b.values : c.values;
     std::vector<float> full(size_t(s.n * s.rows)), part(size_t(s.n * nr)), row(size_t(s.cols));
     linear(full.data(), x.data(), s.n, *w);
     linear(part.data(), x.data(), s.n, w->rows_slice(r0, nr));
