@@ -106,6 +106,13 @@ TEST(PostTrainRun, SequenceDistillationWritesChatAStudentTrainsOn) {
   r = test::run_dsv3(cat("train --init ", base.model, " --sft --data ", base.tmp.file("chat.jsonl"),
                          " --val-fraction 0 --seq-len 16 --micro-batch 2 --steps 1 --log-every 0 --out ", base.tmp.file("s")));
   EXPECT_EQ(r.exit_code, 0) << r.err;
+  // --text: {"text": prompt + answer} lines for a plain `train --data`.
+  r = test::run_dsv3(cat("distill --teacher ", base.model, " --prompts ", base.tmp.file("p.jsonl"), " --text",
+                         " --max-new-tokens 6 --out ", base.tmp.file("text.jsonl")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string text = test::read_text(base.tmp.file("text.jsonl"));
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 8);
+  EXPECT_EQ(json::parse(text.substr(0, text.find('\n')))["text"].get<std::string>().rfind("the cat", 0), 0u) << text;
   test::write_text(base.tmp.file("bad.jsonl"), "{\"prompt\": \"x\"}\n{\"text\": 1}\n");
   r = test::run_dsv3(cat("distill --teacher ", base.model, " --prompts ", base.tmp.file("bad.jsonl"), " --out ",
                          base.tmp.file("c2.jsonl")));
