@@ -44,7 +44,7 @@ struct Fd {
 bool stdin_file(const std::string& input, Fd& out) {
   FILE* f = std::tmpfile();
   if (!f) return false;
-  out.fd = ::dup(fileno(f));
+  out.fd = ::fcntl(fileno(f), F_DUPFD_CLOEXEC, 0);  // not inherited by other threads' children
   const bool ok = std::fwrite(input.data(), 1, input.size(), f) == input.size() && std::fflush(f) == 0;
   std::fclose(f);
   return ok && out.fd >= 0 && ::lseek(out.fd, 0, SEEK_SET) == 0;
