@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "core/error.h"
+#include "kernels/log_softmax.h"
 
 namespace dsv3::eval {
 
@@ -53,10 +54,8 @@ void visit_piece(const Model& m, const ScoreRequest& r, const Piece& p, const fl
 void log_softmax_rows(float* x, int64_t n, int64_t V) {
   for (int64_t t = 0; t < n; ++t) {
     float* row = x + t * V;
-    const float mx = *std::max_element(row, row + V);
-    double sum = 0;
-    for (int64_t v = 0; v < V; ++v) sum += std::exp(double(row[v] - mx));
-    const float lse = mx + float(std::log(sum));
+    const RowSoftmax s(row, V);
+    const float lse = s.mx + float(s.log_se);  // in float, as the logits are
     for (int64_t v = 0; v < V; ++v) row[v] -= lse;
   }
 }

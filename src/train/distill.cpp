@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "kernels/log_softmax.h"
 #include "model/config.h"
 
 namespace dsv3 {
@@ -37,28 +38,17 @@ DistillObjective::DistillObjective(TeacherTopK teacher, const DistillOptions& op
 
 double DistillObjective::row(int64_t r, int32_t y, float* z, int64_t V, bool grad) {
   const double a = opt_.alpha, tau = opt_.temperature;
-  // log-sum-exp of z and of z/τ, in double.
-  double mx = z[0];
-  for (int64_t v = 1; v < V; ++v) mx = std::max(mx, double(z[v]));
-  double se = 0.0, se_t = 0.0;
-  for (int64_t v = 0; v < V; ++v) {
-    se += std::exp(double(z[v]) - mx);
-    se_t += std::exp((double(z[v]) - mx) / tau);
-  }
-  const double lse = mx + std::log(se), lse_t = mx / tau + std::log(se_t);
+  const RowSoftmax s(z, V), s_t(z, V, tau);  // p = softmax(z), p^τ = softmax(z/τ)
   const int32_t* ids = &t_.ids[size_t(r * t_.k)];
   const float* q = &t_.q[size_t(r * t_.k)];
   double kl = 0.0;
   for (int64_t j = 0; j < t_.k; ++j) {
     if (ids[j] < 0 || q[j] <= 0.0f) continue;
-    kl += double(q[j]) * (std::log(double(q[j])) - (double(z[ids[j]]) / tau - lse_t));
+    kl += double(q[j]) * (std::log(double(q[j])) - s_t.log_prob(z[ids[j]]));
   }
-  const double ce = lse - double(z[y]);
+  const double ce = -s.log_prob(z[y]);
   if (grad) {
-    for (int64_t v = 0; v < V; ++v) {
-      const double p = std::exp(double(z[v]) - lse), p_t = std::exp(double(z[v]) / tau - lse_t);
-      z[v] = float(weight_ * ((1.0 - a) * p + a * tau * p_t));
-    }
+    for (int64_t v = 0; v < V; ++v) z[v] = float(weight_ * ((1.0 - a) * s.prob(z[v]) + a * tau * s_t.prob(z[v])));
     z[y] -= float(weight_ * (1.0 - a));
     for (int64_t j = 0; j < t_.k; ++j)
       if (ids[j] >= 0) z[ids[j]] -= float(weight_ * a * tau * double(q[j]));

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "kernels/log_softmax.h"
 
 namespace dsv3 {
 
@@ -43,16 +44,12 @@ double GrpoObjective::row(int64_t r, int32_t y, float* z, int64_t V, bool grad) 
     if (grad) std::fill(z, z + V, 0.0f);
     return 0.0;
   }
-  const double lp = log_prob(z, V, y);
+  const RowSoftmax s(z, V);
   double dl = 0.0;
-  const double loss = grpo_token_loss(lp, r_.logp_old[i], r_.logp_ref[i], r_.adv[i], r_.weight[i], opt_, &dl);
+  const double loss = grpo_token_loss(s.log_prob(z[y]), r_.logp_old[i], r_.logp_ref[i], r_.adv[i], r_.weight[i], opt_, &dl);
   if (!grad) return loss;
   // ∂L/∂z = ∂L/∂ℓ · (e_y − softmax(z))
-  double mx = z[0];
-  for (int64_t v = 1; v < V; ++v) mx = std::max(mx, double(z[v]));
-  double se = 0.0;
-  for (int64_t v = 0; v < V; ++v) se += std::exp(double(z[v]) - mx);
-  for (int64_t v = 0; v < V; ++v) z[v] = float(-dl * std::exp(double(z[v]) - mx) / se);
+  for (int64_t v = 0; v < V; ++v) z[v] = float(-dl * s.prob(z[v]));
   z[y] += float(dl);
   return loss;
 }

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/log_softmax.h"
 #include "kernels/precision_linear.h"
 #include "model/embedding.h"
 
@@ -14,27 +15,10 @@ namespace {
 constexpr int64_t kChunk = 128;  // rows of logits formed at a time
 }
 
-namespace {
-
-// A row of logits z[V]: its maximum, where it is, and Σ_v exp(z_v - max) (in double), the pieces
-// of log-softmax that the cross-entropy and log_prob share.
-struct RowSoftmax {
-  float mx;
-  int64_t arg = 0;
-  double se = 0.0;
-  RowSoftmax(const float* z, int64_t V) : mx(z[0]) {
-    for (int64_t v = 1; v < V; ++v)
-      if (z[v] > mx) mx = z[v], arg = v;
-    for (int64_t v = 0; v < V; ++v) se += std::exp(double(z[v] - mx));
-  }
-};
-
-}  // namespace
-
 double log_prob(const float* z, int64_t V, int32_t y, int64_t* argmax) {
   const RowSoftmax s(z, V);
   if (argmax) *argmax = s.arg;
-  return double(z[y] - s.mx) - std::log(s.se);
+  return s.log_prob(z[y]);
 }
 
 HeadLoss head_loss(const float* h, int64_t n, const int32_t* targets, const Weight& head, Precision p, float coef,
@@ -62,7 +46,7 @@ HeadLoss head_loss(const float* h, int64_t n, const int32_t* targets, const Weig
         continue;
       }
       const RowSoftmax s(z, V);
-      loss[size_t(j)] = std::log(s.se) + s.mx - z[y];
+      loss[size_t(j)] = s.log_se + s.mx - z[y];
       hit[size_t(j)] = s.arg == y;
       if (!dh) continue;
       // dlogits = coef · (softmax - onehot)

@@ -1,6 +1,7 @@
 // `dsv3 train --teacher` and `dsv3 train --rl grpo` end to end on a tiny model: they run, log
 // their metrics, and a run killed in the middle of a checkpoint resumes bit-identically (GRPO's
-// samples are a function of the step). Bad input gets one clear error line.
+// samples are a function of the step). Bad input gets one clear error line; a reward command
+// that hangs is killed and its samples fail.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -105,6 +106,13 @@ TEST(PostTrainRun, SequenceDistillationWritesChatAStudentTrainsOn) {
   r = test::run_dsv3(cat("train --init ", base.model, " --sft --data ", base.tmp.file("chat.jsonl"),
                          " --val-fraction 0 --seq-len 16 --micro-batch 2 --steps 1 --log-every 0 --out ", base.tmp.file("s")));
   EXPECT_EQ(r.exit_code, 0) << r.err;
+  // --text: {"text": prompt + answer} lines for a plain `train --data`.
+  r = test::run_dsv3(cat("distill --teacher ", base.model, " --prompts ", base.tmp.file("p.jsonl"), " --text",
+                         " --max-new-tokens 6 --out ", base.tmp.file("text.jsonl")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string text = test::read_text(base.tmp.file("text.jsonl"));
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 8);
+  EXPECT_EQ(json::parse(text.substr(0, text.find('\n')))["text"].get<std::string>().rfind("the cat", 0), 0u) << text;
   test::write_text(base.tmp.file("bad.jsonl"), "{\"prompt\": \"x\"}\n{\"text\": 1}\n");
   r = test::run_dsv3(cat("distill --teacher ", base.model, " --prompts ", base.tmp.file("bad.jsonl"), " --out ",
                          base.tmp.file("c2.jsonl")));
@@ -126,6 +134,23 @@ TEST(PostTrainRun, BadInputIsOneClearError) {
   EXPECT_NE(r.err.find("vocabulary"), std::string::npos) << r.err;
   r = test::run_dsv3(cat("train --rl ppo --init ", base.model, " --prompts x --steps 1 --out ", base.tmp.file("o3")));
   EXPECT_NE(r.err.find("grpo"), std::string::npos) << r.err;
+  // A reward command (posttrain/command_reward.h): a scorer's rewards are logged; a hanging one is
+  // killed at its timeout and its samples score 0, the run going on.
+  test::write_text(base.tmp.file("p.jsonl"), json{{"prompt", "the cat"}, {"answer", "s"}}.dump() + "\n");
+  const std::string grpo = cat("train --rl grpo --init ", base.model, " --prompts ", base.tmp.file("p.jsonl"),
+                               " --prompts-per-step 1 --group 2 --max-new-tokens 3 --steps 1 --log-every 0");
+  r = test::run_dsv3(cat(grpo, " --reward-command 'cat >/dev/null; echo 1' --out ", base.tmp.file("r1")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(test::read_metrics_lines(base.tmp.file("r1")).at(0).value("reward", -1.0), 1.0);
+  r = test::run_dsv3(cat(grpo, " --reward-command 'sleep 5' --reward-timeout 0.2 --out ", base.tmp.file("r2")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(test::read_metrics_lines(base.tmp.file("r2")).at(0).value("reward", -1.0), 0.0);
+  EXPECT_NE(r.err.find("reward command failed for the item of line 1 (scored 0): timed out after 0.2 s"),
+            std::string::npos)
+      << r.err;
+  r = test::run_dsv3(cat(grpo, " --reward-timeout 1 --out ", base.tmp.file("r3")));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--reward-timeout and --reward-weight go with --reward-command"), std::string::npos) << r.err;
 }
 
 }  // namespace

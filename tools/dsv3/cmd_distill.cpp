@@ -1,7 +1,8 @@
 // dsv3 distill: sequence distillation's data (docs/post-training.md). The teacher answers every
 // prompt of a file (its reasoning, if it writes any, in its <think> block, kept as written), and
 // each answer becomes one chat line {"messages": [user, assistant]} for `dsv3 train --sft`: the
-// path by which DeepSeek-V3 learnt from DeepSeek-R1's outputs.
+// path by which DeepSeek-V3 learnt from DeepSeek-R1's outputs. With --text each line is instead
+// {"text": prompt + answer}, for a teacher prompted without a chat template (plain `--data`).
 #include <cstdio>
 #include <fstream>
 #include <optional>
@@ -28,6 +29,7 @@ const char* kUsage =
     "`dsv3 train --sft --data CHAT.jsonl` (sequence distillation).\n"
     "  --samples 1  answers per prompt   --max-new-tokens 256  --stop STR  --batch 16\n"
     "  --chat       prompts as one user message through the teacher's chat template\n"
+    "  --text       write {\"text\": prompt + answer} lines (for `dsv3 train --data`) instead of chat lines\n"
     "  --prompt-start bos|eos|none  (without --chat)   --threads N   and the sampling options\n";
 
 std::vector<std::string> read_prompts(const std::string& path) {
@@ -51,7 +53,7 @@ int cmd_distill(int argc, char** argv) {
   const Args a(argc, argv,
                with_sampling({"teacher", "prompts", "out", "samples", "max-new-tokens", "stop", "batch", "threads",
                               "prompt-start"}),
-               {"help", "chat"});
+               {"help", "chat", "text"});
   if (a.has("help")) return std::fputs(kUsage, stdout), 0;
   apply_threads(a);
   const std::string dir = a.required("teacher"), out_path = a.required("out");
@@ -84,8 +86,10 @@ int cmd_distill(int argc, char** argv) {
       std::fprintf(stderr, "dsv3 distill: prompt %zu skipped: %s\n", j / size_t(samples) + 1, outs[j].failure.c_str());
       continue;
     }
-    f << json{{"messages", {{{"role", "user"}, {"content", p}}, {{"role", "assistant"}, {"content", outs[j].text}}}}}.dump()
-      << "\n";
+    const json line = a.has("text") ? json{{"text", p + outs[j].text}}
+                                    : json{{"messages", {{{"role", "user"}, {"content", p}},
+                                                         {{"role", "assistant"}, {"content", outs[j].text}}}}};
+    f << line.dump() << "\n";
     ++written;
   }
   std::fprintf(stderr, "dsv3 distill: %lld answers (%lld tokens in %.1f s) -> %s\n", (long long)written,

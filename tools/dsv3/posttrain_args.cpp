@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "posttrain/command_reward.h"
 #include "posttrain/grpo_step.h"
 #include "train/distill.h"
 
@@ -52,7 +53,17 @@ PostTraining::PostTraining(const Args& a, const ModelConfig& cfg, const std::str
   o.gen.max_sequences = 256;  // every sample of a step decodes in the same batched steps
   o.gen.start = eval::parse_prompt_start(a.str("prompt-start", "bos"));
   o.seed = uint64_t(a.integer("data-seed", 1));
-  grpo_->rewards.push_back({std::make_shared<posttrain::AnswerReward>(a.str("answer", "last_number")), 1.0});
+  // A --reward-command replaces the answer reward unless --answer asks for both.
+  if (a.has("answer") || !a.has("reward-command"))
+    grpo_->rewards.push_back({std::make_shared<posttrain::AnswerReward>(a.str("answer", "last_number")), 1.0});
+  if (a.has("reward-command")) {
+    if (a.str("reward-command").empty()) fail("option --reward-command needs a command");
+    const double timeout = in_range(a, "reward-timeout", 10.0, 1e-3, 86400.0);
+    grpo_->rewards.push_back(
+        {std::make_shared<posttrain::CommandReward>(a.str("reward-command"), timeout), a.number("reward-weight", 1.0)});
+  } else if (a.has("reward-timeout") || a.has("reward-weight")) {
+    fail("--reward-timeout and --reward-weight go with --reward-command");
+  }
   if (a.has("format-reward"))
     grpo_->rewards.push_back({std::make_shared<posttrain::ThinkFormatReward>(), a.number("format-reward", 0.0)});
 }

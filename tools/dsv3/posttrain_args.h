@@ -40,13 +40,14 @@ class PostTraining {
 inline const std::set<std::string> kPostTrainOptions = {
     "teacher", "distill-alpha", "distill-temperature", "distill-top-k",
     "rl", "prompts", "prompts-per-step", "group", "grpo-clip", "kl-beta", "temperature", "max-new-tokens", "answer",
-    "format-reward", "prompt-start"};
+    "format-reward", "prompt-start", "reward-command", "reward-timeout", "reward-weight"};
 
 inline constexpr const char* kPostTrainUsage =
     "  distill:   --teacher DIR  --distill-alpha 0.5  --distill-temperature 2  --distill-top-k 32 (0: all)\n"
     "  GRPO:      --rl grpo --init DIR --prompts FILE.jsonl (eval's generation lines)  --prompts-per-step 8\n"
     "             --group 8  --grpo-clip 0.2  --kl-beta 0.04  --temperature 1  --max-new-tokens 32\n"
     "             --answer RULE (eval's: last_number|boxed|exact|regex:P)  --format-reward W  --chat\n"
-    "             --prompt-start bos|eos|none\n";
+    "             --prompt-start bos|eos|none\n"
+    "             --reward-command CMD (JSON on stdin, prints the reward)  --reward-timeout 10 (s)  --reward-weight 1\n";
 
 }  // namespace dsv3::cli
