@@ -8,7 +8,6 @@
 
 #include "kernels/int8_gemm_kernel.h"
 #include "kernels/quant_kernels.h"
-#include "kernels/quant_linear.h"
 #include "kernels/quant_weight.h"
 
 namespace dsv3 {
@@ -30,25 +29,18 @@ bool have_vnni() {
 // x [n, k] as quant_linear rounds it, plus the per-unit -128 · Σq that undoes the weight's +128.
 struct Int8Acts {
   std::vector<int8_t> q;
-  std::vector<float> d, s;
+  std::vector<float> d;
   std::vector<int32_t> nsum;
   int64_t ldq = 0, units = 0;
-};
 
-void quantize_rows(Int8Acts& a, const float* x, int64_t n, int64_t k) {
-  a.ldq = round_up(k, kQuantUnit);
-  a.units = a.ldq / kQuantUnit;
-  a.q.resize(size_t(n * a.ldq));
-  a.d.resize(size_t(n * a.units));
-  a.s.resize(size_t(n * a.units));
-  a.nsum.resize(size_t(n * a.units));
-  quantize_activations(a.q.data(), a.d.data(), a.s.data(), x, n, k, a.ldq, nullptr);
-  for (int64_t i = 0; i < n * a.units; ++i) {
-    int32_t sum = 0;
-    for (int64_t b = 0; b < kQuantUnit; ++b) sum += a.q[size_t(i * kQuantUnit + b)];
-    a.nsum[size_t(i)] = -128 * sum;
+  void resize(int64_t n, int64_t k) {
+    ldq = round_up(k, kQuantUnit);
+    units = ldq / kQuantUnit;
+    q.resize(size_t(n * ldq));
+    d.resize(size_t(n * units));
+    nsum.resize(size_t(n * units));
   }
-}
+};
 
 // Rows [j0, j0 + nj) of w (nj <= kPanelsPerTile · 32) against input rows [i0, i1).
 void tile(float* y, int64_t ldy, const Int8Acts& a, const Weight& w, int64_t j0, int64_t nj, int64_t i0, int64_t i1,
@@ -100,12 +92,20 @@ void int8_gemm(float* y, const float* x, int64_t n, const Weight& w) {
       std::min((n + kInt8MR - 1) / kInt8MR, std::max<int64_t>(1, (2 * threads + n_tiles - 1) / n_tiles));
   const int64_t m_per = round_up((n + m_groups - 1) / m_groups, kInt8MR);
   thread_local Int8Acts acts;
-  quantize_rows(acts, x, n, w.cols);
-  const Int8Acts& a = acts;  // the workers read the caller's buffers
+  acts.resize(n, w.cols);
+  Int8Acts& a = acts;  // the workers share the caller's buffers
 #pragma omp parallel if (parallel)
   {
     std::vector<uint8_t> panels;
     std::vector<float> cs;
+#if defined(DSV3_HAVE_X86_ISAS)
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < (n + kInt8MR - 1) / kInt8MR; ++b) {  // rows rounded in parallel
+      const int64_t i0 = b * kInt8MR, m = std::min<int64_t>(kInt8MR, n - i0);
+      int8_quantize_rows_avx512(a.q.data() + i0 * a.ldq, a.d.data() + i0 * a.units, a.nsum.data() + i0 * a.units,
+                                x + i0 * w.cols, m, w.cols, a.ldq);
+    }
+#endif
 #pragma omp for collapse(2) schedule(dynamic)
     for (int64_t t = 0; t < n_tiles; ++t)
       for (int64_t g = 0; g < m_groups; ++g) {

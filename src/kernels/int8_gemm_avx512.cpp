@@ -1,6 +1,10 @@
 // int8_gemm's microkernel on vpdpbusd (u8 × s8 → int32, four byte pairs per lane): the weight
 // is the unsigned operand (stored code + 128), the activation the signed one, broadcast from
 // memory; the +128 comes back out through nsum, which seeds every 32-column unit's accumulator.
+// GCC 12's AVX-512 intrinsics give their unused pass-through operand as an uninitialized
+// variable (_mm512_undefined_*), which -Wmaybe-uninitialized reports at every use.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
 #include <cstring>
@@ -13,10 +17,9 @@ namespace {
 
 constexpr int64_t kUnit = 32, kQuadsPerUnit = kUnit / 4;
 
-// The zero-masked form: GCC 12 warns about _mm512_cvtepi32_ps's undefined pass-through operand.
-inline __m512 to_float(__m512i v) { return _mm512_maskz_cvtepi32_ps(__mmask16(0xFFFF), v); }
-
-__mmask16 lane_mask(int n) { return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1); }
+inline __mmask16 lane_mask(int64_t n) {
+  return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
+}
 
 // MR rows x 32 weight rows: 2·MR int32 accumulators for the current unit, 2·MR float sums.
 template <int MR>
@@ -39,8 +42,8 @@ void micro(const Int8Strip& a, int64_t units, const uint8_t* bp, float* c, int64
     }
     for (int i = 0; i < MR; ++i) {
       const __m512 scale = _mm512_set1_ps(a.cs[i * a.ldu + u]);
-      f[i][0] = _mm512_fmadd_ps(to_float(s[i][0]), scale, f[i][0]);
-      f[i][1] = _mm512_fmadd_ps(to_float(s[i][1]), scale, f[i][1]);
+      f[i][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[i][0]), scale, f[i][0]);
+      f[i][1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[i][1]), scale, f[i][1]);
     }
   }
   const __mmask16 m0 = lane_mask(n), m1 = lane_mask(n - 16);
@@ -76,6 +79,26 @@ void int8_pack_panel_avx512(uint8_t* bp, const int8_t* const* rows, int nr, int6
     }
     for (int64_t col = full * 4; col < k; ++col) bp[(col / 4) * 128 + j * 4 + col % 4] = uint8_t(w[col] ^ 0x80);
   }
+}
+
+void int8_quantize_rows_avx512(int8_t* q, float* d, int32_t* nsum, const float* x, int64_t n, int64_t k,
+                               int64_t ldq) {
+  const int64_t units = ldq / kUnit;
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t u = 0; u < units; ++u) {
+      const int64_t c0 = u * kUnit;
+      const __m512 v0 = _mm512_maskz_loadu_ps(lane_mask(k - c0), x + t * k + c0);
+      const __m512 v1 = _mm512_maskz_loadu_ps(lane_mask(k - c0 - 16), x + t * k + c0 + 16);
+      const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+      const float scale = amax / 127.0f, inv = amax > 0.0f ? 127.0f / amax : 0.0f;  // as quantize_activations
+      const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, _mm512_set1_ps(inv)));  // nearest, ties to even
+      const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, _mm512_set1_ps(inv)));
+      int8_t* qu = q + t * ldq + c0;
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(qu), _mm512_cvtsepi32_epi8(q0));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(qu + 16), _mm512_cvtsepi32_epi8(q1));
+      d[t * units + u] = scale;
+      nsum[t * units + u] = -128 * _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+    }
 }
 
 double int8_burn_avx512(int64_t iters) {

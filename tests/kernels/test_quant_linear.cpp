@@ -9,6 +9,7 @@
 
 #include "core/int_quant.h"
 #include "kernels/int8_gemm.h"
+#include "kernels/int8_gemm_kernel.h"
 #include "kernels/linear.h"
 #include "kernels/quant_kernels.h"
 #include "kernels/quant_linear.h"
@@ -307,6 +308,24 @@ TEST(Int8Gemm, MatchesTheScalarKernelOnTheSameRoundedActivations) {
         ASSERT_NEAR(y[i], ref[i], 1e-5f * (1.0f + std::fabs(ref[i]))) << s.rows << "x" << s.cols << " n=" << s.n
                                                                        << " row0=" << row0 << " i=" << i;
     }
+  }
+}
+
+TEST(Int8Gemm, RoundsActivationsExactlyAsDecodeDoes) {
+  if (!int8_gemm_fits(make_int8(32, 32, 40).w)) GTEST_SKIP() << "no AVX-512 VNNI here";
+  for (const int64_t k : {32, 200, 1024}) {
+    const int64_t n = 7, ldq = (k + 31) / 32 * 32, units = ldq / 32;
+    auto x = random_vec(size_t(n * k), 41);
+    x[0] = 0.0f, x[1] = 2.5f / 127.0f * 3.0f;  // a tie after scaling falls to even in both
+    std::vector<int8_t> q(size_t(n * ldq)), q_ref(q.size());
+    std::vector<float> d(size_t(n * units)), d_ref(d.size()), s_ref(d.size());
+    std::vector<int32_t> nsum(d.size());
+    int8_quantize_rows_avx512(q.data(), d.data(), nsum.data(), x.data(), n, k, ldq);
+    quantize_activations(q_ref.data(), d_ref.data(), s_ref.data(), x.data(), n, k, ldq, nullptr);
+    EXPECT_EQ(q, q_ref) << "k=" << k;
+    EXPECT_EQ(d, d_ref) << "k=" << k;
+    for (int64_t i = 0; i < n * units; ++i)
+      EXPECT_EQ(nsum[size_t(i)], -128 * std::accumulate(&q_ref[size_t(i * 32)], &q_ref[size_t(i * 32)] + 32, 0));
   }
 }
 
