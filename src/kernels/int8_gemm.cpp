@@ -18,14 +18,6 @@ constexpr int64_t kPanelsPerTile = 4;  // 128 weight rows packed per task (K = 1
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
-bool have_vnni() {
-#if defined(DSV3_HAVE_X86_ISAS)
-  return std::strcmp(quant_kernels().name, "avx512") == 0;  // the avx512 table is chosen only with VNNI
-#else
-  return false;
-#endif
-}
-
 // x [n, k] as quant_linear rounds it, plus the per-unit -128 · Σq that undoes the weight's +128.
 struct Int8Acts {
   std::vector<int8_t> q;
@@ -76,8 +68,16 @@ void tile(float* y, int64_t ldy, const Int8Acts& a, const Weight& w, int64_t j0,
 
 }  // namespace
 
+bool int8_dot_available() {
+#if defined(DSV3_HAVE_X86_ISAS)
+  return std::strcmp(quant_kernels().name, "avx512") == 0;  // the avx512 table is chosen only with VNNI
+#else
+  return false;
+#endif
+}
+
 bool int8_gemm_fits(const Weight& w) {
-  return w.dtype == DType::I8 && !w.int4 && w.block % kInt8NR == 0 && w.row0 % kInt8NR == 0 && have_vnni();
+  return w.dtype == DType::I8 && !w.int4 && w.block % kInt8NR == 0 && w.row0 % kInt8NR == 0 && int8_dot_available();
 }
 
 void int8_gemm(float* y, const float* x, int64_t n, const Weight& w) {
@@ -117,7 +117,7 @@ void int8_gemm(float* y, const float* x, int64_t n, const Weight& w) {
 
 double int8_burn_ops(int64_t iters) {
 #if defined(DSV3_HAVE_X86_ISAS)
-  if (have_vnni()) return int8_burn_avx512(iters);
+  if (int8_dot_available()) return int8_burn_avx512(iters);
 #endif
   (void)iters;
   return 0;

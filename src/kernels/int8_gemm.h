@@ -11,6 +11,9 @@
 
 namespace dsv3 {
 
+// Whether the selected instruction set (DSV3_ISA) has vpdpbusd: the avx512 kernels with VNNI.
+bool int8_dot_available();
+
 // Whether int8_gemm can run w on this CPU under the selected instruction set (DSV3_ISA): an I8
 // weight whose 32-row panels never straddle a scale block (block and row0 multiples of 32), and
 // the avx512 kernels with VNNI.
@@ -21,7 +24,7 @@ bool int8_gemm_fits(const Weight& w);
 void int8_gemm(float* y, const float* x, int64_t n, const Weight& w);
 
 // vpdpbusd issued back to back on one thread: the int8 dot-product ceiling (2 ops = one
-// multiply-add per byte pair), like IsaKernels::fma_burn. 0 where the CPU lacks VNNI.
+// multiply-add per byte pair), like IsaKernels::fma_burn. Requires int8_dot_available().
 double int8_burn_ops(int64_t iters);
 int64_t int8_burn_ops_per_iter();
 
