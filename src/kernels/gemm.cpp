@@ -88,12 +88,20 @@ void pack_a_bf16(uint32_t* ap, const uint32_t* a16, int64_t kp, int64_t i0, int6
 
 // bp[panel][p][nr]: BF16 pairs of weight rows [j0, j0+n), depth [k0, k0+kc). rows: nr x kc
 // floats of scratch for widening.
+// BF16 weights need no rounding: an aligned pair of stored values is already the word the
+// kernel reads, so those panels are a copy of 32-bit words.
 void pack_b_bf16(uint32_t* bp, const Weight& w, int64_t j0, int64_t n, int64_t k0, int64_t kc, int nr, float* rows) {
   const int64_t kp = (kc + 1) / 2;
+  const bool words = w.dtype == DType::BF16 && k0 % 2 == 0;
   for (int64_t jb = 0; jb < n; jb += nr) {
     uint32_t* panel = bp + jb * kp;
     const int64_t cols = std::min<int64_t>(nr, n - jb);
-    for (int64_t j = 0; j < cols; ++j) {
+    for (int64_t j = 0; j < cols && words; ++j) {
+      const uint16_t* src = reinterpret_cast<const uint16_t*>(w.row_ptr(j0 + jb + j)) + k0;
+      for (int64_t p = 0; p < kc / 2; ++p) std::memcpy(panel + p * nr + j, src + 2 * p, 4);
+      if (kc % 2) panel[(kp - 1) * nr + j] = src[kc - 1];  // the odd last column, paired with zero
+    }
+    for (int64_t j = 0; j < cols && !words; ++j) {
       float* r = rows + j * (kc + 1);
       weight_row_span_f32(r, w, j0 + jb + j, k0, kc);
       r[kc] = 0.0f;
