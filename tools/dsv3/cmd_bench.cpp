@@ -252,8 +252,10 @@ int cmd_bench(int argc, char** argv) {
 
   const MachineLimits lim = measure_machine_limits();
   const ParamCount pc = count_params(*model);
-  // Matrix FLOPs per token: two per active weight (attention's score/value terms come on top).
-  const double flops_per_token = 2.0 * double(pc.active);
+  // Matrix FLOPs per prompt token: two per active weight except the output head's, which a
+  // prefill runs for no token here (attention's score/value terms come on top).
+  const ModelConfig& cfg = model->config();
+  const double flops_per_token = 2.0 * double(pc.active - cfg.vocab_size * cfg.hidden_size);
   const std::string at = depth ? cat(" @ d", depth) : "";
   std::vector<Test> tests;
   if (prompt) tests.push_back({cat("pp", prompt, at), true, prompt, 1, depth});
