@@ -13,6 +13,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/int8_gemm.h"
 #include "kernels/linear.h"
 #include "kernels/machine_limits.h"
 #include "kernels/quant_weight.h"
@@ -100,8 +101,12 @@ int main(int argc, char** argv) {
                   gbs, 100.0 * gbs / lim.read_gbs);
     }
     const double s = median_seconds(m.w, x, y, 64);
-    std::printf("%-10s %8s %6d %10.3f %10s %9s   prefill: %.1f G multiply-adds/s\n", f.name, "", 64, s * 1e3, "-", "-",
-                double(kRows) * double(kCols) * 64.0 / s / 1e9);
+    const double gmacs = double(kRows) * double(kCols) * 64.0 / s / 1e9;
+    std::printf("%-10s %8s %6d %10.3f %10s %9s   prefill: %.1f G multiply-adds/s", f.name, "", 64, s * 1e3, "-", "-",
+                gmacs);
+    if (int8_gemm_fits(m.w) && lim.int8_gops > 0)  // on vpdpbusd: against its measured peak
+      std::printf(", %.1f%% of the int8 dot peak (%.0f GOP/s)", 100.0 * 2.0 * gmacs / lim.int8_gops, lim.int8_gops);
+    std::printf("\n");
   }
   return 0;
 }

@@ -86,10 +86,8 @@ void attend(float* o, int64_t ldo, const AttentionQueries& q, const AttentionRow
         float* oh = o + h * ldo;
         for (int64_t i = 0; i < kv.dv; ++i) oh[i] *= corr;
       }
-      for (int64_t s = 0; s < ns; ++s) {
-        p[s] = std::exp(p[s] - m_new);
-        sum[h] += p[s];
-      }
+      k.exp_shift(p, ns, m_new);
+      for (int64_t s = 0; s < ns; ++s) sum[h] += p[s];  // in order: a row's sum ignores the block
       mx[h] = m_new;
     }
     // o[h] += Σ_s p[h][s] · v[s].
@@ -101,7 +99,8 @@ void attend(float* o, int64_t ldo, const AttentionQueries& q, const AttentionRow
     for (int64_t i = 0; i < kv.dv; ++i) oh[i] *= inv;
     if (!probs) continue;
     float* ph = probs + h * ldp;  // the same weights the sum used: exp(score - final max) / sum
-    for (int64_t s = 0; s < kv.len; ++s) ph[s] = std::exp(ph[s] - mx[h]) * inv;
+    k.exp_shift(ph, kv.len, mx[h]);
+    for (int64_t s = 0; s < kv.len; ++s) ph[s] *= inv;
   }
 }
 

@@ -62,38 +62,38 @@ int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 uint32_t bf16_pair(float lo, float hi) { return uint32_t(f32_to_bf16(lo)) | uint32_t(f32_to_bf16(hi)) << 16; }
 
-// A [M, K] (not k-major) as rows of BF16 pairs, a16[i·kp + p] = (A[i][2p], A[i][2p + 1]), the
-// odd last column paired with zero: rounded once, then reused for every weight panel.
-void round_a_bf16(uint32_t* a16, const GemmA& a, int64_t M, int64_t K) {
-  const int64_t kp = (K + 1) / 2;
+// A [M, K] (not k-major) rounded to BF16 once, straight into the microkernel's layout for every
+// weight panel: ap[(i / mr)·kp·mr + p·mr + i % mr] = (A[i][2p], A[i][2p + 1]), kp = ⌈K/2⌉, the
+// odd last column paired with zero and rows past M zero. A depth slice from pair p0 of row block
+// ib is then the contiguous run at ib·kp·mr + p0·mr.
+void round_pack_a_bf16(uint32_t* ap, const GemmA& a, int64_t M, int64_t K, int mr) {
+  const int64_t kp = (K + 1) / 2, blocks = (M + mr - 1) / mr;
 #pragma omp parallel for schedule(static) if (M * K >= (1 << 16))
-  for (int64_t i = 0; i < M; ++i) {
-    const float* src = a.p + i * a.ld;
-    for (int64_t p = 0; p < kp; ++p) a16[i * kp + p] = bf16_pair(src[2 * p], 2 * p + 1 < K ? src[2 * p + 1] : 0.0f);
-  }
-}
-
-// ap[panel][p][mr]: pairs [p0, p0 + np) of rows [i0, i0+m) of a16 (row length kp), zero rows to mr.
-void pack_a_bf16(uint32_t* ap, const uint32_t* a16, int64_t kp, int64_t i0, int64_t m, int64_t p0, int64_t np,
-                 int mr) {
-  for (int64_t ib = 0; ib < m; ib += mr) {
-    uint32_t* panel = ap + ib * np;
-    const int64_t rows = std::min<int64_t>(mr, m - ib);
+  for (int64_t ib = 0; ib < blocks; ++ib) {
+    uint32_t* panel = ap + ib * kp * mr;
     for (int64_t i = 0; i < mr; ++i) {
-      const uint32_t* src = a16 + (i0 + ib + i) * kp + p0;
-      for (int64_t p = 0; p < np; ++p) panel[p * mr + i] = i < rows ? src[p] : 0u;
+      const int64_t row = ib * mr + i;
+      const float* src = a.p + row * a.ld;
+      for (int64_t p = 0; p < kp; ++p)
+        panel[p * mr + i] = row < M ? bf16_pair(src[2 * p], 2 * p + 1 < K ? src[2 * p + 1] : 0.0f) : 0u;
     }
   }
 }
 
-// bp[panel][p][nr]: BF16 pairs of weight rows [j0, j0+n), depth [k0, k0+kc). rows: nr x kc
-// floats of scratch for widening.
+// BF16 weights need no rounding: an aligned pair of stored values is already the word the
+// kernel reads, so those panels are a copy of 32-bit words.
 void pack_b_bf16(uint32_t* bp, const Weight& w, int64_t j0, int64_t n, int64_t k0, int64_t kc, int nr, float* rows) {
   const int64_t kp = (kc + 1) / 2;
+  const bool words = w.dtype == DType::BF16 && k0 % 2 == 0;
   for (int64_t jb = 0; jb < n; jb += nr) {
     uint32_t* panel = bp + jb * kp;
     const int64_t cols = std::min<int64_t>(nr, n - jb);
-    for (int64_t j = 0; j < cols; ++j) {
+    for (int64_t j = 0; j < cols && words; ++j) {
+      const uint16_t* src = reinterpret_cast<const uint16_t*>(w.row_ptr(j0 + jb + j)) + k0;
+      for (int64_t p = 0; p < kc / 2; ++p) std::memcpy(panel + p * nr + j, src + 2 * p, 4);
+      if (kc % 2) panel[(kp - 1) * nr + j] = src[kc - 1];  // the odd last column, paired with zero
+    }
+    for (int64_t j = 0; j < cols && !words; ++j) {
       float* r = rows + j * (kc + 1);
       weight_row_span_f32(r, w, j0 + jb + j, k0, kc);
       r[kc] = 0.0f;
@@ -154,13 +154,13 @@ void gemm_bf16(float* c, int64_t ldc, int64_t M, int64_t N, int64_t K, const Gem
   const int64_t threads = parallel ? omp_get_max_threads() : 1;
   const int64_t m_groups = std::min((M + mr - 1) / mr, std::max<int64_t>(1, (2 * threads + n_tiles - 1) / n_tiles));
   const int64_t m_per = round_up((M + m_groups - 1) / m_groups, mr);
+  const int64_t kp_all = (K + 1) / 2;
   thread_local std::vector<uint32_t> a16;
-  a16.resize(size_t(M * ((K + 1) / 2)));
-  round_a_bf16(a16.data(), a, M, K);
+  a16.resize(size_t(round_up(M, mr) * kp_all));
+  round_pack_a_bf16(a16.data(), a, M, K, mr);
   const uint32_t* a16p = a16.data();
 #pragma omp parallel if (parallel)
   {
-    std::vector<uint32_t> ap(static_cast<size_t>(round_up(kMC, mr) * kKC / 2));
     std::vector<uint32_t> bp(static_cast<size_t>(round_up(kNCb, nr) * kKC / 2));
     std::vector<float> rows(static_cast<size_t>(nr * (kKC + 1)));
 #pragma omp for collapse(2) schedule(dynamic)
@@ -171,14 +171,10 @@ void gemm_bf16(float* c, int64_t ldc, int64_t M, int64_t N, int64_t K, const Gem
         for (int64_t k0 = 0; k0 < K; k0 += kKC) {
           const int64_t kc = std::min(kKC, K - k0), kp = (kc + 1) / 2;
           pack_b_bf16(bp.data(), w, j0, n, k0, kc, nr, rows.data());
-          for (int64_t i0 = g0; i0 < g1; i0 += kMC) {
-            const int64_t m = std::min(kMC, g1 - i0);
-            pack_a_bf16(ap.data(), a16p, (K + 1) / 2, i0, m, k0 / 2, kp, mr);
-            for (int64_t jb = 0; jb < n; jb += nr)
-              for (int64_t ib = 0; ib < m; ib += mr)
-                isa.gemm_bf16_micro(ap.data() + ib * kp, bp.data() + jb * kp, kp, c + (i0 + ib) * ldc + j0 + jb,
-                                    ldc, std::min<int64_t>(mr, m - ib), std::min<int64_t>(nr, n - jb), k0 > 0);
-          }
+          for (int64_t jb = 0; jb < n; jb += nr)
+            for (int64_t i = g0; i < g1; i += mr)
+              isa.gemm_bf16_micro(a16p + i * kp_all + (k0 / 2) * mr, bp.data() + jb * kp, kp, c + i * ldc + j0 + jb,
+                                  ldc, std::min<int64_t>(mr, g1 - i), std::min<int64_t>(nr, n - jb), k0 > 0);
         }
       }
     }

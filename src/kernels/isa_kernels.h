@@ -55,6 +55,9 @@ struct IsaKernels {
   // Returns a value that depends on every chain (so nothing is optimized away).
   float (*fma_burn)(int64_t iters, float a, float b);
   int64_t fma_burn_flops_per_iter;
+
+  // p[i] = e^(p[i] - shift) for i < n (softmax weights; -inf gives 0), vectorized.
+  void (*exp_shift)(float* p, int64_t n, float shift);
 };
 
 const IsaKernels& isa_kernels();           // the best the CPU supports (or DSV3_ISA=generic|avx2|avx512|avx512bf16)

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <vector>
 
+#include "kernels/int8_gemm.h"
 #include "kernels/isa_kernels.h"
 
 namespace dsv3 {
@@ -77,6 +78,8 @@ MachineLimits measure_machine_limits(size_t bytes) {
   const IsaKernels& k = isa_kernels();
   m.peak_gflops = peak([&](int64_t it) { return k.fma_burn(it, 0.999999f, 1e-7f); }, 4000000, k.fma_burn_flops_per_iter);
   if (k.bf16_burn) m.bf16_gflops = peak(k.bf16_burn, 2000000, k.bf16_burn_flops_per_iter);
+  if (int8_dot_available())
+    m.int8_gops = peak([](int64_t it) { return float(int8_burn_ops(it)); }, 2000000, int8_burn_ops_per_iter());
   return m;
 }
 

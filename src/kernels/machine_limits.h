@@ -1,6 +1,6 @@
 // The machine's own measured limits, which benchmarks report their results against: how fast
 // memory can be read (decoding is bound by reading weights) and how many float32 multiply-adds
-// and BF16 dot products the cores can issue (prefill and training are bound by arithmetic).
+// BF16 and int8 dot products the cores can issue (prefill and training are bound by arithmetic).
 #pragma once
 #include <string>
 
@@ -13,6 +13,7 @@ struct MachineLimits {
   double read_gbs = 0;    // streaming read bandwidth, GB/s (1e9 bytes), all threads
   double peak_gflops = 0; // float32 FMA throughput, GFLOP/s, all threads
   double bf16_gflops = 0; // BF16 dot-product (vdpbf16ps) throughput, GFLOP/s; 0 without it
+  double int8_gops = 0;   // int8 dot-product (vpdpbusd) throughput, GOP/s (2 per multiply-add); 0 without it
 };
 
 // Takes about a second. bytes: size of the array streamed (larger than the caches).

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "kernels/int8_gemm.h"
 #include "kernels/quant_kernels.h"
 #include "kernels/quant_weight.h"
 
@@ -101,6 +102,7 @@ void quantize_activations(int8_t* q, float* d, float* s, const float* x, int64_t
 }
 
 void quant_linear(float* y, const float* x, int64_t n, const Weight& w) {
+  if (n > kDecodeMaxRows && int8_gemm_fits(w)) return int8_gemm(y, x, n, w);  // prefill on VNNI
   const int64_t R = w.rows, C = w.cols;
   thread_local QuantActs a;
   quantize_for(a, x, n, w);

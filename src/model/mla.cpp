@@ -100,9 +100,11 @@ void attend_absorbed(float* attn, const float* q_all, const std::vector<int64_t>
     std::memcpy(attn + idx[size_t(i)] * d.H * d.dv, o.data() + i * d.H * d.dv, size_t(d.H * d.dv) * 4);
 }
 
-// Query rows of one head per attend() call: they share each read of a key row (the kernel
-// takes rows in pairs); the block's later positions are masked for its earlier rows.
-constexpr int64_t kQueryBlock = 8;
+// Query rows of one head per attend() call: they share each read of a key tile (gemv_t takes
+// them 8 at a time from registers, the tile stays in L1/L2 for the next 8); the block's later
+// positions are masked for its earlier rows (at most 31 wasted positions per row). 32 rather
+// than 8: a 4,096-token prefill took 16% less CPU time (user 25.7 s vs 30.6 s, one run each).
+constexpr int64_t kQueryBlock = 32;
 
 // kt [width, L] = the first width columns of rows 0..L-1 of a [L, stride] matrix, transposed:
 // keys stored by dimension, as attend() reads them with keys_transposed.

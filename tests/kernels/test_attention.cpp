@@ -7,11 +7,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
 #include "core/dtype.h"
 #include "kernels/attention.h"
+#include "kernels/isa_kernels.h"
 
 namespace dsv3 {
 namespace {
@@ -155,6 +157,29 @@ TEST(LatentAttention, PagedCacheMatchesContiguous) {
   latent_attention(op.data(), r, ql.data(), r, qp.data(), dr, nh, r, dr, paged, 0.3f);
   latent_attention(oc.data(), r, ql.data(), r, qp.data(), dr, nh, r, dr, {DType::F32, kv.data(), r, pe.data(), dr, len}, 0.3f);
   for (size_t i = 0; i < op.size(); ++i) ASSERT_NEAR(op[i], oc[i], 1e-5) << i;
+}
+
+// The softmax exponent on every instruction set: within 2 ulp of expf (0 below e^-87.3 and for
+// -inf), and an element's value independent of its place in the array (vector body or tail).
+TEST(ExpShift, EveryInstructionSetIsWithinTwoUlpOfExpfAndPositionFree) {
+  std::vector<float> x;
+  for (int i = 0; i <= 4000; ++i) x.push_back(-100.0f + 0.025f * float(i) + 1e-4f * float(i % 7));
+  x.push_back(-std::numeric_limits<float>::infinity());
+  x.push_back(0.0f);
+  for (const char* isa : {"generic", "avx2", "avx512", "avx512bf16"}) {
+    const IsaKernels* k = isa_kernels_by_name(isa);
+    if (!k) continue;
+    std::vector<float> y = x;
+    k->exp_shift(y.data(), int64_t(y.size()), 1.5f);
+    for (size_t i = 0; i < x.size(); ++i) {
+      const float ref = std::exp(x[i] - 1.5f);
+      if (x[i] - 1.5f < -87.3f) ASSERT_EQ(y[i], 0.0f) << isa << " x=" << x[i];
+      else ASSERT_NEAR(y[i], ref, 2.4e-7f * ref) << isa << " x=" << x[i];
+      float one = x[i];
+      k->exp_shift(&one, 1, 1.5f);
+      ASSERT_EQ(one, y[i]) << isa << " x=" << x[i];
+    }
+  }
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include <random>
 
 #include "core/int_quant.h"
+#include "kernels/int8_gemm.h"
+#include "kernels/int8_gemm_kernel.h"
 #include "kernels/linear.h"
 #include "kernels/quant_kernels.h"
 #include "kernels/quant_linear.h"
@@ -133,6 +135,15 @@ void expect_matches(const std::vector<float>& y, const Reference& ref, const cha
   for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ref.exact_f[i], ref.bound[i]) << what << " i=" << i;
 }
 
+// Up to 8 rows every product runs the decode kernels, whose sums do not depend on the other
+// rows or on the slice: bit-equal. Above, INT8 may run int8_gemm, which sums each 32-column unit
+// whole before scaling it (the decode kernels scale 4-column partial sums), so the two agree to
+// float rounding only, as the float path's GEMM and gemv do.
+void expect_same_sum(float a, float b, int64_t n) {
+  if (n <= 8) ASSERT_EQ(a, b);
+  else ASSERT_NEAR(a, b, 1e-5f * (1.0f + std::fabs(b))) << "n=" << n;
+}
+
 struct Shape {
   int64_t rows, cols, n;
 };
@@ -183,7 +194,7 @@ TEST_P(QuantLinear, RowSliceAndRowWideningSeeTheSameWeights) {
     linear(full.data(), x.data(), s.n, *w);
     linear(part.data(), x.data(), s.n, w->rows_slice(r0, nr));
     for (int64_t t = 0; t < s.n; ++t)
-      for (int64_t r = 0; r < nr; ++r) ASSERT_EQ(part[size_t(t * nr + r)], full[size_t(t * s.rows + r0 + r)]);
+      for (int64_t r = 0; r < nr; ++r) expect_same_sum(part[size_t(t * nr + r)], full[size_t(t * s.rows + r0 + r)], s.n);
     for (int64_t r = 0; r < s.rows; ++r) {
       weight_row_f32(row.data(), *w, r);
       for (int64_t c = 0; c < s.cols; ++c) ASSERT_FLOAT_EQ(row[size_t(c)], values[size_t(r * s.cols + c)]);
@@ -243,7 +254,7 @@ TEST(QuantKernels, ARowsResultDoesNotDependOnTheOtherRows) {
       linear(all.data(), x.data(), n, *w);
       for (int64_t t = 0; t < n; ++t) {
         linear(one.data(), x.data() + t * 320, 1, *w);
-        for (int64_t r = 0; r < 45; ++r) ASSERT_EQ(one[size_t(r)], all[size_t(t * 45 + r)]) << "n=" << n << " t=" << t;
+        for (int64_t r = 0; r < 45; ++r) expect_same_sum(one[size_t(r)], all[size_t(t * 45 + r)], n);
       }
     }
   }
@@ -303,6 +314,53 @@ TEST(QuantKernels, LinearBatchEqualsEachLinear) {
   }
   linear_batch(jobs.data(), jobs.size());
   for (size_t j = 0; j < jobs.size(); ++j) EXPECT_EQ(y[j], ref[j]) << "job " << j;
+}
+
+// The prefill GEMM on vpdpbusd (int8_gemm) against the scalar reference kernel over the same
+// quantized activations: row, column and depth tails, and a row slice starting inside the matrix.
+TEST(Int8Gemm, MatchesTheScalarKernelOnTheSameRoundedActivations) {
+  const Int8Case base = make_int8(45, 128, 30);
+  if (!int8_gemm_fits(base.w)) GTEST_SKIP() << "no AVX-512 VNNI here (or DSV3_ISA chose another set)";
+  const QuantKernels& scalar = *quant_kernels_generic();
+  for (const Shape s : {Shape{45, 320, 13}, Shape{130, 201, 37}, Shape{256, 97, 9}, Shape{33, 1024, 64}}) {
+    const Int8Case m = make_int8(s.rows, s.cols, 31);
+    for (const int64_t row0 : {int64_t(0), s.rows > 128 ? int64_t(128) : int64_t(0)}) {
+      const Weight w = m.w.rows_slice(row0, s.rows - row0);
+      ASSERT_TRUE(int8_gemm_fits(w));
+      const auto x = random_vec(size_t(s.n * s.cols), 32);
+      std::vector<float> y(size_t(s.n * w.rows)), ref(y.size());
+      int8_gemm(y.data(), x.data(), s.n, w);
+      QuantActs a;
+      quantize_for(a, x.data(), s.n, w);
+      for (int64_t r = 0; r < w.rows; ++r) {  // the scalar kernel takes rows sharing one block row
+        const float* scales = w.scale_inv + ((row0 + r) / 128) * w.scale_cols;
+        const QuantRows rows{a.q.data(), a.d.data(), a.s.data(), a.ldq, a.ldd};
+        scalar.gemv_i8(ref.data() + r, w.rows, rows, s.n, reinterpret_cast<const int8_t*>(w.row_ptr(r)), s.cols, 1,
+                       s.cols, scales, 128);
+      }
+      for (size_t i = 0; i < y.size(); ++i)
+        ASSERT_NEAR(y[i], ref[i], 1e-5f * (1.0f + std::fabs(ref[i]))) << s.rows << "x" << s.cols << " n=" << s.n
+                                                                       << " row0=" << row0 << " i=" << i;
+    }
+  }
+}
+
+TEST(Int8Gemm, RoundsActivationsExactlyAsDecodeDoes) {
+  if (!int8_gemm_fits(make_int8(32, 32, 40).w)) GTEST_SKIP() << "no AVX-512 VNNI here";
+  for (const int64_t k : {32, 200, 1024}) {
+    const int64_t n = 7, ldq = (k + 31) / 32 * 32, units = ldq / 32;
+    auto x = random_vec(size_t(n * k), 41);
+    x[0] = 0.0f, x[1] = 2.5f / 127.0f * 3.0f;  // a tie after scaling falls to even in both
+    std::vector<int8_t> q(size_t(n * ldq)), q_ref(q.size());
+    std::vector<float> d(size_t(n * units)), d_ref(d.size()), s_ref(d.size());
+    std::vector<int32_t> nsum(d.size());
+    int8_quantize_rows_avx512(q.data(), d.data(), nsum.data(), x.data(), n, k, ldq);
+    quantize_activations(q_ref.data(), d_ref.data(), s_ref.data(), x.data(), n, k, ldq, nullptr);
+    EXPECT_EQ(q, q_ref) << "k=" << k;
+    EXPECT_EQ(d, d_ref) << "k=" << k;
+    for (int64_t i = 0; i < n * units; ++i)
+      EXPECT_EQ(nsum[size_t(i)], -128 * std::accumulate(&q_ref[size_t(i * 32)], &q_ref[size_t(i * 32)] + 32, 0));
+  }
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "expert_parallel_run.h"
 #include "commands.h"
 #include "core/error.h"
+#include "kernels/int8_gemm.h"
 #include "kernels/linear.h"
 #include "kernels/machine_limits.h"
 #include "kernels/profile.h"
@@ -116,8 +117,17 @@ double run_test(const Model& m, const Test& t, Sequences& seqs) {
   return secs;
 }
 
-double prefill_peak(const MachineLimits& lim) {
-  return prefill_math() == PrefillMath::Bf16 && lim.bf16_gflops > 0 ? lim.bf16_gflops : lim.peak_gflops;
+// The instructions a prefill's products run on: vpdpbusd for INT8 weights where int8_gemm takes
+// them, vdpbf16ps for BF16/FP8 under --prefill-math bf16, else float32 FMAs.
+enum class PrefillUnit { F32, Bf16, Int8 };
+
+PrefillUnit prefill_unit(const Model& m, const MachineLimits& lim) {
+  if (int8_gemm_fits(m.weights().layers.front().self_attn.kv_b_proj) && lim.int8_gops > 0) return PrefillUnit::Int8;
+  return prefill_math() == PrefillMath::Bf16 && lim.bf16_gflops > 0 ? PrefillUnit::Bf16 : PrefillUnit::F32;
+}
+
+double prefill_peak(PrefillUnit u, const MachineLimits& lim) {
+  return u == PrefillUnit::Int8 ? lim.int8_gops : u == PrefillUnit::Bf16 ? lim.bf16_gflops : lim.peak_gflops;
 }
 
 struct Result {
@@ -138,7 +148,7 @@ Result measure(const Model& m, const Test& t, int reps, double bytes_per_step, d
   for (double v : tps) res.sd += (v - res.mean) * (v - res.mean);
   res.sd = reps > 1 ? std::sqrt(res.sd / double(reps - 1)) : 0.0;
   if (t.prefill) {  // against the peak of the instructions the prefill runs on
-    res.of_limit = res.mean * flops_per_token / 1e9 / prefill_peak(lim);
+    res.of_limit = res.mean * flops_per_token / 1e9 / prefill_peak(prefill_unit(m, lim), lim);
   } else {
     res.gbs = res.mean / double(t.batch) * bytes_per_step / 1e9;
     res.of_limit = res.gbs / lim.read_gbs;
@@ -183,8 +193,9 @@ void print_text(const std::vector<Result>& rs) {
                 gbs_cell(r).c_str(), 100.0 * r.of_limit);
 }
 
-const char* limits_note(const MachineLimits& lim) {
-  return prefill_math() == PrefillMath::Bf16 && lim.bf16_gflops > 0
+const char* limits_note(PrefillUnit u) {
+  return u == PrefillUnit::Int8 ? "of limit: prefill against the int8 dot-product peak, decode against read bandwidth (weights read per step)"
+         : u == PrefillUnit::Bf16
              ? "of limit: prefill against the BF16 dot-product peak, decode against read bandwidth (weights read per step)"
              : "of limit: prefill against the float32 FMA peak, decode against read bandwidth (weights read per step)";
 }
@@ -199,10 +210,10 @@ void print_markdown(const std::vector<Result>& rs, const std::string& model, int
 void print_json(const std::vector<Result>& rs, const std::string& model, const MachineLimits& lim,
                 const ParamCount& pc, int reps) {
   std::printf("{\"model\": \"%s\", \"cpu\": \"%s\", \"isa\": \"%s\", \"threads\": %d, \"read_gbs\": %.3f, "
-              "\"fma_gflops\": %.3f, \"bf16_gflops\": %.3f, \"prefill_math\": \"%s\", \"active_params\": %lld, \"bytes_per_token\": %lld, \"repetitions\": %d,\n"
+              "\"fma_gflops\": %.3f, \"bf16_gflops\": %.3f, \"int8_gops\": %.3f, \"prefill_math\": \"%s\", \"active_params\": %lld, \"bytes_per_token\": %lld, \"repetitions\": %d,\n"
               " \"tests\": [",
               model.c_str(), lim.cpu.c_str(), lim.isa.c_str(), lim.threads, lim.read_gbs, lim.peak_gflops,
-              lim.bf16_gflops, prefill_math() == PrefillMath::Bf16 ? "bf16" : "f32", (long long)pc.active, (long long)pc.active_bytes, reps);
+              lim.bf16_gflops, lim.int8_gops, prefill_math() == PrefillMath::Bf16 ? "bf16" : "f32", (long long)pc.active, (long long)pc.active_bytes, reps);
   for (size_t i = 0; i < rs.size(); ++i) {
     const Result& r = rs[i];
     std::printf("%s\n  {\"test\": \"%s\", \"phase\": \"%s\", \"tokens\": %lld, \"batch\": %lld, \"depth\": %lld, "
@@ -241,8 +252,10 @@ int cmd_bench(int argc, char** argv) {
 
   const MachineLimits lim = measure_machine_limits();
   const ParamCount pc = count_params(*model);
-  // Matrix FLOPs per token: two per active weight (attention's score/value terms come on top).
-  const double flops_per_token = 2.0 * double(pc.active);
+  // Matrix FLOPs per prompt token: two per active weight except the output head's, which a
+  // prefill runs for no token here (attention's score/value terms come on top).
+  const ModelConfig& cfg = model->config();
+  const double flops_per_token = 2.0 * double(pc.active - cfg.vocab_size * cfg.hidden_size);
   const std::string at = depth ? cat(" @ d", depth) : "";
   std::vector<Test> tests;
   if (prompt) tests.push_back({cat("pp", prompt, at), true, prompt, 1, depth});
@@ -257,10 +270,12 @@ int cmd_bench(int argc, char** argv) {
     std::printf("dsv3 bench --model %s -p %lld -n %lld -d %lld --batch %lld -r %lld\n", dir.c_str(), (long long)prompt,
                 (long long)steps, (long long)depth, (long long)batch, (long long)reps);
     std::printf("machine: %s, %d threads, kernels %s\n", lim.cpu.c_str(), lim.threads, lim.isa.c_str());
-    std::printf("measured limits: read %.1f GB/s, float32 FMA %.1f GFLOP/s, BF16 dot %.1f GFLOP/s\n", lim.read_gbs,
-                lim.peak_gflops, lim.bf16_gflops);
-    std::printf("prefill products: %s\n",
-                prefill_math() == PrefillMath::Bf16 && lim.bf16_gflops > 0 ? "BF16 (vdpbf16ps)" : "float32");
+    std::printf("measured limits: read %.1f GB/s, float32 FMA %.1f GFLOP/s, BF16 dot %.1f GFLOP/s, int8 dot %.1f GOP/s\n",
+                lim.read_gbs, lim.peak_gflops, lim.bf16_gflops, lim.int8_gops);
+    const PrefillUnit unit = prefill_unit(*model, lim);
+    std::printf("prefill products: %s\n", unit == PrefillUnit::Int8   ? "int8 (vpdpbusd)"
+                                          : unit == PrefillUnit::Bf16 ? "BF16 (vdpbf16ps)"
+                                                                      : "float32");
     const ModelConfig& mc = model->config();
     std::printf("model: %.3g active parameters per token, %.3g MB of weights read per decoded token\n",
                 double(pc.active), double(pc.active_bytes) / 1e6);
@@ -269,7 +284,7 @@ int cmd_bench(int argc, char** argv) {
                                                           default_cache_type()));
     if (output == "md") print_markdown(results, dir, lim.threads);
     else print_text(results);
-    std::printf("\n%s.\n", limits_note(lim));
+    std::printf("\n%s.\n", limits_note(unit));
   }
   if (a.has("profile-ops") && steps) print_profile(*model, {cat("tg", steps, at), false, steps, 1, depth});
   std::fflush(stdout);
