@@ -1,5 +1,6 @@
-// The MPI backend (built when CMake finds MPI). Only the thread that initialised MPI calls it
-// (MPI_THREAD_FUNNELED): OpenMP workers compute, the main thread communicates.
+// The MPI backend (built when CMake finds MPI). One thread at a time calls it
+// (MPI_THREAD_SERIALIZED): OpenMP workers compute, one thread communicates — the main thread,
+// or serve's scheduler thread on rank 0 (the main thread then waits for it to end).
 #include "dist/mpi_comm.h"
 
 #include <mpi.h>
@@ -135,7 +136,7 @@ std::unique_ptr<Communicator> mpi_world() {
   MPI_Initialized(&initialized);
   if (!initialized) {
     int provided = 0;
-    MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
+    MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided);
     std::atexit(finalize_at_exit);
   }
   MPI_Comm c;
