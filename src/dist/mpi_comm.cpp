@@ -52,6 +52,11 @@ class MpiRequest final : public Request {
   void wait() override {
     if (req != MPI_REQUEST_NULL) MPI_Wait(&req, MPI_STATUS_IGNORE);
   }
+  bool test() override {
+    int done = 1;
+    if (req != MPI_REQUEST_NULL) MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+    return done != 0;
+  }
 };
 
 class MpiCommunicator final : public Communicator {

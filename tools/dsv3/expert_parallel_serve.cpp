@@ -1,7 +1,9 @@
 #include "expert_parallel_serve.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
+#include <thread>
 
 #include "core/error.h"
 
@@ -10,6 +12,23 @@ namespace dsv3::cli {
 namespace {
 
 enum Kind : int64_t { kStop = 0, kMain = 1, kMtp = 2 };
+constexpr int kHeaderTag = 7301;
+
+// A follower waits for the next call as long as the server is idle: MPI's blocking receive
+// would poll and keep a core busy all that time, so it polls for a millisecond (a busy server's
+// next step comes sooner) and then sleeps 1 ms between polls.
+void wait_for_header(dist::Communicator& world, int64_t* header) {
+  const auto req = world.recv_start(header, 4, dist::Elem::I64, 0, kHeaderTag);
+  const auto t0 = std::chrono::steady_clock::now();
+  while (!req->test())
+    if (std::chrono::steady_clock::now() - t0 > std::chrono::milliseconds(1))
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+// Rank 0: the header goes to each rank point to point (what wait_for_header receives).
+void send_header(dist::Communicator& world, const int64_t* header) {
+  for (int r = 1; r < world.size(); ++r) world.send(header, 4, dist::Elem::I64, r, kHeaderTag);
+}
 
 struct Call {
   int64_t kind = kStop;
@@ -20,7 +39,7 @@ struct Call {
 
 Call receive_call(dist::Communicator& world, int64_t hidden) {
   int64_t header[4] = {};
-  world.broadcast(header, 4, dist::Elem::I64, 0);
+  wait_for_header(world, header);
   Call c;
   c.kind = header[0];
   if (c.kind == kStop) return c;
@@ -48,8 +67,8 @@ void drop_finished(std::map<int64_t, SequenceCache>& caches, const std::vector<i
 void StepBroadcaster::before_forward(const TokenBatch& batch, const std::vector<int64_t>& ids,
                                      const std::vector<int64_t>& live, const float* mtp_prev) {
   const int64_t n = batch.size();
-  int64_t header[4] = {mtp_prev ? kMtp : kMain, n, int64_t(ids.size()), int64_t(live.size())};
-  world_.broadcast(header, 4, dist::Elem::I64, 0);
+  const int64_t header[4] = {mtp_prev ? kMtp : kMain, n, int64_t(ids.size()), int64_t(live.size())};
+  send_header(world_, header);
   std::vector<int64_t> body;
   body.reserve(size_t(3 * n) + ids.size() + live.size());
   for (const auto* v : {&batch.tokens, &batch.pos, &batch.seq}) body.insert(body.end(), v->begin(), v->end());
@@ -60,8 +79,8 @@ void StepBroadcaster::before_forward(const TokenBatch& batch, const std::vector<
 }
 
 void StepBroadcaster::stop() {
-  int64_t header[4] = {kStop, 0, 0, 0};
-  world_.broadcast(header, 4, dist::Elem::I64, 0);
+  const int64_t header[4] = {kStop, 0, 0, 0};
+  send_header(world_, header);
 }
 
 void follow_steps(const Model& model, dist::Communicator& world) {

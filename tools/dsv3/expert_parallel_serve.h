@@ -2,8 +2,9 @@
 // model calls, step by step, so that every rank takes part in each MoE layer's dispatch and
 // combine (docs/distributed.md).
 //
-// Per call (a batched Model::forward, or MTP depth 0's forward) rank 0 broadcasts one message:
+// Per call (a batched Model::forward, or MTP depth 0's forward) rank 0 sends one message:
 //   header  i64[4]: kind (0 stop, 1 main model, 2 MTP depth 0), rows n, slots s, live sequences l
+//           (point to point, so that an idle rank can wait for it asleep); then broadcast:
 //   body    i64[3n + s + l]: tokens, positions, slots of the rows; the sequence of each slot;
 //           the running sequences
 //   prev    f32[n · hidden]: MTP only, the main model's states the MTP rows start from
