@@ -46,7 +46,8 @@ Call receive_call(dist::Communicator& world, int64_t hidden) {
   const int64_t n = header[1], slots = header[2], live = header[3];
   std::vector<int64_t> body(size_t(3 * n + slots + live));
   world.broadcast(body.data(), int64_t(body.size()), dist::Elem::I64, 0);
-  for (int64_t i = 0; i < n; ++i) c.batch.add(int32_t(body[size_t(i)]), int32_t(body[size_t(n + i)]), int32_t(body[size_t(2 * n + i)]));
+  const int64_t* v = body.data();
+  for (int64_t i = 0; i < n; ++i) c.batch.add(int32_t(v[i]), int32_t(v[n + i]), int32_t(v[2 * n + i]));
   c.ids.assign(body.begin() + 3 * n, body.begin() + 3 * n + slots);
   c.live.assign(body.begin() + 3 * n + slots, body.end());
   if (c.kind == kMtp) {
