@@ -29,6 +29,11 @@ class Request {
  public:
   virtual ~Request() = default;
   virtual void wait() = 0;
+  // Whether it has completed (then it is done, as after wait()); never blocks.
+  virtual bool test() {
+    wait();
+    return true;
+  }
 };
 
 class Communicator {

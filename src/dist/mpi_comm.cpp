@@ -1,5 +1,6 @@
-// The MPI backend (built when CMake finds MPI). Only the thread that initialised MPI calls it
-// (MPI_THREAD_FUNNELED): OpenMP workers compute, the main thread communicates.
+// The MPI backend (built when CMake finds MPI). One thread at a time calls it
+// (MPI_THREAD_SERIALIZED): OpenMP workers compute, one thread communicates — the main thread,
+// or serve's scheduler thread on rank 0 (the main thread then waits for it to end).
 #include "dist/mpi_comm.h"
 
 #include <mpi.h>
@@ -50,6 +51,11 @@ class MpiRequest final : public Request {
   ~MpiRequest() override { wait(); }
   void wait() override {
     if (req != MPI_REQUEST_NULL) MPI_Wait(&req, MPI_STATUS_IGNORE);
+  }
+  bool test() override {
+    int done = 1;
+    if (req != MPI_REQUEST_NULL) MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+    return done != 0;
   }
 };
 
@@ -135,7 +141,7 @@ std::unique_ptr<Communicator> mpi_world() {
   MPI_Initialized(&initialized);
   if (!initialized) {
     int provided = 0;
-    MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
+    MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided);
     std::atexit(finalize_at_exit);
   }
   MPI_Comm c;

@@ -82,6 +82,7 @@ void Batcher::plan(Rows& rows) {
     const bool complete = known == waiting;
     const int64_t slot = int64_t(rows.caches.size());
     rows.caches.push_back(&s.cache);
+    rows.ids.push_back(s.id);
     rows.entries.push_back({&s, rows.batch.size(), s.fed, known, complete ? int64_t(s.drafts.size()) : 0, complete});
     for (int64_t i = 0; i < known; ++i) rows.batch.add(s.tokens[size_t(s.fed + i)], int32_t(s.fed + i), int32_t(slot));
     if (complete)
@@ -99,7 +100,7 @@ StepStats Batcher::step() {
   st.sequences = int64_t(rows.entries.size());
   st.rows = rows.batch.size();
   std::vector<float> hidden(size_t(st.rows * H));
-  model_.forward(rows.batch, rows.caches.data(), hidden.data());
+  run_forward(rows.batch, rows.caches, rows.ids, nullptr, hidden.data());
 
   // Logits only where a token is chosen: a sequence's last known row and its draft rows.
   int64_t n_logits = 0;
@@ -139,6 +140,17 @@ StepStats Batcher::step() {
     if (s->req.on_finish) s->req.on_finish(s->finish, s->stats);
   }
   return st;
+}
+
+void Batcher::run_forward(const TokenBatch& batch, const std::vector<SequenceCache*>& caches,
+                          const std::vector<int64_t>& ids, const float* mtp_prev, float* out) const {
+  if (opt_.observer) {
+    std::vector<int64_t> live;
+    for (const auto& [id, s] : seqs_) live.push_back(id);
+    opt_.observer->before_forward(batch, ids, live, mtp_prev);
+  }
+  if (mtp_prev) model_.mtp_forward(0, mtp_prev, batch, caches.data(), out);
+  else model_.forward(batch, caches.data(), out);
 }
 
 // Once a prompt is in the caches (and, with MTP, its MTP rows too, which draft() builds only

@@ -59,11 +59,26 @@ struct SequenceRequest {
   std::function<void(FinishReason, const SequenceStats&)> on_finish;
 };
 
+// Sees each model call of a step that appends to sequences' caches, just before it runs.
+// Expert-parallel serving (docs/distributed.md): rank 0's observer sends every call to the
+// other ranks, which run it on their own copies of the caches, so that every rank takes part in
+// each MoE layer's dispatch and combine.
+class ForwardObserver {
+ public:
+  virtual ~ForwardObserver() = default;
+  // ids[slot]: the sequence whose cache is the batch's slot; live: every running sequence (the
+  // caches of the others may go). mtp_prev: null for the main model, else the input states
+  // [batch.size(), hidden] of MTP depth 0.
+  virtual void before_forward(const TokenBatch& batch, const std::vector<int64_t>& ids,
+                              const std::vector<int64_t>& live, const float* mtp_prev) = 0;
+};
+
 struct BatcherOptions {
   int64_t draft_tokens = 0;        // MTP drafts per step; 0: plain decoding
   int64_t max_prefill_tokens = 0;  // prompt rows per step over all sequences; 0: no limit
   int64_t context_length = 0;      // prompt + new tokens; 0: the model's max_position_embeddings
   int64_t prefix_cache_bytes = 0;  // prefix caching (prefix_cache.h) up to this many bytes; 0: off
+  ForwardObserver* observer = nullptr;  // not owned; outlives the Batcher
 };
 
 // What one step did, for metrics.
@@ -125,9 +140,13 @@ class Batcher {
     };
     TokenBatch batch;
     std::vector<SequenceCache*> caches;  // by batch slot
+    std::vector<int64_t> ids;            // by batch slot: the sequence
     std::vector<Entry> entries;
   };
   void plan(Rows& rows);
+  // Model::forward / mtp_forward (depth 0), shown to the observer first.
+  void run_forward(const TokenBatch& batch, const std::vector<SequenceCache*>& caches,
+                   const std::vector<int64_t>& ids, const float* mtp_prev, float* out) const;
   void verify(Sequence& s, const float* logits, int64_t n_rows, StepStats& st);
   bool emit(Sequence& s, int32_t token, const float* penalized_logits);
   void draft(const Rows& rows, const std::vector<float>& hidden);

@@ -23,6 +23,7 @@ void Batcher::draft(const Rows& rows, const std::vector<float>& hidden) {
   // now-known token t_{j+1}. Rows past fed0 left by last step's chained drafts are dropped first.
   TokenBatch mb;
   std::vector<SequenceCache*> caches;
+  std::vector<int64_t> ids;  // by slot
   std::vector<float> prev;
   std::vector<Sequence*> drafting;
   std::vector<int64_t> last_row;
@@ -32,6 +33,7 @@ void Batcher::draft(const Rows& rows, const std::vector<float>& hidden) {
     s.mtp_cache.truncate(e.fed0);
     const int64_t slot = int64_t(caches.size());
     caches.push_back(&s.mtp_cache);
+    ids.push_back(s.id);
     for (int64_t j = e.fed0; j < s.fed; ++j) {
       mb.add(s.tokens[size_t(j + 1)], int32_t(j), int32_t(slot));
       const float* h = hidden.data() + (e.row0 + j - e.fed0) * H;
@@ -45,7 +47,7 @@ void Batcher::draft(const Rows& rows, const std::vector<float>& hidden) {
   }
   if (mb.size() == 0) return;
   std::vector<float> out(size_t(mb.size() * H));
-  model_.mtp_forward(0, prev.data(), mb, caches.data(), out.data());
+  run_forward(mb, caches, ids, prev.data(), out.data());
 
   // Chained drafts: row r (r >= 1) at position fed - 1 + r takes the MTP state of the row
   // before it and draft d_r, and predicts d_{r+1}.
@@ -60,19 +62,21 @@ void Batcher::draft(const Rows& rows, const std::vector<float>& hidden) {
     std::vector<float> more_prev;
     TokenBatch cb;
     std::vector<SequenceCache*> cc;
+    std::vector<int64_t> cids;
     for (int64_t i = 0; i < n; ++i) {
       Sequence& s = *drafting[size_t(i)];
       sample_draft(s, logits.data() + i * V);
       if (int64_t(s.drafts.size()) >= draft_budget(s, opt_.draft_tokens, opt_.context_length)) continue;
       cb.add(s.drafts.back(), int32_t(s.fed - 1 + int64_t(s.drafts.size())), int32_t(cc.size()));
       cc.push_back(&s.mtp_cache);
+      cids.push_back(s.id);
       more.push_back(&s);
       more_prev.insert(more_prev.end(), state.begin() + i * H, state.begin() + (i + 1) * H);
     }
     drafting = std::move(more);
     if (drafting.empty()) break;
     state.resize(size_t(int64_t(drafting.size()) * H));
-    model_.mtp_forward(0, more_prev.data(), cb, cc.data(), state.data());
+    run_forward(cb, cc, cids, more_prev.data(), state.data());
   }
 }
 

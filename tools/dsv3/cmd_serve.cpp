@@ -9,6 +9,9 @@
 #include "cli_args.h"
 #include "commands.h"
 #include "core/error.h"
+#include "dist/world.h"
+#include "expert_parallel_run.h"
+#include "expert_parallel_serve.h"
 #include "model_path.h"
 #include "sampling_args.h"
 #include "server/http_server.h"
@@ -23,6 +26,7 @@ const char* kUsage =
     "                  [--max-prefill-tokens 512] [--default-max-tokens 1024] [--max-n 8]\n"
     "                  [--speculative mtp [--draft N]] [--shutdown-grace 10] [--threads N]\n"
     "                  [--no-reasoning-split] [--prefix-cache-mb 0] [--read-timeout 30]\n"
+    "                  [--ep N (under mpirun -np N: rank 0 serves, every rank holds 1/N of the experts)]\n"
     "OpenAI-compatible API: POST /v1/completions, POST /v1/chat/completions, GET /v1/models,\n"
     "GET /health, GET /metrics. --port 0 picks a free port; the address is printed on stderr.\n"
     "SIGTERM/SIGINT: stop accepting, let running requests finish (at most --shutdown-grace s).\n";
@@ -63,13 +67,35 @@ server::ServerOptions parse_options(const Args& a, const std::string& dir) {
   return o;
 }
 
+// Serves until SIGTERM/SIGINT, then lets running requests finish.
+void serve(const Model& model, const server::TextCodec& codec, const server::ServerOptions& opt, sigset_t sigs,
+           double grace) {
+  server::HttpServer http(model, codec, opt);
+  http.bind();
+  std::fprintf(stderr, "dsv3 serve: model '%s' (%s) listening on http://%s:%d\n", opt.model_name.c_str(),
+               codec.has_tokenizer() ? "with tokenizer" : "no tokenizer: token-id prompts", opt.host.c_str(),
+               http.bound_port());
+  std::fflush(stderr);
+
+  std::thread watcher([&] {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    if (sig == SIGUSR1) return;  // run() ended on its own
+    std::fprintf(stderr, "dsv3 serve: signal %d: finishing running requests (at most %.0f s)\n", sig, grace);
+    http.shutdown(grace);
+  });
+  http.run();
+  pthread_kill(watcher.native_handle(), SIGUSR1);
+  watcher.join();
+}
+
 }  // namespace
 
 int cmd_serve(int argc, char** argv) {
   const Args a(argc, argv,
                {"model", "host", "port", "name", "api-key", "max-sequences", "max-queue", "context", "max-body-bytes",
                 "max-prefill-tokens", "default-max-tokens", "max-n", "speculative", "draft", "shutdown-grace",
-                "threads", "prefix-cache-mb", "read-timeout"},
+                "threads", "prefix-cache-mb", "read-timeout", "ep"},
                {"help", "no-reasoning-split"});
   if (a.has("help")) return std::fputs(kUsage, stdout), 0;
   // Signals go to one waiting thread only: block them before any other thread exists.
@@ -85,24 +111,23 @@ int cmd_serve(int argc, char** argv) {
   const std::string dir = resolve_model_dir(a.str("model"));
   server::ServerOptions opt = parse_options(a, dir);
   const auto model = Model::load(dir);
+  // --ep N: rank 0 serves; the other ranks run its steps' model calls until it stops.
+  const ExpertParallelRun ep(a, *model, dir);
+  if (ep.active() && opt.scheduler.batcher.prefix_cache_bytes > 0)
+    dist::fail_on_every_rank("--prefix-cache-mb does not run with --ep yet (the other ranks keep no prefix cache)");
+  if (!ep.output_rank()) {
+    pthread_sigmask(SIG_UNBLOCK, &sigs, nullptr);  // mpirun ends the job with SIGTERM
+    follow_steps(*model, dist::world());
+    return 0;
+  }
+  std::unique_ptr<StepBroadcaster> steps;
+  if (ep.active()) {
+    steps = std::make_unique<StepBroadcaster>(dist::world(), model->config().hidden_size);
+    opt.scheduler.batcher.observer = steps.get();
+  }
   const auto codec = server::make_text_codec(dir);
-  server::HttpServer http(*model, *codec, opt);
-  http.bind();
-  std::fprintf(stderr, "dsv3 serve: model '%s' (%s) listening on http://%s:%d\n", opt.model_name.c_str(),
-               codec->has_tokenizer() ? "with tokenizer" : "no tokenizer: token-id prompts", opt.host.c_str(),
-               http.bound_port());
-  std::fflush(stderr);
-
-  std::thread watcher([&] {
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    if (sig == SIGUSR1) return;  // run() ended on its own
-    std::fprintf(stderr, "dsv3 serve: signal %d: finishing running requests (at most %.0f s)\n", sig, grace);
-    http.shutdown(grace);
-  });
-  http.run();
-  pthread_kill(watcher.native_handle(), SIGUSR1);
-  watcher.join();
+  serve(*model, *codec, opt, sigs, grace);
+  if (steps) steps->stop();  // the scheduler's thread has ended: no step is in flight
   std::fprintf(stderr, "dsv3 serve: stopped\n");
   return 0;
 }

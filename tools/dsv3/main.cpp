@@ -47,9 +47,9 @@ const Command kCommands[] = {
 
 // The commands that run as one job over the ranks of an mpirun (--ep); the others refuse to
 // start several independent copies of themselves.
-const char* kDistributedCommands = "generate, logits, bench and train";
+const char* kDistributedCommands = "generate, logits, bench, serve and train";
 bool runs_distributed(const char* name) {
-  for (const char* n : {"generate", "logits", "bench", "train"})
+  for (const char* n : {"generate", "logits", "bench", "serve", "train"})
     if (!std::strcmp(name, n)) return true;
   return false;
 }

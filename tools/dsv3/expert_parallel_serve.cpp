@@ -1,0 +1,118 @@
+#include "expert_parallel_serve.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <thread>
+
+#include "core/error.h"
+
+namespace dsv3::cli {
+
+namespace {
+
+enum Kind : int64_t { kStop = 0, kMain = 1, kMtp = 2 };
+constexpr int kHeaderTag = 7301;
+
+// A follower waits for the next call as long as the server is idle: MPI's blocking receive
+// would poll and keep a core busy all that time, so it polls for a millisecond (a busy server's
+// next step comes sooner) and then sleeps 1 ms between polls.
+void wait_for_header(dist::Communicator& world, int64_t* header) {
+  const auto req = world.recv_start(header, 4, dist::Elem::I64, 0, kHeaderTag);
+  const auto t0 = std::chrono::steady_clock::now();
+  while (!req->test())
+    if (std::chrono::steady_clock::now() - t0 > std::chrono::milliseconds(1))
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+// Rank 0: the header goes to each rank point to point (what wait_for_header receives).
+void send_header(dist::Communicator& world, const int64_t* header) {
+  for (int r = 1; r < world.size(); ++r) world.send(header, 4, dist::Elem::I64, r, kHeaderTag);
+}
+
+struct Call {
+  int64_t kind = kStop;
+  TokenBatch batch;
+  std::vector<int64_t> ids, live;
+  std::vector<float> prev;  // [rows, hidden], MTP only
+};
+
+Call receive_call(dist::Communicator& world, int64_t hidden) {
+  int64_t header[4] = {};
+  wait_for_header(world, header);
+  Call c;
+  c.kind = header[0];
+  if (c.kind == kStop) return c;
+  const int64_t n = header[1], slots = header[2], live = header[3];
+  std::vector<int64_t> body(size_t(3 * n + slots + live));
+  world.broadcast(body.data(), int64_t(body.size()), dist::Elem::I64, 0);
+  const int64_t* v = body.data();
+  for (int64_t i = 0; i < n; ++i) c.batch.add(int32_t(v[i]), int32_t(v[n + i]), int32_t(v[2 * n + i]));
+  c.ids.assign(body.begin() + 3 * n, body.begin() + 3 * n + slots);
+  c.live.assign(body.begin() + 3 * n + slots, body.end());
+  if (c.kind == kMtp) {
+    c.prev.resize(size_t(n * hidden));
+    world.broadcast(c.prev.data(), n * hidden, dist::Elem::F32, 0);
+  }
+  return c;
+}
+
+// The caches of the sequences in `live` only.
+void drop_finished(std::map<int64_t, SequenceCache>& caches, const std::vector<int64_t>& live) {
+  for (auto it = caches.begin(); it != caches.end();)
+    it = std::find(live.begin(), live.end(), it->first) == live.end() ? caches.erase(it) : std::next(it);
+}
+
+}  // namespace
+
+void StepBroadcaster::before_forward(const TokenBatch& batch, const std::vector<int64_t>& ids,
+                                     const std::vector<int64_t>& live, const float* mtp_prev) {
+  const int64_t n = batch.size();
+  const int64_t header[4] = {mtp_prev ? kMtp : kMain, n, int64_t(ids.size()), int64_t(live.size())};
+  send_header(world_, header);
+  std::vector<int64_t> body;
+  body.reserve(size_t(3 * n) + ids.size() + live.size());
+  for (const auto* v : {&batch.tokens, &batch.pos, &batch.seq}) body.insert(body.end(), v->begin(), v->end());
+  body.insert(body.end(), ids.begin(), ids.end());
+  body.insert(body.end(), live.begin(), live.end());
+  world_.broadcast(body.data(), int64_t(body.size()), dist::Elem::I64, 0);
+  if (mtp_prev) world_.broadcast(const_cast<float*>(mtp_prev), n * hidden_, dist::Elem::F32, 0);
+}
+
+void StepBroadcaster::stop() {
+  const int64_t header[4] = {kStop, 0, 0, 0};
+  send_header(world_, header);
+}
+
+void follow_steps(const Model& model, dist::Communicator& world) {
+  const int64_t H = model.config().hidden_size;
+  std::map<int64_t, SequenceCache> main_caches, mtp_caches;  // by sequence id
+  std::vector<float> out;
+  for (;;) {
+    const Call c = receive_call(world, H);
+    if (c.kind == kStop) return;
+    const bool mtp = c.kind == kMtp;
+    drop_finished(main_caches, c.live);
+    drop_finished(mtp_caches, c.live);
+    std::map<int64_t, SequenceCache>& caches = mtp ? mtp_caches : main_caches;
+    // Each slot's rows start where its cache must end (rows are in position order per slot).
+    std::vector<int64_t> first(c.ids.size(), -1);
+    for (int64_t i = c.batch.size() - 1; i >= 0; --i) first[size_t(c.batch.seq[size_t(i)])] = c.batch.pos[size_t(i)];
+    std::vector<SequenceCache*> slots;
+    for (size_t s = 0; s < c.ids.size(); ++s) {
+      auto it = caches.find(c.ids[s]);
+      if (it == caches.end()) it = caches.emplace(c.ids[s], mtp ? model.new_mtp_cache() : model.new_cache()).first;
+      SequenceCache& cache = it->second;
+      if (first[s] < 0 || cache.length() < first[s])
+        fail("serve --ep: sequence ", c.ids[s], " has ", cache.length(), " cached positions but rank 0's step starts at ",
+             first[s], " (the ranks are out of step)");
+      cache.truncate(first[s]);
+      slots.push_back(&cache);
+    }
+    out.resize(size_t(c.batch.size() * H));
+    if (mtp) model.mtp_forward(0, c.prev.data(), c.batch, slots.data(), out.data());
+    else model.forward(c.batch, slots.data(), out.data());
+  }
+}
+
+}  // namespace dsv3::cli
