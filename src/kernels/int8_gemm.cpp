@@ -77,7 +77,11 @@ bool int8_dot_available() {
 }
 
 bool int8_gemm_fits(const Weight& w) {
-  return w.dtype == DType::I8 && !w.int4 && w.block % kInt8NR == 0 && w.row0 % kInt8NR == 0 && int8_dot_available();
+  // A panel of kInt8NR weight rows shares one row of block scales, so the weight's scale blocks
+  // must be square (128x128 INT8); GGUF Q8_0 has one scale per row and 32 columns
+  // (block_rows = 1) and stays on the row-widening path.
+  return w.dtype == DType::I8 && !w.int4 && w.block_rows == w.block && w.block % kInt8NR == 0 &&
+         w.row0 % kInt8NR == 0 && int8_dot_available();
 }
 
 void int8_gemm(float* y, const float* x, int64_t n, const Weight& w) {
