@@ -26,7 +26,10 @@ namespace dsv3::posttrain {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr size_t kMaxKept = 4096;  // bytes of stdout / stderr kept; the rest is read and dropped
+// Bytes kept of each stream; the rest is read and dropped. stdout keeps its first bytes (one
+// number: a byte past the limit makes it a failure), stderr its last ones (a traceback's last
+// line says why the command failed).
+constexpr size_t kMaxKept = 4096;
 
 struct Fd {
   int fd = -1;
@@ -55,21 +58,26 @@ bool exited(pid_t pid) {  // without reaping it, so its process group stays vali
   return ::waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
 }
 
-// Reads whatever the pipes hold within `wait_ms`; closes a pipe at its end.
-void read_pipes(Fd& out, Fd& err, std::string& out_text, std::string& err_text, int wait_ms) {
+// Reads whatever the pipes hold within `wait_ms`; closes a pipe at its end. False when nothing
+// was there (the kept text's size cannot tell: stderr's stays at kMaxKept once full).
+bool read_pipes(Fd& out, Fd& err, std::string& out_text, std::string& err_text, int wait_ms) {
   pollfd p[2] = {{out.fd, POLLIN, 0}, {err.fd, POLLIN, 0}};
-  if (::poll(p, 2, wait_ms) <= 0) return;
+  if (::poll(p, 2, wait_ms) <= 0) return false;
   char buf[4096];
   for (int i = 0; i < 2; ++i) {
     if (!p[i].revents) continue;
     Fd& fd = i == 0 ? out : err;
     std::string& text = i == 0 ? out_text : err_text;
     const ssize_t got = ::read(fd.fd, buf, sizeof buf);
-    if (got > 0)
-      text.append(buf, std::min(size_t(got), kMaxKept - std::min(kMaxKept, text.size())));
-    else if (got == 0 || errno != EINTR)
+    if (got > 0 && i == 0) {
+      text.append(buf, std::min(size_t(got), kMaxKept + 1 - std::min(kMaxKept + 1, text.size())));
+    } else if (got > 0) {
+      text.append(buf, size_t(got));
+      if (text.size() > kMaxKept) text.erase(0, text.size() - kMaxKept);
+    } else if (got == 0 || errno != EINTR)
       fd.close();
   }
+  return true;
 }
 
 // Collects the command's output until it exits (what it printed before is read to the end; a
@@ -77,9 +85,9 @@ void read_pipes(Fd& out, Fd& err, std::string& out_text, std::string& err_text, 
 bool collect(pid_t pid, Fd& out, Fd& err, std::string& out_text, std::string& err_text, Clock::time_point deadline) {
   for (;;) {
     if (exited(pid)) {
-      for (size_t before = SIZE_MAX; before != out_text.size() + err_text.size() && (out.fd >= 0 || err.fd >= 0);) {
-        before = out_text.size() + err_text.size();
-        read_pipes(out, err, out_text, err_text, 0);
+      // Drained until nothing is waiting; a background process that keeps writing is cut off at
+      // the deadline.
+      while ((out.fd >= 0 || err.fd >= 0) && Clock::now() < deadline && read_pipes(out, err, out_text, err_text, 0)) {
       }
       return true;
     }
@@ -106,6 +114,7 @@ std::string exit_failure(int status, const std::string& err) {
 }
 
 CommandResult parse_reward(const std::string& out) {
+  if (out.size() > kMaxKept) return {0.0, "printed more than " + std::to_string(kMaxKept) + " bytes, not one number"};
   const char* begin = out.c_str();
   char* end = nullptr;
   errno = 0;

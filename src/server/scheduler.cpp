@@ -3,12 +3,19 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/parallel.h"
 
 namespace dsv3::server {
 
 Scheduler::Scheduler(const Model& model, SchedulerOptions opt, Metrics& metrics)
     : batcher_(model, opt.batcher), opt_(opt), metrics_(metrics), context_(batcher_.context_length()) {
-  thread_ = std::thread([this] { loop(); });
+  // OpenMP's thread count is per thread: the model runs on this new thread, so it takes the
+  // count its creator set (--threads), not the default of every core.
+  const int threads = num_threads();
+  thread_ = std::thread([this, threads] {
+    set_num_threads(threads);
+    loop();
+  });
 }
 
 Scheduler::~Scheduler() { stop(); }

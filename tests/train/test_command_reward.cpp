@@ -72,6 +72,14 @@ TEST(CommandReward, CrashesExitCodesAndNonNumbersFailTheSample) {
     r = run_reward_command(out, "", 5.0);
     EXPECT_NE(r.failure.find("not one finite number"), std::string::npos) << out << ": " << r.failure;
   }
+  // A long traceback: its last line (the exception) is the reason, not a line from its middle.
+  r = run_reward_command("i=0; while [ $i -lt 400 ]; do echo \"  frame $i of a long traceback\" >&2; i=$((i+1)); done; "
+                         "echo 'ValueError: no answer' >&2; exit 1",
+                         "", 5.0);
+  EXPECT_EQ(r.failure, "exit status 1 (stderr: ValueError: no answer)");
+  // A number followed by more than the kept bytes of output is not one number.
+  r = run_reward_command("echo 0.5; head -c 5000 /dev/zero | tr '\\0' x", "", 5.0);
+  EXPECT_NE(r.failure.find("printed more than 4096 bytes"), std::string::npos) << r.failure;
 }
 
 TEST(CommandReward, AFailedSampleScoresZeroAndLogsWhy) {
