@@ -118,14 +118,6 @@ void clip_to_norm(float* grads, int64_t lo, int64_t hi, double norm, double max_
   for (int64_t i = lo; i < hi; ++i) grads[i] *= scale;
 }
 
-double clip_grad_norm(const ParamLayout& layout, float* grads, double max_norm) {
-  std::vector<double> partials(size_t(layout.n_chunks()), 0.0);
-  grad_square_chunks(layout, grads, {0, layout.n_params()}, partials);
-  const double norm = norm_of_partials(partials);
-  clip_to_norm(grads, 0, layout.n_params(), norm, max_norm);
-  return norm;
-}
-
 double LrSchedule::at(int64_t step) const {
   if (step < warmup_steps) return peak * double(step + 1) / double(warmup_steps);
   if (step < decay_start) return peak;

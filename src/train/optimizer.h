@@ -53,13 +53,9 @@ class AdamW {
 // The global gradient norm: each tensor's gradient cut into chunks of kGradNormChunk elements
 // from its start (train/params.h), each chunk's Σ g² summed in element order in double, and the
 // chunks' sums added in checkpoint order. A split of the parameters over ranks on chunk
-// boundaries (ZeRO-1 slices, a rank's experts) gives the same chunks, so the same bits.
-//
-// Scales grads [layout.n_params()] so that their global L2 norm is at most max_norm (no-op when
-// max_norm <= 0); returns the norm before clipping. One process: the whole model.
-double clip_grad_norm(const ParamLayout& layout, float* grads, double max_norm);
-
-// The pieces of clip_grad_norm, for a norm over buffers split across ranks:
+// boundaries (ZeRO-1 slices, a rank's experts) gives the same chunks, so the same bits. The
+// clip itself, in one process and over ranks alike, is clip_split_norm (train/zero.h); these are
+// its pieces:
 // partials [layout.n_chunks()]: the Σ g² of every chunk of grads[r.lo, r.hi) is stored at the
 // chunk's number (r must start and end on chunk boundaries of layout's tensors).
 void grad_square_chunks(const ParamLayout& layout, const float* grads, ParamRange r, std::vector<double>& partials);

@@ -69,13 +69,6 @@ void Zero1::all_gather(float* params) {
   std::memcpy(params + part_.lo, all.data(), all.size() * sizeof(float));
 }
 
-double zero_clip(const std::vector<Zero1*>& parts, const ParamLayout& layout, float* grads, dist::Communicator& data,
-                 double max_norm) {
-  std::vector<ParamRange> ranges;
-  for (const Zero1* z : parts) ranges.push_back(z->range());
-  return clip_split_norm(layout, grads, ranges, {&data}, {}, max_norm);
-}
-
 double clip_split_norm(const ParamLayout& layout, float* grads, const std::vector<ParamRange>& ranges,
                        const std::vector<dist::Communicator*>& groups,
                        const std::function<bool(const ParamTensor&)>& counted, double max_norm) {

@@ -8,7 +8,7 @@
 //      unspecified), so the slice equals the single-process sum bit for bit;
 //   2. the global gradient norm: the Σ g² of the chunks of every part's slice (slices are cut on
 //      chunk boundaries), all-reduced over the data group — each chunk lives on exactly one of
-//      its ranks, so the sum is that one value — and added in checkpoint order (zero_clip);
+//      its ranks, so the sum is that one value — and added in checkpoint order (clip_split_norm);
 //   3. AdamW updates the slice only: the moments live on one rank each;
 //   4. all-gather: every rank of the group gets the updated part.
 // With a group of one every step is the single-process one.
@@ -56,17 +56,13 @@ class Zero1 {
   std::unique_ptr<AdamW> adam_;
 };
 
-// Step 2 over parts whose slices hold every parameter of the model once across the ranks of
-// `data`: returns the global norm and clips each part's slice to max_norm (collective over data).
-double zero_clip(const std::vector<Zero1*>& parts, const ParamLayout& layout, float* grads, dist::Communicator& data,
-                 double max_norm);
-
 // The global gradient norm of a model spread over ranks (optimizer.h's chunks), and the clip:
 // this rank holds `ranges` of grads [layout.n_params()]; the Σ g² of their chunks, but for the
 // tensors `counted` rejects (another rank counts them; empty: all counted), are all-reduced over
 // each of `groups` in turn — every chunk is counted on exactly one rank, so the others add exact
-// zeros — and added in checkpoint order. Clips `ranges` to max_norm; returns the norm. No
-// groups: one process.
+// zeros — and added in checkpoint order. Clips `ranges` to max_norm (no-op when max_norm <= 0);
+// returns the norm before clipping. One process: ranges {0, n_params}, no groups. The trainer's
+// only gradient norm, in every layout.
 double clip_split_norm(const ParamLayout& layout, float* grads, const std::vector<ParamRange>& ranges,
                        const std::vector<dist::Communicator*>& groups,
                        const std::function<bool(const ParamTensor&)>& counted, double max_norm);

@@ -118,9 +118,9 @@ TEST(Zero1, OneRankIsThePlainStep) {
   AdamW plain(layout, o);
   std::vector<float> pa = term(n, 3), pb = pa, ga = term(n, 4), gb = ga;
   zero.reduce_scatter(ga.data());
-  const double na = zero_clip({&zero}, layout, ga.data(), *comm, 1.0);
+  const double na = clip_split_norm(layout, ga.data(), {zero.range()}, {comm.get()}, {}, 1.0);
   zero.step(pa.data(), ga.data(), 1e-3);
-  const double nb = clip_grad_norm(layout, gb.data(), 1.0);
+  const double nb = clip_split_norm(layout, gb.data(), {{0, n}}, {}, {}, 1.0);
   plain.step(pb.data(), gb.data(), 1e-3);
   EXPECT_EQ(na, nb);
   EXPECT_EQ(pa, pb);
@@ -172,7 +172,7 @@ TEST(ExpertShare, NormFromSlicesOfSharesIsTheWholeNorm) {
   const ParamLayout whole(cfg);
   const std::vector<float> g = term(whole.n_params(), 5);
   std::vector<float> gw = g;
-  const double want = clip_grad_norm(whole, gw.data(), 0.0);
+  const double want = clip_split_norm(whole, gw.data(), {{0, whole.n_params()}}, {}, {}, 0.0);
   const int D = 4, E = 2;
   const int64_t per = cfg.n_routed_experts / E;
   std::vector<double> sum(size_t(whole.n_chunks()), 0.0);

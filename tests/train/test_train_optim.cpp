@@ -8,6 +8,7 @@
 #include "test_util.h"
 #include "train/balance.h"
 #include "train/optimizer.h"
+#include "train/zero.h"
 
 namespace dsv3 {
 namespace {
@@ -51,8 +52,12 @@ TEST(TrainOptim, AdamWMatchesTheFormulaAndSkipsDecayOnNorms) {
   }
 }
 
+// One process's clip: the trainer's clip_split_norm over the whole buffer, no groups.
 TEST(TrainOptim, ClippingScalesToTheGlobalNorm) {
   const ParamLayout layout(small_moe());
+  auto clip_grad_norm = [](const ParamLayout& l, float* g, double max_norm) {
+    return clip_split_norm(l, g, {{0, l.n_params()}}, {}, {}, max_norm);
+  };
   const size_t n = size_t(layout.n_params());
   std::vector<float> g(n, 0.0f);
   g[0] = 3.0f, g[n - 1] = 4.0f;  // the first and the last tensor
