@@ -45,12 +45,27 @@ void maybe_fault(int rank, size_t op) {
   fail("pipeline rank ", rank, ": fault injected at operation ", op, " (DSV3_PIPELINE_FAULT)");
 }
 
+// Test hook: DSV3_PIPELINE_SUM_PIECE=N exchanges the shared gradients in pieces of N values
+// (stage_params.h), so a tiny model's tensors take several pieces each.
+int64_t sum_piece() {
+  static const int64_t n = [] {
+    const char* env = std::getenv("DSV3_PIPELINE_SUM_PIECE");
+    return env ? std::max<int64_t>(1, std::atoll(env)) : StageParams::kSumPiece;
+  }();
+  return n;
+}
+
 }  // namespace
 
 PipelineExecutor::PipelineExecutor(Schedule s, const std::vector<int>& stage_layers, dist::Communicator& comm,
-                                   const ModelConfig& cfg, Precision p, StageParams& params)
+                                   const ModelConfig& cfg, Precision p, StageParams& params,
+                                   dist::Communicator* experts)
     : s_(std::move(s)), ranges_(stage_ranges(stage_layers)), comm_(comm), cfg_(cfg), model_(cfg_, p),
       params_(params), rank_(comm.rank()) {
+  if (experts && experts->size() > 1) {
+    ep_ = std::make_unique<ExpertParallelTraining>(*experts, cfg_, p);
+    model_.set_moe_runner(ep_.get());
+  }
   if (s_.ranks != comm.size()) fail("pipeline: the schedule has ", s_.ranks, " ranks, the group ", comm.size());
   if (int(ranges_.size()) != s_.stages || ranges_.back().end != cfg.num_hidden_layers)
     fail("pipeline: ", ranges_.size(), " stage sizes for ", s_.stages, " stages of ", cfg.num_hidden_layers, " layers");
@@ -110,6 +125,7 @@ std::vector<float> PipelineExecutor::take(Value v, const Chunk& of) {
 
 void PipelineExecutor::forward(const Chunk& c) {
   const TokenRows& b = (*in_.batches)[size_t(micro_batch(c))];
+  if (ep_) ep_->set_micro_batch(micro_batch(c));
   const ModelWeights& w = *in_.w;
   const StageRange r = ranges_[size_t(c.stage)];
   ChunkState& st = chunks_[{c.dir, c.mb, c.stage}];
@@ -132,6 +148,7 @@ void PipelineExecutor::forward(const Chunk& c) {
 
 void PipelineExecutor::backward(const Chunk& c, bool split_w) {
   const TokenRows& b = (*in_.batches)[size_t(micro_batch(c))];
+  if (ep_) ep_->set_micro_batch(micro_batch(c));
   const ModelWeights& w = *in_.w;
   const StageRange r = ranges_[size_t(c.stage)];
   const auto key = ChunkKey{c.dir, c.mb, c.stage};
@@ -263,7 +280,8 @@ std::vector<StepLosses> PipelineExecutor::step(const std::vector<TokenRows>& bat
   std::vector<float> sum = grads.take();
   const int64_t n = params_.layout().n_params();
   if (int64_t(sum.size()) != n) fail("pipeline: a gradient of ", sum.size(), " values, expected ", n);
-  params_.sum_grads(sum.data());
+  if (ep_) ep_->finish_step(sum.data());  // the local experts' gradients, summed per source
+  params_.sum_grads(sum.data(), sum_piece());
   grads.add(std::move(sum));  // the one term: the step's gradient
   return sum_losses(w, obj.lambda_mtp);
 }
@@ -271,6 +289,7 @@ std::vector<StepLosses> PipelineExecutor::step(const std::vector<TokenRows>& bat
 std::vector<StepLosses> PipelineExecutor::evaluate(const std::vector<TokenRows>& batches, const ModelWeights& w,
                                                    const Objective& obj, const LossNorm& norm) {
   const float balance = model_.balance_coef(obj, norm);
+  if (ep_) ep_->set_micro_batch(0);  // forwards only: each batch's records replace the last's
   losses_.assign(batches.size(), MicroLosses(cfg_.num_hidden_layers, int64_t(w.mtp.size())));
   for (size_t m = 0; m < batches.size(); ++m) {
     const TokenRows& b = batches[m];

@@ -12,6 +12,11 @@
 // embedding shared by the first stage and the MTP modules). The losses of each micro-batch are
 // gathered over the ranks, so they are one process's to the bit.
 //
+// Expert parallelism (--ep E): the stage's MoE layers run through train/moe_parallel.h over the
+// expert group (this stage's ranks in E pipelines, which run the same operation list, so their
+// all-to-alls pair up), each chunk naming its micro-batch; the local experts' weight gradients
+// join the step's gradient before the sum over the ranks holding each tensor.
+//
 // Communication: a batch of the schedule posts its sends and receives and returns; a chunk waits
 // only for the values it reads, just before it starts (dualpipe.py waits on the whole batch), so
 // a transfer runs while the rank computes whatever comes before that chunk, and a send never
@@ -28,6 +33,7 @@
 #include "pipeline/stages.h"
 #include "train/grad_sum.h"
 #include "train/model_train.h"
+#include "train/moe_parallel.h"
 #include "train/weight_grad.h"
 
 namespace dsv3::pipeline {
@@ -35,9 +41,10 @@ namespace dsv3::pipeline {
 class PipelineExecutor {
  public:
   // s.ranks must equal comm.size(); stage_layers has s.stages entries summing to the model's
-  // layers; params: this rank's tensors (the gradient buffers are in params.layout()).
+  // layers; params: this rank's tensors (the gradient buffers are in params.layout()); experts:
+  // the expert group of this rank's stages (null or one rank: every expert local).
   PipelineExecutor(Schedule s, const std::vector<int>& stage_layers, dist::Communicator& comm, const ModelConfig& cfg,
-                   Precision p, StageParams& params);
+                   Precision p, StageParams& params, dist::Communicator* experts = nullptr);
 
   // One training step over s.micro_batches micro-batches (micro-batch m of direction d is
   // batches[d·M/2 + m] under DualPipe), with the weights w viewing the buffer at `base`. Leaves
@@ -96,6 +103,7 @@ class PipelineExecutor {
   dist::Communicator& comm_;
   ModelConfig cfg_;
   TrainModel model_;
+  std::unique_ptr<ExpertParallelTraining> ep_;  // with --ep: the MoE layers' runner
   StageParams& params_;
   int rank_;
   StepInput in_{};

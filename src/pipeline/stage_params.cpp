@@ -82,6 +82,11 @@ StageParams::StageParams(const ModelConfig& cfg, const Schedule& s, const std::v
   if (s.ranks != comm.size()) fail("pipeline: the schedule has ", s.ranks, " ranks, the group ", comm.size());
   describe_ = {{"pp", s.ranks}, {"schedule", schedule_name(s.kind)}, {"stage_layers", stage_layers}};
   if (data_) describe_["dp"] = data_->size();
+  if (experts.count > 0 && experts.count < cfg.n_routed_experts) {
+    if (!data_) fail("pipeline: a share of the experts without data-parallel ranks to hold the others");
+    experts_per_rank_ = experts.count;
+    describe_["ep"] = cfg.n_routed_experts / experts.count;  // a rank's files hold its experts only
+  }
 }
 
 std::string StageParams::state_path(const std::string& out, int64_t step) const {
@@ -97,37 +102,40 @@ void StageParams::barrier() {
   if (data_) data_->barrier();
 }
 
-void StageParams::sum_grads(float* grads) {
+// Tensor by tensor in layout order (the same order on every holder, so the exchanges pair up
+// and no cycle of waits can form), each in pieces of at most `piece` floats: MPI counts are ints,
+// and one bounded receive buffer replaces a copy of everything shared. A piece's terms are added
+// in rank order as it arrives, before the next one is posted.
+void StageParams::sum_grads(float* grads, int64_t piece) {
+  if (piece < 1) fail("pipeline: gradient pieces of ", piece, " values");
   const int me = comm_.rank();
-  // What this rank shares with each other rank: the same tensors in the same order on both sides.
-  std::map<int, std::vector<const ParamTensor*>> shared;
-  for (const ParamTensor& t : mine_.params())
-    for (int r : holders_[size_t(t.index)])
-      if (r != me) shared[r].push_back(&t);
-  std::map<int, std::vector<float>> out, in;
-  std::vector<std::unique_ptr<dist::Request>> reqs;
-  for (const auto& [peer, tensors] : shared) {
-    std::vector<float>& o = out[peer];
-    for (const ParamTensor* t : tensors) o.insert(o.end(), grads + t->offset, grads + t->offset + t->size);
-    in[peer].resize(o.size());
-    reqs.push_back(comm_.send_start(o.data(), int64_t(o.size()), dist::Elem::F32, peer, kSumTag));
-    reqs.push_back(comm_.recv_start(in[peer].data(), int64_t(o.size()), dist::Elem::F32, peer, kSumTag));
-  }
-  for (auto& r : reqs) r->wait();
-  std::map<int, int64_t> at;  // read position in each peer's buffer
+  std::vector<float> in;  // [holders - 1][piece] the other holders' terms of one piece
   for (const ParamTensor& t : mine_.params()) {
     const std::vector<int>& h = holders_[size_t(t.index)];
     if (h.size() < 2) continue;
-    std::vector<const float*> terms;  // in rank order
-    for (int r : h) {
-      terms.push_back(r == me ? grads + t.offset : in[r].data() + at[r]);
-      if (r != me) at[r] += t.size;
-    }
-    float* g = grads + t.offset;
-    for (int64_t i = 0; i < t.size; ++i) {
-      float sum = terms[0][i];
-      for (size_t k = 1; k < terms.size(); ++k) sum += terms[k][i];
-      g[i] = sum;
+    in.resize((h.size() - 1) * size_t(std::min(piece, t.size)));
+    for (int64_t lo = 0; lo < t.size; lo += piece) {
+      const int64_t n = std::min(piece, t.size - lo);
+      float* g = grads + t.offset + lo;
+      std::vector<std::unique_ptr<dist::Request>> reqs;
+      std::vector<const float*> terms;  // in rank order
+      size_t slot = 0;                  // of `in`
+      for (int r : h) {
+        if (r == me) {
+          terms.push_back(g);
+          continue;
+        }
+        float* buf = in.data() + slot++ * size_t(n);
+        reqs.push_back(comm_.send_start(g, n, dist::Elem::F32, r, kSumTag));
+        reqs.push_back(comm_.recv_start(buf, n, dist::Elem::F32, r, kSumTag));
+        terms.push_back(buf);
+      }
+      for (auto& q : reqs) q->wait();  // the sends too: g is overwritten below
+      for (int64_t i = 0; i < n; ++i) {
+        float sum = terms[0][i];
+        for (size_t k = 1; k < terms.size(); ++k) sum += terms[k][i];
+        g[i] = sum;
+      }
     }
   }
 }
@@ -144,7 +152,8 @@ void StageParams::save(const std::string& out, const float* params, const float*
                       json{{"step", st.step}, {"pp", comm_.size()}, {"pipeline", describe_}}.dump() + "\n");
   barrier();
   remove_old_states(path);
-  if (first_data_rank) export_whole(out, params, biases, export_dtype);  // the others hold the same weights
+  // The first expert group's pipelines hold every tensor (the others hold the same weights).
+  if (!data_ || data_->rank() < expert_ranks()) export_whole(out, params, biases, export_dtype);
 }
 
 bool StageParams::resume(const std::string& out, float* params, float* biases, const std::vector<StatePart>& parts,
@@ -162,17 +171,36 @@ bool StageParams::resume(const std::string& out, float* params, float* biases, c
   return true;
 }
 
-// Rank 0 writes the export; each tensor it does not hold comes from the first rank holding it,
-// in the export's order, one at a time (so rank 0 never holds the whole model).
+// The pipeline and data rank whose copy of tensor p the export takes: the first rank holding
+// its stage, in the pipeline of data rank 0, or for a routed expert of the data rank (among the
+// first E, whose expert ranks are their data ranks: dist::make_groups) that owns it.
+std::pair<int, int> StageParams::export_source(const ParamTensor& p) const {
+  const int data_rank = p.expert >= 0 && experts_per_rank_ > 0 ? int(p.expert / experts_per_rank_) : 0;
+  return {holders_[size_t(p.index)][0], data_rank};
+}
+
+// Rank 0 of the pipeline of data rank 0 writes the export; each tensor it does not hold comes
+// from its source (export_source), in the export's order, one at a time (so no rank ever holds
+// the whole model): over the pipeline group, and a routed expert of data rank d > 0 through
+// rank 0 of d's pipeline, which passes it on over the data group.
 void StageParams::export_whole(const std::string& dir, const float* params, const float* biases, DType dtype) {
-  if (comm_.rank() != 0) {
-    const TensorTable table(cfg_);
+  const int me = comm_.rank(), my_data = data_ ? data_->rank() : 0;
+  const TensorTable table(cfg_);
+  if (me != 0 || my_data != 0) {
+    std::vector<float> relay;
     for (const TensorSpec& t : table.tensors()) {
       if (t.role == TensorRole::kBias) continue;
-      const ParamTensor* p = whole_.find(export_source(cfg_, t));
-      const int first = holders_[size_t(p->index)][0];
-      if (first == comm_.rank() && first != 0)
-        comm_.send(params + mine_.find(p->name)->offset, p->size, dist::Elem::F32, 0, kExportTag);
+      const ParamTensor* p = whole_.find(dsv3::export_source(cfg_, t));
+      const auto [stage_rank, data_rank] = export_source(*p);
+      if (data_rank != my_data || (stage_rank == 0 && data_rank == 0)) continue;
+      const float* value = stage_rank == me ? params + mine_.find(p->name)->offset : nullptr;
+      if (me == 0 && stage_rank != 0) {  // a relay: from this pipeline's holder
+        relay.resize(size_t(p->size));
+        comm_.recv(relay.data(), p->size, dist::Elem::F32, stage_rank, kExportTag);
+        value = relay.data();
+      }
+      if (me == stage_rank && me != 0) comm_.send(value, p->size, dist::Elem::F32, 0, kExportTag);
+      else if (me == 0) data_->send(value, p->size, dist::Elem::F32, 0, kExportTag);
     }
     return;
   }
@@ -181,7 +209,9 @@ void StageParams::export_whole(const std::string& dir, const float* params, cons
                [&](const ParamTensor& p) -> const float* {
                  if (const ParamTensor* m = mine_.find(p.name)) return params + m->offset;
                  buf.resize(size_t(p.size));
-                 comm_.recv(buf.data(), p.size, dist::Elem::F32, holders_[size_t(p.index)][0], kExportTag);
+                 const auto [stage_rank, data_rank] = export_source(p);
+                 if (data_rank == 0) comm_.recv(buf.data(), p.size, dist::Elem::F32, stage_rank, kExportTag);
+                 else data_->recv(buf.data(), p.size, dist::Elem::F32, data_rank, kExportTag);
                  return buf.data();
                },
                biases, dtype);

@@ -9,7 +9,9 @@
 // add the terms in rank order (with two holders: the sum an all-reduce over every rank gives,
 // since the others' terms were exact zeros), and apply the same AdamW update. Checkpoints hold
 // each rank's tensors and moments in its own file; the Hugging Face export is assembled by
-// rank 0, one tensor at a time, into the files one process writes.
+// rank 0, one tensor at a time, into the files one process writes. With --ep each rank holds its
+// expert group share of its stages' routed experts (rank_experts, train/trainer.h), and its files
+// hold that share.
 #pragma once
 #include <string>
 #include <vector>
@@ -48,11 +50,15 @@ class StageParams final : public ParamShare {
               TrainState& st) override;
 
   // Collective: grads [layout().n_params()], this rank's sum over its chunks, becomes the sum over
-  // the ranks holding each tensor.
-  void sum_grads(float* grads);
+  // the ranks holding each tensor, exchanged in pieces of at most `piece` values (MPI counts
+  // are ints; a small piece in tests exercises the split).
+  void sum_grads(float* grads, int64_t piece = kSumPiece);
+  static constexpr int64_t kSumPiece = int64_t(1) << 28;
 
  private:
   void export_whole(const std::string& dir, const float* params, const float* biases, DType dtype);
+  std::pair<int, int> export_source(const ParamTensor& p) const;  // pipeline rank, data rank
+  int expert_ranks() const { return experts_per_rank_ > 0 ? int(cfg_.n_routed_experts / experts_per_rank_) : 1; }
   std::string state_path(const std::string& out, int64_t step) const;
   void barrier();  // over every rank of the job
 
@@ -61,6 +67,7 @@ class StageParams final : public ParamShare {
   dist::Communicator& comm_;
   dist::Communicator* data_;
   ParamLayout whole_, mine_;
+  int64_t experts_per_rank_ = 0;  // with --ep: the routed experts of a rank (of each MoE layer)
   json describe_;
 };
 

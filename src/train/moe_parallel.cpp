@@ -9,15 +9,47 @@
 
 namespace dsv3 {
 
-struct ExpertParallelTraining::Layer {
+// One micro-batch's forward records of one layer, kept for its backward.
+struct ExpertParallelTraining::Acts {
   MoeActs local;                   // routing and shared expert of this rank's rows
   std::vector<float> pair_gate;    // [pairs] the gate of each received pair
   std::vector<ExpertActs> groups;  // [sources × local experts]; slots are pair indices
+};
+
+namespace {
+
+// One source rank's weight-gradient terms of a layer's local experts, one per micro-batch,
+// added in micro-batch order: straight away while they come in order from micro-batch 0, else
+// kept until the step's end.
+struct SourceSum {
+  PairwiseSum sum;
+  std::map<int, std::vector<float>> waiting;
+  int next = 0;
+  explicit SourceSum(int64_t n) : sum(n) {}
+  void add(int m, std::vector<float> term) {
+    waiting[m] = std::move(term);
+    while (!waiting.empty() && waiting.begin()->first == next) {
+      sum.add(std::move(waiting.begin()->second));
+      waiting.erase(waiting.begin());
+      ++next;
+    }
+  }
+  std::vector<float> take() {
+    for (auto& [m, t] : waiting) sum.add(std::move(t));
+    waiting.clear();
+    next = 0;
+    return sum.take();
+  }
+};
+
+}  // namespace
+
+struct ExpertParallelTraining::Layer {
   // The local experts' weight gradients: their (offset, size) in the flat buffer, and per
   // source rank the sum over micro-batches of a buffer spanning [lo, hi).
   std::vector<std::pair<int64_t, int64_t>> ranges;
   int64_t lo = -1, hi = -1;
-  std::vector<PairwiseSum> sums;
+  std::vector<SourceSum> sums;
 };
 
 ExpertParallelTraining::ExpertParallelTraining(dist::Communicator& g, const ModelConfig& cfg, Precision p)
@@ -32,16 +64,25 @@ ExpertParallelTraining::Layer& ExpertParallelTraining::layer(const MoeWeights& w
   return *slot;
 }
 
+ExpertParallelTraining::Acts& ExpertParallelTraining::acts(const MoeWeights& w, bool create) {
+  auto& slot = acts_[{w.gate.data, micro_batch_}];
+  if (!slot) {
+    if (!create) fail("expert-parallel training: a backward of micro-batch ", micro_batch_, " without its forward");
+    slot = std::make_unique<Acts>();
+  }
+  return *slot;
+}
+
 const MoeActs& ExpertParallelTraining::routing(const MoeWeights& w) const {
-  auto it = layers_.find(w.gate.data);
-  if (it == layers_.end()) fail("expert-parallel training: no forward of this MoE layer to take the routing from");
+  auto it = acts_.find({w.gate.data, micro_batch_});
+  if (it == acts_.end()) fail("expert-parallel training: no forward of this MoE layer to take the routing from");
   return it->second->local;
 }
 
 void ExpertParallelTraining::forward(float* out, const float* x, int64_t n, const MoeWeights& w,
                                      const RouterParams& rp, ExpertLoad* load) {
   const int64_t H = H_, E = rp.n_experts, K = rp.top_k;
-  Layer& L = layer(w);
+  Acts& L = acts(w, true);
   moe_route(L.local, x, n, w, rp, precision_);
   if (load) {
     load->tokens_per_expert.assign(size_t(E), 0);
@@ -84,7 +125,7 @@ void ExpertParallelTraining::forward(float* out, const float* x, int64_t n, cons
 
 // Each local expert once per source rank, over that source's rows in their order: the calls a
 // single process makes for that source's micro-batch.
-void ExpertParallelTraining::run_local_experts(Layer& L, const MoeWeights& w) {
+void ExpertParallelTraining::run_local_experts(Acts& L, const MoeWeights& w) {
   const int64_t H = H_, local = place_.per_rank(), S = comm_.size();
   L.groups.assign(size_t(S * local), {});
   const auto& row = exchange_.pair_row();
@@ -112,23 +153,25 @@ void ExpertParallelTraining::backward(float* dx, const float* dout, const float*
                                       const MoeWeights& w, const RouterParams& rp, float balance_coef,
                                       const MoeBalance& bal, const GradSink& g) {
   const int64_t n = rows.n(), H = H_, K = rp.top_k;
-  Layer& L = layer(w);
+  Acts& L = acts(w, false);
   if (!w.shared_experts.empty()) mlp_backward(dx, dout, x, n, w.shared_experts, precision_, L.local.shared, g);
   else std::memset(dx, 0, size_t(n * H) * sizeof(float));
   // dL/d(out) goes to the owners along the forward's routes (the same pairs, in the same order).
   exchange_.dispatch(dout, n, L.local.ids.data(), K);
   const int64_t P = exchange_.pairs();
   std::vector<float> dgate_pair(static_cast<size_t>(P)), dx_pairs(static_cast<size_t>(P * H));
-  local_expert_backward(L, w, exchange_.received_x(), dgate_pair.data(), dx_pairs.data(), g);
+  local_expert_backward(layer(w), L, w, exchange_.received_x(), dgate_pair.data(), dx_pairs.data(), g);
   const std::vector<float> ones(size_t(n * K), 1.0f);
   exchange_.combine(dx_pairs.data(), ones.data(), dx);  // dx += in ascending expert id, as one process
   std::vector<float> dgates(size_t(n * K), 0.0f);
   exchange_.pair_values_to_senders(dgate_pair.data(), dgates.data());
   moe_router_backward(dx, dgates.data(), x, rows, w, rp, precision_, balance_coef, L.local, bal, g);
+  acts_.erase({w.gate.data, micro_batch_});
 }
 
-void ExpertParallelTraining::local_expert_backward(Layer& L, const MoeWeights& w, const float* dout_rows,
-                                                   float* dgate_pair, float* dx_pairs, const GradSink& g) {
+void ExpertParallelTraining::local_expert_backward(Layer& L, const Acts& A, const MoeWeights& w,
+                                                   const float* dout_rows, float* dgate_pair, float* dx_pairs,
+                                                   const GradSink& g) {
   const int64_t H = H_, local = place_.per_rank(), S = comm_.size();
   const auto& row = exchange_.pair_row();
   if (L.lo < 0) {  // where the local experts' gradients live in the flat buffer
@@ -137,13 +180,13 @@ void ExpertParallelTraining::local_expert_backward(Layer& L, const MoeWeights& w
         L.ranges.push_back({g.of(*wt) - g.grad, wt->rows * wt->cols});
     L.lo = L.ranges.front().first, L.hi = 0;
     for (const auto& [off, size] : L.ranges) L.lo = std::min(L.lo, off), L.hi = std::max(L.hi, off + size);
-    L.sums.assign(size_t(S), PairwiseSum(L.hi - L.lo));
+    L.sums.assign(size_t(S), SourceSum(L.hi - L.lo));
   }
   for (int64_t s = 0; s < S; ++s) {
-    std::vector<float> term = L.sums[size_t(s)].fresh();
+    std::vector<float> term = L.sums[size_t(s)].sum.fresh();
     const GradSink sink{g.base + L.lo, term.data()};
     for (int64_t e = 0; e < local; ++e) {
-      const ExpertActs& ex = L.groups[size_t(s * local + e)];
+      const ExpertActs& ex = A.groups[size_t(s * local + e)];
       const int64_t m = int64_t(ex.slots.size());
       if (m == 0) continue;
       // As moe_backward: dy = g · dout for each routed copy; dg = dout · y.
@@ -152,14 +195,14 @@ void ExpertParallelTraining::local_expert_backward(Layer& L, const MoeWeights& w
         const int64_t q = ex.slots[size_t(j)];
         const float* d = dout_rows + row[size_t(q)] * H;
         dgate_pair[q] = dot(d, &ex.y[size_t(j * H)], H);
-        for (int64_t c = 0; c < H; ++c) dy[size_t(j * H + c)] = L.pair_gate[size_t(q)] * d[c];
+        for (int64_t c = 0; c < H; ++c) dy[size_t(j * H + c)] = A.pair_gate[size_t(q)] * d[c];
       }
       mlp_backward(dxe.data(), dy.data(), ex.x.data(), m, w.experts[size_t(place_.first_local() + e)], precision_,
                    ex.mlp, sink);
       for (int64_t j = 0; j < m; ++j)
         std::memcpy(dx_pairs + ex.slots[size_t(j)] * H, &dxe[size_t(j * H)], size_t(H) * sizeof(float));
     }
-    L.sums[size_t(s)].add(std::move(term));
+    L.sums[size_t(s)].add(micro_batch_, std::move(term));
   }
 }
 
@@ -169,7 +212,7 @@ void ExpertParallelTraining::finish_step(float* grads) {
     Layer& L = *lp;
     if (L.lo < 0) continue;
     PairwiseSum over_sources(L.hi - L.lo);
-    for (PairwiseSum& s : L.sums) over_sources.add(s.take());
+    for (SourceSum& s : L.sums) over_sources.add(s.take());
     const std::vector<float> total = over_sources.take();
     for (const auto& [off, size] : L.ranges)
       std::copy_n(total.data() + (off - L.lo), size, grads + off);

@@ -14,6 +14,16 @@
 // process bits; the weight gradients of each source are kept apart and summed with
 // train/grad_sum.h's pairwise rule in rank order (finish_step), the grouping one process uses
 // over its micro-batches.
+//
+// In a pipeline (`train --pp P --dp D --ep E`, docs/pipeline.md) the E ranks of an expert group
+// are one stage's ranks in E pipelines: they run the same operation list, so each MoE layer's
+// exchanges pair up, and several micro-batches are in flight between a forward and its
+// backward. The caller names the micro-batch of each forward and backward (set_micro_batch);
+// the routing and expert activations are kept per (layer, micro-batch), and each source's
+// weight-gradient terms are summed in micro-batch order whatever order the schedule runs the
+// backwards in. The local experts' weight gradients are computed in the backward (B), also when
+// the schedule defers the other weight gradients to W: their inputs are the dispatched rows,
+// which only that backward's exchange brings.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -32,6 +42,10 @@ class ExpertParallelTraining final : public MoeRunner {
   ExpertParallelTraining(dist::Communicator& expert_group, const ModelConfig& cfg, Precision p);
   ~ExpertParallelTraining() override;
 
+  // The micro-batch (of the step, in the order one process sums them) that the next forward and
+  // backward belong to; every rank of the group names the same one. 0 until set.
+  void set_micro_batch(int m) { micro_batch_ = m; }
+
   // moe_forward's contract on this rank's n rows; load counts this rank's rows.
   void forward(float* out, const float* x, int64_t n, const MoeWeights& w, const RouterParams& rp,
                ExpertLoad* load) override;
@@ -42,8 +56,8 @@ class ExpertParallelTraining final : public MoeRunner {
   void backward(float* dx, const float* dout, const float* x, const Rows& rows, const MoeWeights& w,
                 const RouterParams& rp, float balance_coef, const MoeBalance& bal, const GradSink& g);
   // After the step's last backward: writes the local experts' weight gradients into grads (the
-  // flat buffer g pointed into), each source's sum over micro-batches, then the sources summed
-  // pairwise in rank order. Resets the sums.
+  // flat buffer g pointed into), each source's sum over micro-batches (in micro-batch order),
+  // then the sources summed pairwise in rank order. Resets the sums.
   void finish_step(float* grads);
 
   // Measuring the overlap (train --measure-overlap): the steps alternate between computing the
@@ -63,9 +77,11 @@ class ExpertParallelTraining final : public MoeRunner {
 
  private:
   struct Layer;
+  struct Acts;
   Layer& layer(const MoeWeights& w);
-  void run_local_experts(Layer& L, const MoeWeights& w);
-  void local_expert_backward(Layer& L, const MoeWeights& w, const float* dout_rows, float* dgate_pair,
+  Acts& acts(const MoeWeights& w, bool create);  // of the current micro-batch
+  void run_local_experts(Acts& A, const MoeWeights& w);
+  void local_expert_backward(Layer& L, const Acts& A, const MoeWeights& w, const float* dout_rows, float* dgate_pair,
                              float* dx_pairs, const GradSink& g);
 
   dist::Communicator& comm_;
@@ -74,6 +90,8 @@ class ExpertParallelTraining final : public MoeRunner {
   Precision precision_;
   dist::ExpertExchange exchange_;
   std::map<const void*, std::unique_ptr<Layer>> layers_;  // by the layer's router gate weights
+  std::map<std::pair<const void*, int>, std::unique_ptr<Acts>> acts_;  // by gate weights, micro-batch
+  int micro_batch_ = 0;
   bool probe_ = false;
   int64_t steps_ = 0;
   OverlapTimes times_;

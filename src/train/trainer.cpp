@@ -88,7 +88,7 @@ Trainer::Trainer(const ModelConfig& cfg, const TrainOptions& opt, const Dataset&
     adam_ = std::make_unique<AdamW>(layout_, opt_.adam);
   }
   model_ = std::make_unique<TrainModel>(cfg_, opt_.precision);
-  if (expert_group && expert_group->size() > 1) {
+  if (expert_group && expert_group->size() > 1 && !share) {  // a pipeline's executor runs its own
     ep_ = std::make_unique<ExpertParallelTraining>(*expert_group, cfg_, opt_.precision);
     ep_->measure_overlap(opt_.measure_overlap);
     model_->set_moe_runner(ep_.get());
@@ -251,6 +251,7 @@ StepLosses Trainer::train_step(double* grad_norm) {
       const GradSink sink{w, g.data()};
       Objective o = obj;
       o.head = heads[i].get();
+      if (ep_) ep_->set_micro_batch(int(i));
       losses.push_back(model_->run(batches[i], weights, o, norm, &sink));
       grad_sum_.add(std::move(g));
     }

@@ -33,7 +33,10 @@ expect "a stage without a layer" "error: --stage-layers: stage 1 has 0 layers" \
   "${np2[@]}" --pp 2 --micro-batches 2 --stage-layers 8,0
 expect "--pp against -np" "error: layout --dp 1 × --pp 4 = 4 ranks, but the job has 2" \
   "${np2[@]}" --pp 4 --micro-batches 4
-expect "--pp with --ep" "error: --pp does not combine with --ep yet" "${np2[@]}" --pp 2 --ep 2 --micro-batches 2
+expect "--ep over too few pipelines" "error: --ep 2 does not divide the 1 data-parallel ranks" \
+  "${np2[@]}" --pp 2 --ep 2 --micro-batches 2
+expect "--ep against the experts" "error: --ep 3 does not divide the 8 routed experts" \
+  "${np3[@]}" --pp 1 --dp 3 --ep 3 --micro-batches 3
 expect "unknown schedule" "error: unknown pipeline schedule 'gpipe'" "${np2[@]}" --pp 2 --schedule gpipe --micro-batches 2
 expect "--schedule without --pp" "error: --schedule needs --pp" "$dsv3" "${train[@]}" --schedule zb1p
 expect "different options per rank" "error: rank 1 was given a different --schedule" \

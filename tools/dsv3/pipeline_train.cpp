@@ -57,16 +57,20 @@ PipelineTrainRun::PipelineTrainRun(const Args& a, const ModelConfig& cfg, TrainO
   }
   dist::Communicator& world = dist::world();
   dist::quiet_other_ranks();
-  if (a.integer("ep", 1) > 1) dist::fail_on_every_rank("--pp does not combine with --ep yet (docs/pipeline.md)");
+  if (a.has("measure-overlap")) dist::fail_on_every_rank("--measure-overlap measures train --dp --ep without --pp");
   const std::string what = cat(a.str("schedule", "1f1b"), '/', a.str("stage-layers"), '/', opt.accumulation(seq_len));
   dist::check_same_everywhere(world, fnv1a(what.data(), what.size()), "--schedule, --stage-layers or --micro-batches");
-  groups_ = std::make_unique<dist::Groups>(dist::make_groups(world, {opt.dp, int(a.integer("pp", 0)), 1}));
+  groups_ = std::make_unique<dist::Groups>(
+      dist::make_groups(world, {opt.dp, int(a.integer("pp", 0)), int(a.integer("ep", 1))}));
   // Every rank reaches here with the same options, so a bad one fails on all of them at once.
   try {
     const int P = groups_->layout.pp;
     const pipeline::ScheduleKind kind = pipeline::parse_schedule_kind(a.str("schedule", "1f1b"));
     const int64_t A = opt.accumulation(seq_len);  // over every pipeline: each runs A / dp per step
     if (A % opt.dp != 0) fail("--micro-batches ", A, " does not split over --dp ", opt.dp, " pipelines");
+    const int E = groups_->layout.ep;
+    if (cfg.n_routed_experts % E != 0)
+      fail("--ep ", E, " does not divide the ", cfg.n_routed_experts, " routed experts (each rank must own the same number)");
     pipeline::Schedule s = pipeline::make_schedule(kind, P, int(A / opt.dp));
     const int layers = int(cfg.num_hidden_layers);
     const std::vector<int> stage_layers =
@@ -76,7 +80,7 @@ PipelineTrainRun::PipelineTrainRun(const Args& a, const ModelConfig& cfg, TrainO
     params_ = std::make_unique<pipeline::StageParams>(cfg, s, stage_layers, *groups_->pipeline, data_group(),
                                                       rank_experts(cfg, opt.dp, expert_group()));
     exec_ = std::make_unique<pipeline::PipelineExecutor>(std::move(s), stage_layers, *groups_->pipeline, cfg,
-                                                         opt.precision, *params_);
+                                                         opt.precision, *params_, expert_group());
     if (groups_->pipeline->rank() == 0)
       std::fprintf(stderr, "pipeline: %s\n", pipeline::placement_text(exec_->schedule(), stage_layers).c_str());
   } catch (const Error& e) {

@@ -28,7 +28,8 @@ class PipelineTrainRun {
   bool output_rank() const { return !active() || (groups_->pipeline->rank() == 0 && groups_->dp_rank == 0); }
   // With --dp: this rank's data-parallel group (the ranks of its stage); else null.
   dist::Communicator* data_group() { return groups_ && groups_->layout.dp > 1 ? groups_->data.get() : nullptr; }
-  // With --dp: this rank's expert group (of one rank: --pp does not combine with --ep yet); else null.
+  // With --dp: this rank's expert group (its stage's ranks in E pipelines; one rank without
+  // --ep); else null.
   dist::Communicator* expert_group() { return data_group() ? groups_->expert.get() : nullptr; }
   // Hands the trainer's micro-batches to the executor.
   void attach(Trainer& trainer);
@@ -48,7 +49,8 @@ inline const std::set<std::string> kPipelineTrainOptions = {"pp", "schedule", "m
 
 inline constexpr const char* kPipelineTrainUsage =
     "  pipeline:  --micro-batches M (per step; sets --batch-tokens)  under `mpirun -np P`: --pp P\n"
-    "             (under `mpirun -np P*D`: --pp P --dp D, D pipelines with ZeRO-1 per stage)\n"
+    "             (under `mpirun -np P*D`: --pp P --dp D [--ep E], D pipelines with ZeRO-1 per stage,\n"
+    "             each stage's routed experts split over E of them)\n"
     "             --schedule 1f1b|zb1p|dualpipe|dualpipev  --stage-layers A,B,...  --trace FILE\n";
 
 }  // namespace dsv3::cli
