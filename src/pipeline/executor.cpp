@@ -64,6 +64,7 @@ PipelineExecutor::PipelineExecutor(Schedule s, const std::vector<int>& stage_lay
       params_(params), rank_(comm.rank()) {
   if (experts && experts->size() > 1) {
     ep_ = std::make_unique<ExpertParallelTraining>(*experts, cfg_, p);
+    ep_->set_yield([this] { pair_.yield(); });
     model_.set_moe_runner(ep_.get());
   }
   if (s_.ranks != comm.size()) fail("pipeline: the schedule has ", s_.ranks, " ranks, the group ", comm.size());
@@ -230,15 +231,29 @@ void PipelineExecutor::abandon_in_flight() {
   sending_.clear();
 }
 
+// F&B: without expert parallelism one after the other (a CPU rank has no second stream to
+// overlap them on); with it, interleaved at the all-to-alls (interleave.h), forward first.
+void PipelineExecutor::run_pair(const Op& op) {
+  const bool interleave = ep_ && !(alternate_ && steps_ % 2 == 1);
+  const double waited = ep_ ? ep_->exposed_wait_s() : 0;
+  if (interleave) {
+    pair_.run([&] { forward(op.a); }, [&] { backward(op.b, false); });
+  } else {
+    forward(op.a);
+    backward(op.b, false);
+  }
+  if (!ep_) return;
+  overlap_.wait_s[interleave] += ep_->exposed_wait_s() - waited;
+  ++overlap_.pairs[interleave];
+}
+
 void PipelineExecutor::run_op(const Op& op) {
   switch (op.kind) {
     case OpKind::kF: return forward(op.a);
     case OpKind::kB: return backward(op.a, true);
     case OpKind::kBW: return backward(op.a, false);
     case OpKind::kW: return weight(op.a);
-    case OpKind::kFB:  // F&B: run one after the other (no overlap within a CPU rank)
-      forward(op.a);
-      return backward(op.b, false);
+    case OpKind::kFB: return run_pair(op);
     case OpKind::kComm: return communicate(op.comm);
   }
 }
@@ -281,6 +296,7 @@ std::vector<StepLosses> PipelineExecutor::step(const std::vector<TokenRows>& bat
   const int64_t n = params_.layout().n_params();
   if (int64_t(sum.size()) != n) fail("pipeline: a gradient of ", sum.size(), " values, expected ", n);
   if (ep_) ep_->finish_step(sum.data());  // the local experts' gradients, summed per source
+  ++steps_;
   params_.sum_grads(sum.data(), sum_piece());
   grads.add(std::move(sum));  // the one term: the step's gradient
   return sum_losses(w, obj.lambda_mtp);

@@ -15,7 +15,9 @@
 // Expert parallelism (--ep E): the stage's MoE layers run through train/moe_parallel.h over the
 // expert group (this stage's ranks in E pipelines, which run the same operation list, so their
 // all-to-alls pair up), each chunk naming its micro-batch; the local experts' weight gradients
-// join the step's gradient before the sum over the ranks holding each tensor.
+// join the step's gradient before the sum over the ranks holding each tensor. An F&B pair's two
+// chunks then interleave at their all-to-alls (interleave.h), so one chunk's dispatch and
+// combine are in flight while the other computes.
 //
 // Communication: a batch of the schedule posts its sends and receives and returns; a chunk waits
 // only for the values it reads, just before it starts (dualpipe.py waits on the whole batch), so
@@ -28,6 +30,7 @@
 #include <vector>
 
 #include "dist/comm.h"
+#include "pipeline/interleave.h"
 #include "pipeline/simulate.h"
 #include "pipeline/stage_params.h"
 #include "pipeline/stages.h"
@@ -63,6 +66,16 @@ class PipelineExecutor {
 
   const Schedule& schedule() const { return s_; }
 
+  // With --ep: the time this rank's F&B pairs waited for their all-to-alls, with the pair's
+  // chunks interleaved ([1]) and run one after the other ([0]), and the pairs run each way.
+  // measure_overlap(true) alternates the steps between the two (the same bits either way).
+  struct OverlapTimes {
+    double wait_s[2] = {0, 0};
+    int64_t pairs[2] = {0, 0};
+  };
+  void measure_overlap(bool on) { alternate_ = on; }
+  const OverlapTimes& overlap_times() const { return overlap_; }
+
  private:
   // Collective: the step's time zero, common to the ranks of one host.
   std::chrono::steady_clock::time_point common_start();
@@ -89,6 +102,7 @@ class PipelineExecutor {
   void await_inputs(const Op& op);
   void finish_sends();
   void abandon_in_flight();
+  void run_pair(const Op& op);
   void forward(const Chunk& c);
   void backward(const Chunk& c, bool split_w);
   void weight(const Chunk& c);
@@ -104,6 +118,10 @@ class PipelineExecutor {
   ModelConfig cfg_;
   TrainModel model_;
   std::unique_ptr<ExpertParallelTraining> ep_;  // with --ep: the MoE layers' runner
+  Interleave pair_;
+  bool alternate_ = false;
+  int64_t steps_ = 0;
+  OverlapTimes overlap_;
   StageParams& params_;
   int rank_;
   StepInput in_{};

@@ -18,6 +18,8 @@ struct ExpertParallelTraining::Acts {
 
 namespace {
 
+thread_local int t_micro_batch = 0;  // set_micro_batch
+
 // One source rank's weight-gradient terms of a layer's local experts, one per micro-batch,
 // added in micro-batch order: straight away while they come in order from micro-batch 0, else
 // kept until the step's end.
@@ -54,7 +56,16 @@ struct ExpertParallelTraining::Layer {
 
 ExpertParallelTraining::ExpertParallelTraining(dist::Communicator& g, const ModelConfig& cfg, Precision p)
     : comm_(g), place_(dist::place_experts(cfg.n_routed_experts, g)), H_(cfg.hidden_size), precision_(p),
-      exchange_(g, place_, cfg.hidden_size) {}
+      exchange_(g, place_, cfg.hidden_size), back_(g, place_, cfg.hidden_size) {}
+
+void ExpertParallelTraining::set_micro_batch(int m) { t_micro_batch = m; }
+
+void ExpertParallelTraining::yield_then(const std::function<void()>& wait) {
+  if (yield_) yield_();
+  const auto t0 = std::chrono::steady_clock::now();
+  wait();
+  exposed_wait_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
 ExpertParallelTraining::~ExpertParallelTraining() = default;
 
@@ -65,16 +76,16 @@ ExpertParallelTraining::Layer& ExpertParallelTraining::layer(const MoeWeights& w
 }
 
 ExpertParallelTraining::Acts& ExpertParallelTraining::acts(const MoeWeights& w, bool create) {
-  auto& slot = acts_[{w.gate.data, micro_batch_}];
+  auto& slot = acts_[{w.gate.data, t_micro_batch}];
   if (!slot) {
-    if (!create) fail("expert-parallel training: a backward of micro-batch ", micro_batch_, " without its forward");
+    if (!create) fail("expert-parallel training: a backward of micro-batch ", t_micro_batch, " without its forward");
     slot = std::make_unique<Acts>();
   }
   return *slot;
 }
 
 const MoeActs& ExpertParallelTraining::routing(const MoeWeights& w) const {
-  auto it = acts_.find({w.gate.data, micro_batch_});
+  auto it = acts_.find({w.gate.data, t_micro_batch});
   if (it == acts_.end()) fail("expert-parallel training: no forward of this MoE layer to take the routing from");
   return it->second->local;
 }
@@ -99,7 +110,7 @@ void ExpertParallelTraining::forward(float* out, const float* x, int64_t n, cons
     return s;
   };
   auto wait_for_rows = [&] {
-    exchange_.dispatch_end();
+    yield_then([&] { exchange_.dispatch_end(); });
     exposed += lap();
   };
   exchange_.dispatch_begin(x, n, L.local.ids.data(), K);
@@ -120,7 +131,8 @@ void ExpertParallelTraining::forward(float* out, const float* x, int64_t n, cons
   for (const ExpertActs& ex : L.groups)
     for (size_t j = 0; j < ex.slots.size(); ++j)
       std::memcpy(&y[size_t(ex.slots[j] * H)], &ex.y[j * size_t(H)], size_t(H) * sizeof(float));
-  exchange_.combine(y.data(), L.local.gates.data(), out);
+  exchange_.combine_begin(y.data());
+  yield_then([&] { exchange_.combine_end(L.local.gates.data(), out); });
 }
 
 // Each local expert once per source rank, over that source's rows in their order: the calls a
@@ -157,23 +169,25 @@ void ExpertParallelTraining::backward(float* dx, const float* dout, const float*
   if (!w.shared_experts.empty()) mlp_backward(dx, dout, x, n, w.shared_experts, precision_, L.local.shared, g);
   else std::memset(dx, 0, size_t(n * H) * sizeof(float));
   // dL/d(out) goes to the owners along the forward's routes (the same pairs, in the same order).
-  exchange_.dispatch(dout, n, L.local.ids.data(), K);
-  const int64_t P = exchange_.pairs();
+  back_.dispatch_begin(dout, n, L.local.ids.data(), K);
+  yield_then([&] { back_.dispatch_end(); });
+  const int64_t P = back_.pairs();
   std::vector<float> dgate_pair(static_cast<size_t>(P)), dx_pairs(static_cast<size_t>(P * H));
-  local_expert_backward(layer(w), L, w, exchange_.received_x(), dgate_pair.data(), dx_pairs.data(), g);
+  local_expert_backward(layer(w), L, w, back_.received_x(), dgate_pair.data(), dx_pairs.data(), g);
   const std::vector<float> ones(size_t(n * K), 1.0f);
-  exchange_.combine(dx_pairs.data(), ones.data(), dx);  // dx += in ascending expert id, as one process
+  back_.combine_begin(dx_pairs.data());
+  yield_then([&] { back_.combine_end(ones.data(), dx); });  // dx += in ascending expert id, as one process
   std::vector<float> dgates(size_t(n * K), 0.0f);
-  exchange_.pair_values_to_senders(dgate_pair.data(), dgates.data());
+  back_.pair_values_to_senders(dgate_pair.data(), dgates.data());
   moe_router_backward(dx, dgates.data(), x, rows, w, rp, precision_, balance_coef, L.local, bal, g);
-  acts_.erase({w.gate.data, micro_batch_});
+  acts_.erase({w.gate.data, t_micro_batch});
 }
 
 void ExpertParallelTraining::local_expert_backward(Layer& L, const Acts& A, const MoeWeights& w,
                                                    const float* dout_rows, float* dgate_pair, float* dx_pairs,
                                                    const GradSink& g) {
   const int64_t H = H_, local = place_.per_rank(), S = comm_.size();
-  const auto& row = exchange_.pair_row();
+  const auto& row = back_.pair_row();
   if (L.lo < 0) {  // where the local experts' gradients live in the flat buffer
     for (int64_t e = place_.first_local(); e < place_.first_local() + local; ++e)
       for (const Weight* wt : {&w.experts[size_t(e)].gate_proj, &w.experts[size_t(e)].up_proj, &w.experts[size_t(e)].down_proj})
@@ -202,7 +216,7 @@ void ExpertParallelTraining::local_expert_backward(Layer& L, const Acts& A, cons
       for (int64_t j = 0; j < m; ++j)
         std::memcpy(dx_pairs + ex.slots[size_t(j)] * H, &dxe[size_t(j * H)], size_t(H) * sizeof(float));
     }
-    L.sums[size_t(s)].add(micro_batch_, std::move(term));
+    L.sums[size_t(s)].add(t_micro_batch, std::move(term));
   }
 }
 

@@ -24,7 +24,13 @@
 // backwards in. The local experts' weight gradients are computed in the backward (B), also when
 // the schedule defers the other weight gradients to W: their inputs are the dispatched rows,
 // which only that backward's exchange brings.
+//
+// DualPipe's overlap (pipeline/interleave.h): forwards and backwards exchange through two
+// ExpertExchanges, so a paired forward and backward chunk can each have one in flight; after
+// starting a dispatch or combine the runner calls the yield hook (the other chunk computes),
+// then waits, and adds the time it waited to exposed_wait_s().
 #pragma once
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -42,9 +48,14 @@ class ExpertParallelTraining final : public MoeRunner {
   ExpertParallelTraining(dist::Communicator& expert_group, const ModelConfig& cfg, Precision p);
   ~ExpertParallelTraining() override;
 
-  // The micro-batch (of the step, in the order one process sums them) that the next forward and
-  // backward belong to; every rank of the group names the same one. 0 until set.
-  void set_micro_batch(int m) { micro_batch_ = m; }
+  // The micro-batch (of the step, in the order one process sums them) that the calling thread's
+  // next forward and backward belong to; every rank of the group names the same one. 0 until
+  // set. Per thread: a paired forward and backward run on two threads (pipeline/interleave.h).
+  void set_micro_batch(int m);
+  // Called after starting each dispatch and combine; empty: none.
+  void set_yield(std::function<void()> yield) { yield_ = std::move(yield); }
+  // The seconds spent waiting for dispatches and combines to complete, since construction.
+  double exposed_wait_s() const { return exposed_wait_s_; }
 
   // moe_forward's contract on this rank's n rows; load counts this rank's rows.
   void forward(float* out, const float* x, int64_t n, const MoeWeights& w, const RouterParams& rp,
@@ -88,10 +99,12 @@ class ExpertParallelTraining final : public MoeRunner {
   dist::ExpertPlacement place_;
   int64_t H_;
   Precision precision_;
-  dist::ExpertExchange exchange_;
+  dist::ExpertExchange exchange_, back_;  // the forwards', the backwards'
+  std::function<void()> yield_;
+  double exposed_wait_s_ = 0;
+  void yield_then(const std::function<void()>& wait);  // yield_, then wait (timed)
   std::map<const void*, std::unique_ptr<Layer>> layers_;  // by the layer's router gate weights
   std::map<std::pair<const void*, int>, std::unique_ptr<Acts>> acts_;  // by gate weights, micro-batch
-  int micro_batch_ = 0;
   bool probe_ = false;
   int64_t steps_ = 0;
   OverlapTimes times_;

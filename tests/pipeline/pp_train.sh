@@ -53,8 +53,13 @@ for schedule in "$@"; do
   done
   grep -q "<svg" "$out.svg" || { echo "FAIL $schedule: no SVG"; status=1; }
   # Checkpoint and resume: half of the steps, then the same command resumes to the same bits.
+  # With --ep the resumed run alternates steps with DualPipe's F&B pairs interleaved at their
+  # all-to-alls and run one after the other (--measure-overlap): the bits must not change.
   if [ "$mode" != exact ] && [ "$schedule" = dualpipe ]; then
-    launch --steps $((n / 2)) --out "$out.resumed" 2>"$tmp/err" && launch --steps "$n" --out "$out.resumed" 2>"$tmp/err" &&
+    measure=(); [ $ep = 1 ] || measure=(--measure-overlap)
+    launch --steps $((n / 2)) --out "$out.resumed" 2>"$tmp/err" &&
+      launch --steps "$n" --out "$out.resumed" "${measure[@]}" 2>"$tmp/err" &&
+      { [ $ep = 1 ] || grep -q "of the wait hidden" "$tmp/err"; } &&
       grep -q "resuming" "$tmp/err" && "$compare" "$out" "$out.resumed" 0 >"$tmp/cmp" &&
       cmp -s "$out/model.safetensors" "$out.resumed/model.safetensors" &&
       echo "ok   $schedule P=$P: resumed after step $((n / 2)), identical to the bit" ||

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "pipeline/executor.h"
+#include "pipeline/interleave.h"
 #include "pipeline/stage_params.h"
 #include "test_util.h"
 #include "train/params.h"
@@ -80,6 +81,18 @@ TEST(StageSplit, StagesWithDeferredWeightGradientsEqualOneRun) {
   size_t differ = 0;
   for (size_t i = 0; i < g1.size(); ++i) differ += g1[i] != g2[i];
   EXPECT_EQ(differ, 0u) << "of " << g1.size() << " gradient values";
+}
+
+// A paired F&B's two chunks take turns at their yields (their all-to-alls), the first one
+// first, one at a time; when one finishes the other runs to its end; errors come back.
+TEST(Interleave, ChunksTakeTurnsAtTheirYields) {
+  pipeline::Interleave pair;
+  std::vector<std::string> order;
+  pair.run([&] { order.push_back("F1"); pair.yield(); order.push_back("F2"); pair.yield(); order.push_back("F3"); },
+           [&] { order.push_back("B1"); pair.yield(); order.push_back("B2"); });
+  EXPECT_EQ(order, std::vector<std::string>({"F1", "B1", "F2", "B2", "F3"}));
+  pair.yield();  // outside run(): nothing to hand over to
+  EXPECT_THROW(pair.run([&] { pair.yield(); fail("forward failed"); }, [&] { pair.yield(); pair.yield(); }), Error);
 }
 
 TEST(StageSplit, StageRanges) {

@@ -39,10 +39,12 @@ class PipelineTrainRun {
 
  private:
   void print_memory(const Trainer& trainer);
+  void print_overlap();
   std::unique_ptr<dist::Groups> groups_;
   std::unique_ptr<pipeline::StageParams> params_;
   std::unique_ptr<pipeline::PipelineExecutor> exec_;
   std::string trace_path_;
+  bool measure_overlap_ = false;
 };
 
 inline const std::set<std::string> kPipelineTrainOptions = {"pp", "schedule", "micro-batches", "stage-layers", "trace"};
