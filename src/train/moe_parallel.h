@@ -84,7 +84,7 @@ class ExpertParallelTraining final : public MoeRunner {
   const OverlapTimes& overlap_times() const { return times_; }
 
   const dist::ExpertPlacement& placement() const { return place_; }
-  const dist::ExchangeStats& stats() const { return exchange_.stats(); }
+  const dist::ExchangeStats& stats() const { return exchange_.stats(); }  // the forwards' exchanges
 
  private:
   struct Layer;
