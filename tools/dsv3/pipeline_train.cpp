@@ -110,7 +110,12 @@ void PipelineTrainRun::print_overlap() {
   const pipeline::PipelineExecutor::OverlapTimes& t = exec_->overlap_times();
   std::vector<double> v = {t.wait_s[0], t.wait_s[1], double(t.pairs[0]), double(t.pairs[1])};
   dist::world().all_reduce(v.data(), int64_t(v.size()));
-  if (!output_rank() || v[2] == 0 || v[3] == 0) return;
+  if (!output_rank()) return;
+  if (v[2] == 0 || v[3] == 0) {
+    std::fprintf(stderr, "overlap: nothing to compare (F&B pairs ran %.0f times interleaved, %.0f not: two steps of "
+                         "DualPipe needed)\n", v[3], v[2]);
+    return;
+  }
   const double alone = v[0] / v[2], paired = v[1] / v[3];
   std::fprintf(stderr,
                "overlap: an F&B pair waits %.3f ms for its expert all-to-alls with its chunks interleaved, %.3f ms "
