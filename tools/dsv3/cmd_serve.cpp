@@ -113,11 +113,14 @@ int cmd_serve(int argc, char** argv) {
   const auto model = Model::load(dir);
   // --ep N: rank 0 serves; the other ranks run its steps' model calls until it stops.
   const ExpertParallelRun ep(a, *model, dir);
-  if (ep.active() && opt.scheduler.batcher.prefix_cache_bytes > 0)
-    dist::fail_on_every_rank("--prefix-cache-mb does not run with --ep yet (the other ranks keep no prefix cache)");
+  if (ep.active())
+    if (const std::string why = dist::serialized_threads_problem(dist::world_thread_level()); !why.empty())
+      dist::fail_on_every_rank(why);
+  if (ep.active())  // every rank keeps the same prefix cache
+    dist::check_same_everywhere(dist::world(), uint64_t(opt.scheduler.batcher.prefix_cache_bytes), "--prefix-cache-mb");
   if (!ep.output_rank()) {
     pthread_sigmask(SIG_UNBLOCK, &sigs, nullptr);  // mpirun ends the job with SIGTERM
-    follow_steps(*model, dist::world());
+    follow_steps(*model, dist::world(), opt.scheduler.batcher.prefix_cache_bytes);
     return 0;
   }
   std::unique_ptr<StepBroadcaster> steps;

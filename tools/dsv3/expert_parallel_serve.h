@@ -3,12 +3,19 @@
 // combine (docs/distributed.md).
 //
 // Per call (a batched Model::forward, or MTP depth 0's forward) rank 0 sends one message:
-//   header  i64[4]: kind (0 stop, 1 main model, 2 MTP depth 0), rows n, slots s, live sequences l
-//           (point to point, so that an idle rank can wait for it asleep); then broadcast:
+//   header  i64[5]: kind (0 stop, 1 main model, 2 MTP depth 0), rows n, slots s, live sequences l,
+//           prefix-cache events e (point to point, so that an idle rank can wait for it asleep);
+//           then broadcast:
 //   body    i64[3n + s + l]: tokens, positions, slots of the rows; the sequence of each slot;
 //           the running sequences
+//   events  i64[e]: with --prefix-cache-mb, rank 0's prefix-cache decisions since its last call,
+//           in order, each [kind (1 restore, 2 store), sequence, restored positions, mtp,
+//           prompt length p, p tokens]
 //   prev    f32[n · hidden]: MTP only, the main model's states the MTP rows start from
-// A follower keeps one cache (and one MTP cache) per sequence id, drops those of sequences no
+// A follower keeps its own prefix cache and repeats rank 0's restores and stores on it, in the
+// same order, so it holds the same blocks (a restore that finds another length there is an
+// error: the ranks are out of step). It keeps one cache (and one MTP cache) per sequence id,
+// drops those of sequences no
 // longer running, and cuts each slot's cache back to its first row's position before the call
 // (rank 0's batcher drops rejected drafts the same way), so its caches equal rank 0's.
 #pragma once
@@ -25,15 +32,19 @@ class StepBroadcaster : public ForwardObserver {
   StepBroadcaster(dist::Communicator& world, int64_t hidden) : world_(world), hidden_(hidden) {}
   void before_forward(const TokenBatch& batch, const std::vector<int64_t>& ids, const std::vector<int64_t>& live,
                       const float* mtp_prev) override;
+  void prefix_restored(int64_t id, const std::vector<int32_t>& prompt, int64_t restored, bool mtp) override;
+  void prefix_stored(int64_t id, const std::vector<int32_t>& prompt, bool mtp) override;
   // Ends the followers' loops; call once the scheduler's thread has ended.
   void stop();
 
  private:
   dist::Communicator& world_;
   int64_t hidden_;
+  std::vector<int64_t> prefix_events_;  // sent with the next call
 };
 
-// The other ranks: runs rank 0's calls until it stops.
-void follow_steps(const Model& model, dist::Communicator& world);
+// The other ranks: runs rank 0's calls until it stops. prefix_cache_bytes: --prefix-cache-mb's
+// capacity (the same on every rank), 0: off.
+void follow_steps(const Model& model, dist::Communicator& world, int64_t prefix_cache_bytes);
 
 }  // namespace dsv3::cli
