@@ -152,6 +152,7 @@ void Batcher::run_forward(const TokenBatch& batch, const std::vector<SequenceCac
     std::vector<int64_t> live;
     for (const auto& [id, s] : seqs_) live.push_back(id);
     opt_.observer->before_forward(batch, ids, live, mtp_prev);
+    if (opt_.observer->forward(batch, caches.data(), ids, mtp_prev, out)) return;
   }
   if (mtp_prev) model_.mtp_forward(0, mtp_prev, batch, caches.data(), out);
   else model_.forward(batch, caches.data(), out);

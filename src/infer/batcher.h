@@ -77,6 +77,12 @@ class ForwardObserver {
   // takes part too.
   virtual void prefix_restored(int64_t id, const std::vector<int32_t>& prompt, int64_t restored, bool mtp) {}
   virtual void prefix_stored(int64_t id, const std::vector<int32_t>& prompt, bool mtp) {}
+  // Runs the call in the model's place when it returns true (serve --ep --dp-attention: each
+  // rank runs its own sequences' rows; the caches of the others' sequences stay empty here).
+  virtual bool forward(const TokenBatch& batch, SequenceCache* const* caches, const std::vector<int64_t>& ids,
+                       const float* mtp_prev, float* out) {
+    return false;
+  }
 };
 
 struct BatcherOptions {

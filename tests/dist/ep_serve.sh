@@ -95,6 +95,14 @@ answers >"$tmp/ep.txt"
 diff "$tmp/one.txt" "$tmp/ep.txt" || { echo "serve --ep 2 --speculative mtp answers differently from one process"; cat "$tmp/ep.log"; exit 1; }
 kill -TERM "$(rank_pid 0)"  # rank 0 stops serving and releases the other rank
 ended_within $pid 10
+[ $rc = 0 ] || { echo "SIGTERM to rank 0: exit $rc"; exit 1; }
+
+# Data-parallel attention: each rank runs its own sequences' rows (no prefix cache there).
+start "$tmp/dp.log" timeout 60 "$mpirun" -np 2 "$dsv3" serve --ep 2 --dp-attention --speculative mtp --max-prefill-tokens 2
+answers | grep -v '^dsv3_prefix' >"$tmp/dp.txt"
+diff <(grep -v '^dsv3_prefix' "$tmp/one.txt") "$tmp/dp.txt" || { echo "serve --ep 2 --dp-attention answers differently"; cat "$tmp/dp.log"; exit 1; }
+kill -TERM "$(rank_pid 0)"
+ended_within $pid 10
 [ $rc = 0 ] && grep -q "dsv3 serve: stopped" "$tmp/ep.log" || { echo "SIGTERM to rank 0: exit $rc"; cat "$tmp/ep.log"; exit 1; }
 [ -z "$(pgrep -f -- "$tag")" ] || { echo "ranks left running"; exit 1; }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <thread>
 
@@ -95,7 +96,61 @@ void mirror_prefix_cache(const std::vector<int64_t>& events, const Model& model,
   }
 }
 
+// A rank without rows in a call still takes part in each of its MoE layers' exchanges.
+void take_part_in_moe_layers(const Model& model, bool mtp, MoeRunner& moe) {
+  const RouterParams router = model.block_context().router;
+  std::vector<float> none(size_t(model.config().hidden_size));
+  const auto layer = [&](const LayerWeights& l) {
+    if (l.is_moe) moe.forward(none.data(), none.data(), 0, l.moe, router, nullptr);
+  };
+  if (mtp) layer(model.weights().mtp[0].block);
+  else
+    for (const LayerWeights& l : model.weights().layers) layer(l);
+}
+
+// --dp-attention: runs this rank's own sequences' rows of the call (caches[slot] is this rank's
+// cache of each own slot); out [n, hidden] receives every row's output, in the batch's order.
+void forward_own_rows(const Model& model, dist::Communicator& world, MoeRunner& moe, const TokenBatch& batch,
+                      const std::vector<int64_t>& ids, SequenceCache* const* caches, const float* mtp_prev, float* out) {
+  const int64_t N = world.size(), H = model.config().hidden_size;
+  const auto owner = [&](int64_t i) { return ids[size_t(batch.seq[size_t(i)])] % N; };
+  // The slots of each rank, renumbered in slot order.
+  std::vector<int32_t> local(ids.size());
+  std::vector<SequenceCache*> mine;
+  for (size_t s = 0; s < ids.size(); ++s) {
+    if (ids[s] % N != world.rank()) continue;
+    local[s] = int32_t(mine.size());
+    mine.push_back(caches[s]);
+  }
+  TokenBatch own;
+  std::vector<float> prev;
+  std::vector<int64_t> counts(static_cast<size_t>(N));
+  for (int64_t i = 0; i < batch.size(); ++i) {
+    counts[size_t(owner(i))] += H;
+    if (owner(i) != world.rank()) continue;
+    own.add(batch.tokens[size_t(i)], batch.pos[size_t(i)], local[size_t(batch.seq[size_t(i)])]);
+    if (mtp_prev) prev.insert(prev.end(), mtp_prev + i * H, mtp_prev + (i + 1) * H);
+  }
+  std::vector<float> y(size_t(own.size() * H) + 1), all(size_t(batch.size() * H));
+  if (own.size() == 0) take_part_in_moe_layers(model, mtp_prev != nullptr, moe);
+  else if (mtp_prev) model.mtp_forward(0, prev.data(), own, mine.data(), y.data());
+  else model.forward(own, mine.data(), y.data());
+  world.all_gather(y.data(), all.data(), counts, dist::Elem::F32);
+  // all holds rank 0's rows, then rank 1's, ...: back to the batch's order.
+  std::vector<int64_t> at(static_cast<size_t>(N));
+  for (int64_t q = 1; q < N; ++q) at[size_t(q)] = at[size_t(q - 1)] + counts[size_t(q - 1)] / H;
+  for (int64_t i = 0; i < batch.size(); ++i)
+    std::memcpy(out + i * H, all.data() + at[size_t(owner(i))]++ * H, size_t(H) * sizeof(float));
+}
+
 }  // namespace
+
+bool StepBroadcaster::forward(const TokenBatch& batch, SequenceCache* const* caches, const std::vector<int64_t>& ids,
+                              const float* mtp_prev, float* out) {
+  if (!model_) return false;
+  forward_own_rows(*model_, world_, *moe_, batch, ids, caches, mtp_prev, out);
+  return true;
+}
 
 void StepBroadcaster::before_forward(const TokenBatch& batch, const std::vector<int64_t>& ids,
                                      const std::vector<int64_t>& live, const float* mtp_prev) {
@@ -129,7 +184,7 @@ void StepBroadcaster::stop() {
   send_header(world_, header);
 }
 
-void follow_steps(const Model& model, dist::Communicator& world, int64_t prefix_cache_bytes) {
+void follow_steps(const Model& model, dist::Communicator& world, int64_t prefix_cache_bytes, MoeRunner* dp_moe) {
   const int64_t H = model.config().hidden_size;
   Caches all;
   PrefixCache prefix(prefix_cache_bytes);
@@ -148,6 +203,10 @@ void follow_steps(const Model& model, dist::Communicator& world, int64_t prefix_
     for (int64_t i = c.batch.size() - 1; i >= 0; --i) first[size_t(c.batch.seq[size_t(i)])] = c.batch.pos[size_t(i)];
     std::vector<SequenceCache*> slots;
     for (size_t s = 0; s < c.ids.size(); ++s) {
+      if (dp_moe && c.ids[s] % world.size() != world.rank()) {  // another rank's sequence
+        slots.push_back(nullptr);
+        continue;
+      }
       auto it = caches.find(c.ids[s]);
       if (it == caches.end()) it = caches.emplace(c.ids[s], mtp ? model.new_mtp_cache() : model.new_cache()).first;
       SequenceCache& cache = it->second;
@@ -158,7 +217,8 @@ void follow_steps(const Model& model, dist::Communicator& world, int64_t prefix_
       slots.push_back(&cache);
     }
     out.resize(size_t(c.batch.size() * H));
-    if (mtp) model.mtp_forward(0, c.prev.data(), c.batch, slots.data(), out.data());
+    if (dp_moe) forward_own_rows(model, world, *dp_moe, c.batch, c.ids, slots.data(), mtp ? c.prev.data() : nullptr, out.data());
+    else if (mtp) model.mtp_forward(0, c.prev.data(), c.batch, slots.data(), out.data());
     else model.forward(c.batch, slots.data(), out.data());
   }
 }
