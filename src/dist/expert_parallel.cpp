@@ -53,12 +53,8 @@ void ExpertParallelMoe::forward(float* out, const float* x, int64_t n, const Moe
   }
   {
     Span s(timeline_, "shared expert (rows in flight)", "compute");
-    if (n == 0) {
-    } else if (!w.shared_experts.empty()) {
-      mlp_forward(out, x, n, w.shared_experts);
-    } else {
-      std::memset(out, 0, size_t(n * H) * sizeof(float));
-    }
+    if (n > 0 && !w.shared_experts.empty()) mlp_forward(out, x, n, w.shared_experts);
+    else std::memset(out, 0, size_t(n * H) * sizeof(float));
   }
   {
     Span s(timeline_, "dispatch wait", "wait");

@@ -114,11 +114,12 @@ int cmd_serve(int argc, char** argv) {
   const auto model = Model::load(dir);
   // --ep N: rank 0 serves; the other ranks run its steps' model calls until it stops.
   const ExpertParallelRun ep(a, *model, dir);
-  if (ep.active())
+  if (ep.active()) {
     if (const std::string why = dist::serialized_threads_problem(dist::world_thread_level()); !why.empty())
       dist::fail_on_every_rank(why);
-  if (ep.active())  // every rank keeps the same prefix cache
+    // Every rank keeps the same prefix cache.
     dist::check_same_everywhere(dist::world(), uint64_t(opt.scheduler.batcher.prefix_cache_bytes), "--prefix-cache-mb");
+  }
   const bool dp_attention = a.has("dp-attention");
   if (dp_attention && !ep.active()) fail("--dp-attention needs --ep N (under mpirun -np N)");
   if (dp_attention) {
