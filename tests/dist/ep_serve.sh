@@ -79,7 +79,11 @@ answers() {
   done
   echo "metrics: no cancelled sequence"
 }
-rank_pid() { for p in $(pgrep -f -- "$tag"); do grep -qz "^OMPI_COMM_WORLD_RANK=$1$" /proc/$p/environ 2>/dev/null && echo $p; done; }
+rank_pid() {  # OpenMPI's variable, else MPICH's (PMI) or PMIx's
+  for p in $(pgrep -f -- "$tag"); do
+    grep -qz -e "^OMPI_COMM_WORLD_RANK=$1$" -e "^PMI_RANK=$1$" -e "^PMIX_RANK=$1$" /proc/$p/environ 2>/dev/null && echo $p
+  done
+}
 ended_within() {  # PID SECONDS: waits for PID to exit; sets $rc
   for _ in $(seq $(($2 * 20))); do kill -0 "$1" 2>/dev/null || { rc=0; wait "$1" || rc=$?; return 0; }; sleep 0.05; done
   echo "job still running after $2 s"; exit 1
