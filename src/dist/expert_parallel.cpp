@@ -26,12 +26,13 @@ void ExpertParallelMoe::forward(float* out, const float* x, int64_t n, const Moe
   if (timeline_ && last_end_us_ >= 0) timeline_->add("outside MoE layers", "compute", last_end_us_, timeline_->now_us());
   const int64_t H = H_, E = p.n_experts, K = p.top_k, N = comm_.size(), r = comm_.rank();
   // Routing on every row, on every rank, exactly as moe_forward does (a product's rounding may
-  // depend on how many rows it sees, so no rank computes a subset).
+  // depend on how many rows it sees, so no rank computes a subset) — or, with data-parallel
+  // attention, on this rank's own rows.
   std::vector<float> scores(size_t(n * E)), weights(size_t(n * K));
   std::vector<int32_t> ids(size_t(n * K));
   {
     Span s(timeline_, "router", "compute");
-    router_scores(scores.data(), x, n, w.gate, p);
+    if (n > 0) router_scores(scores.data(), x, n, w.gate, p);
     for (int64_t t = 0; t < n; ++t)
       route_token(scores.data() + t * E, w.e_score_correction_bias.data, p, ids.data() + t * K, weights.data() + t * K);
   }
@@ -45,14 +46,14 @@ void ExpertParallelMoe::forward(float* out, const float* x, int64_t n, const Moe
   // the router) runs while the rows are in flight.
   std::vector<int64_t> lo(size_t(N + 1));
   for (int64_t q = 0; q <= N; ++q) lo[size_t(q)] = n * q / N;
-  const int64_t a = lo[size_t(r)], b = lo[size_t(r + 1)];
+  const int64_t a = rows_are_own_ ? 0 : lo[size_t(r)], b = rows_are_own_ ? n : lo[size_t(r + 1)];
   {
     Span s(timeline_, "dispatch start", "communication");
     exchange_.dispatch_begin(x + a * H, b - a, ids.data() + a * K, K);
   }
   {
     Span s(timeline_, "shared expert (rows in flight)", "compute");
-    if (!w.shared_experts.empty()) mlp_forward(out, x, n, w.shared_experts);
+    if (n > 0 && !w.shared_experts.empty()) mlp_forward(out, x, n, w.shared_experts);
     else std::memset(out, 0, size_t(n * H) * sizeof(float));
   }
   {
@@ -71,7 +72,7 @@ void ExpertParallelMoe::forward(float* out, const float* x, int64_t n, const Moe
     exchange_.combine(y.data(), weights.data() + a * K, out + a * H);
   }
   // Every rank needs every row for the next (replicated) attention.
-  {
+  if (!rows_are_own_) {
     Span s(timeline_, "all-gather", "communication");
     std::vector<int64_t> counts(static_cast<size_t>(N));
     for (int64_t q = 0; q < N; ++q) counts[size_t(q)] = (lo[size_t(q + 1)] - lo[size_t(q)]) * H;

@@ -29,6 +29,10 @@ class ExpertParallelMoe final : public MoeRunner {
   void forward(float* out, const float* x, int64_t n, const MoeWeights& w, const RouterParams& p,
                ExpertLoad* load) override;
 
+  // Data-parallel attention: each rank's n rows are its own (other ranks hold other rows, n may
+  // be 0); router and shared expert run on them, and no all-gather follows the combine.
+  void set_rows_are_own(bool own) { rows_are_own_ = own; }
+
   // Records each layer's phases (router, dispatch, shared expert while the rows are in flight,
   // the wait, routed experts, combine, all-gather) and the time between MoE layers.
   void set_timeline(Timeline* t) { timeline_ = t; }
@@ -45,6 +49,7 @@ class ExpertParallelMoe final : public MoeRunner {
   ExpertExchange exchange_;
   int64_t rows_ = 0, gather_bytes_ = 0;
   Timeline* timeline_ = nullptr;
+  bool rows_are_own_ = false;
   double last_end_us_ = -1;
 };
 

@@ -128,6 +128,8 @@ class MpiCommunicator final : public Communicator {
   int rank_ = 0, size_ = 1;
 };
 
+ThreadLevel g_thread_level = ThreadLevel::kMultiple;
+
 void finalize_at_exit() {
   int finalized = 0;
   MPI_Finalized(&finalized);
@@ -144,10 +146,18 @@ std::unique_ptr<Communicator> mpi_world() {
     MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided);
     std::atexit(finalize_at_exit);
   }
+  int provided = MPI_THREAD_SINGLE;
+  MPI_Query_thread(&provided);
+  g_thread_level = provided == MPI_THREAD_SINGLE ? ThreadLevel::kSingle
+                   : provided == MPI_THREAD_FUNNELED ? ThreadLevel::kFunneled
+                   : provided == MPI_THREAD_SERIALIZED ? ThreadLevel::kSerialized
+                                                        : ThreadLevel::kMultiple;
   MPI_Comm c;
   MPI_Comm_dup(MPI_COMM_WORLD, &c);
   return std::make_unique<MpiCommunicator>(c);
 }
+
+ThreadLevel mpi_thread_level() { return g_thread_level; }
 
 [[noreturn]] void mpi_abort(int code) {
   MPI_Abort(MPI_COMM_WORLD, code);

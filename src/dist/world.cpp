@@ -84,6 +84,20 @@ Communicator& world() {
   return *(w = local_communicator());
 }
 
+ThreadLevel world_thread_level() {
+#ifdef DSV3_WITH_MPI
+  if (world_is_distributed()) return mpi_thread_level();
+#endif
+  return ThreadLevel::kMultiple;
+}
+
+std::string serialized_threads_problem(ThreadLevel provided) {
+  if (provided >= ThreadLevel::kSerialized) return "";
+  const char* names[] = {"MPI_THREAD_SINGLE", "MPI_THREAD_FUNNELED"};
+  return cat("this MPI does not support MPI_THREAD_SERIALIZED (it provides ", names[int(provided)],
+             "), which serve --ep needs: the scheduler's thread communicates (rebuild OpenMPI with thread support)");
+}
+
 bool world_is_distributed() { return world_slot() && world_slot()->size() > 1; }
 
 void quiet_other_ranks() {

@@ -29,6 +29,14 @@ int launched_rank();  // this process's rank in that job (0 when not launched)
 Communicator& world();
 bool world_is_distributed();  // world() was opened and has more than one rank
 
+// MPI's thread support levels, in MPI's order (MPI_THREAD_SINGLE ... MPI_THREAD_MULTIPLE).
+enum class ThreadLevel { kSingle, kFunneled, kSerialized, kMultiple };
+// The level the world was opened with (kMultiple for one process: it has no MPI).
+ThreadLevel world_thread_level();
+// Why a thread other than the one that opened the world may not make its calls (serve --ep's
+// scheduler thread needs MPI_THREAD_SERIALIZED); empty when it may.
+std::string serialized_threads_problem(ThreadLevel provided);
+
 // Rank 0 owns the terminal: the other ranks' stdout goes to /dev/null.
 void quiet_other_ranks();
 

@@ -45,7 +45,11 @@ int64_t Batcher::add(SequenceRequest r) {
   s->cache = model_.new_cache();
   if (opt_.draft_tokens > 0) s->mtp_cache = model_.new_mtp_cache();
   // A cached prefix is not prefilled again: feeding starts after it.
-  if (prefix_) s->fed = prefix_->restore(r.prompt, s->cache, opt_.draft_tokens > 0 ? &s->mtp_cache : nullptr);
+  if (prefix_) {
+    const bool mtp = opt_.draft_tokens > 0;
+    s->fed = prefix_->restore(r.prompt, s->cache, mtp ? &s->mtp_cache : nullptr);
+    if (opt_.observer) opt_.observer->prefix_restored(s->id, r.prompt, s->fed, mtp);
+  }
   if (r.sampling.has_penalties()) s->history.add_prompt(r.prompt);
   s->rng = Rng(r.sampling.seed);
   s->stats.prompt_tokens = T;
@@ -148,6 +152,7 @@ void Batcher::run_forward(const TokenBatch& batch, const std::vector<SequenceCac
     std::vector<int64_t> live;
     for (const auto& [id, s] : seqs_) live.push_back(id);
     opt_.observer->before_forward(batch, ids, live, mtp_prev);
+    if (opt_.observer->forward(batch, caches.data(), ids, mtp_prev, out)) return;
   }
   if (mtp_prev) model_.mtp_forward(0, mtp_prev, batch, caches.data(), out);
   else model_.forward(batch, caches.data(), out);
@@ -161,8 +166,13 @@ void Batcher::store_prefix(const Rows& rows) {
     Sequence& s = *e.s;
     if (s.prefix_stored || s.fed < s.prompt_len || (mtp && s.finish != FinishReason::kNone)) continue;
     s.prefix_stored = true;
-    const std::vector<int32_t> prompt(s.tokens.begin(), s.tokens.begin() + s.prompt_len);
+    // Only the positions both caches hold: the other ranks' caches may hold more rows (drafts
+    // they have not cut back yet), and must store exactly the blocks stored here.
+    int64_t held = std::min(s.prompt_len, s.cache.length());
+    if (mtp) held = std::min(held, s.mtp_cache.length());
+    const std::vector<int32_t> prompt(s.tokens.begin(), s.tokens.begin() + held);
     prefix_->store(prompt, s.cache, mtp ? &s.mtp_cache : nullptr);
+    if (opt_.observer) opt_.observer->prefix_stored(s.id, prompt, mtp);
   }
 }
 

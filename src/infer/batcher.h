@@ -71,6 +71,18 @@ class ForwardObserver {
   // [batch.size(), hidden] of MTP depth 0.
   virtual void before_forward(const TokenBatch& batch, const std::vector<int64_t>& ids,
                               const std::vector<int64_t>& live, const float* mtp_prev) = 0;
+  // With a prefix cache, its decisions in the order they happen (the other ranks mirror them):
+  // the new sequence `id` started from `restored` cached positions of `prompt` (0: a miss), or
+  // sequence `id`'s cache holds `prompt` and its whole blocks were stored. `mtp`: the MTP cache
+  // takes part too.
+  virtual void prefix_restored(int64_t id, const std::vector<int32_t>& prompt, int64_t restored, bool mtp) {}
+  virtual void prefix_stored(int64_t id, const std::vector<int32_t>& prompt, bool mtp) {}
+  // Runs the call in the model's place when it returns true (serve --ep --dp-attention: each
+  // rank runs its own sequences' rows; the caches of the others' sequences stay empty here).
+  virtual bool forward(const TokenBatch& batch, SequenceCache* const* caches, const std::vector<int64_t>& ids,
+                       const float* mtp_prev, float* out) {
+    return false;
+  }
 };
 
 struct BatcherOptions {

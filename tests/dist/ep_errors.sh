@@ -31,8 +31,10 @@ expect "D×P against the world" "error: layout --dp 3 × --pp 1 = 3 ranks, but t
   "$mpirun" --oversubscribe -np 2 "$worker" collectives --dp 3 --pp 1 --ep 1
 expect "E not dividing D" "error: --ep 3 does not divide the 4 data-parallel ranks" \
   "$mpirun" --oversubscribe -np 4 "$worker" collectives --dp 4 --pp 1 --ep 3
-expect "serve --ep with a prefix cache" "error: --prefix-cache-mb does not run with --ep yet" \
-  "$mpirun" --oversubscribe -np 2 "$dsv3" serve --model "$m" --ep 2 --port 0 --prefix-cache-mb 8
+expect "serve --ep with different prefix caches" "error: rank 1 was given a different --prefix-cache-mb than rank 0" \
+  "$mpirun" --oversubscribe -np 1 "$dsv3" serve --model "$m" --ep 2 --port 0 --prefix-cache-mb 8 : \
+  -np 1 "$dsv3" serve --model "$m" --ep 2 --port 0 --prefix-cache-mb 4
+expect "--dp-attention without --ep" "error: --dp-attention needs --ep N" "$dsv3" serve --model "$m" --dp-attention --port 0
 expect "a command that does not run distributed" "error: does not run under mpirun with several ranks" \
   "$mpirun" --oversubscribe -np 2 "$dsv3" info --model "$m"
 expect "one rank fails alone" "error on rank 1: /nonexistent/config.json" \

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `mpirun -np 2 dsv3 serve --ep 2` answers as one-process serve: greedy completions (whole, and
-# streamed, and three at once, which share steps), a client hanging up mid-stream (the
+# streamed, and three at once, which share steps; a 7-token prompt prefilled 2 tokens a step;
+# n = 3 choices, greedy and sampled; prefix-cache hits and misses), a client hanging up mid-stream (the
 # sequence is cancelled on every rank, and the next requests still match), metrics; plain and
 # MTP-speculative. SIGTERM to rank 0 ends the job cleanly; kill -9 of rank 1 ends it within
 # seconds. Talks HTTP over bash's /dev/tcp (no client program needed).
@@ -40,17 +41,31 @@ request() {
   timeout 30 cat <&3
   exec 3<&-
 }
-complete() {
-  request POST /v1/completions "{\"model\":\"$tag\",\"temperature\":0,$1}" | { grep -o '"text":"[^"]*"' || true; } | tr -d '\n'
+complete() { sample "\"temperature\":0,$1"; }
+sample() {  # every choice's text on one line
+  request POST /v1/completions "{\"model\":\"$tag\",$1}" | { grep -o '"text":"[^"]*"' || true; } | tr -d '\n'
   echo
 }
 # The answers a server gives (every text field, in order; concurrent ones in prompt order).
-answers() {
+# core_answers: the first 7 lines, without the prefix cache and the cancellation.
+core_answers() {
   complete '"prompt":[5,9,13],"max_tokens":12'
   complete '"prompt":[7,8],"max_tokens":10,"stream":true'
+  # 7 prompt tokens in chunks of 2 (--max-prefill-tokens 2): partial MTP rows per chunk.
+  complete '"prompt":[3,1,4,1,5,9,2],"max_tokens":10'
+  complete '"prompt":[2,7,1,8],"max_tokens":8,"n":3'  # several sequences of one request
   for p in 1 2 3; do complete "\"prompt\":[$p,40,41,42],\"max_tokens\":16" >"$tmp/c$p" & done
   wait $(jobs -p | grep -v "^$pid$") 2>/dev/null || true
   cat "$tmp/c1" "$tmp/c2" "$tmp/c3"
+}
+answers() {
+  core_answers
+  # Prefix cache: a 40-token prompt misses and stores its two 16-token blocks; the same prompt
+  # hits both, one sharing only the first block hits that one (every rank restores the same rows).
+  local p1 p2
+  p1=$(seq -s, 100 139) p2=$(seq -s, 100 115),$(seq -s, 200 223)
+  for p in "$p1" "$p1" "$p2"; do complete "\"prompt\":[$p],\"max_tokens\":8"; done
+  request GET /metrics | grep -E '^dsv3_prefix_cache_(lookups|hits)_total'
   # Hang up after the first streamed chunk: the server cancels the sequence.
   exec 3<>"/dev/tcp/127.0.0.1/$port"
   body="{\"model\":\"$tag\",\"temperature\":0,\"prompt\":[4,4],\"max_tokens\":100000,\"ignore_eos\":true,\"stream\":true}"
@@ -64,27 +79,46 @@ answers() {
   done
   echo "metrics: no cancelled sequence"
 }
-rank_pid() { for p in $(pgrep -f -- "$tag"); do grep -qz "^OMPI_COMM_WORLD_RANK=$1$" /proc/$p/environ 2>/dev/null && echo $p; done; }
+rank_pid() {  # OpenMPI's variable, else MPICH's (PMI) or PMIx's
+  for p in $(pgrep -f -- "$tag"); do
+    grep -qz -e "^OMPI_COMM_WORLD_RANK=$1$" -e "^PMI_RANK=$1$" -e "^PMIX_RANK=$1$" /proc/$p/environ 2>/dev/null && echo $p
+  done
+}
 ended_within() {  # PID SECONDS: waits for PID to exit; sets $rc
   for _ in $(seq $(($2 * 20))); do kill -0 "$1" 2>/dev/null || { rc=0; wait "$1" || rc=$?; return 0; }; sleep 0.05; done
   echo "job still running after $2 s"; exit 1
 }
 
 # MTP speculative greedy decoding gives plain greedy's tokens, so one reference serves both.
-start "$tmp/one.log" "$dsv3" serve
+flags=(--max-prefill-tokens 2 --prefix-cache-mb 4)
+start "$tmp/one.log" "$dsv3" serve "${flags[@]}"
 answers >"$tmp/one.txt"
+sampled='"prompt":[2,7,1,8],"max_tokens":8,"n":3,"temperature":0.9,"seed":5'  # rank 0 samples for all
+sample "$sampled" >"$tmp/one-sampled.txt"
 kill -TERM $pid; wait $pid
-[ "$(grep -c text "$tmp/one.txt")" = 6 ] && grep -q "cancelled 1" "$tmp/one.txt" || { cat "$tmp/one.txt"; exit 1; }
-start "$tmp/ep.log" timeout 60 "$mpirun" -np 2 "$dsv3" serve --ep 2 --speculative mtp
+[ "$(grep -c text "$tmp/one.txt")" = 11 ] && [ "$(sed -n 4p "$tmp/one.txt" | grep -o text | wc -l)" = 3 ] &&
+  [ "$(sed -n 8p "$tmp/one.txt")" = "$(sed -n 9p "$tmp/one.txt")" ] && grep -q "^dsv3_prefix_cache_hits_total 2$" "$tmp/one.txt"  && grep -q "cancelled 1" "$tmp/one.txt" || { cat "$tmp/one.txt"; exit 1; }
+start "$tmp/ep.log" timeout 60 "$mpirun" -np 2 "$dsv3" serve --ep 2 --speculative mtp "${flags[@]}"
 answers >"$tmp/ep.txt"
 diff "$tmp/one.txt" "$tmp/ep.txt" || { echo "serve --ep 2 --speculative mtp answers differently from one process"; cat "$tmp/ep.log"; exit 1; }
 kill -TERM "$(rank_pid 0)"  # rank 0 stops serving and releases the other rank
 ended_within $pid 10
+[ $rc = 0 ] || { echo "SIGTERM to rank 0: exit $rc"; exit 1; }
+
+# Data-parallel attention: each rank runs its own sequences' rows (no prefix cache there).
+start "$tmp/dp.log" timeout 60 "$mpirun" -np 2 "$dsv3" serve --ep 2 --dp-attention --speculative mtp --max-prefill-tokens 2
+core_answers >"$tmp/dp.txt"
+diff <(head -n 7 "$tmp/one.txt") "$tmp/dp.txt" || { echo "serve --ep 2 --dp-attention answers differently"; cat "$tmp/dp.log"; exit 1; }
+kill -TERM "$(rank_pid 0)"
+ended_within $pid 10
 [ $rc = 0 ] && grep -q "dsv3 serve: stopped" "$tmp/ep.log" || { echo "SIGTERM to rank 0: exit $rc"; cat "$tmp/ep.log"; exit 1; }
 [ -z "$(pgrep -f -- "$tag")" ] || { echo "ranks left running"; exit 1; }
 
-start "$tmp/ep.log" timeout 60 "$mpirun" -np 2 "$dsv3" serve --ep 2
+start "$tmp/ep.log" timeout 60 "$mpirun" -np 2 "$dsv3" serve --ep 2 "${flags[@]}"
 [ "$(complete '"prompt":[5,9,13],"max_tokens":12')" = "$(head -1 "$tmp/one.txt")" ] || { echo "serve --ep 2 differs"; exit 1; }
+# Sampled (plain decoding: speculative sampling draws other random numbers than plain sampling).
+[ "$(sample "$sampled")" = "$(cat "$tmp/one-sampled.txt")" ] || { echo "serve --ep 2 samples differently"; exit 1; }
+[ "$(grep -o text "$tmp/one-sampled.txt" | wc -l)" = 3 ] || { echo "n = 3 gave no 3 choices"; exit 1; }
 kill -9 "$(rank_pid 1)"
 ended_within $pid 10
 [ $rc != 0 ] || { echo "a dead rank left exit code 0"; exit 1; }

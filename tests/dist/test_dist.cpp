@@ -75,6 +75,18 @@ TEST(Layout, OneProcessAcceptsOnlyTheTrivialLayout) {
   EXPECT_EQ(error_of([&] { make_groups(*w, {1, 1, 0}); }), "--dp, --pp and --ep must be at least 1");
 }
 
+// serve --ep's scheduler thread communicates: below MPI_THREAD_SERIALIZED that is undefined
+// behaviour inside MPI, so serve --ep fails with this line instead.
+TEST(ThreadLevel, BelowSerializedIsNamedAndOneProcessIsFine) {
+  EXPECT_EQ(serialized_threads_problem(ThreadLevel::kFunneled).rfind(
+                "this MPI does not support MPI_THREAD_SERIALIZED (it provides MPI_THREAD_FUNNELED)", 0),
+            0u);
+  EXPECT_NE(serialized_threads_problem(ThreadLevel::kSingle).find("MPI_THREAD_SINGLE"), std::string::npos);
+  EXPECT_EQ(serialized_threads_problem(ThreadLevel::kSerialized), "");
+  EXPECT_EQ(serialized_threads_problem(ThreadLevel::kMultiple), "");
+  EXPECT_EQ(world_thread_level(), ThreadLevel::kMultiple);  // no world opened here: no MPI
+}
+
 TEST(ExpertPlacement, ConsecutiveBlocksPerRank) {
   const ExpertPlacement p{256, 64, 3};
   EXPECT_EQ(p.per_rank(), 4);

@@ -26,7 +26,8 @@ const char* kUsage =
     "                  [--max-prefill-tokens 512] [--default-max-tokens 1024] [--max-n 8]\n"
     "                  [--speculative mtp [--draft N]] [--shutdown-grace 10] [--threads N]\n"
     "                  [--no-reasoning-split] [--prefix-cache-mb 0] [--read-timeout 30]\n"
-    "                  [--ep N (under mpirun -np N: rank 0 serves, every rank holds 1/N of the experts)]\n"
+    "                  [--ep N (under mpirun -np N: rank 0 serves, every rank holds 1/N of the experts)\n"
+    "                   [--dp-attention (each rank runs attention and caches for its own sequences)]]\n"
     "OpenAI-compatible API: POST /v1/completions, POST /v1/chat/completions, GET /v1/models,\n"
     "GET /health, GET /metrics. --port 0 picks a free port; the address is printed on stderr.\n"
     "SIGTERM/SIGINT: stop accepting, let running requests finish (at most --shutdown-grace s).\n";
@@ -96,7 +97,7 @@ int cmd_serve(int argc, char** argv) {
                {"model", "host", "port", "name", "api-key", "max-sequences", "max-queue", "context", "max-body-bytes",
                 "max-prefill-tokens", "default-max-tokens", "max-n", "speculative", "draft", "shutdown-grace",
                 "threads", "prefix-cache-mb", "read-timeout", "ep"},
-               {"help", "no-reasoning-split"});
+               {"help", "no-reasoning-split", "dp-attention"});
   if (a.has("help")) return std::fputs(kUsage, stdout), 0;
   // Signals go to one waiting thread only: block them before any other thread exists.
   sigset_t sigs;
@@ -113,17 +114,30 @@ int cmd_serve(int argc, char** argv) {
   const auto model = Model::load(dir);
   // --ep N: rank 0 serves; the other ranks run its steps' model calls until it stops.
   const ExpertParallelRun ep(a, *model, dir);
-  if (ep.active() && opt.scheduler.batcher.prefix_cache_bytes > 0)
-    dist::fail_on_every_rank("--prefix-cache-mb does not run with --ep yet (the other ranks keep no prefix cache)");
+  if (ep.active()) {
+    if (const std::string why = dist::serialized_threads_problem(dist::world_thread_level()); !why.empty())
+      dist::fail_on_every_rank(why);
+    // Every rank keeps the same prefix cache.
+    dist::check_same_everywhere(dist::world(), uint64_t(opt.scheduler.batcher.prefix_cache_bytes), "--prefix-cache-mb");
+  }
+  const bool dp_attention = a.has("dp-attention");
+  if (dp_attention && !ep.active()) fail("--dp-attention needs --ep N (under mpirun -np N)");
+  if (dp_attention) {
+    dist::check_same_everywhere(dist::world(), 1, "--dp-attention");
+    if (opt.scheduler.batcher.prefix_cache_bytes > 0)
+      dist::fail_on_every_rank("--dp-attention does not run with --prefix-cache-mb (a rank holds only its own sequences' caches)");
+    ep.moe()->set_rows_are_own(true);
+  }
   if (!ep.output_rank()) {
     pthread_sigmask(SIG_UNBLOCK, &sigs, nullptr);  // mpirun ends the job with SIGTERM
-    follow_steps(*model, dist::world());
+    follow_steps(*model, dist::world(), opt.scheduler.batcher.prefix_cache_bytes, dp_attention ? ep.moe() : nullptr);
     return 0;
   }
   std::unique_ptr<StepBroadcaster> steps;
   if (ep.active()) {
     steps = std::make_unique<StepBroadcaster>(dist::world(), model->config().hidden_size);
     opt.scheduler.batcher.observer = steps.get();
+    if (dp_attention) steps->attend_data_parallel(*model, *ep.moe());
   }
   const auto codec = server::make_text_codec(dir);
   serve(*model, *codec, opt, sigs, grace);

@@ -20,6 +20,7 @@ class ExpertParallelRun {
   ~ExpertParallelRun();
 
   bool active() const { return moe_ != nullptr; }
+  dist::ExpertParallelMoe* moe() const { return moe_.get(); }  // null when not active
   // Whether this rank writes the command's output (rank 0, or the only process).
   bool output_rank() const { return !active() || dist::world().rank() == 0; }
   // Collective: rank 0 prints each rank's experts and resident memory, and the bytes
