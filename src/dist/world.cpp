@@ -95,7 +95,8 @@ std::string serialized_threads_problem(ThreadLevel provided) {
   if (provided >= ThreadLevel::kSerialized) return "";
   const char* names[] = {"MPI_THREAD_SINGLE", "MPI_THREAD_FUNNELED"};
   return cat("this MPI does not support MPI_THREAD_SERIALIZED (it provides ", names[int(provided)],
-             "), which serve --ep needs: the scheduler's thread communicates (rebuild OpenMPI with thread support)");
+             "), which serve --ep and train --pp --ep need: a second thread communicates (serve's scheduler; DualPipe's paired "
+             "chunks) (rebuild OpenMPI with thread support)");
 }
 
 bool world_is_distributed() { return world_slot() && world_slot()->size() > 1; }

@@ -59,6 +59,10 @@ PipelineTrainRun::PipelineTrainRun(const Args& a, const ModelConfig& cfg, TrainO
   dist::quiet_other_ranks();
   if (a.has("measure-overlap") && a.integer("ep", 1) < 2)
     dist::fail_on_every_rank("--measure-overlap measures the expert all-to-alls: it needs --ep");
+  // With --ep, DualPipe's paired chunks make their MPI calls from two threads, one at a time.
+  if (a.integer("ep", 1) > 1)
+    if (const std::string why = dist::serialized_threads_problem(dist::world_thread_level()); !why.empty())
+      dist::fail_on_every_rank(why);
   const std::string what = cat(a.str("schedule", "1f1b"), '/', a.str("stage-layers"), '/', opt.accumulation(seq_len));
   dist::check_same_everywhere(world, fnv1a(what.data(), what.size()), "--schedule, --stage-layers or --micro-batches");
   groups_ = std::make_unique<dist::Groups>(
