@@ -30,7 +30,7 @@ namespace {
 const char* kUsage =
     "usage: dsv3 bench [--model DIR] [-p|--prompt-tokens P] [-n|--decode-steps N] [-d|--depth D]\n"
     "                  [--batch B] [-r|--repetitions R] [-t|--threads T] [-o|--output text|md|json]\n"
-    "                  [--cache-type f32|bf16] [--profile-ops]\n"
+    "                  [--cache-type f32|bf16|fp8] [--profile-ops]\n"
     "Times a prefill of P tokens (pp P) and N decode steps at batch 1 (tg N), each after D cached\n"
     "tokens, R times, and prints tokens/s as mean ± stddev with the machine's measured limits.\n"
     "P or N = 0 skips that test; --batch B > 1 adds decoding B sequences at once. --profile-ops adds a\n"
@@ -237,7 +237,7 @@ int cmd_bench(int argc, char** argv) {
                {"help", "profile-ops"});
   if (a.has("help")) return std::fputs(kUsage, stdout), std::fputs(kEpUsage, stdout), 0;
   apply_threads(a);
-  if (a.has("cache-type")) default_cache_type() = parse_cache_type(a.str("cache-type"));
+  apply_cache_type(a);
   const int64_t prompt = a.integer("prompt-tokens", 128), steps = a.integer("decode-steps", 32);
   const int64_t depth = a.integer("depth", 0), batch = a.integer("batch", 1), reps = a.integer("repetitions", 3);
   const std::string output = a.str("output", "text");
