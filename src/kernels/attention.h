@@ -37,9 +37,9 @@ struct AttentionRows {
   // tile never spans two pages. Pages let sequences share the cached rows of a common prefix.
   const uint8_t* const* pages = nullptr;
   int64_t page_len = 0, k_c_offset = 0, k_r_offset = 0, v_offset = 0;
-  // F8_E4M3 (the latent cache's FP8 form; v and k_c are then the same rows): position s's values
-  // are e4m3(code) · a scale of its own, scales[2s] for k_c and v, scales[2s + 1] for k_r; paged,
-  // the float pairs of a page's rows start at byte scale_offset of the page.
+  // F8_E4M3 (the latent cache's FP8 form; v and k_c are then the same rows): k_c's and v's values
+  // are e4m3(code) · scales[s], a scale per position; k_r is BF16. Paged, the scales of a page's
+  // rows start at byte scale_offset of the page.
   const float* scales = nullptr;
   int64_t scale_offset = 0;
 };
@@ -77,8 +77,8 @@ struct LatentRows {
   int64_t len;  // positions 0..len-1 are attended to
   const uint8_t* const* pages = nullptr;
   int64_t page_len = 0, kv_offset = 0, pe_offset = 0;
-  // F8_E4M3: position s's c_KV is e4m3(code) · scales[2s], its k_R e4m3(code) · scales[2s + 1];
-  // paged, a page's scale pairs start at byte scale_offset of the page.
+  // F8_E4M3: position s's c_KV is e4m3(code) · scales[s], its k_R BF16; paged, a page's scales
+  // start at byte scale_offset of the page.
   const float* scales = nullptr;
   int64_t scale_offset = 0;
 };

@@ -5,8 +5,10 @@
 //
 // The numbers are stored as float32 (exact: what `dsv3 logits` checks against the reference),
 // BF16 (half the memory and half the bytes the attention reads per decoded token; the default
-// of generate/chat/serve/bench) or FP8 E4M3 with one float32 scale per position and part (c_KV
-// row, k_R row): about a quarter. Why a scale per row and not DeepSeek's 1x128 tiles: E4M3 is a
+// of generate/chat/serve/bench) or FP8: c_KV in E4M3 with one float32 scale per position and
+// layer, k_R in BF16 (as FlashMLA's FP8 cache keeps the RoPE part: positions are told apart by
+// it, and 64 values are 11% of the row): 56% of BF16's bytes. Why a scale per row and not
+// DeepSeek's 1x128 tiles: E4M3 is a
 // floating-point format, so a value's relative rounding (2^-4 at most) does not depend on the
 // scale; the scale only has to keep the row inside E4M3's range. Scaling the row's largest
 // |value| to 448 keeps every value down to 2^-9 / 448 ≈ 2^-17.8 of it (2^-9: E4M3's smallest
@@ -39,9 +41,11 @@ inline CacheType parse_cache_type(const std::string& s) {
   if (s == "fp8") return CacheType::FP8;
   fail("cache type '", s, "': expected f32, bf16 or fp8");
 }
-// Bytes per stored value, and per position and layer for the FP8 scales (c_KV's, k_R's).
+// Bytes per stored c_KV value, and per position and layer for the FP8 scale (c_KV's).
 inline int64_t cache_type_bytes(CacheType t) { return t == CacheType::BF16 ? 2 : t == CacheType::FP8 ? 1 : 4; }
-inline int64_t cache_scale_bytes(CacheType t) { return t == CacheType::FP8 ? 2 * 4 : 0; }
+inline int64_t cache_scale_bytes(CacheType t) { return t == CacheType::FP8 ? 4 : 0; }
+// k_R's bytes per value: BF16 in the FP8 cache.
+inline int64_t cache_pe_bytes(CacheType t) { return t == CacheType::FP8 ? 2 : cache_type_bytes(t); }
 
 // What new caches use when not told (a process-wide choice: the CLI sets it per command).
 inline CacheType& default_cache_type() {
@@ -58,8 +62,8 @@ class SequenceCache {
  public:
   static constexpr int64_t kPageTokens = 16;
   // Page bytes: [layer][c_KV: kPageTokens x kv_dim | k_R: kPageTokens x pe_dim], in the cache's
-  // type; FP8 then [layer][kPageTokens][c_KV scale, k_R scale] float32 (4-byte aligned: the values
-  // before them are a multiple of kPageTokens = 16 bytes).
+  // type (FP8: c_KV E4M3, k_R BF16); FP8 then [layer][kPageTokens] c_KV scales, float32 (4-byte
+  // aligned: the values before them are a multiple of kPageTokens = 16 bytes).
   using Page = std::shared_ptr<std::vector<uint8_t>>;
 
   SequenceCache() = default;
@@ -109,16 +113,16 @@ class SequenceCache {
   void store(int64_t layer, int64_t pos, const float* kv, const float* pe) {
     uint8_t* base = pages_[size_t(pos / kPageTokens)]->data();
     float* scales = type_ == CacheType::FP8 ? reinterpret_cast<float*>(base + scale_offset(layer, pos)) : nullptr;
-    put(base + kv_offset(layer, pos), kv, kv_dim_, scales);
-    put(base + pe_offset(layer, pos), pe, pe_dim_, scales ? scales + 1 : nullptr);
+    put(base + kv_offset(layer, pos), kv, kv_dim_, type_, scales);
+    put(base + pe_offset(layer, pos), pe, pe_dim_, pe_type(), nullptr);
   }
   // Reads one position back as float32 (exact: BF16 widens losslessly, FP8 gives code · scale).
   void load(int64_t layer, int64_t pos, float* kv, float* pe) const {
     const uint8_t* base = bases_[size_t(pos / kPageTokens)];
     const float* scales =
         type_ == CacheType::FP8 ? reinterpret_cast<const float*>(base + scale_offset(layer, pos)) : nullptr;
-    get(base + kv_offset(layer, pos), kv, kv_dim_, scales);
-    get(base + pe_offset(layer, pos), pe, pe_dim_, scales ? scales + 1 : nullptr);
+    get(base + kv_offset(layer, pos), kv, kv_dim_, type_, scales);
+    get(base + pe_offset(layer, pos), pe, pe_dim_, pe_type(), nullptr);
   }
   // One layer's rows 0..len-1 as the attention kernel reads them: through the page table.
   LatentRows rows(int64_t layer, int64_t len) const {
@@ -141,29 +145,32 @@ class SequenceCache {
 
  private:
   static int64_t token_layer_bytes(int64_t kv_dim, int64_t pe_dim, CacheType t) {
-    return (kv_dim + pe_dim) * cache_type_bytes(t) + cache_scale_bytes(t);
+    return kv_dim * cache_type_bytes(t) + pe_dim * cache_pe_bytes(t) + cache_scale_bytes(t);
   }
   // Byte offsets inside a page of position pos's c_KV and k_R of one layer.
+  int64_t layer_bytes() const {
+    return kPageTokens * (kv_dim_ * cache_type_bytes(type_) + pe_dim_ * cache_pe_bytes(type_));
+  }
   int64_t kv_offset(int64_t layer, int64_t pos) const {
-    return (layer * kPageTokens * (kv_dim_ + pe_dim_) + (pos % kPageTokens) * kv_dim_) * cache_type_bytes(type_);
+    return layer * layer_bytes() + (pos % kPageTokens) * kv_dim_ * cache_type_bytes(type_);
   }
   int64_t pe_offset(int64_t layer, int64_t pos) const {
-    return (layer * kPageTokens * (kv_dim_ + pe_dim_) + kPageTokens * kv_dim_ + (pos % kPageTokens) * pe_dim_) *
-           cache_type_bytes(type_);
+    return layer * layer_bytes() + kPageTokens * kv_dim_ * cache_type_bytes(type_) +
+           (pos % kPageTokens) * pe_dim_ * cache_pe_bytes(type_);
   }
   int64_t scale_offset(int64_t layer, int64_t pos) const {
-    return n_layers_ * kPageTokens * (kv_dim_ + pe_dim_) * cache_type_bytes(type_) +
-           (layer * kPageTokens + pos % kPageTokens) * cache_scale_bytes(type_);
+    return n_layers_ * layer_bytes() + (layer * kPageTokens + pos % kPageTokens) * cache_scale_bytes(type_);
   }
+  CacheType pe_type() const { return type_ == CacheType::FP8 ? CacheType::BF16 : type_; }
   void set_page(int64_t i, Page p) {
     pages_[size_t(i)] = std::move(p);
     bases_[size_t(i)] = pages_[size_t(i)]->data();
   }
   // FP8: *scale = max |src| / 448 (1 for an all-zero row), codes = e4m3(src / scale).
-  void put(uint8_t* at, const float* src, int64_t n, float* scale) const {
-    if (type_ == CacheType::F32) {
+  static void put(uint8_t* at, const float* src, int64_t n, CacheType type, float* scale) {
+    if (type == CacheType::F32) {
       std::memcpy(at, src, size_t(n) * 4);
-    } else if (type_ == CacheType::BF16) {
+    } else if (type == CacheType::BF16) {
       uint16_t* dst = reinterpret_cast<uint16_t*>(at);
       for (int64_t i = 0; i < n; ++i) dst[i] = f32_to_bf16(src[i]);
     } else {
@@ -173,10 +180,10 @@ class SequenceCache {
       for (int64_t i = 0; i < n; ++i) at[i] = f32_to_fp8_e4m3(src[i] / *scale);
     }
   }
-  void get(const uint8_t* at, float* dst, int64_t n, const float* scale) const {
-    if (type_ == CacheType::F32) {
+  static void get(const uint8_t* at, float* dst, int64_t n, CacheType type, const float* scale) {
+    if (type == CacheType::F32) {
       std::memcpy(dst, at, size_t(n) * 4);
-    } else if (type_ == CacheType::BF16) {
+    } else if (type == CacheType::BF16) {
       const uint16_t* src = reinterpret_cast<const uint16_t*>(at);
       for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(src[i]);
     } else {

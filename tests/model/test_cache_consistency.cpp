@@ -135,13 +135,13 @@ TEST_P(CacheConsistency, RejectsOutOfVocabularyAndNonContiguousRows) {
   EXPECT_THROW(model_->forward(gap, cs, h.data()), Error);
 }
 
-// The FP8 cache's store/load round trip: every value within half an E4M3 step of its own binade
+// The FP8 cache's store/load round trip: k_R in BF16; every c_KV value within half an E4M3 step of its own binade
 // (2^-4 relative) or, below the normal range, within the subnormal step 2^-9 · scale; an all-zero
 // row loads as zeros; the largest |value| comes back to float rounding (it maps to 448). Pages across a page boundary and all layers.
 TEST(LatentCacheFp8, StoreLoadRoundTripIsWithinE4m3Rounding) {
   const int64_t layers = 3, kv_dim = 40, pe_dim = 8, len = SequenceCache::kPageTokens + 5;
   SequenceCache c(layers, kv_dim, pe_dim, CacheType::FP8);
-  EXPECT_EQ(SequenceCache::bytes_per_token(layers, kv_dim, pe_dim, CacheType::FP8), layers * (kv_dim + pe_dim + 8));
+  EXPECT_EQ(SequenceCache::bytes_per_token(layers, kv_dim, pe_dim, CacheType::FP8), layers * (kv_dim + 2 * pe_dim + 4));
   c.ensure(len);
   std::vector<std::vector<float>> kv, pe;
   uint32_t seed = 1;
@@ -160,7 +160,8 @@ TEST(LatentCacheFp8, StoreLoadRoundTripIsWithinE4m3Rounding) {
   for (int64_t l = 0, i = 0; l < layers; ++l)
     for (int64_t p = 0; p < len; ++p, ++i) {
       c.load(l, p, a.data(), b.data());
-      for (const auto& [got, want] : {std::pair{&a, &kv[size_t(i)]}, std::pair{&b, &pe[size_t(i)]}}) {
+      for (int64_t j = 0; j < pe_dim; ++j) ASSERT_EQ(b[size_t(j)], bf16_to_f32(f32_to_bf16(pe[size_t(i)][size_t(j)])));
+      for (const auto& [got, want] : {std::pair{&a, &kv[size_t(i)]}}) {
         float amax = 0.0f;
         for (float x : *want) amax = std::max(amax, std::fabs(x));
         const float sub_step = amax / kFp8E4M3Max * std::ldexp(1.0f, -9);

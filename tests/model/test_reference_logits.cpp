@@ -150,7 +150,7 @@ TEST_P(ReferenceLogits, GreedyDecodeThroughTheCache) {
 // The BF16 and FP8 latent caches (--cache-type): each step's logits within a bound of the float32
 // cache's, relative to the logits' largest magnitude, and BF16 (the default of generate, chat,
 // serve, bench) keeps every fixture's greedy output. Measured max |difference| / max |logit|:
-// BF16 0.26-0.32%; FP8 (E4M3: 2^-4 relative rounding of every cached value) 3.5-33% on these random
+// BF16 0.26-0.32%; FP8 (E4M3: 2^-4 relative rounding of every c_KV value) 4.1-31% on these random
 // tiny fixtures, whose greedy tokens then differ after a few steps: FP8 is opt-in.
 TEST_P(ReferenceLogits, LowPrecisionCachesStayNearTheFloat32Cache) {
   const int64_t V = model_->config().vocab_size, H = model_->config().hidden_size, G = int64_t(ref_.generated.size());
