@@ -7,40 +7,65 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
 #include "core/error.h"
+#include "core/huge_pages.h"
 
 namespace dsv3 {
 
 namespace {
 
-constexpr size_t kHugePage = size_t(2) << 20;
+LoadMode g_load_mode = LoadMode::Map;
 
-// DSV3_MMAP=0: the whole file read into anonymous memory advised for 2 MB pages instead of
-// mapped from the page cache (4 KB pages): decode streams every weight each step, and on a
-// virtual machine each 4 KB page's TLB miss is a two-level walk.
-bool read_into_memory() {
-  const char* e = std::getenv("DSV3_MMAP");
-  return e && !std::strcmp(e, "0");
+// Below this share of MemAvailable a file is read (ReadIfFits): the rest is left for the
+// other files of the checkpoint, the caches and the activations.
+constexpr double kReadShareOfAvailable = 0.6;
+
+int64_t mem_available_bytes() {
+  std::FILE* f = std::fopen("/proc/meminfo", "r");
+  if (!f) return -1;
+  char line[256];
+  long kb = -1;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "MemAvailable: %ld kB", &kb) == 1) break;
+  std::fclose(f);
+  return kb < 0 ? -1 : int64_t(kb) * 1024;
+}
+
+// DSV3_MMAP=0 always reads, DSV3_MMAP=1 always maps; otherwise the process's mode decides.
+bool read_into_memory(size_t size) {
+  if (const char* e = std::getenv("DSV3_MMAP")) {
+    if (!std::strcmp(e, "0")) return true;
+    if (!std::strcmp(e, "1")) return false;
+  }
+  if (g_load_mode != LoadMode::ReadIfFits) return false;
+  const int64_t avail = mem_available_bytes();
+  return avail > 0 && double(size) <= kReadShareOfAvailable * double(avail);
 }
 
 }  // namespace
 
-// Anonymous memory aligned to 2 MB, filled from fd; base_/map_len_ keep the mapping to unmap.
+void set_default_load_mode(LoadMode m) { g_load_mode = m; }
+
+// The whole file read into 2 MB-page memory: decode streams every weight each step, and on a
+// virtual machine each 4 KB page's TLB miss is a two-level walk. The page cache's copy is
+// dropped after reading, so the file is not held twice.
 void MappedFile::read_whole(int fd) {
-  map_len_ = size_ + kHugePage;
-  void* p = ::mmap(nullptr, map_len_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) fail(path_, ": cannot allocate ", size_, " bytes: ", std::strerror(errno));
-  base_ = p;
-  uint8_t* d = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(p) + kHugePage - 1) & ~(kHugePage - 1));
-  ::madvise(d, size_, MADV_HUGEPAGE);
+  try {
+    base_ = huge_alloc(size_);
+  } catch (const std::bad_alloc&) {
+    fail(path_, ": cannot allocate ", size_, " bytes to read it into memory");
+  }
+  uint8_t* d = static_cast<uint8_t*>(base_);
   for (size_t off = 0; off < size_;) {
     const ssize_t got = ::pread(fd, d + off, std::min<size_t>(size_ - off, size_t(1) << 30), off_t(off));
     if (got <= 0) fail(path_, ": read failed at byte ", off, ": ", got < 0 ? std::strerror(errno) : "end of file");
     off += size_t(got);
   }
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
   data_ = d;
 }
 
@@ -53,11 +78,11 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
     fail(path, ": not a regular file");
   }
   size_ = size_t(st.st_size);
-  if (size_ > 0 && read_into_memory()) {
+  if (size_ > 0 && read_into_memory(size_)) {
     try {
       read_whole(fd);
     } catch (...) {
-      if (base_) ::munmap(base_, map_len_);
+      huge_free(base_, size_);
       ::close(fd);
       throw;
     }
@@ -74,7 +99,7 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
 }
 
 MappedFile::~MappedFile() {
-  if (base_) ::munmap(base_, map_len_);
+  if (base_) huge_free(base_, size_);
   else if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 

@@ -17,23 +17,46 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 
 // y[h][s] = x[h] · key s0 + s for the ns keys of a tile: rows of a strided matrix stored as dtype
 // starting at keys (row s0), or (transposed, F32) columns s0.. of a matrix stored by dimension.
+// FP8 rows: the codes' dot, then times the row's scale (rs[s], position s0 + s's).
 void scores(const IsaKernels& k, float* y, const float* x, int64_t ldx, int64_t nh, const AttentionRows& kv,
-            const void* keys, int64_t stride, int64_t width, int64_t s0, int64_t ns) {
+            DType dtype, const void* keys, int64_t stride, int64_t width, int64_t s0, int64_t ns, const float* rs) {
   if (kv.keys_transposed) {
     for (int64_t h = 0; h < nh; ++h) std::memset(y + h * kTile, 0, size_t(ns) * sizeof(float));
     k.gemv_t_f32(y, kTile, x, ldx, nh, static_cast<const float*>(keys) + s0, stride, width, ns);
-  } else if (kv.dtype == DType::BF16) {
+  } else if (dtype == DType::BF16) {
     k.gemv_bf16(y, kTile, x, ldx, nh, static_cast<const uint16_t*>(keys), stride, ns, width);
+  } else if (dtype == DType::F8_E4M3) {
+    const float one = 1.0f;  // one block spanning the row: the row scale goes on afterwards
+    k.gemv_fp8(y, kTile, x, ldx, nh, static_cast<const uint8_t*>(keys), stride, ns, width, &one, width);
+    for (int64_t h = 0; h < nh; ++h)
+      for (int64_t s = 0; s < ns; ++s) y[h * kTile + s] *= rs[s];
   } else {
     k.gemv_f32(y, kTile, x, ldx, nh, static_cast<const float*>(keys), stride, ns, width);
   }
 }
 
-// o[h] += Σ_s p[h][s] · row s.
+// o[h] += Σ_s p[h][s] · row s. FP8 rows: the weights times each row's scale rs[s] first, so the
+// transposed product reads the codes alone.
 void weighted_sum(const IsaKernels& k, float* o, int64_t ldo, const float* p, int64_t nh, DType dtype,
-                  const void* rows, int64_t stride, int64_t ns, int64_t width) {
-  if (dtype == DType::BF16) k.gemv_t_bf16(o, ldo, p, kTile, nh, static_cast<const uint16_t*>(rows), stride, ns, width);
-  else k.gemv_t_f32(o, ldo, p, kTile, nh, static_cast<const float*>(rows), stride, ns, width);
+                  const void* rows, int64_t stride, int64_t ns, int64_t width, const float* rs) {
+  if (dtype == DType::BF16) {
+    k.gemv_t_bf16(o, ldo, p, kTile, nh, static_cast<const uint16_t*>(rows), stride, ns, width);
+  } else if (dtype == DType::F8_E4M3) {
+    thread_local std::vector<float> ps;
+    ps.resize(size_t(nh * kTile));
+    for (int64_t h = 0; h < nh; ++h)
+      for (int64_t s = 0; s < ns; ++s) ps[size_t(h * kTile + s)] = p[h * kTile + s] * rs[s];
+    k.gemv_t_fp8(o, ldo, ps.data(), kTile, nh, static_cast<const uint8_t*>(rows), stride, ns, width);
+  } else {
+    k.gemv_t_f32(o, ldo, p, kTile, nh, static_cast<const float*>(rows), stride, ns, width);
+  }
+}
+
+// The scales of positions s0.. (FP8 only; a tile never spans two pages), else null.
+const float* scales_at(const AttentionRows& kv, int64_t s0) {
+  if (kv.dtype != DType::F8_E4M3) return nullptr;
+  if (!kv.pages) return kv.scales + s0;
+  return reinterpret_cast<const float*>(kv.pages[s0 / kv.page_len] + kv.scale_offset) + s0 % kv.page_len;
 }
 
 // Row s of one part (k_c, k_r or v) of kv: in the strided matrix at base, or in s's page, the
@@ -61,15 +84,18 @@ void attend(float* o, int64_t ldo, const AttentionQueries& q, const AttentionRow
   for (int64_t h = 0; h < nh; ++h) std::memset(o + h * ldo, 0, size_t(kv.dv) * sizeof(float));
 
   const IsaKernels& k = isa_kernels();
-  const size_t esize = kv.dtype == DType::BF16 ? 2 : 4;
+  const size_t esize = dtype_size(kv.dtype);
+  const DType kr_dtype = kv.dtype == DType::F8_E4M3 ? DType::BF16 : kv.dtype;  // FP8 keeps k_r in BF16
   for (int64_t s0 = 0, ns = 0; s0 < kv.len; s0 += ns) {
     ns = std::min(kTile, kv.len - s0);
     if (kv.pages) ns = std::min(ns, kv.page_len - s0 % kv.page_len);  // the rest of s0's page at most
     // Scores sc[h][s] = q_c[h]·k_c[s] + q_r[h]·k_r[s].
     const void* kc = kv.keys_transposed ? kv.k_c : row_at(kv, kv.k_c, kv.k_c_offset, s0, kv.k_c_stride, esize);
-    const void* kr = kv.keys_transposed ? kv.k_r : row_at(kv, kv.k_r, kv.k_r_offset, s0, kv.k_r_stride, esize);
-    scores(k, sc, q.c, q.ldc, nh, kv, kc, kv.k_c_stride, kv.dc, s0, ns);
-    scores(k, pe_sc, q.r, q.ldr, nh, kv, kr, kv.k_r_stride, kv.dr, s0, ns);
+    const void* kr =
+        kv.keys_transposed ? kv.k_r : row_at(kv, kv.k_r, kv.k_r_offset, s0, kv.k_r_stride, dtype_size(kr_dtype));
+    const float* rs = scales_at(kv, s0);
+    scores(k, sc, q.c, q.ldc, nh, kv, kv.dtype, kc, kv.k_c_stride, kv.dc, s0, ns, rs);
+    scores(k, pe_sc, q.r, q.ldr, nh, kv, kr_dtype, kr, kv.k_r_stride, kv.dr, s0, ns, nullptr);
     // Online softmax: rescale what was summed under the old maximum.
     for (int64_t h = 0; h < nh; ++h) {
       float* p = sc + h * kTile;
@@ -91,7 +117,8 @@ void attend(float* o, int64_t ldo, const AttentionQueries& q, const AttentionRow
       mx[h] = m_new;
     }
     // o[h] += Σ_s p[h][s] · v[s].
-    weighted_sum(k, o, ldo, sc, nh, kv.dtype, row_at(kv, kv.v, kv.v_offset, s0, kv.v_stride, esize), kv.v_stride, ns, kv.dv);
+    weighted_sum(k, o, ldo, sc, nh, kv.dtype, row_at(kv, kv.v, kv.v_offset, s0, kv.v_stride, esize), kv.v_stride, ns,
+                 kv.dv, rs);
   }
   for (int64_t h = 0; h < nh; ++h) {
     const float inv = 1.0f / sum[h];
@@ -114,6 +141,8 @@ void latent_attention(float* o, int64_t ldo, const float* q_lat, int64_t ldq, co
     kv.k_c_offset = kv.v_offset = cache.kv_offset;
     kv.k_r_offset = cache.pe_offset;
   }
+  kv.scales = cache.scales;
+  kv.scale_offset = cache.scale_offset;
   attend(o, ldo, {q_lat, ldq, q_pe, ldp, nh}, kv, scale);
 }
 

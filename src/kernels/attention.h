@@ -18,7 +18,7 @@ namespace dsv3 {
 
 // The rows attended to, read in place: position s has the key parts k_c[s] (dc values) and
 // k_r[s] (dr values) and the value v[s] (dv values), each row s of a strided matrix
-// (element s·stride); all three of one dtype, F32 or BF16. With keys_transposed (F32 only) the
+// (element s·stride); all three of one dtype, F32, BF16 or F8_E4M3 (see scales). With keys_transposed (F32 only) the
 // keys are stored by dimension instead: element i of k_c[s] at k_c + i·k_c_stride + s (and so
 // for k_r), so that scores run along positions, one vector of positions per multiply-add, with
 // no horizontal sum per key (the decompressed form's short keys: dn = 128 values per head).
@@ -37,6 +37,11 @@ struct AttentionRows {
   // tile never spans two pages. Pages let sequences share the cached rows of a common prefix.
   const uint8_t* const* pages = nullptr;
   int64_t page_len = 0, k_c_offset = 0, k_r_offset = 0, v_offset = 0;
+  // F8_E4M3 (the latent cache's FP8 form; v and k_c are then the same rows): k_c's and v's values
+  // are e4m3(code) · scales[s], a scale per position; k_r is BF16. Paged, the scales of a page's
+  // rows start at byte scale_offset of the page.
+  const float* scales = nullptr;
+  int64_t scale_offset = 0;
 };
 
 // n query rows that attend to the same keys and values: the heads of one decode row (absorbed
@@ -57,7 +62,7 @@ struct AttentionQueries {
 void attend(float* o, int64_t ldo, const AttentionQueries& q, const AttentionRows& kv, float scale,
             float* probs = nullptr, int64_t ldp = 0);
 
-// One sequence's cached rows for one layer, stored as dtype (F32 or BF16): position s has the
+// One sequence's cached rows for one layer, stored as dtype (F32, BF16 or F8_E4M3): position s has the
 // latent c_KV at element s·kv_stride of kv (kv_lora_rank values) and the rotated shared key k_R
 // at element s·pe_stride of pe (qk_rope_head_dim values).
 // Paged (pages set): position s is row i = s % page_len of page s / page_len instead, its c_KV
@@ -72,6 +77,10 @@ struct LatentRows {
   int64_t len;  // positions 0..len-1 are attended to
   const uint8_t* const* pages = nullptr;
   int64_t page_len = 0, kv_offset = 0, pe_offset = 0;
+  // F8_E4M3: position s's c_KV is e4m3(code) · scales[s], its k_R BF16; paged, a page's scales
+  // start at byte scale_offset of the page.
+  const float* scales = nullptr;
+  int64_t scale_offset = 0;
 };
 
 // The absorbed form: attend() with c_KV as both key part and value.

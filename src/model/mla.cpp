@@ -51,17 +51,26 @@ void attend_absorbed(float* attn, const float* q_all, const std::vector<int64_t>
                      const MlaContext& ctx, const RowPlacement& rows) {
   const MlaDims d(ctx.cfg);
   const int64_t n = int64_t(idx.size());
-  std::vector<float> q(size_t(n * d.H * d.qk));
+  // Buffers kept per thread across calls (decode calls this once per layer and token): no
+  // allocation per call. References, so the parallel regions below share the caller's buffers
+  // (a thread_local named inside a region would be each worker's own).
+  thread_local std::vector<float> q_buf, q_lat_buf, o_lat_buf, o_buf;
+  std::vector<float>& q = q_buf;
+  std::vector<float>& q_lat = q_lat_buf;
+  std::vector<float>& o_lat = o_lat_buf;
+  std::vector<float>& o = o_buf;
+  q.resize(size_t(n * d.H * d.qk));
   for (int64_t i = 0; i < n; ++i)
     std::memcpy(q.data() + i * d.H * d.qk, q_all + idx[size_t(i)] * d.H * d.qk, size_t(d.H * d.qk) * 4);
 
   // q_lat[t, h] = q_C[t, h] · W_UK[h]   ([dn] x [dn, r] -> [r]).
-  std::vector<float> q_lat(size_t(n * d.H * d.r));
+  q_lat.resize(size_t(n * d.H * d.r));
   {
     const profile::Scope prof("attention.w_uk", rows.layer);
 #pragma omp parallel for schedule(static) if (n * d.H * d.dn * d.r > (1 << 15))
     for (int64_t h = 0; h < d.H; ++h) {
-      std::vector<float> qc(size_t(n * d.dn)), ql(size_t(n * d.r));
+      thread_local std::vector<float> qc, ql;
+      qc.resize(size_t(n * d.dn)), ql.resize(size_t(n * d.r));
       gather_cols(qc.data(), q.data(), n, d.H * d.qk, h * d.qk, d.dn);
       linear_t(ql.data(), qc.data(), n, w.kv_b_proj.rows_slice(h * d.kvh, d.dn));
       scatter_cols(q_lat.data(), ql.data(), n, d.H * d.r, h * d.r, d.r);
@@ -69,7 +78,7 @@ void attend_absorbed(float* attn, const float* q_all, const std::vector<int64_t>
   }
 
   // Attention over the cached latents: o_lat[t, h] = Σ_s p_s · c_KV[s].
-  std::vector<float> o_lat(size_t(n * d.H * d.r));
+  o_lat.resize(size_t(n * d.H * d.r));
   {
     const profile::Scope prof("attention.latent", rows.layer);
     const int64_t groups = (d.H + kLatentHeadGroup - 1) / kLatentHeadGroup;
@@ -87,11 +96,12 @@ void attend_absorbed(float* attn, const float* q_all, const std::vector<int64_t>
   }
 
   // o[t, h] = W_UV[h] · o_lat[t, h]   ([dv, r] x [r] -> [dv]).
-  std::vector<float> o(size_t(n * d.H * d.dv));
+  o.resize(size_t(n * d.H * d.dv));
   const profile::Scope prof_uv("attention.w_uv", rows.layer);
 #pragma omp parallel for schedule(static) if (n * d.H * d.dv * d.r > (1 << 15))
   for (int64_t h = 0; h < d.H; ++h) {
-    std::vector<float> ol(size_t(n * d.r)), oh(size_t(n * d.dv));
+    thread_local std::vector<float> ol, oh;
+    ol.resize(size_t(n * d.r)), oh.resize(size_t(n * d.dv));
     gather_cols(ol.data(), o_lat.data(), n, d.H * d.r, h * d.r, d.r);
     linear(oh.data(), ol.data(), n, w.kv_b_proj.rows_slice(h * d.kvh + d.dn, d.dv));
     scatter_cols(o.data(), oh.data(), n, d.H * d.dv, h * d.dv, d.dv);

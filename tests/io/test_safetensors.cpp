@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/huge_pages.h"
 #include "io/mapped_file.h"
 #include "io/safetensors.h"
 #include "io/safetensors_writer.h"
@@ -64,20 +65,46 @@ TEST(Safetensors, WriteThenReadRoundTrips) {
 }
 
 // DSV3_MMAP=0 reads the whole file into memory aligned for 2 MB pages instead of mapping it:
-// the same bytes, and the same errors.
+// the same bytes, and the same errors. ReadIfFits reads a small file, DSV3_MMAP=1 maps anyway.
 TEST(MappedFile, ReadIntoMemoryHoldsTheSameBytes) {
   TempDir d;
   std::string content(3 << 20, '\0');
   for (size_t i = 0; i < content.size(); ++i) content[i] = char((i * 2654435761u) >> 13);
   test::write_text(d.file("f.bin"), content);
   const MappedFile mapped(d.file("f.bin"));
+  EXPECT_FALSE(mapped.in_memory());
   ::setenv("DSV3_MMAP", "0", 1);
   const MappedFile read(d.file("f.bin"));
   EXPECT_THROW(MappedFile(d.file("missing.bin")), Error);
   ::unsetenv("DSV3_MMAP");
+  EXPECT_TRUE(read.in_memory());
   ASSERT_EQ(read.size(), content.size());
   EXPECT_EQ(reinterpret_cast<uintptr_t>(read.data()) % (2u << 20), 0u);
   EXPECT_EQ(std::memcmp(read.data(), mapped.data(), content.size()), 0);
+
+  set_default_load_mode(LoadMode::ReadIfFits);
+  const MappedFile fits(d.file("f.bin"));
+  ::setenv("DSV3_MMAP", "1", 1);
+  const MappedFile forced_map(d.file("f.bin"));
+  ::unsetenv("DSV3_MMAP");
+  set_default_load_mode(LoadMode::Map);
+  EXPECT_TRUE(fits.in_memory());
+  EXPECT_FALSE(forced_map.in_memory());
+  EXPECT_EQ(std::memcmp(fits.data(), content.data(), content.size()), 0);
+}
+
+// The weight-buffer allocator: large vectors start on a 2 MB boundary, small ones on the heap,
+// and both behave as vectors (grow, copy, free).
+TEST(HugePages, VectorsOfAnySizeWork) {
+  HugeVector<uint16_t> big(3 << 20, 7), small(100, 3);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(big.data()) % kHugePageBytes, 0u);
+  big.push_back(9);
+  HugeVector<uint16_t> copy = big;
+  EXPECT_EQ(copy.size(), size_t(3 << 20) + 1);
+  EXPECT_EQ(copy[12345], 7);
+  EXPECT_EQ(copy.back(), 9);
+  EXPECT_EQ(small[99], 3);
+  EXPECT_GE(anon_huge_page_bytes(), -1);
 }
 
 TEST(Safetensors, TooShortFile) { expect_error("abc", {"too short"}); }

@@ -2,7 +2,14 @@
 // sequences of different lengths share one batched forward.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "core/dtype.h"
 #include "core/error.h"
+#include "kernels/attention.h"
+#include "model/latent_cache.h"
 #include "model/model.h"
 #include "test_util.h"
 
@@ -126,6 +133,71 @@ TEST_P(CacheConsistency, RejectsOutOfVocabularyAndNonContiguousRows) {
   gap.add(1, 0, 0);
   gap.add(2, 2, 0);
   EXPECT_THROW(model_->forward(gap, cs, h.data()), Error);
+}
+
+// The FP8 cache's store/load round trip: k_R in BF16; every c_KV value within half an E4M3 step of its own binade
+// (2^-4 relative) or, below the normal range, within the subnormal step 2^-9 · scale; an all-zero
+// row loads as zeros; the largest |value| comes back to float rounding (it maps to 448). Pages across a page boundary and all layers.
+TEST(LatentCacheFp8, StoreLoadRoundTripIsWithinE4m3Rounding) {
+  const int64_t layers = 3, kv_dim = 40, pe_dim = 8, len = SequenceCache::kPageTokens + 5;
+  SequenceCache c(layers, kv_dim, pe_dim, CacheType::FP8);
+  EXPECT_EQ(SequenceCache::bytes_per_token(layers, kv_dim, pe_dim, CacheType::FP8), layers * (kv_dim + 2 * pe_dim + 4));
+  c.ensure(len);
+  std::vector<std::vector<float>> kv, pe;
+  uint32_t seed = 1;
+  auto next = [&] { return float(int32_t((seed = seed * 1664525u + 1013904223u) >> 8) - (1 << 23)) / float(1 << 23); };
+  for (int64_t l = 0; l < layers; ++l)
+    for (int64_t p = 0; p < len; ++p) {
+      std::vector<float> a(static_cast<size_t>(kv_dim)), b(static_cast<size_t>(pe_dim));
+      const float mag = std::ldexp(1.0f, int(p % 9) - 4);  // rows of very different magnitudes
+      for (auto& x : a) x = p == 3 ? 0.0f : mag * next() * (next() > 0.8f ? 30.0f : 1.0f);
+      for (auto& x : b) x = 4.0f * mag * next();
+      c.store(l, p, a.data(), b.data());
+      kv.push_back(a), pe.push_back(b);
+    }
+  c.set_length(len);
+  std::vector<float> a(static_cast<size_t>(kv_dim)), b(static_cast<size_t>(pe_dim));
+  for (int64_t l = 0, i = 0; l < layers; ++l)
+    for (int64_t p = 0; p < len; ++p, ++i) {
+      c.load(l, p, a.data(), b.data());
+      for (int64_t j = 0; j < pe_dim; ++j) ASSERT_EQ(b[size_t(j)], bf16_to_f32(f32_to_bf16(pe[size_t(i)][size_t(j)])));
+      for (const auto& [got, want] : {std::pair{&a, &kv[size_t(i)]}}) {
+        float amax = 0.0f;
+        for (float x : *want) amax = std::max(amax, std::fabs(x));
+        const float sub_step = amax / kFp8E4M3Max * std::ldexp(1.0f, -9);
+        for (size_t j = 0; j < want->size(); ++j) {
+          const float w = (*want)[j];
+          ASSERT_LE(std::fabs((*got)[j] - w), std::max(std::fabs(w) * 0.0625f, sub_step))
+              << "layer " << l << " pos " << p << " value " << j;
+          if (std::fabs(w) == amax) ASSERT_NEAR((*got)[j], w, 1e-6f * amax) << "a row's largest value maps to 448";
+        }
+      }
+    }
+}
+
+// Attention reading the FP8 pages in place equals float32 attention over the loaded values
+// (what the codes and scales stand for); run under each DSV3_ISA like the other kernel tests.
+TEST(LatentCacheFp8, AttentionInPlaceEqualsAttentionOverLoadedValues) {
+  const int64_t layers = 2, r = 48, dr = 16, nh = 5, len = 3 * SequenceCache::kPageTokens + 7;
+  SequenceCache c(layers, r, dr, CacheType::FP8);
+  c.ensure(len);
+  std::vector<float> kv(size_t(len * r)), pe(size_t(len * dr)), q(size_t(nh * (r + dr)));
+  uint32_t seed = 7;
+  auto next = [&] { return float(int32_t((seed = seed * 1664525u + 1013904223u) >> 8) - (1 << 23)) / float(1 << 23); };
+  for (int64_t l = 0; l < layers; ++l)
+    for (int64_t p = 0; p < len; ++p) {
+      for (int64_t i = 0; i < r; ++i) kv[size_t(p * r + i)] = next() * float(1 + p % 3);
+      for (int64_t i = 0; i < dr; ++i) pe[size_t(p * dr + i)] = next() * 2.0f;
+      c.store(l, p, kv.data() + p * r, pe.data() + p * dr);
+    }
+  for (auto& x : q) x = next();
+  c.set_length(len);
+  for (int64_t p = 0; p < len; ++p) c.load(1, p, kv.data() + p * r, pe.data() + p * dr);
+  std::vector<float> o8(size_t(nh * r)), o32(size_t(nh * r));
+  latent_attention(o32.data(), r, q.data(), r + dr, q.data() + r, r + dr, nh, r, dr,
+                   {DType::F32, kv.data(), r, pe.data(), dr, len}, 0.4f);
+  latent_attention(o8.data(), r, q.data(), r + dr, q.data() + r, r + dr, nh, r, dr, c.rows(1, len), 0.4f);
+  EXPECT_LE(test::max_abs_diff(o8.data(), o32.data(), o8.size()), 2e-5f);
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, CacheConsistency, ::testing::Values("v3-tiny", "v3-tiny-fp8", "v2-lite-tiny"),

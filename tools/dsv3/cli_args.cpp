@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/parallel.h"
+#include "model/latent_cache.h"
 
 namespace dsv3::cli {
 
@@ -88,6 +89,10 @@ void apply_threads(const Args& a) {
   const int64_t n = a.integer("threads", 0);
   if (n < 0) fail("option --threads must be >= 0");
   set_num_threads(int(n));
+}
+
+void apply_cache_type(const Args& a) {
+  if (a.has("cache-type")) default_cache_type() = parse_cache_type(a.str("cache-type"));
 }
 
 std::vector<std::string> split_list(const std::string& s) {

@@ -36,4 +36,8 @@ std::vector<std::string> split_list(const std::string& s);
 // --threads N (default: all cores)
 void apply_threads(const Args& a);
 
+// --cache-type f32|bf16|fp8: the latent cache's storage (model/latent_cache.h); unset keeps the
+// command's default (bf16 for generate, chat, serve, bench; DSV3_CACHE_TYPE overrides it).
+void apply_cache_type(const Args& a);
+
 }  // namespace dsv3::cli

@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "kernels/int8_gemm.h"
 #include "kernels/linear.h"
+#include "core/huge_pages.h"
 #include "kernels/machine_limits.h"
 #include "kernels/profile.h"
 #include "model/param_count.h"
@@ -29,7 +30,7 @@ namespace {
 const char* kUsage =
     "usage: dsv3 bench [--model DIR] [-p|--prompt-tokens P] [-n|--decode-steps N] [-d|--depth D]\n"
     "                  [--batch B] [-r|--repetitions R] [-t|--threads T] [-o|--output text|md|json]\n"
-    "                  [--cache-type f32|bf16] [--profile-ops]\n"
+    "                  [--cache-type f32|bf16|fp8] [--profile-ops]\n"
     "Times a prefill of P tokens (pp P) and N decode steps at batch 1 (tg N), each after D cached\n"
     "tokens, R times, and prints tokens/s as mean ± stddev with the machine's measured limits.\n"
     "P or N = 0 skips that test; --batch B > 1 adds decoding B sequences at once. --profile-ops adds a\n"
@@ -208,12 +209,12 @@ void print_markdown(const std::vector<Result>& rs, const std::string& model, int
 }
 
 void print_json(const std::vector<Result>& rs, const std::string& model, const MachineLimits& lim,
-                const ParamCount& pc, int reps) {
+                const ParamCount& pc, int reps, int64_t huge_bytes) {
   std::printf("{\"model\": \"%s\", \"cpu\": \"%s\", \"isa\": \"%s\", \"threads\": %d, \"read_gbs\": %.3f, "
-              "\"fma_gflops\": %.3f, \"bf16_gflops\": %.3f, \"int8_gops\": %.3f, \"prefill_math\": \"%s\", \"active_params\": %lld, \"bytes_per_token\": %lld, \"repetitions\": %d,\n"
+              "\"fma_gflops\": %.3f, \"bf16_gflops\": %.3f, \"int8_gops\": %.3f, \"prefill_math\": \"%s\", \"active_params\": %lld, \"bytes_per_token\": %lld, \"huge_page_bytes\": %lld, \"cache_type\": \"%s\", \"repetitions\": %d,\n"
               " \"tests\": [",
               model.c_str(), lim.cpu.c_str(), lim.isa.c_str(), lim.threads, lim.read_gbs, lim.peak_gflops,
-              lim.bf16_gflops, lim.int8_gops, prefill_math() == PrefillMath::Bf16 ? "bf16" : "f32", (long long)pc.active, (long long)pc.active_bytes, reps);
+              lim.bf16_gflops, lim.int8_gops, prefill_math() == PrefillMath::Bf16 ? "bf16" : "f32", (long long)pc.active, (long long)pc.active_bytes, (long long)huge_bytes, cache_type_name(default_cache_type()), reps);
   for (size_t i = 0; i < rs.size(); ++i) {
     const Result& r = rs[i];
     std::printf("%s\n  {\"test\": \"%s\", \"phase\": \"%s\", \"tokens\": %lld, \"batch\": %lld, \"depth\": %lld, "
@@ -236,7 +237,7 @@ int cmd_bench(int argc, char** argv) {
                {"help", "profile-ops"});
   if (a.has("help")) return std::fputs(kUsage, stdout), std::fputs(kEpUsage, stdout), 0;
   apply_threads(a);
-  if (a.has("cache-type")) default_cache_type() = parse_cache_type(a.str("cache-type"));
+  apply_cache_type(a);
   const int64_t prompt = a.integer("prompt-tokens", 128), steps = a.integer("decode-steps", 32);
   const int64_t depth = a.integer("depth", 0), batch = a.integer("batch", 1), reps = a.integer("repetitions", 3);
   const std::string output = a.str("output", "text");
@@ -246,6 +247,7 @@ int cmd_bench(int argc, char** argv) {
   if (output != "text" && output != "md" && output != "json") fail("-o/--output must be text, md or json");
   const std::string dir = resolve_model_dir(a.str("model"));
   const auto model = load_model(dir);
+  const int64_t huge_bytes = anon_huge_page_bytes();  // the weights read into 2 MB pages (io/mapped_file.h)
   const ExpertParallelRun ep(a, *model, dir);  // --ep N under mpirun (docs/distributed.md)
   if (depth + std::max(prompt, steps) > model->config().max_position_embeddings)
     fail("-d plus -p or -n exceeds the context (", model->config().max_position_embeddings, " positions)");
@@ -265,7 +267,7 @@ int cmd_bench(int argc, char** argv) {
   for (const Test& t : tests) results.push_back(measure(*model, t, int(reps), double(pc.active_bytes), flops_per_token, lim));
 
   if (output == "json") {
-    print_json(results, dir, lim, pc, int(reps));
+    print_json(results, dir, lim, pc, int(reps), huge_bytes);
   } else {
     std::printf("dsv3 bench --model %s -p %lld -n %lld -d %lld --batch %lld -r %lld\n", dir.c_str(), (long long)prompt,
                 (long long)steps, (long long)depth, (long long)batch, (long long)reps);
@@ -279,6 +281,7 @@ int cmd_bench(int argc, char** argv) {
     const ModelConfig& mc = model->config();
     std::printf("model: %.3g active parameters per token, %.3g MB of weights read per decoded token\n",
                 double(pc.active), double(pc.active_bytes) / 1e6);
+    std::printf("on 2 MB pages after loading: %.1f MB (AnonHugePages)\n", double(huge_bytes) / 1e6);
     std::printf("latent cache: %s, %lld bytes per token\n\n", cache_type_name(default_cache_type()),
                 (long long)SequenceCache::bytes_per_token(mc.num_hidden_layers, mc.kv_lora_rank, mc.qk_rope_head_dim,
                                                           default_cache_type()));

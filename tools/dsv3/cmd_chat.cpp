@@ -23,7 +23,7 @@ namespace dsv3::cli {
 namespace {
 
 const char* kUsage =
-    "usage: dsv3 chat [--model DIR] [--system TEXT] [--max-new-tokens 512] [sampling options] [--threads N]\n"
+    "usage: dsv3 chat [--model DIR] [--system TEXT] [--max-new-tokens 512] [sampling options] [--threads N]\n                 [--cache-type bf16|f32|fp8]\n"
     "Talk to the model: each line you type is a user message; the reply streams as it is generated\n"
     "and ends with its token count and speed (on stderr). The conversation is rendered with the\n"
     "model folder's chat template each turn. Commands: /reset (forget the conversation, keep the\n"
@@ -93,9 +93,10 @@ void print_reply_stats(const GenerateStats& st, bool speculative) {
 }  // namespace
 
 int cmd_chat(int argc, char** argv) {
-  const Args a(argc, argv, with_sampling({"model", "system", "max-new-tokens", "threads"}), {"help"});
+  const Args a(argc, argv, with_sampling({"model", "system", "max-new-tokens", "threads", "cache-type"}), {"help"});
   if (a.has("help")) return std::fputs(kUsage, stdout), std::fputs(kSamplingUsage, stdout), 0;
   apply_threads(a);
+  apply_cache_type(a);
   const std::string dir = resolve_model_dir(a.str("model"));
   const auto tok = load_model_tokenizer(dir);
   if (!tok) fail(dir, ": dsv3 chat needs the model folder's tokenizer.json");

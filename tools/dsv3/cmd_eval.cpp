@@ -39,7 +39,8 @@ const char* kUsage =
     "         --chat  --batch 16 (sequences decoded together)  and the sampling options below\n"
     "passkey: --lengths L1,L2 (tokens; default a quarter, a half and all of the context)\n"
     "         --depths 0,0.25,0.5,0.75,1  --trials 5  [--task FILLER.txt]\n"
-    "  --threads N\n";
+    "  --threads N\n"
+    "  --cache-type f32|bf16|fp8 (the latent cache; default f32)\n";
 
 // "\n" and "\t" in --stop, as a shell cannot easily pass a newline.
 std::string unescape(const std::string& s) {
@@ -194,10 +195,11 @@ eval::Report eval_passkey(const Args& a, const Model& m, const Tokenizer& tok) {
 int cmd_eval(int argc, char** argv) {
   const Args a(argc, argv,
                with_sampling({"model", "task", "kind", "limit", "samples-out", "ctx", "chunks", "answer", "samples", "k",
-                              "max-new-tokens", "stop", "batch", "lengths", "depths", "trials", "threads", "prompt-start"}),
+                              "max-new-tokens", "stop", "batch", "lengths", "depths", "trials", "threads", "prompt-start", "cache-type"}),
                {"help", "json", "lines", "chat"});
   if (a.has("help")) return std::fputs(kUsage, stdout), 0;
   apply_threads(a);
+  apply_cache_type(a);
   const std::string dir = resolve_model_dir(a.str("model"));
   const std::optional<Tokenizer> tok = load_model_tokenizer(dir);
   if (!tok) fail(dir, ": no tokenizer.json (eval reads text tasks)");

@@ -20,7 +20,7 @@ namespace {
 
 const char* kUsage =
     "usage: dsv3 generate --model DIR (--tokens 5,9,13[;7,8,...] | --prompt TEXT [--chat]) --max-new-tokens N\n"
-    "                     [sampling options] [--ids] [--stop-at-eos] [--stats] [--threads N]\n"
+    "                     [sampling options] [--ids] [--stop-at-eos] [--stats] [--threads N] [--cache-type bf16|f32|fp8]\n"
     "                     [--json-schema FILE|object]\n"
     "Prints the generated token ids of each prompt (prompts separated by ';') on one line each.\n"
     "With --tokens, generation works at the token level and runs exactly --max-new-tokens steps\n"
@@ -73,10 +73,11 @@ std::function<std::shared_ptr<TokenConstraint>()> json_constraint(const Args& a,
 
 int cmd_generate(int argc, char** argv) {
   const Args a(argc, argv,
-               with_sampling({"model", "tokens", "prompt", "max-new-tokens", "threads", "ep", "profile", "json-schema", "pp", "stage-layers"}),
+               with_sampling({"model", "tokens", "prompt", "max-new-tokens", "threads", "ep", "profile", "json-schema", "pp", "stage-layers", "cache-type"}),
                {"ids", "stats", "stop-at-eos", "chat", "help"});
   if (a.has("help")) return std::fputs(kUsage, stdout), std::fputs(kPromptOptionsHelp, stdout), std::fputs(kSamplingUsage, stdout), std::fputs(kEpUsage, stdout), std::fputs(kPipelineGenerateUsage, stdout), 0;
   apply_threads(a);
+  apply_cache_type(a);
   const bool text_prompt = a.has("prompt");
   const auto tok = text_prompt ? load_model_tokenizer(resolve_model_dir(a.str("model"))) : std::nullopt;
   const auto prompts = text_prompt ? std::vector<std::vector<int32_t>>{prompt_tokens(a, tok ? &*tok : nullptr)}

@@ -58,6 +58,11 @@ int cmd_info(int argc, char** argv) {
   std::printf("KV cache per token: %lld bytes (%lld layers x (%lld latent + %lld rope) x float32)\n",
               (long long)SequenceCache::bytes_per_token(c.num_hidden_layers, c.kv_lora_rank, c.qk_rope_head_dim),
               (long long)c.num_hidden_layers, (long long)c.kv_lora_rank, (long long)c.qk_rope_head_dim);
+  std::printf("                  %lld bytes with --cache-type bf16, %lld with fp8 (c_KV E4M3 + a float32 scale, k_R BF16)\n",
+              (long long)SequenceCache::bytes_per_token(c.num_hidden_layers, c.kv_lora_rank, c.qk_rope_head_dim,
+                                                        CacheType::BF16),
+              (long long)SequenceCache::bytes_per_token(c.num_hidden_layers, c.kv_lora_rank, c.qk_rope_head_dim,
+                                                        CacheType::FP8));
   if (!model->unused_tensors().empty())
     std::printf("unused tensors:   %zu (first: %s)\n", model->unused_tensors().size(), model->unused_tensors()[0].c_str());
   return 0;

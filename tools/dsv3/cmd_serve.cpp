@@ -24,7 +24,7 @@ const char* kUsage =
     "usage: dsv3 serve [--model DIR] [--host 127.0.0.1] [--port 8000] [--name NAME] [--api-key KEY]\n"
     "                  [--max-sequences 16] [--max-queue 64] [--context N] [--max-body-bytes 1048576]\n"
     "                  [--max-prefill-tokens 512] [--default-max-tokens 1024] [--max-n 8]\n"
-    "                  [--speculative mtp [--draft N]] [--shutdown-grace 10] [--threads N]\n"
+    "                  [--speculative mtp [--draft N]] [--shutdown-grace 10] [--threads N]\n                  [--cache-type bf16|f32|fp8]\n"
     "                  [--no-reasoning-split] [--prefix-cache-mb 0] [--read-timeout 30]\n"
     "                  [--ep N (under mpirun -np N: rank 0 serves, every rank holds 1/N of the experts)\n"
     "                   [--dp-attention (each rank runs attention and caches for its own sequences)]]\n"
@@ -96,7 +96,7 @@ int cmd_serve(int argc, char** argv) {
   const Args a(argc, argv,
                {"model", "host", "port", "name", "api-key", "max-sequences", "max-queue", "context", "max-body-bytes",
                 "max-prefill-tokens", "default-max-tokens", "max-n", "speculative", "draft", "shutdown-grace",
-                "threads", "prefix-cache-mb", "read-timeout", "ep"},
+                "threads", "prefix-cache-mb", "read-timeout", "ep", "cache-type"},
                {"help", "no-reasoning-split", "dp-attention"});
   if (a.has("help")) return std::fputs(kUsage, stdout), 0;
   // Signals go to one waiting thread only: block them before any other thread exists.
@@ -106,6 +106,7 @@ int cmd_serve(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a client that hangs up must not kill the server
   apply_threads(a);
+  apply_cache_type(a);
   const double grace = a.number("shutdown-grace", 10.0);
   if (!(grace >= 0)) fail("--shutdown-grace must be >= 0");
 

@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "core/error.h"
 #include "dist/world.h"
+#include "io/mapped_file.h"
 #include "kernels/linear.h"
 #include "model/latent_cache.h"
 
@@ -95,6 +96,10 @@ int main(int argc, char** argv) {
       const char* cache_env = std::getenv("DSV3_CACHE_TYPE");
       dsv3::default_cache_type() = cache_env ? dsv3::parse_cache_type(cache_env)
                                              : fast ? dsv3::CacheType::BF16 : dsv3::CacheType::F32;
+      // They also read checkpoint files that fit into 2 MB-page memory (io/mapped_file.h): decode
+      // streams every weight per token. Not under mpirun: ranks map and touch only their share.
+      dsv3::set_default_load_mode(fast && dsv3::dist::launched_ranks() <= 1 ? dsv3::LoadMode::ReadIfFits
+                                                                          : dsv3::LoadMode::Map);
       return c.run(argc - 2, argv + 2);
     } catch (const dsv3::Error& e) {
       what = e.what();
