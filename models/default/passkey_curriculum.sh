@@ -13,9 +13,10 @@ mkdir -p "$work"
 heldout=$here/../../data/eval/wordnet_heldout.txt
 common="--val-fraction 0.01 --data-seed 1 --seq-len 256 --micro-batch 4 --batch-tokens 1024 --seed 1
   --eval-sequences 0 --log-every 10 --threads 1"
-# A: the answer's form — 4,000 passkey documents of 84-128 tokens, 8,000 corpus lines; 150 steps.
+# A: the answer's form — 4,000 passkey documents of 84-128 tokens, 8,000 corpus lines; the first
+# 150 steps of a 400-step schedule (what C starts from).
 DSV3=$dsv3 "$here/make_passkey_shards.py" "$work/wordnet.txt" "$heldout" "$work/shA" 4000 8000 84 128 1
-"$dsv3" train --init "$here" --data "$work/shA" $common --steps 400 --lr 1e-3 --lr-final 1e-4 \
+"$dsv3" train --init "$here" --data "$work/shA" $common --steps 150 --lr 1e-3 --lr-final 1e-4 \
   --warmup-steps 20 --decay-start 20 --decay-end 400 --save-every 50 --out "$work/runA"
 # C: copying — from A's step 150, 3,000 passkey documents of 84-160 tokens, 6,000 corpus lines
 # and 6,000 drills.
