@@ -86,6 +86,8 @@ def write_shards(out_dir, docs):
 
 
 def main():
+    if len(sys.argv) not in (8, 9, 10):
+        sys.exit(__doc__)
     corpus, heldout, out_dir = sys.argv[1:4]
     n, m, lo, hi = map(int, sys.argv[4:8])
     rng = random.Random(int(sys.argv[8]) if len(sys.argv) > 8 else 7)
