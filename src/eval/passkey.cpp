@@ -58,6 +58,12 @@ std::vector<int32_t> passkey_prompt(const Tokenizer& tok, int64_t length, double
   return out;
 }
 
+int64_t key_digits_matched(const std::string& key, const std::string& got) {
+  int64_t n = 0;
+  for (size_t i = 0; i < key.size() && i < got.size(); ++i) n += key[i] == got[i];
+  return n;
+}
+
 Report run_passkey(const Model& m, const Tokenizer& tok, const PasskeyOptions& opt, GenOptions gen,
                    std::vector<PasskeyCell>* cells_out) {
   if (opt.lengths.empty() || opt.depths.empty() || opt.trials < 1) fail("passkey needs lengths, depths and trials >= 1");
@@ -79,7 +85,7 @@ Report run_passkey(const Model& m, const Tokenizer& tok, const PasskeyOptions& o
   Report r;
   r.task = "passkey";
   r.kind = "passkey";
-  int64_t correct = 0;
+  int64_t correct = 0, digits = 0, digits_total = 0;
   json grid = json::array();
   for (size_t c = 0; c < cells.size(); ++c) {
     for (int64_t t = 0; t < opt.trials; ++t) {
@@ -90,12 +96,15 @@ Report run_passkey(const Model& m, const Tokenizer& tok, const PasskeyOptions& o
       }
       const auto got = first_number.extract(outs[j].text);
       cells[c].correct += got && *got == answers[j];
+      digits += got ? key_digits_matched(answers[j], *got) : 0;
     }
     correct += cells[c].correct;
     grid.push_back({{"length", cells[c].length}, {"depth", cells[c].depth}, {"n", cells[c].n},
                     {"correct", cells[c].correct}, {"accuracy", double(cells[c].correct) / double(cells[c].n)}});
   }
+  for (const std::string& key : answers) digits_total += int64_t(key.size());
   r.metrics.push_back(proportion_metric("passkey", correct, int64_t(jobs.size())));
+  r.metrics.push_back(proportion_metric("key_digits", digits, digits_total));
   r.detail["grid"] = grid;
   r.detail_markdown = cell_markdown(opt, cells);
   if (cells_out) *cells_out = cells;

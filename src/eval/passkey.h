@@ -33,7 +33,13 @@ struct PasskeyCell {
   int64_t n = 0, correct = 0;
 };
 
-// Runs the grid through generate_texts (greedy unless gen.sampling says otherwise).
+// How many of the key's digits the answer's first number has at the same places ("12045" for
+// "12345": 4): partial credit that shows a model learning to copy before it copies whole keys.
+int64_t key_digits_matched(const std::string& key, const std::string& got);
+
+// Runs the grid through generate_texts (greedy unless gen.sampling says otherwise). Metrics:
+// "passkey" (whole keys) and "key_digits" (digits matched in place over all keys' digits; its
+// Wilson interval treats digits as independent, which they are not, so it is too narrow).
 Report run_passkey(const Model& m, const Tokenizer& tok, const PasskeyOptions& opt, GenOptions gen,
                    std::vector<PasskeyCell>* cells = nullptr);
 

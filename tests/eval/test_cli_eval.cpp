@@ -127,6 +127,9 @@ TEST(CliEval, PasskeyGridAndProgressLine) {
   const json j = json::parse(r.out);
   EXPECT_EQ(j["metric"], "passkey");
   EXPECT_EQ(j["n"], 8);
+  ASSERT_EQ(j["metrics"].size(), 2u);
+  EXPECT_EQ(j["metrics"][1]["metric"], "key_digits");
+  EXPECT_EQ(j["metrics"][1]["n"], 40);  // 8 five-digit keys
   ASSERT_EQ(j["grid"].size(), 4u);
   EXPECT_EQ(j["grid"][3]["length"], 128);
   EXPECT_EQ(j["grid"][3]["depth"], 1.0);

@@ -1,12 +1,13 @@
 // The metrics of dsv3 eval against values computed by hand: unbiased pass@k, Wilson and normal
 // intervals, the bootstrap, acc_norm's character-length normalisation, each answer-extraction
-// rule and the normalisation of answers, the report's JSON, the progress line.
+// rule and the normalisation of answers, the report's JSON, the progress line, passkey's digits.
 #include <gtest/gtest.h>
 
 #include "core/error.h"
 #include "eval/extract.h"
 #include "eval/gen.h"
 #include "eval/metrics.h"
+#include "eval/passkey.h"
 #include "eval/progress.h"
 #include "eval/report.h"
 
@@ -168,6 +169,15 @@ TEST(Report, PassAtKOverProblems) {
   EXPECT_EQ(r.metrics[1].ci_method, "bootstrap");
   EXPECT_LE(r.metrics[1].ci.lo, 0.75);
   EXPECT_GE(r.metrics[1].ci.hi, 0.75);
+}
+
+TEST(Passkey, KeyDigitsMatchedInPlace) {
+  EXPECT_EQ(key_digits_matched("12345", "12345"), 5);
+  EXPECT_EQ(key_digits_matched("12345", "12045"), 4);
+  EXPECT_EQ(key_digits_matched("12345", "2345"), 0);  // shifted: no digit in its place
+  EXPECT_EQ(key_digits_matched("12345", "123"), 3);
+  EXPECT_EQ(key_digits_matched("12345", "1234567"), 5);
+  EXPECT_EQ(key_digits_matched("12345", ""), 0);
 }
 
 TEST(Progress, LineShowsCountElapsedAndEta) {

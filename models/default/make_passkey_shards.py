@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Passkey training data token for token as `dsv3 eval --kind passkey --prompt-start eos` builds its
+prompts (src/eval/passkey.cpp, passkey_prompt): the instructions, the filler's tokens repeated,
+the needle " The pass key is K. Remember it. K is the pass key. " encoded on its own and put at
+a chosen depth, the question "\nWhat is the pass key? The pass key is", then the answer " K."
+— N documents of L tokens (L uniform in [MIN_LEN, MAX_LEN], depth uniform in [0, 1]), shuffled
+with M lines of the WordNet corpus that are not in the held-out file and C copying drills
+("Keys: K1 K2 ... Kn. Again: K1 K2 ... Kn." for 4 to 12 random keys: half their digits can only
+be predicted by copying from earlier in the context, which is what retrieval needs and what a
+passkey document asks for only once or twice), written as a token-shard
+folder for `dsv3 train --data DIR` (format: docs/distributed.md, "Data at scale: token shards";
+each document is followed by EOS, so the next one starts as an --prompt-start eos prompt does).
+Text documents cannot match the eval's prompts token for token: it joins separately
+encoded pieces and cuts the filler between tokens, which re-encoding the joined text undoes.
+The keys come from Python's generator seeded with SEED, not from the evaluation's.
+    usage: make_passkey_shards.py wordnet.txt heldout.txt OUT_DIR N M MIN_LEN MAX_LEN [SEED [C]]
+    (DSV3=path/to/dsv3, default build/dsv3; the tokenizer is models/default's)
+"""
+import json
+import os
+import random
+import struct
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DSV3 = os.environ.get("DSV3", os.path.join(HERE, "..", "..", "build", "dsv3"))
+INTRO = ("There is an important piece of information hidden inside a lot of irrelevant text. "
+         "Find it and memorize it. I will quiz you about it.\n")
+FILLER = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
+QUESTION = "\nWhat is the pass key? The pass key is"
+EOS, VOCAB = 1, 4096  # models/default's config.json
+
+
+def tokenize(texts):
+    """Ids of each text alone, as `dsv3 tokenize --jsonl` gives them (no BOS)."""
+    inp = "".join(json.dumps({"text": t}) + "\n" for t in texts)
+    out = subprocess.run([DSV3, "tokenize", "--tokenizer", HERE, "--jsonl", "-"], input=inp,
+                         capture_output=True, text=True, check=True).stdout
+    ids = [json.loads(line)["ids"] for line in out.splitlines()]
+    assert len(ids) == len(texts), "dsv3 tokenize skipped a line"
+    return ids
+
+
+def passkey_doc(intro, filler, needle, question, answer, length, depth):
+    """passkey_prompt's token layout (without the start token), then the answer."""
+    room = length - (len(intro) + len(needle) + len(question))
+    assert room >= 0, f"length {length} is shorter than the instructions, key and question"
+    at = round(depth * room)  # llround: halves away from zero; round() to even differs only at .5
+    out = list(intro)
+    for i in range(room):
+        if i == at:
+            out += needle
+        out.append(filler[i % len(filler)])
+    if at == room:
+        out += needle
+    return out + question + answer
+
+
+def fnv1a(data, h=1469598103934665603):  # src/core/hash.h's kFnvOffset
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def write_shards(out_dir, docs):
+    """One shard: 64-byte header, u32 tokens (each document then EOS), pad to 8 bytes, u64 doc ends."""
+    os.makedirs(out_dir, exist_ok=True)
+    tokens, ends = [], []
+    for d in docs:
+        tokens += d + [EOS]
+        ends.append(len(tokens))
+    tok_bytes = struct.pack(f"<{len(tokens)}I", *tokens)
+    end_bytes = struct.pack(f"<{len(ends)}Q", *ends)
+    checksum = fnv1a(end_bytes, fnv1a(tok_bytes))
+    header = b"DSV3TOK\0" + struct.pack("<IIQQQ", 1, 4, len(docs), len(tokens), checksum) + bytes(24)
+    with open(os.path.join(out_dir, "shard-00000.tok"), "wb") as f:
+        f.write(header + tok_bytes + (b"\0" * 4 if len(tokens) % 2 else b"") + end_bytes)
+    index = {"format": "dsv3-token-shards", "version": 1, "eos": EOS, "vocab_size": VOCAB,
+             "documents": len(docs), "tokens": len(tokens),
+             "shards": [{"file": "shard-00000.tok", "documents": len(docs), "tokens": len(tokens),
+                         "checksum": f"{checksum:x}"}]}
+    with open(os.path.join(out_dir, "index.json"), "w") as f:
+        json.dump(index, f, indent=1)
+        f.write("\n")
+
+
+def main():
+    if len(sys.argv) not in (8, 9, 10):
+        sys.exit(__doc__)
+    corpus, heldout, out_dir = sys.argv[1:4]
+    n, m, lo, hi = map(int, sys.argv[4:8])
+    rng = random.Random(int(sys.argv[8]) if len(sys.argv) > 8 else 7)
+    n_copy = int(sys.argv[9]) if len(sys.argv) > 9 else 0
+    held = {line.rstrip("\n") for line in open(heldout)}
+    lines = [line.rstrip("\n") for line in open(corpus) if line.strip() and line.rstrip("\n") not in held]
+    rng.shuffle(lines)
+    lines = lines[:m]
+    for _ in range(n_copy):
+        ks = " ".join(str(rng.randint(10000, 99999)) for _ in range(rng.randint(4, 12)))
+        lines.append(f"Keys: {ks}. Again: {ks}.")
+    keys = [str(rng.randint(10000, 99999)) for _ in range(n)]
+    needles = [f" The pass key is {k}. Remember it. {k} is the pass key. " for k in keys]
+    answers = [f" {k}." for k in keys]
+    ids = tokenize([INTRO, FILLER, QUESTION] + needles + answers + lines)
+    intro, filler, question = ids[:3]
+    needle_ids, answer_ids, line_ids = ids[3:3 + n], ids[3 + n:3 + 2 * n], ids[3 + 2 * n:]
+    docs = [passkey_doc(intro, filler, needle_ids[i], question, answer_ids[i], rng.randint(lo, hi), rng.random())
+            for i in range(n)]
+    docs += line_ids
+    rng.shuffle(docs)
+    write_shards(out_dir, docs)
+    print(f"{out_dir}: {n} passkey documents of {lo}-{hi} tokens + {m} corpus lines + {n_copy} copying drills, "
+          f"{sum(len(d) + 1 for d in docs)} tokens", file=sys.stderr)
+
+
+main()
