@@ -57,7 +57,7 @@ def passkey_doc(intro, filler, needle, question, answer, length, depth):
     return out + question + answer
 
 
-def fnv1a(data, h=1469598103934665603):  # src/core/hash.h's kFnvOffset
+def fnv1a(data, h=14695981039346656037):  # FNV-1a's 64-bit offset basis (src/core/hash.h)
     for b in data:
         h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
     return h
@@ -73,10 +73,10 @@ def write_shards(out_dir, docs):
     tok_bytes = struct.pack(f"<{len(tokens)}I", *tokens)
     end_bytes = struct.pack(f"<{len(ends)}Q", *ends)
     checksum = fnv1a(end_bytes, fnv1a(tok_bytes))
-    header = b"DSV3TOK\0" + struct.pack("<IIQQQ", 1, 4, len(docs), len(tokens), checksum) + bytes(24)
+    header = b"DSV3TOK\0" + struct.pack("<IIQQQ", 2, 4, len(docs), len(tokens), checksum) + bytes(24)
     with open(os.path.join(out_dir, "shard-00000.tok"), "wb") as f:
         f.write(header + tok_bytes + (b"\0" * 4 if len(tokens) % 2 else b"") + end_bytes)
-    index = {"format": "dsv3-token-shards", "version": 1, "eos": EOS, "vocab_size": VOCAB,
+    index = {"format": "dsv3-token-shards", "version": 2, "eos": EOS, "vocab_size": VOCAB,
              "documents": len(docs), "tokens": len(tokens),
              "shards": [{"file": "shard-00000.tok", "documents": len(docs), "tokens": len(tokens),
                          "checksum": f"{checksum:x}"}]}

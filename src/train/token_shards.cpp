@@ -20,7 +20,11 @@ namespace dsv3 {
 namespace {
 
 constexpr char kMagic[8] = {'D', 'S', 'V', '3', 'T', 'O', 'K', '\0'};
-constexpr uint32_t kVersion = 1;
+// Version 2: checksums are FNV-1a with its standard offset basis; version 1 (read, not
+// written) used core/hash.h's mistyped one.
+constexpr uint32_t kVersion = 2;
+bool readable_version(int64_t v) { return v == 1 || v == 2; }
+uint64_t checksum_basis(int64_t version) { return version == 1 ? kFnvOffsetShardsV1 : kFnvOffset; }
 constexpr size_t kHeaderBytes = 64;
 
 // Byte offset of doc_end: after the tokens, padded to 8 so the u64 offsets are aligned.
@@ -135,7 +139,9 @@ TokenShards::TokenShards(const std::string& dir) : dir_(dir) {
   if (!fs::exists(where)) fail(dir, ": no index.json (not a token-shard folder, or its writing was interrupted)");
   const json idx = read_json_file(where);
   if (!idx.is_object() || idx.value("format", "") != kFormat) fail(where, ": not a ", kFormat, " index");
-  if (idx.value("version", 0) != int(kVersion)) fail(where, ": version ", idx.value("version", 0), ", expected ", kVersion);
+  const int64_t version = idx.value("version", int64_t(0));
+  if (!readable_version(version)) fail(where, ": version ", version, ", expected 1 or 2");
+  basis_ = checksum_basis(version);
   try {
     eos_ = idx.at("eos").get<int32_t>();
     vocab_ = idx.at("vocab_size").get<int64_t>();
@@ -147,7 +153,8 @@ TokenShards::TokenShards(const std::string& dir) : dir_(dir) {
       if (sh.file->size() < kHeaderBytes) fail(path, ": truncated (", sh.file->size(), " bytes)");
       std::memcpy(&h, sh.file->data(), sizeof h);
       if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0) fail(path, ": not a dsv3 token shard (bad magic)");
-      if (h.version != kVersion || h.token_bytes != 4) fail(path, ": version ", h.version, " with ", h.token_bytes, "-byte tokens; expected 1, 4");
+      if (int64_t(h.version) != version || h.token_bytes != 4)
+        fail(path, ": version ", h.version, " with ", h.token_bytes, "-byte tokens; expected ", version, ", 4");
       const uint64_t want = doc_end_offset(h.tokens) + h.documents * 8;
       if (sh.file->size() != want) fail(path, ": ", sh.file->size(), " bytes, header implies ", want, " (truncated or damaged)");
       if (int64_t(h.documents) != s.at("documents").get<int64_t>() || int64_t(h.tokens) != s.at("tokens").get<int64_t>() ||
@@ -179,7 +186,7 @@ TokenShards::TokenShards(const std::string& dir) : dir_(dir) {
 void TokenShards::verify() const {
   for (size_t i = 0; i < shards_.size(); ++i) {
     const Shard& s = shards_[i];
-    uint64_t h = fnv1a(s.tokens, size_t(s.n_tokens) * 4);
+    uint64_t h = fnv1a(s.tokens, size_t(s.n_tokens) * 4, basis_);
     h = fnv1a(s.doc_end, size_t(s.n_docs) * 8, h);
     if (h != s.checksum) fail((fs::path(dir_) / shard_name(i)).string(), ": checksum mismatch (damaged)");
     for (int64_t t = 0; t < s.n_tokens; ++t)

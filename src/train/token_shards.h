@@ -2,14 +2,15 @@
 // memory-mapped by `dsv3 train --data DIR`, so a run starts without reading or tokenizing text
 // and holds no copy of the corpus. Format (little-endian; docs/distributed.md#token-shards):
 //
-//   DIR/shard-NNNNN.tok   header (64 bytes): magic "DSV3TOK" + '\0', u32 version (1),
+//   DIR/shard-NNNNN.tok   header (64 bytes): magic "DSV3TOK" + '\0', u32 version (2; 1 read),
 //                         u32 bytes per token (4), u64 documents, u64 tokens,
-//                         u64 checksum (FNV-1a over the token bytes, then the doc_end bytes),
+//                         u64 checksum (FNV-1a over the token bytes, then the doc_end bytes; version 1
+//                         started from a mistyped offset basis, core/hash.h),
 //                         24 reserved zero bytes;
 //                         then u32 tokens[tokens] (each document followed by eos), zero-padded
 //                         to a multiple of 8 bytes,
 //                         then u64 doc_end[documents] (each document's end, in tokens, eos included)
-//   DIR/index.json        {"format": "dsv3-token-shards", "version": 1, "eos", "vocab_size",
+//   DIR/index.json        {"format": "dsv3-token-shards", "version": 2, "eos", "vocab_size",
 //                          "documents", "tokens", "shards": [{"file", "documents", "tokens", "checksum"}]}
 //
 // Every file is written under a temporary name and renamed when complete; index.json comes
@@ -83,6 +84,7 @@ class TokenShards {
   std::vector<Shard> shards_;
   int64_t total_ = 0, docs_ = 0, vocab_ = 0;
   int32_t eos_ = -1;
+  uint64_t basis_ = 0;  // the checksums' FNV-1a starting value (differs in version 1)
 };
 
 // Training or held-out sequences of T tokens over a shard folder: the corpus is one stream of

@@ -11,8 +11,12 @@
 #include <filesystem>
 #include <functional>
 #include <set>
+#include <fstream>
+#include <sstream>
+#include <cstring>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "train/codec.h"
 #include "train/token_shards.h"
 #include "train_test_util.h"
@@ -37,6 +41,10 @@ std::vector<std::vector<int32_t>> some_docs(int n) {
   for (int i = 0; i < n; ++i)
     for (int j = 0; j < 1 + i % 9; ++j) d[size_t(i)].push_back((i * 10 + j) % 997);
   return d;
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
 }
 
 std::string write_shards(const test::TempDir& tmp, const std::vector<std::vector<int32_t>>& docs, int64_t shard_tokens) {
@@ -71,6 +79,45 @@ TEST(TokenShards, RoundTripAcrossShardBoundaries) {
   }
   s.verify();
   EXPECT_NE(error_of([&] { s.read(s.tokens() - 1, 2, all.data()); }).find("past"), std::string::npos);
+}
+
+// The header's checksum is plain 64-bit FNV-1a (what another tool writing shards computes), and
+// a folder of version 1 — checksums from dsv3's old, mistyped offset basis — still reads.
+TEST(TokenShards, ChecksumIsStandardFnv1aAndVersion1StillReads) {
+  EXPECT_EQ(fnv1a("a", 1), 0xaf63dc4c8601ec8cull);  // the published test vector
+  test::TempDir tmp;
+  const std::string dir = write_shards(tmp, some_docs(12), 1000);  // one shard
+  const std::string shard = dir + "/shard-00000.tok";
+  const TokenShards v2(dir);
+  v2.verify();
+  std::string bytes = test::read_text(shard);
+  uint64_t tokens = 0, checksum = 0;
+  std::memcpy(&tokens, bytes.data() + 24, 8);
+  std::memcpy(&checksum, bytes.data() + 32, 8);
+  const size_t ends = 64 + (tokens * 4 + 7) / 8 * 8;
+  EXPECT_EQ(checksum, fnv1a(bytes.data() + ends, bytes.size() - ends, fnv1a(bytes.data() + 64, tokens * 4)));
+  // Rewrite as version 1: header version and checksum, index version and checksum.
+  const uint64_t old = fnv1a(bytes.data() + ends, bytes.size() - ends,
+                             fnv1a(bytes.data() + 64, tokens * 4, kFnvOffsetShardsV1));
+  const uint32_t one = 1;
+  std::memcpy(bytes.data() + 8, &one, 4);
+  std::memcpy(bytes.data() + 32, &old, 8);
+  write_bytes(shard, bytes);
+  std::string index = test::read_text(dir + "/index.json");
+  auto replace = [&](const std::string& a, const std::string& b) {
+    const size_t at = index.find(a);
+    ASSERT_NE(at, std::string::npos) << a;
+    index.replace(at, a.size(), b);
+  };
+  std::ostringstream hex_new, hex_old;
+  hex_new << std::hex << checksum;
+  hex_old << std::hex << old;
+  replace(hex_new.str(), hex_old.str());
+  replace("\"version\": 2", "\"version\": 1");
+  write_bytes(dir + "/index.json", index);
+  const TokenShards v1(dir);
+  v1.verify();
+  EXPECT_EQ(v1.documents(), 12);
 }
 
 TEST(TokenShards, DamageIsAnErrorNamingTheFile) {
