@@ -207,38 +207,52 @@ INSTANTIATE_TEST_SUITE_P(Shapes, QuantLinear,
                                            Shape{129, 64, 5}));
 
 // Every instruction set's kernels against the double sum over the same quantized activations:
-// only the float summation order differs.
+// only the float summation order differs. Shapes: a 32-column tail past the 64-byte steps
+// (288), a long row (1024), row counts that are not multiples of 16; INT8 in 128 x 128 blocks
+// and in Q8_0's rows of 32 (one call per row), INT4 in groups of 32 to 256.
 TEST(QuantKernels, EveryInstructionSetMatchesTheExactIntegerSums) {
-  const int64_t R = 9, C = 288;
-  const Int8Case a = make_int8(R, C, 8);
-  const Int4Case b = make_int4(R, C, 32, 9);
-  const Int4Case b128 = make_int4(R, C, 128, 10);
-  const int64_t padded = b128.m.padded_cols, units = padded / 32;  // the widest of the three
-  const auto x = random_vec(size_t(8 * C), 11);
-  std::vector<int8_t> q(size_t(8 * padded));
-  std::vector<float> d(size_t(8 * units)), s(size_t(8 * units));
-  quantize_activations(q.data(), d.data(), s.data(), x.data(), 8, C, padded, nullptr);
-  const QuantRows rows{q.data(), d.data(), s.data(), padded, units};
-  for (const char* name : {"generic", "avx2", "avx512"}) {
-    const QuantKernels* k = quant_kernels_by_name(name);
-    if (!k) continue;
-    for (int64_t nt = 1; nt <= 8; ++nt) {
-      std::vector<float> y8(size_t(nt * R)), y4(size_t(nt * R)), y4g(size_t(nt * R));
-      k->gemv_i8(y8.data(), R, rows, nt, a.q.codes.data(), C, R, C, a.q.scale_inv.data(), 128);
-      k->gemv_i4(y4.data(), R, rows, nt, b.m.packed.data(), b.m.row_bytes(), b.m.dm.data(), 2 * b.m.groups(), R, b.m.padded_cols, 32);
-      k->gemv_i4(y4g.data(), R, rows, nt, b128.m.packed.data(), b128.m.row_bytes(), b128.m.dm.data(),
-                 2 * b128.m.groups(), R, b128.m.padded_cols, 128);
-      for (const auto& [y, values] : {std::pair{&y8, &a.values}, {&y4, &b.values}, {&y4g, &b128.values}})
-        for (int64_t t = 0; t < nt; ++t)
-          for (int64_t r = 0; r < R; ++r) {
-            double e = 0, mag = 0;
-            for (int64_t c = 0; c < C; ++c) {
-              const double v = double((*values)[size_t(r * C + c)]) * q[size_t(t * padded + c)] * d[size_t(t * units + c / 32)];
-              e += v;
-              mag += std::fabs(v);
+  for (const auto& [R, C] : {std::pair<int64_t, int64_t>{9, 288}, {17, 1024}, {33, 352}}) {
+    const Int8Case a = make_int8(R, C, 8);
+    const Int8RowsCase a32 = make_int8_rows(R, C, 12);
+    std::vector<Int4Case> int4;
+    for (int64_t group : {32, 64, 128, 256}) int4.push_back(make_int4(R, C, group, uint32_t(9 + group)));
+    const int64_t padded = int4.back().m.padded_cols, units = padded / 32;  // the widest
+    auto x = random_vec(size_t(8 * C), 11);
+    std::fill(x.begin() + 5 * C, x.begin() + 6 * C, 0.0f);  // a row of zeros: every d = 0
+    std::vector<int8_t> q(size_t(8 * padded));
+    std::vector<float> d(size_t(8 * units)), s(size_t(8 * units));
+    quantize_activations(q.data(), d.data(), s.data(), x.data(), 8, C, padded, nullptr);
+    const QuantRows rows{q.data(), d.data(), s.data(), padded, units};
+    for (const char* name : {"generic", "avx2", "avx512"}) {
+      const QuantKernels* k = quant_kernels_by_name(name);
+      if (!k) continue;
+      for (int64_t nt = 1; nt <= 8; ++nt) {
+        std::vector<std::pair<std::vector<float>, const std::vector<float>*>> got;
+        got.emplace_back(std::vector<float>(size_t(nt * R)), &a.values);
+        k->gemv_i8(got.back().first.data(), R, rows, nt, a.q.codes.data(), C, R, C, a.q.scale_inv.data(), 128);
+        got.emplace_back(std::vector<float>(size_t(nt * R)), &a32.values);
+        for (int64_t r = 0; r < R; ++r)
+          k->gemv_i8(got.back().first.data() + r, R, rows, nt, a32.q.codes.data() + r * C, C, 1, C,
+                     a32.q.scales.data() + r * a32.w.scale_cols, 32);
+        for (const Int4Case& b : int4) {
+          got.emplace_back(std::vector<float>(size_t(nt * R)), &b.values);
+          k->gemv_i4(got.back().first.data(), R, rows, nt, b.m.packed.data(), b.m.row_bytes(), b.m.dm.data(),
+                     2 * b.m.groups(), R, b.m.padded_cols, b.m.group);
+        }
+        for (size_t i = 0; i < got.size(); ++i)
+          for (int64_t t = 0; t < nt; ++t)
+            for (int64_t r = 0; r < R; ++r) {
+              double e = 0, mag = 0;
+              for (int64_t c = 0; c < C; ++c) {
+                const double v = double((*got[i].second)[size_t(r * C + c)]) * q[size_t(t * padded + c)] *
+                                 d[size_t(t * units + c / 32)];
+                e += v;
+                mag += std::fabs(v);
+              }
+              ASSERT_NEAR(got[i].first[size_t(t * R + r)], e, 2e-6 * mag + 1e-7)
+                  << name << " C=" << C << " case " << i << " nt=" << nt << " t=" << t << " r=" << r;
             }
-            ASSERT_NEAR((*y)[size_t(t * R + r)], e, 2e-6 * mag + 1e-7) << name << " y" << (y == &y8 ? 8 : y == &y4 ? 4 : 128) << " nt=" << nt << " t=" << t << " r=" << r;
-          }
+      }
     }
   }
 }
