@@ -274,13 +274,33 @@ TEST(QuantKernels, ARowsResultDoesNotDependOnTheOtherRows) {
   }
 }
 
+// linear_t of v (rows r0.. of a matrix whose weights are `values`, C columns) for 1 to 8 input
+// rows against the double sum over the stored weights.
+void expect_transposed_product(const Weight& v, const std::vector<float>& values, int64_t r0, int64_t C) {
+  const int64_t R = v.rows;
+  for (int64_t n : {1, 3, 8}) {
+    const auto x = random_vec(size_t(n * R), uint32_t(23 + n));
+    std::vector<float> y(size_t(n * C));
+    linear_t(y.data(), x.data(), n, v);
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t col = 0; col < C; ++col) {
+        double e = 0, mag = 0;
+        for (int64_t r = 0; r < R; ++r) {
+          const double p = double(x[size_t(t * R + r)]) * values[size_t((r0 + r) * C + col)];
+          e += p;
+          mag += std::fabs(p);
+        }
+        ASSERT_NEAR(y[size_t(t * C + col)], e, 1e-5 * mag + 1e-7) << "n=" << n << " t=" << t << " c=" << col;
+      }
+  }
+}
+
 // Spans of a row widen to the stored weights (a block or unit at a time, from any column), and
 // the transposed product (MLA's W_UK absorption) reads them so.
 TEST(QuantKernels, RowSpansAndTransposedProductSeeTheStoredWeights) {
   const int64_t R = 5, C = 300;
   const Int8Case a = make_int8(R, C, 20);
   const Int4Case b = make_int4(R, C, 32, 21), c = make_int4(R, C, 128, 22);
-  const auto x = random_vec(size_t(2 * (R - 1)), 23);
   for (const auto& [w, values] : {std::pair{&a.w, &a.values}, {&b.w, &b.values}, {&c.w, &c.values}}) {
     const Weight v = w->rows_slice(1, R - 1);
     for (const auto& [c0, nc] : {std::pair<int64_t, int64_t>{0, C}, {7, 100}, {250, 50}, {127, 2}})
@@ -292,18 +312,25 @@ TEST(QuantKernels, RowSpansAndTransposedProductSeeTheStoredWeights) {
           ASSERT_EQ(out[size_t(i)], want) << "r=" << r << " c=" << c0 + i;
         }
       }
-    std::vector<float> y(size_t(2 * C));
-    linear_t(y.data(), x.data(), 2, v);
-    for (int64_t t = 0; t < 2; ++t)
-      for (int64_t col = 0; col < C; ++col) {
-        double e = 0, mag = 0;
-        for (int64_t r = 0; r < R - 1; ++r) {
-          const double p = double(x[size_t(t * (R - 1) + r)]) * (*values)[size_t((1 + r) * C + col)];
-          e += p;
-          mag += std::fabs(p);
-        }
-        ASSERT_NEAR(y[size_t(t * C + col)], e, 1e-5 * mag + 1e-7) << "t=" << t << " c=" << col;
-      }
+    expect_transposed_product(v, *values, 1, C);
+  }
+}
+
+// linear_t on INT8 and INT4 codes (MLA's W_UK absorption: 128 rows x 512 columns of kv_b_proj
+// per head), against the double sum: 1, 3 and 8 input rows, a column tail, a slice at row 1, INT8
+// in 128 x 128 blocks and Q8_0 rows, INT4 in groups of 32 to 256 and in act-order.
+TEST(QuantKernels, TransposedProductReadsTheCodes) {
+  for (const int64_t C : {512, 300}) {
+    const int64_t R = 40;
+    const Int8Case a = make_int8(R, C, 30);
+    const Int8RowsCase a32 = make_int8_rows(R, C, 31);
+    std::vector<Int4Case> int4;
+    for (int64_t group : {32, 64, 128, 256}) int4.push_back(make_int4(R, C, group, uint32_t(32 + group)));
+    int4.push_back(make_int4(R, C, 128, 33, true));
+    for (Int4Case& b : int4) b.w.int4 = &b.m;  // moved into the vector
+    expect_transposed_product(a.w.rows_slice(1, R - 1), a.values, 1, C);
+    expect_transposed_product(a32.w.rows_slice(1, R - 1), a32.values, 1, C);
+    for (const Int4Case& b : int4) expect_transposed_product(b.w.rows_slice(1, R - 1), b.values, 1, C);
   }
 }
 
