@@ -396,11 +396,41 @@ TEST(Int8Gemm, RoundsActivationsExactlyAsDecodeDoes) {
     std::vector<float> d(size_t(n * units)), d_ref(d.size()), s_ref(d.size());
     std::vector<int32_t> nsum(d.size());
     int8_quantize_rows_avx512(q.data(), d.data(), nsum.data(), x.data(), n, k, ldq);
-    quantize_activations(q_ref.data(), d_ref.data(), s_ref.data(), x.data(), n, k, ldq, nullptr);
+    quantize_activations_scalar(q_ref.data(), d_ref.data(), s_ref.data(), x.data(), n, k, ldq, nullptr);
     EXPECT_EQ(q, q_ref) << "k=" << k;
     EXPECT_EQ(d, d_ref) << "k=" << k;
     for (int64_t i = 0; i < n * units; ++i)
       EXPECT_EQ(nsum[size_t(i)], -128 * std::accumulate(&q_ref[size_t(i * 32)], &q_ref[size_t(i * 32)] + 32, 0));
+  }
+}
+
+}  // namespace
+}  // namespace dsv3
+
+namespace dsv3 {
+namespace {
+
+// quantize_activations (vectorized where the VNNI kernels run) against its scalar reference:
+// the same codes, scales and sums, bit for bit, with zeros, a zero row, huge values, a tail
+// unit, and act-order's column permutation.
+TEST(QuantKernels, ActivationRoundingEqualsTheScalarReference) {
+  for (const int64_t k : {32, 200, 1024}) {
+    const int64_t n = 5, padded = (k + 63) / 64 * 64, units = padded / 32;
+    auto x = random_vec(size_t(n * k), 42);
+    std::fill(x.begin() + k, x.begin() + 2 * k, 0.0f);
+    x[0] = 3e38f, x[2 * k + 1] = -3e38f, x[3 * k] = 0.0f;
+    std::vector<int32_t> perm(static_cast<size_t>(k));
+    std::iota(perm.begin(), perm.end(), 0);
+    std::shuffle(perm.begin(), perm.end(), std::mt19937(43));
+    for (const int32_t* p : {static_cast<const int32_t*>(nullptr), static_cast<const int32_t*>(perm.data())}) {
+      std::vector<int8_t> q(size_t(n * padded)), q_ref(q.size());
+      std::vector<float> d(size_t(n * units)), d_ref(d.size()), s(d.size()), s_ref(d.size());
+      quantize_activations(q.data(), d.data(), s.data(), x.data(), n, k, padded, p);
+      quantize_activations_scalar(q_ref.data(), d_ref.data(), s_ref.data(), x.data(), n, k, padded, p);
+      EXPECT_EQ(q, q_ref) << "k=" << k;
+      EXPECT_EQ(d, d_ref) << "k=" << k;
+      EXPECT_EQ(s, s_ref) << "k=" << k;
+    }
   }
 }
 
