@@ -7,6 +7,7 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/parallel.h"
 #include "kernels/gemm.h"
 #include "kernels/isa_kernels.h"
 #include "kernels/quant_linear.h"
@@ -186,12 +187,17 @@ void linear(float* y, const float* x, int64_t n, const Weight& w) {
     else gemm(y, R, n, R, C, {x, C, false}, {&w, false}, false);
     return;
   }
-  const int64_t chunks = (R + kGemvRowChunk - 1) / kGemvRowChunk;
+  const int64_t chunks = row_chunk_count(R, kGemvRowChunk);
 #pragma omp parallel for schedule(static) if (parallel_worth_it(n, R, C))
   for (int64_t ch = 0; ch < chunks; ++ch) {
-    const int64_t r0 = ch * kGemvRowChunk;
-    gemv_rows(y + r0, R, x, n, w, r0, std::min(kGemvRowChunk, R - r0));
+    const int64_t r0 = row_chunk_begin(R, ch, chunks), r1 = row_chunk_begin(R, ch + 1, chunks);
+    if (r1 > r0) gemv_rows(y + r0, R, x, n, w, r0, r1 - r0);
   }
+}
+
+int64_t row_chunk_count(int64_t R, int64_t max_rows) {
+  const int64_t threads = num_threads();
+  return ((R + max_rows - 1) / max_rows + threads - 1) / threads * threads;
 }
 
 void linear_batch(const LinearJob* jobs, size_t count) {

@@ -7,6 +7,7 @@
 #include "core/dtype.h"
 #include "kernels/int8_gemm.h"
 #include "kernels/int8_gemm_kernel.h"
+#include "kernels/linear.h"
 #include "kernels/quant_kernels.h"
 #include "kernels/quant_weight.h"
 
@@ -130,10 +131,12 @@ void quant_linear(float* y, const float* x, int64_t n, const Weight& w) {
   thread_local QuantActs a;
   quantize_for(a, x, n, w);
   const QuantActs& acts = a;  // the workers read the caller's buffers
-  const int64_t chunks = (R + kRowChunk - 1) / kRowChunk;
+  const int64_t chunks = row_chunk_count(R, kRowChunk);
 #pragma omp parallel for schedule(static) if (double(n) * double(R) * double(C) >= kParallelMinOps)
-  for (int64_t ch = 0; ch < chunks; ++ch)
-    quant_linear_rows(y, R, acts, w, ch * kRowChunk, std::min(kRowChunk, R - ch * kRowChunk));
+  for (int64_t ch = 0; ch < chunks; ++ch) {
+    const int64_t r0 = row_chunk_begin(R, ch, chunks), r1 = row_chunk_begin(R, ch + 1, chunks);
+    if (r1 > r0) quant_linear_rows(y, R, acts, w, r0, r1 - r0);
+  }
 }
 
 void quant_row_span_f32(float* out, const Weight& w, int64_t r, int64_t c0, int64_t nc) {
