@@ -81,9 +81,10 @@ double median_seconds(const Weight& w, const std::vector<float>& x, std::vector<
 
 // The v3-bench model's DRAM-sized decode products, 1 input row: the output head [129280 x 1024]
 // (long, short rows: per-row overhead shows) and a layer's 9 experts' gate and up [256 x 1024]
-// through linear_batch, cycling over 64 experts (34 MB at 8 bits) so they come from DRAM.
+// through linear_batch, cycling over 256 experts (4 layers' worth, 134 MB at 8 bits) so they
+// come from DRAM.
 void model_shapes(const MachineLimits& lim) {
-  constexpr int64_t kVocab = 129280, kHidden = 1024, kInter = 256, kExperts = 64, kActive = 9;
+  constexpr int64_t kVocab = 129280, kHidden = 1024, kInter = 256, kExperts = 256, kActive = 9;
   std::printf("\nv3-bench shapes, 1 row:\n%-10s %-22s %8s %10s %10s %9s\n", "format", "product", "MB", "ms",
               "GB/s", "of read");
   std::vector<float> x(static_cast<size_t>(kActive * kHidden)), y(static_cast<size_t>(kVocab));
@@ -100,7 +101,7 @@ void model_shapes(const MachineLimits& lim) {
     for (Stored& e : experts) e.w.int4 = group > 0 ? &e.int4 : nullptr, e.w.data = group > 0 ? e.int4.packed.data() : e.bytes.data();
     std::vector<float> out(size_t(2 * kActive * kInter));
     std::vector<double> t;
-    for (int rep = 0; rep < 64; ++rep) {  // 9 experts at a time, a different 9 each call
+    for (int rep = 0; rep < 128; ++rep) {  // 9 experts at a time, a different 9 each call
       std::vector<LinearJob> jobs;
       for (int64_t i = 0; i < kActive; ++i)
         for (int64_t j = 0; j < 2; ++j) {  // gate and up share the expert's input
