@@ -321,7 +321,7 @@ TEST(QuantKernels, RowSpansAndTransposedProductSeeTheStoredWeights) {
 // in 128 x 128 blocks and Q8_0 rows, INT4 in groups of 32 to 256 and in act-order.
 TEST(QuantKernels, TransposedProductReadsTheCodes) {
   for (const int64_t C : {512, 300}) {
-    const int64_t R = 40;
+    const int64_t R = 24;
     const Int8Case a = make_int8(R, C, 30);
     const Int8RowsCase a32 = make_int8_rows(R, C, 31);
     std::vector<Int4Case> int4;
