@@ -1,6 +1,7 @@
 // Decode and prefill products of the integer weight formats (INT8 block-scaled, INT4 GPTQ
 // groups) beside BF16 and FP8, on a matrix far larger than the caches (16384 x 7168: 58.7 MB
-// at 4 bits, 2x the L3 of the machine it was written on). Decode (1..8 rows) is reported in GB/s of
+// at 4 bits, 2x the L3 of the machine it was written on), then the v3-bench model's own
+// DRAM-sized decode shapes (the output head, a layer's experts). Decode (1..8 rows) is reported in GB/s of
 // weights (codes + scales) read per product and as a fraction of the measured read bandwidth;
 // prefill (64 rows) in multiply-adds per second.
 // Run: build/bench/bench_quant [threads]     (median of 5 timed repetitions per case)
@@ -11,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "kernels/int8_gemm.h"
@@ -33,32 +35,32 @@ struct Stored {
   size_t read_bytes = 0;
 };
 
-Stored make(const char* name, DType dt, int64_t group) {
+Stored make(const char* name, DType dt, int64_t group, int64_t rows = kRows, int64_t cols = kCols) {
   Stored m;
   m.name = name;
   std::mt19937 rng(1);
-  m.w.rows = kRows;
-  m.w.cols = kCols;
+  m.w.rows = rows;
+  m.w.cols = cols;
   if (group > 0) {  // random codes, scales and offsets: the kernel's speed does not depend on them
     Int4Matrix& q = m.int4;
-    q.rows = kRows, q.cols = kCols, q.group = group, q.padded_cols = kCols;
-    q.packed.resize(size_t(kRows * kCols / 2));
+    q.rows = rows, q.cols = cols, q.group = group, q.padded_cols = cols;
+    q.packed.resize(size_t(rows * cols / 2));
     for (auto& b : q.packed) b = uint8_t(rng());
-    q.dm.assign(size_t(kRows * q.groups() * 2), 0x2000);
+    q.dm.assign(size_t(rows * q.groups() * 2), 0x2000);
     m.w.dtype = DType::U8;
     m.w.data = q.packed.data();
     m.w.int4 = &q;
     m.read_bytes = q.bytes();
     return m;
   }
-  m.bytes.resize(size_t(kRows * kCols) * dtype_size(dt));
+  m.bytes.resize(size_t(rows * cols) * dtype_size(dt));
   for (auto& b : m.bytes) b = uint8_t(rng() & 0x77);  // finite in every dtype
   m.w.dtype = dt;
   m.w.data = m.bytes.data();
   m.read_bytes = m.bytes.size();
   if (dt == DType::F8_E4M3 || dt == DType::I8) {
-    m.w.scale_cols = (kCols + 127) / 128;
-    m.scales.assign(size_t((kRows + 127) / 128 * m.w.scale_cols), 0.01f);
+    m.w.scale_cols = (cols + 127) / 128;
+    m.scales.assign(size_t((rows + 127) / 128 * m.w.scale_cols), 0.01f);
     m.w.scale_inv = m.scales.data();
     m.read_bytes += m.scales.size() * 4;
   }
@@ -75,6 +77,46 @@ double median_seconds(const Weight& w, const std::vector<float>& x, std::vector<
   }
   std::sort(t.begin(), t.end());
   return t[2];
+}
+
+// The v3-bench model's DRAM-sized decode products, 1 input row: the output head [129280 x 1024]
+// (long, short rows: per-row overhead shows) and a layer's 9 experts' gate and up [256 x 1024]
+// through linear_batch, cycling over 256 experts (4 layers' worth, 134 MB at 8 bits) so they
+// come from DRAM.
+void model_shapes(const MachineLimits& lim) {
+  constexpr int64_t kVocab = 129280, kHidden = 1024, kInter = 256, kExperts = 256, kActive = 9;
+  std::printf("\nv3-bench shapes, 1 row:\n%-10s %-22s %8s %10s %10s %9s\n", "format", "product", "MB", "ms",
+              "GB/s", "of read");
+  std::vector<float> x(static_cast<size_t>(kActive * kHidden)), y(static_cast<size_t>(kVocab));
+  std::mt19937 rng(3);
+  for (auto& v : x) v = std::normal_distribution<float>()(rng);
+  for (const auto& [name, dt, group] : {std::tuple{"INT8", DType::I8, int64_t(0)}, {"INT4 g128", DType::U8, int64_t(128)}}) {
+    const Stored head = make(name, dt, group, kVocab, kHidden);
+    const double s = median_seconds(head.w, x, y, 1);
+    const double gbs = double(head.read_bytes) / s / 1e9;
+    std::printf("%-10s %-22s %8.1f %10.3f %10.2f %8.1f%%\n", name, "head 129280 x 1024", head.read_bytes / 1e6,
+                s * 1e3, gbs, 100.0 * gbs / lim.read_gbs);
+    std::vector<Stored> experts;
+    for (int64_t e = 0; e < 2 * kExperts; ++e) experts.push_back(make(name, dt, group, kInter, kHidden));
+    for (Stored& e : experts) e.w.int4 = group > 0 ? &e.int4 : nullptr, e.w.data = group > 0 ? e.int4.packed.data() : e.bytes.data();
+    std::vector<float> out(size_t(2 * kActive * kInter));
+    std::vector<double> t;
+    for (int rep = 0; rep < 128; ++rep) {  // 9 experts at a time, a different 9 each call
+      std::vector<LinearJob> jobs;
+      for (int64_t i = 0; i < kActive; ++i)
+        for (int64_t j = 0; j < 2; ++j) {  // gate and up share the expert's input
+          const Stored& e = experts[size_t(2 * ((rep * kActive + i) % kExperts) + j)];
+          jobs.push_back({out.data() + (2 * i + j) * kInter, x.data() + i * kHidden, 1, e.w});
+        }
+      const auto t0 = std::chrono::steady_clock::now();
+      linear_batch(jobs.data(), jobs.size());
+      t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(t.begin(), t.end());
+    const double bytes = double(2 * kActive) * double(experts[0].read_bytes);
+    std::printf("%-10s %-22s %8.1f %10.3f %10.2f %8.1f%%\n", name, "9 x gate+up 256 x 1024", bytes / 1e6,
+                t[t.size() / 2] * 1e3, bytes / t[t.size() / 2] / 1e9, 100.0 * bytes / t[t.size() / 2] / 1e9 / lim.read_gbs);
+  }
 }
 
 }  // namespace
@@ -108,5 +150,6 @@ int main(int argc, char** argv) {
       std::printf(", %.1f%% of the int8 dot peak (%.0f GOP/s)", 100.0 * 2.0 * gmacs / lim.int8_gops, lim.int8_gops);
     std::printf("\n");
   }
+  model_shapes(lim);
   return 0;
 }

@@ -1,5 +1,6 @@
 // Matrix products against a stored Weight, accumulated in float32. Threads split the output.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 
 #include "kernels/weight.h"
@@ -21,6 +22,14 @@ void set_prefill_math_default(PrefillMath fallback);
 void linear(float* y, const float* x, int64_t n, const Weight& w);
 
 // One product of a batch: y[n, w.rows] = x[n, w.cols] · wᵀ.
+// A decode product's weight rows split into `chunks` nearly equal pieces on 16-row boundaries,
+// as many as max_rows-row pieces would need rounded up to a multiple of the thread count, so a
+// static split gives each thread the same rows (576 rows, 2 threads: 288 each, not 320 and 256).
+int64_t row_chunk_count(int64_t R, int64_t max_rows);
+inline int64_t row_chunk_begin(int64_t R, int64_t i, int64_t chunks) {  // piece i is [begin(i), begin(i + 1))
+  return i >= chunks ? R : std::min(R, (i * R / chunks + 8) / 16 * 16);
+}
+
 struct LinearJob {
   float* y;
   const float* x;

@@ -6,6 +6,8 @@
 
 #include "core/dtype.h"
 #include "kernels/int8_gemm.h"
+#include "kernels/int8_gemm_kernel.h"
+#include "kernels/linear.h"
 #include "kernels/quant_kernels.h"
 #include "kernels/quant_weight.h"
 
@@ -78,6 +80,28 @@ bool is_int_quantized(const Weight& w) { return w.int4 != nullptr || w.dtype == 
 
 void quantize_activations(int8_t* q, float* d, float* s, const float* x, int64_t n, int64_t k, int64_t padded,
                           const int32_t* perm) {
+#if defined(DSV3_HAVE_X86_ISAS)
+  if (int8_dot_available()) {  // the prefill GEMM's vectorized rounding: the same codes, bit for bit
+    thread_local std::vector<float> gathered;
+    thread_local std::vector<int32_t> nsum;
+    if (perm) {  // act-order: packed column j is input column perm[j]
+      gathered.resize(size_t(n * k));
+      for (int64_t t = 0; t < n; ++t)
+        for (int64_t c = 0; c < k; ++c) gathered[size_t(t * k + c)] = x[t * k + perm[c]];
+      x = gathered.data();
+    }
+    const int64_t units = padded / kQuantUnit;
+    nsum.resize(size_t(n * units));
+    int8_quantize_rows_avx512(q, d, nsum.data(), x, n, k, padded);
+    for (int64_t i = 0; i < n * units; ++i) s[i] = d[i] * float(nsum[size_t(i)] / -128);
+    return;
+  }
+#endif
+  quantize_activations_scalar(q, d, s, x, n, k, padded, perm);
+}
+
+void quantize_activations_scalar(int8_t* q, float* d, float* s, const float* x, int64_t n, int64_t k,
+                                 int64_t padded, const int32_t* perm) {
   const int64_t units = padded / kQuantUnit;
   for (int64_t t = 0; t < n; ++t) {
     const float* xt = x + t * k;
@@ -107,10 +131,12 @@ void quant_linear(float* y, const float* x, int64_t n, const Weight& w) {
   thread_local QuantActs a;
   quantize_for(a, x, n, w);
   const QuantActs& acts = a;  // the workers read the caller's buffers
-  const int64_t chunks = (R + kRowChunk - 1) / kRowChunk;
+  const int64_t chunks = row_chunk_count(R, kRowChunk);
 #pragma omp parallel for schedule(static) if (double(n) * double(R) * double(C) >= kParallelMinOps)
-  for (int64_t ch = 0; ch < chunks; ++ch)
-    quant_linear_rows(y, R, acts, w, ch * kRowChunk, std::min(kRowChunk, R - ch * kRowChunk));
+  for (int64_t ch = 0; ch < chunks; ++ch) {
+    const int64_t r0 = row_chunk_begin(R, ch, chunks), r1 = row_chunk_begin(R, ch + 1, chunks);
+    if (r1 > r0) quant_linear_rows(y, R, acts, w, r0, r1 - r0);
+  }
 }
 
 void quant_row_span_f32(float* out, const Weight& w, int64_t r, int64_t c0, int64_t nc) {

@@ -43,5 +43,9 @@ void quant_row_span_f32(float* out, const Weight& w, int64_t r, int64_t c0, int6
 // from x[perm[j]]) as described in quant_kernels.h.
 void quantize_activations(int8_t* q, float* d, float* s, const float* x, int64_t n, int64_t k, int64_t padded,
                           const int32_t* perm);
+// The scalar reference of the same rounding (quantize_activations takes the AVX-512 one where
+// the VNNI kernels run; the tests hold them equal).
+void quantize_activations_scalar(int8_t* q, float* d, float* s, const float* x, int64_t n, int64_t k,
+                                 int64_t padded, const int32_t* perm);
 
 }  // namespace dsv3

@@ -207,38 +207,52 @@ INSTANTIATE_TEST_SUITE_P(Shapes, QuantLinear,
                                            Shape{129, 64, 5}));
 
 // Every instruction set's kernels against the double sum over the same quantized activations:
-// only the float summation order differs.
+// only the float summation order differs. Shapes: a 32-column tail past the 64-byte steps
+// (288), a long row (1024), row counts that are not multiples of 16; INT8 in 128 x 128 blocks
+// and in Q8_0's rows of 32 (one call per row), INT4 in groups of 32 to 256.
 TEST(QuantKernels, EveryInstructionSetMatchesTheExactIntegerSums) {
-  const int64_t R = 9, C = 288;
-  const Int8Case a = make_int8(R, C, 8);
-  const Int4Case b = make_int4(R, C, 32, 9);
-  const Int4Case b128 = make_int4(R, C, 128, 10);
-  const int64_t padded = b128.m.padded_cols, units = padded / 32;  // the widest of the three
-  const auto x = random_vec(size_t(8 * C), 11);
-  std::vector<int8_t> q(size_t(8 * padded));
-  std::vector<float> d(size_t(8 * units)), s(size_t(8 * units));
-  quantize_activations(q.data(), d.data(), s.data(), x.data(), 8, C, padded, nullptr);
-  const QuantRows rows{q.data(), d.data(), s.data(), padded, units};
-  for (const char* name : {"generic", "avx2", "avx512"}) {
-    const QuantKernels* k = quant_kernels_by_name(name);
-    if (!k) continue;
-    for (int64_t nt = 1; nt <= 8; ++nt) {
-      std::vector<float> y8(size_t(nt * R)), y4(size_t(nt * R)), y4g(size_t(nt * R));
-      k->gemv_i8(y8.data(), R, rows, nt, a.q.codes.data(), C, R, C, a.q.scale_inv.data(), 128);
-      k->gemv_i4(y4.data(), R, rows, nt, b.m.packed.data(), b.m.row_bytes(), b.m.dm.data(), 2 * b.m.groups(), R, b.m.padded_cols, 32);
-      k->gemv_i4(y4g.data(), R, rows, nt, b128.m.packed.data(), b128.m.row_bytes(), b128.m.dm.data(),
-                 2 * b128.m.groups(), R, b128.m.padded_cols, 128);
-      for (const auto& [y, values] : {std::pair{&y8, &a.values}, {&y4, &b.values}, {&y4g, &b128.values}})
-        for (int64_t t = 0; t < nt; ++t)
-          for (int64_t r = 0; r < R; ++r) {
-            double e = 0, mag = 0;
-            for (int64_t c = 0; c < C; ++c) {
-              const double v = double((*values)[size_t(r * C + c)]) * q[size_t(t * padded + c)] * d[size_t(t * units + c / 32)];
-              e += v;
-              mag += std::fabs(v);
+  for (const auto& [R, C] : {std::pair<int64_t, int64_t>{9, 288}, {17, 1024}, {33, 352}}) {
+    const Int8Case a = make_int8(R, C, 8);
+    const Int8RowsCase a32 = make_int8_rows(R, C, 12);
+    std::vector<Int4Case> int4;
+    for (int64_t group : {32, 64, 128, 256}) int4.push_back(make_int4(R, C, group, uint32_t(9 + group)));
+    const int64_t padded = int4.back().m.padded_cols, units = padded / 32;  // the widest
+    auto x = random_vec(size_t(8 * C), 11);
+    std::fill(x.begin() + 5 * C, x.begin() + 6 * C, 0.0f);  // a row of zeros: every d = 0
+    std::vector<int8_t> q(size_t(8 * padded));
+    std::vector<float> d(size_t(8 * units)), s(size_t(8 * units));
+    quantize_activations(q.data(), d.data(), s.data(), x.data(), 8, C, padded, nullptr);
+    const QuantRows rows{q.data(), d.data(), s.data(), padded, units};
+    for (const char* name : {"generic", "avx2", "avx512"}) {
+      const QuantKernels* k = quant_kernels_by_name(name);
+      if (!k) continue;
+      for (int64_t nt = 1; nt <= 8; ++nt) {
+        std::vector<std::pair<std::vector<float>, const std::vector<float>*>> got;
+        got.emplace_back(std::vector<float>(size_t(nt * R)), &a.values);
+        k->gemv_i8(got.back().first.data(), R, rows, nt, a.q.codes.data(), C, R, C, a.q.scale_inv.data(), 128);
+        got.emplace_back(std::vector<float>(size_t(nt * R)), &a32.values);
+        for (int64_t r = 0; r < R; ++r)
+          k->gemv_i8(got.back().first.data() + r, R, rows, nt, a32.q.codes.data() + r * C, C, 1, C,
+                     a32.q.scales.data() + r * a32.w.scale_cols, 32);
+        for (const Int4Case& b : int4) {
+          got.emplace_back(std::vector<float>(size_t(nt * R)), &b.values);
+          k->gemv_i4(got.back().first.data(), R, rows, nt, b.m.packed.data(), b.m.row_bytes(), b.m.dm.data(),
+                     2 * b.m.groups(), R, b.m.padded_cols, b.m.group);
+        }
+        for (size_t i = 0; i < got.size(); ++i)
+          for (int64_t t = 0; t < nt; ++t)
+            for (int64_t r = 0; r < R; ++r) {
+              double e = 0, mag = 0;
+              for (int64_t c = 0; c < C; ++c) {
+                const double v = double((*got[i].second)[size_t(r * C + c)]) * q[size_t(t * padded + c)] *
+                                 d[size_t(t * units + c / 32)];
+                e += v;
+                mag += std::fabs(v);
+              }
+              ASSERT_NEAR(got[i].first[size_t(t * R + r)], e, 2e-6 * mag + 1e-7)
+                  << name << " C=" << C << " case " << i << " nt=" << nt << " t=" << t << " r=" << r;
             }
-            ASSERT_NEAR((*y)[size_t(t * R + r)], e, 2e-6 * mag + 1e-7) << name << " y" << (y == &y8 ? 8 : y == &y4 ? 4 : 128) << " nt=" << nt << " t=" << t << " r=" << r;
-          }
+      }
     }
   }
 }
@@ -260,13 +274,33 @@ TEST(QuantKernels, ARowsResultDoesNotDependOnTheOtherRows) {
   }
 }
 
+// linear_t of v (rows r0.. of a matrix whose weights are `values`, C columns) for 1 to 8 input
+// rows against the double sum over the stored weights.
+void expect_transposed_product(const Weight& v, const std::vector<float>& values, int64_t r0, int64_t C) {
+  const int64_t R = v.rows;
+  for (int64_t n : {1, 3, 8}) {
+    const auto x = random_vec(size_t(n * R), uint32_t(23 + n));
+    std::vector<float> y(size_t(n * C));
+    linear_t(y.data(), x.data(), n, v);
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t col = 0; col < C; ++col) {
+        double e = 0, mag = 0;
+        for (int64_t r = 0; r < R; ++r) {
+          const double p = double(x[size_t(t * R + r)]) * values[size_t((r0 + r) * C + col)];
+          e += p;
+          mag += std::fabs(p);
+        }
+        ASSERT_NEAR(y[size_t(t * C + col)], e, 1e-5 * mag + 1e-7) << "n=" << n << " t=" << t << " c=" << col;
+      }
+  }
+}
+
 // Spans of a row widen to the stored weights (a block or unit at a time, from any column), and
 // the transposed product (MLA's W_UK absorption) reads them so.
 TEST(QuantKernels, RowSpansAndTransposedProductSeeTheStoredWeights) {
   const int64_t R = 5, C = 300;
   const Int8Case a = make_int8(R, C, 20);
   const Int4Case b = make_int4(R, C, 32, 21), c = make_int4(R, C, 128, 22);
-  const auto x = random_vec(size_t(2 * (R - 1)), 23);
   for (const auto& [w, values] : {std::pair{&a.w, &a.values}, {&b.w, &b.values}, {&c.w, &c.values}}) {
     const Weight v = w->rows_slice(1, R - 1);
     for (const auto& [c0, nc] : {std::pair<int64_t, int64_t>{0, C}, {7, 100}, {250, 50}, {127, 2}})
@@ -278,18 +312,25 @@ TEST(QuantKernels, RowSpansAndTransposedProductSeeTheStoredWeights) {
           ASSERT_EQ(out[size_t(i)], want) << "r=" << r << " c=" << c0 + i;
         }
       }
-    std::vector<float> y(size_t(2 * C));
-    linear_t(y.data(), x.data(), 2, v);
-    for (int64_t t = 0; t < 2; ++t)
-      for (int64_t col = 0; col < C; ++col) {
-        double e = 0, mag = 0;
-        for (int64_t r = 0; r < R - 1; ++r) {
-          const double p = double(x[size_t(t * (R - 1) + r)]) * (*values)[size_t((1 + r) * C + col)];
-          e += p;
-          mag += std::fabs(p);
-        }
-        ASSERT_NEAR(y[size_t(t * C + col)], e, 1e-5 * mag + 1e-7) << "t=" << t << " c=" << col;
-      }
+    expect_transposed_product(v, *values, 1, C);
+  }
+}
+
+// linear_t on INT8 and INT4 codes (MLA's W_UK absorption: 128 rows x 512 columns of kv_b_proj
+// per head), against the double sum: 1, 3 and 8 input rows, a column tail, a slice at row 1, INT8
+// in 128 x 128 blocks and Q8_0 rows, INT4 in groups of 32 to 256 and in act-order.
+TEST(QuantKernels, TransposedProductReadsTheCodes) {
+  for (const int64_t C : {512, 300}) {
+    const int64_t R = 24;
+    const Int8Case a = make_int8(R, C, 30);
+    const Int8RowsCase a32 = make_int8_rows(R, C, 31);
+    std::vector<Int4Case> int4;
+    for (int64_t group : {32, 64, 128, 256}) int4.push_back(make_int4(R, C, group, uint32_t(32 + group)));
+    int4.push_back(make_int4(R, C, 128, 33, true));
+    for (Int4Case& b : int4) b.w.int4 = &b.m;  // moved into the vector
+    expect_transposed_product(a.w.rows_slice(1, R - 1), a.values, 1, C);
+    expect_transposed_product(a32.w.rows_slice(1, R - 1), a32.values, 1, C);
+    for (const Int4Case& b : int4) expect_transposed_product(b.w.rows_slice(1, R - 1), b.values, 1, C);
   }
 }
 
@@ -355,11 +396,41 @@ TEST(Int8Gemm, RoundsActivationsExactlyAsDecodeDoes) {
     std::vector<float> d(size_t(n * units)), d_ref(d.size()), s_ref(d.size());
     std::vector<int32_t> nsum(d.size());
     int8_quantize_rows_avx512(q.data(), d.data(), nsum.data(), x.data(), n, k, ldq);
-    quantize_activations(q_ref.data(), d_ref.data(), s_ref.data(), x.data(), n, k, ldq, nullptr);
+    quantize_activations_scalar(q_ref.data(), d_ref.data(), s_ref.data(), x.data(), n, k, ldq, nullptr);
     EXPECT_EQ(q, q_ref) << "k=" << k;
     EXPECT_EQ(d, d_ref) << "k=" << k;
     for (int64_t i = 0; i < n * units; ++i)
       EXPECT_EQ(nsum[size_t(i)], -128 * std::accumulate(&q_ref[size_t(i * 32)], &q_ref[size_t(i * 32)] + 32, 0));
+  }
+}
+
+}  // namespace
+}  // namespace dsv3
+
+namespace dsv3 {
+namespace {
+
+// quantize_activations (vectorized where the VNNI kernels run) against its scalar reference:
+// the same codes, scales and sums, bit for bit, with zeros, a zero row, huge values, a tail
+// unit, and act-order's column permutation.
+TEST(QuantKernels, ActivationRoundingEqualsTheScalarReference) {
+  for (const int64_t k : {32, 200, 1024}) {
+    const int64_t n = 5, padded = (k + 63) / 64 * 64, units = padded / 32;
+    auto x = random_vec(size_t(n * k), 42);
+    std::fill(x.begin() + k, x.begin() + 2 * k, 0.0f);
+    x[0] = 3e38f, x[2 * k + 1] = -3e38f, x[3 * k] = 0.0f;
+    std::vector<int32_t> perm(static_cast<size_t>(k));
+    std::iota(perm.begin(), perm.end(), 0);
+    std::shuffle(perm.begin(), perm.end(), std::mt19937(43));
+    for (const int32_t* p : {static_cast<const int32_t*>(nullptr), static_cast<const int32_t*>(perm.data())}) {
+      std::vector<int8_t> q(size_t(n * padded)), q_ref(q.size());
+      std::vector<float> d(size_t(n * units)), d_ref(d.size()), s(d.size()), s_ref(d.size());
+      quantize_activations(q.data(), d.data(), s.data(), x.data(), n, k, padded, p);
+      quantize_activations_scalar(q_ref.data(), d_ref.data(), s_ref.data(), x.data(), n, k, padded, p);
+      EXPECT_EQ(q, q_ref) << "k=" << k;
+      EXPECT_EQ(d, d_ref) << "k=" << k;
+      EXPECT_EQ(s, s_ref) << "k=" << k;
+    }
   }
 }
 
