@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/dtype.h"
+#include "core/kquant_blocks.h"
 #include "core/error.h"
 
 namespace dsv3 {
@@ -15,19 +16,6 @@ uint16_t u16(const uint8_t* p) {
   return v;
 }
 float half(const uint8_t* p) { return f16_to_f32(u16(p)); }
-
-// Scale and min of 32-value part j (0..7) of a Q4_K/Q5_K block: 6 bits each, the first four
-// pairs in the low 6 bits of bytes j and j+4, the last four split over bytes j+4 and the top
-// 2 bits of bytes j-4 and j.
-void scale_min_k4(int j, const uint8_t* q, int& sc, int& m) {
-  if (j < 4) {
-    sc = q[j] & 63;
-    m = q[j + 4] & 63;
-  } else {
-    sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
-    m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-  }
-}
 
 void q8_0(const uint8_t* b, float* y) {
   const float d = half(b);
@@ -50,36 +38,6 @@ void q5_0(const uint8_t* b, float* y) {
     y[l] = d * float(int((b[6 + l] & 0xF) | ((qh >> l) & 1) << 4) - 16);
     y[l + 16] = d * float(int((b[6 + l] >> 4) | ((qh >> (l + 16)) & 1) << 4) - 16);
   }
-}
-
-// Q4_K (qh == nullptr) and Q5_K: d, dmin, scales[12], [qh[32]], q[128].
-void qk_4_5(const uint8_t* b, const uint8_t* scales, const uint8_t* qh, const uint8_t* q, float* y) {
-  const float d = half(b), dmin = half(b + 2);
-  for (int p = 0; p < 8; p += 2, q += 32) {  // 64 values: low nibbles of 32 bytes, then high
-    int sc0, m0, sc1, m1;
-    scale_min_k4(p, scales, sc0, m0);
-    scale_min_k4(p + 1, scales, sc1, m1);
-    for (int l = 0; l < 32; ++l) {
-      const int hi0 = qh ? ((qh[l] >> p) & 1) << 4 : 0, hi1 = qh ? ((qh[l] >> (p + 1)) & 1) << 4 : 0;
-      y[32 * p + l] = d * float(sc0) * float((q[l] & 0xF) | hi0) - dmin * float(m0);
-      y[32 * p + 32 + l] = d * float(sc1) * float((q[l] >> 4) | hi1) - dmin * float(m1);
-    }
-  }
-}
-
-void q6_k(const uint8_t* b, float* y) {
-  const uint8_t* ql = b;
-  const uint8_t* qh = b + 128;
-  const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);
-  const float d = half(b + 208);
-  for (int n = 0; n < 256; n += 128, ql += 64, qh += 32, sc += 8, y += 128)
-    for (int l = 0; l < 32; ++l) {
-      const int is = l / 16;
-      y[l] = d * sc[is] * float(((ql[l] & 0xF) | ((qh[l] & 3) << 4)) - 32);
-      y[l + 32] = d * sc[is + 2] * float(((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32);
-      y[l + 64] = d * sc[is + 4] * float(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
-      y[l + 96] = d * sc[is + 6] * float(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
-    }
 }
 
 }  // namespace
@@ -116,9 +74,9 @@ void ggml_dequantize(GgmlType type, const uint8_t* in, float* out, int64_t n) {
       case GgmlType::Q8_0: q8_0(in, out); break;
       case GgmlType::Q4_0: q4_0(in, out); break;
       case GgmlType::Q5_0: q5_0(in, out); break;
-      case GgmlType::Q4_K: qk_4_5(in, in + 4, nullptr, in + 16, out); break;
-      case GgmlType::Q5_K: qk_4_5(in, in + 4, in + 16, in + 48, out); break;
-      case GgmlType::Q6_K: q6_k(in, out); break;
+      case GgmlType::Q4_K: dequantize_q4_5_k(in, false, out); break;
+      case GgmlType::Q5_K: dequantize_q4_5_k(in, true, out); break;
+      case GgmlType::Q6_K: dequantize_q6_k(in, out); break;
     }
   }
 }

@@ -7,10 +7,7 @@
 //   Q5_0  32 values:  f16 d, u8 qh[4], u8 q[16] as Q4_0; bit l   x = d · (q - 16), q 5 bits
 //                     of qh (little-endian) is value l's fifth bit  (llama.cpp's Q4_K_M fallback
 //                     for rows not a multiple of 256)
-//   Q4_K  256 values: f16 d, f16 dmin, u8 scales[12] (8 pairs of 6-bit scale/min), u8 q[128]
-//                     x = d · sc · q - dmin · m, per 32 values; per 64 values 32 low then 32 high nibbles
-//   Q5_K  256 values: as Q4_K plus u8 qh[32]: the fifth bit of value l of 32-value part p is bit p of qh[l]
-//   Q6_K  256 values: u8 ql[128], u8 qh[64], int8 scales[16], f16 d    x = d · sc · (q - 32), per 16 values
+//   Q4_K, Q5_K, Q6_K  256-value super-blocks: core/kquant_blocks.h
 #pragma once
 #include <cstddef>
 #include <cstdint>

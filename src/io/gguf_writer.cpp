@@ -100,4 +100,71 @@ std::vector<uint8_t> ggml_quantize_q4_0(const float* x, int64_t n) {
   return out;
 }
 
+std::vector<uint8_t> ggml_quantize_q6_k(const float* x, int64_t n) {
+  std::vector<uint8_t> out;
+  for (int64_t b = 0; b < n; b += 256) {
+    float s[16], smax = 0;
+    for (int j = 0; j < 16; ++j) {  // sub-block scales
+      float amax = 0, max = 0;
+      for (int l = 0; l < 16; ++l)
+        if (std::fabs(x[b + 16 * j + l]) > amax) amax = std::fabs(x[b + 16 * j + l]), max = x[b + 16 * j + l];
+      s[j] = max / -32.0f;
+      smax = std::max(smax, std::fabs(s[j]));
+    }
+    const uint16_t dh = f32_to_f16(smax / 127.0f);
+    const float d = f16_to_f32(dh);
+    uint8_t blk[210] = {};
+    for (int j = 0; j < 16; ++j) {
+      const int sc = d > 0 ? int(std::nearbyint(s[j] / d)) : 0;
+      blk[192 + j] = uint8_t(int8_t(std::clamp(sc, -128, 127)));
+      const float step = d * float(int8_t(blk[192 + j])), inv = step != 0 ? 1.0f / step : 0.0f;
+      for (int l = 0; l < 16; ++l) {  // value i = 16·j + l: low 4 bits in ql, top 2 in qh (kquant_blocks.h)
+        const int i = 16 * j + l, q = std::clamp(int(std::nearbyint(x[b + i] * inv)) + 32, 0, 63);
+        const int h = i / 128, k = (i % 128) / 32, m = i % 32;
+        blk[64 * h + m + 32 * (k % 2)] |= uint8_t((q & 0xF) << (k / 2 ? 4 : 0));
+        blk[128 + 32 * h + m] |= uint8_t((q >> 4) << (2 * k));
+      }
+    }
+    blk[208] = uint8_t(dh), blk[209] = uint8_t(dh >> 8);
+    out.insert(out.end(), blk, blk + 210);
+  }
+  return out;
+}
+
+std::vector<uint8_t> ggml_quantize_q4_k(const float* x, int64_t n) {
+  std::vector<uint8_t> out;
+  for (int64_t b = 0; b < n; b += 256) {
+    float step[8], mins[8], smax = 0, mmax = 0;
+    for (int j = 0; j < 8; ++j) {
+      float lo = 0, hi = 0;  // the range always holds 0, so m ≥ 0 as the format needs
+      for (int l = 0; l < 32; ++l) lo = std::min(lo, x[b + 32 * j + l]), hi = std::max(hi, x[b + 32 * j + l]);
+      step[j] = (hi - lo) / 15.0f, mins[j] = -lo;
+      smax = std::max(smax, step[j]), mmax = std::max(mmax, mins[j]);
+    }
+    const uint16_t dh = f32_to_f16(smax / 63.0f), mh = f32_to_f16(mmax / 63.0f);
+    const float d = f16_to_f32(dh), dmin = f16_to_f32(mh);
+    uint8_t blk[144] = {};
+    blk[0] = uint8_t(dh), blk[1] = uint8_t(dh >> 8), blk[2] = uint8_t(mh), blk[3] = uint8_t(mh >> 8);
+    uint8_t* scales = blk + 4;
+    for (int j = 0; j < 8; ++j) {
+      const int sc = d > 0 ? std::clamp(int(std::nearbyint(step[j] / d)), 0, 63) : 0;
+      const int mn = dmin > 0 ? std::clamp(int(std::nearbyint(mins[j] / dmin)), 0, 63) : 0;
+      if (j < 4) {  // the packing core/kquant_blocks.h's scale_min_k4 reads
+        scales[j] |= uint8_t(sc), scales[j + 4] |= uint8_t(mn);
+      } else {
+        scales[j + 4] = uint8_t((sc & 0xF) | ((mn & 0xF) << 4));
+        scales[j - 4] |= uint8_t((sc >> 4) << 6);
+        scales[j] |= uint8_t((mn >> 4) << 6);
+      }
+      const float s = d * float(sc), inv = s > 0 ? 1.0f / s : 0.0f, m = dmin * float(mn);
+      for (int l = 0; l < 32; ++l) {  // part j: bytes 32·(j/2).., low nibbles for even j
+        const int q = std::clamp(int(std::nearbyint((x[b + 32 * j + l] + m) * inv)), 0, 15);
+        blk[16 + 32 * (j / 2) + l] |= uint8_t(j % 2 ? q << 4 : q);
+      }
+    }
+    out.insert(out.end(), blk, blk + 144);
+  }
+  return out;
+}
+
 }  // namespace dsv3

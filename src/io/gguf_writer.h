@@ -43,5 +43,14 @@ class GgufWriter {
 // quantizers: Q8_0 d = max|x| / 127; Q4_0 d = the signed value of largest magnitude / -8).
 std::vector<uint8_t> ggml_quantize_q8_0(const float* x, int64_t n);
 std::vector<uint8_t> ggml_quantize_q4_0(const float* x, int64_t n);
+// Q6_K (n a multiple of 256), round to nearest at both levels: each 16 values' scale
+// s = (signed value of largest magnitude) / -32, d = max|s| / 127 (F16), sc = round(s / d)
+// (int8), q = clamp(round(x / (d · sc)) + 32, 0, 63). Simpler than llama.cpp's searched scales,
+// but the same block layout (core/kquant_blocks.h).
+std::vector<uint8_t> ggml_quantize_q6_k(const float* x, int64_t n);
+// Q4_K (n a multiple of 256), round to nearest: each 32 values' step s = (max - min) / 15 and
+// minimum m = max(0, -min); d = max s / 63 and dmin = max m / 63 (F16); 6-bit sc = round(s / d),
+// mn = round(m / dmin); q = clamp(round((x + dmin · mn) / (d · sc)), 0, 15).
+std::vector<uint8_t> ggml_quantize_q4_k(const float* x, int64_t n);
 
 }  // namespace dsv3

@@ -10,6 +10,7 @@
 #include "core/parallel.h"
 #include "kernels/gemm.h"
 #include "kernels/isa_kernels.h"
+#include "kernels/kquant.h"
 #include "kernels/quant_linear.h"
 #include "kernels/quant_weight.h"
 
@@ -143,6 +144,7 @@ void gemv_t_tile(float* y, int64_t ldy, const float* x, int64_t n, const Weight&
 
 void weight_row_span_f32(float* out, const Weight& w, int64_t r, int64_t c0, int64_t nc) {
   if (is_int_quantized(w)) return quant_row_span_f32(out, w, r, c0, nc);
+  if (is_kquant(w)) return kquant_row_span_f32(out, w, r, c0, nc);
   const IsaKernels& k = isa_kernels();
   const uint8_t* row = w.row_ptr(r);
   switch (w.dtype) {
@@ -179,10 +181,11 @@ PrefillMath prefill_math() { return g_prefill_math; }
 
 void linear(float* y, const float* x, int64_t n, const Weight& w) {
   if (is_int_quantized(w)) return quant_linear(y, x, n, w);
+  if (is_kquant(w) && n <= kGemvMaxRows) return kquant_linear(y, x, n, w);
   const int64_t R = w.rows, C = w.cols;
   if (n > kGemvMaxRows) {
     const bool bf16 = g_prefill_math == PrefillMath::Bf16 && isa_kernels().gemm_bf16_micro &&
-                      (w.dtype == DType::BF16 || w.dtype == DType::F8_E4M3);
+                      (w.dtype == DType::BF16 || w.dtype == DType::F8_E4M3 || is_kquant(w));
     if (bf16) gemm_bf16(y, R, n, R, C, {x, C, false}, w);
     else gemm(y, R, n, R, C, {x, C, false}, {&w, false}, false);
     return;
@@ -212,13 +215,19 @@ void linear_batch(const LinearJob* jobs, size_t count) {
   };
   thread_local std::vector<Task> tasks;
   thread_local std::vector<QuantActs> quantized;
+  thread_local std::vector<LinearJob> kquants;  // run in their own region (kernels/kquant.h)
   tasks.clear();
+  kquants.clear();
   size_t n_quantized = 0;
   double flops = 0;
   for (size_t j = 0; j < count; ++j) {
     const LinearJob& b = jobs[j];
     if (b.n > kGemvMaxRows) {  // the GEMM, or the quantized formats' prefill kernels
       linear(b.y, b.x, b.n, b.w);
+      continue;
+    }
+    if (is_kquant(b.w)) {
+      kquants.push_back(b);
       continue;
     }
     int64_t acts = -1;
@@ -245,6 +254,7 @@ void linear_batch(const LinearJob* jobs, size_t count) {
     if (t.acts >= 0) quant_linear_rows(b.y, b.w.rows, quant[t.acts], b.w, t.r0, t.nr);
     else gemv_rows(b.y + t.r0, b.w.rows, b.x, b.n, b.w, t.r0, t.nr);
   }
+  if (!kquants.empty()) kquant_linear_batch(kquants.data(), kquants.size());
 }
 
 void linear_t(float* y, const float* x, int64_t n, const Weight& w) {

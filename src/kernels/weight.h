@@ -6,10 +6,14 @@
 #include <cstdint>
 
 #include "core/dtype.h"
+#include "core/kquant_blocks.h"
 
 namespace dsv3 {
 
 struct Int4Matrix;  // kernels/quant_weight.h
+
+// llama.cpp K-quant super-blocks kept as stored (core/kquant_blocks.h, kernels/kquant.h).
+enum class KQuant : uint8_t { None, Q4_K, Q5_K, Q6_K };
 
 struct Weight {
   DType dtype = DType::F32;
@@ -28,6 +32,9 @@ struct Weight {
   // INT4 groups (repacked at load, kernels/quant_weight.h); rows index it from row0 as well.
   // INT8 block weights are dtype I8 with scale_inv and block as for FP8.
   const Int4Matrix* int4 = nullptr;
+  // K-quant: `data` is the GGUF tensor's blocks in place (rows of cols / 256 super-blocks of
+  // kquant_block_bytes() each, dtype U8); the scales live inside the blocks.
+  KQuant kquant = KQuant::None;
 
   bool empty() const { return data == nullptr; }
   // Rows [r0, r0 + n) of this view, e.g. one head's key or value part of kv_b_proj.
@@ -38,12 +45,18 @@ struct Weight {
     return w;
   }
   const uint8_t* row_ptr(int64_t r) const {
+    if (kquant != KQuant::None) return static_cast<const uint8_t*>(data) + size_t(row0 + r) * kquant_row_bytes();
     return static_cast<const uint8_t*>(data) + size_t(row0 + r) * size_t(cols) * dtype_size(dtype);
   }
-  size_t bytes() const;  // of the codes (INT4: half a byte each), without scales
+  size_t bytes() const;  // of the codes (INT4: half a byte each), without scales (K-quants: with them)
+  size_t kquant_block_bytes() const {
+    return size_t(kquant == KQuant::Q4_K ? kQ4KBytes : kquant == KQuant::Q5_K ? kQ5KBytes : kquant == KQuant::Q6_K ? kQ6KBytes : 0);
+  }
+  size_t kquant_row_bytes() const { return size_t(cols / kSuperBlock) * kquant_block_bytes(); }
 };
 
 inline size_t Weight::bytes() const {
+  if (kquant != KQuant::None) return size_t(rows) * kquant_row_bytes();
   return int4 ? size_t(rows) * size_t(cols) / 2 : size_t(rows) * size_t(cols) * dtype_size(dtype);
 }
 

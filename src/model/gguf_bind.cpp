@@ -145,6 +145,15 @@ class Converter {
       out_.push_back(TensorInfo{stem + (q4_0 ? ".q4_0" : ".q8_0"), *l.file, DType::U8, shape, data, n});
       return;
     }
+    const char* kquant = l.t->type == uint32_t(GgmlType::Q4_K)   ? ".q4_k"
+                         : l.t->type == uint32_t(GgmlType::Q5_K) ? ".q5_k"
+                         : l.t->type == uint32_t(GgmlType::Q6_K) ? ".q6_k"
+                                                                 : nullptr;
+    if (kquant && shape.size() == 2 && ends_with(hf, ".weight")) {
+      // Kept as its super-blocks in the memory map: the K-quant kernels read them (kernels/kquant.h).
+      out_.push_back(TensorInfo{hf.substr(0, hf.size() - 7) + kquant, *l.file, DType::U8, shape, data, n});
+      return;
+    }
     int64_t count = 1;
     for (int64_t d : shape) count *= d;
     std::vector<float> f(static_cast<size_t>(count));

@@ -5,9 +5,9 @@
 //                      *_exps tensor is a contiguous range of it)
 //   Q4_0, Q8_0         kept at their bits: repacked exactly at load for the INT4 / INT8
 //                      kernels (model/quant_bind.h)
-//   Q5_0, Q4_K, Q5_K, Q6_K
-//                      dequantized at load to BF16 (kept in memory), since none of these block
-//                      layouts is exactly one dsv3's integer kernels stream
+//   Q4_K, Q5_K, Q6_K   kept as their super-blocks, used in place from the memory map by the
+//                      K-quant kernels (kernels/kquant.h)
+//   Q5_0               dequantized at load to BF16 (kept in memory)
 //   attn_k_b + attn_v_b (newer files) are put back together into kv_b_proj, in the source's
 //                      own dtype when both are F32/F16/BF16 (a pure permutation), else BF16.
 // Tensors of the file that the config does not use are kept under their GGUF names, so the

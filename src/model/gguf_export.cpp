@@ -23,7 +23,9 @@ GgmlType gguf_export_type(const std::string& name) {
   if (n == "bf16") return GgmlType::BF16;
   if (n == "q8_0") return GgmlType::Q8_0;
   if (n == "q4_0") return GgmlType::Q4_0;
-  fail("GGUF type '", name, "' is not one dsv3 writes (f32, f16, bf16, q8_0, q4_0)");
+  if (n == "q4_k") return GgmlType::Q4_K;
+  if (n == "q6_k") return GgmlType::Q6_K;
+  fail("GGUF type '", name, "' is not one dsv3 writes (f32, f16, bf16, q8_0, q4_0, q4_k, q6_k)");
 }
 
 namespace {
@@ -35,7 +37,7 @@ struct OutTensor {
   std::vector<uint8_t> bytes;
 };
 
-bool quantized(GgmlType t) { return t == GgmlType::Q8_0 || t == GgmlType::Q4_0; }
+bool quantized(GgmlType t) { return t != GgmlType::F32 && t != GgmlType::F16 && t != GgmlType::BF16; }
 
 // x [rows, cols] in type t (rows are whole blocks for the quantized types).
 std::vector<uint8_t> encode(const float* x, int64_t rows, int64_t cols, GgmlType t) {
@@ -52,8 +54,10 @@ std::vector<uint8_t> encode(const float* x, int64_t rows, int64_t cols, GgmlType
     }
   } else {
     for (int64_t r = 0; r < rows; ++r) {
-      const std::vector<uint8_t> b =
-          t == GgmlType::Q8_0 ? ggml_quantize_q8_0(x + r * cols, cols) : ggml_quantize_q4_0(x + r * cols, cols);
+      const std::vector<uint8_t> b = t == GgmlType::Q8_0   ? ggml_quantize_q8_0(x + r * cols, cols)
+                                     : t == GgmlType::Q4_0 ? ggml_quantize_q4_0(x + r * cols, cols)
+                                     : t == GgmlType::Q4_K ? ggml_quantize_q4_k(x + r * cols, cols)
+                                                           : ggml_quantize_q6_k(x + r * cols, cols);
       out.insert(out.end(), b.begin(), b.end());
     }
   }
@@ -111,7 +115,13 @@ class Exporter {
  private:
   bool skipped(const std::string& hf) const { return !o_.mtp && hf_layer(hf) >= c_.num_hidden_layers; }
 
-  GgmlType type_for(int64_t cols) const { return quantized(o_.type) && cols % 32 != 0 ? GgmlType::BF16 : o_.type; }
+  // As llama-quantize: K-quants fall back for rows that are not whole 256-value super-blocks
+  // (Q6_K to Q8_0; Q4_K to Q4_0 here, where llama.cpp takes Q5_0).
+  GgmlType type_for(int64_t cols) const {
+    const bool k = o_.type == GgmlType::Q6_K || o_.type == GgmlType::Q4_K;
+    const GgmlType t = k && cols % 256 != 0 ? (o_.type == GgmlType::Q6_K ? GgmlType::Q8_0 : GgmlType::Q4_0) : o_.type;
+    return quantized(t) && cols % 32 != 0 ? GgmlType::BF16 : t;
+  }
 
   void add(const std::string& name, GgmlType t, std::vector<int64_t> ne, std::vector<uint8_t> bytes) {
     out_.push_back({name, t, std::move(ne), std::move(bytes)});
@@ -144,6 +154,8 @@ uint32_t file_type(GgmlType t) {  // llama.cpp's llama_ftype: ALL_F32, MOSTLY_F1
     case GgmlType::F16: return 1;
     case GgmlType::Q4_0: return 2;
     case GgmlType::Q8_0: return 7;
+    case GgmlType::Q4_K: return 15;  // MOSTLY_Q4_K_M
+    case GgmlType::Q6_K: return 18;
     default: return 32;
   }
 }

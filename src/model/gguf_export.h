@@ -2,10 +2,11 @@
 // tensor names and metadata (gguf_names.h, gguf_config.h), so llama.cpp and dsv3 run the very
 // same weights. Per tensor:
 //   norms, exp_probs_b, the router (ffn_gate_inp)   F32, as llama.cpp keeps them
-//   every other matrix                               `type`: F32, F16, BF16, Q8_0 or Q4_0 (round to
-//                                                    nearest, gguf_writer.h); a quantized type falls
-//                                                    back to BF16 for a matrix whose rows are not
-//                                                    whole 32-value blocks
+//   every other matrix                               `type`: F32, F16, BF16, Q8_0, Q4_0 or Q6_K (round
+//                                                    to nearest, gguf_writer.h); Q6_K falls back to
+//                                                    Q8_0 for rows not whole 256-value super-blocks,
+//                                                    a quantized type to BF16 for rows not whole
+//                                                    32-value blocks
 //   kv_b_proj                                        split into attn_k_b and attn_v_b (the form
 //                                                    current llama.cpp reads)
 //   routed experts                                   stacked per layer into ffn_*_exps
@@ -35,7 +36,7 @@ struct GgufExportOptions {
 std::vector<std::string> write_gguf_model(const Model& model, const std::string& out, const GgufExportOptions& opt,
                                           const std::function<void(GgufWriter&)>& add_meta);
 
-// "f32", "f16", "bf16", "q8_0", "q4_0" (any case); throws Error listing them.
+// "f32", "f16", "bf16", "q8_0", "q4_0", "q6_k" (any case); throws Error listing them.
 GgmlType gguf_export_type(const std::string& name);
 
 }  // namespace dsv3

@@ -24,6 +24,8 @@ class Binder {
     if (!has(name) && has(stem + ".qweight")) return gptq(stem, rows, cols);
     if (!has(name) && has(stem + ".q4_0")) return q4_0(stem, rows, cols);
     if (!has(name) && has(stem + ".q8_0")) return q8_0(stem, rows, cols);
+    for (const auto& [suffix, kind] : {std::pair{".q4_k", KQuant::Q4_K}, {".q5_k", KQuant::Q5_K}, {".q6_k", KQuant::Q6_K}})
+      if (!has(name) && has(stem + suffix)) return kquant(stem + suffix, kind, rows, cols);
     const TensorInfo& t = tensor(name);
     check_shape(t, {rows, cols});
     if (t.dtype == DType::I8 && cfg_.quant.method == "compressed-tensors") return w8a8(name, t, rows, cols);
@@ -96,6 +98,21 @@ class Binder {
     w.scale_cols = cols / kQuantUnit;
     w.block = int(kQuantUnit);
     w.block_rows = 1;
+    return w;
+  }
+
+  // llama.cpp Q4_K/Q5_K/Q6_K super-blocks, read in place by the K-quant kernels (kernels/kquant.h).
+  Weight kquant(const std::string& name, KQuant kind, int64_t rows, int64_t cols) {
+    const TensorInfo& t = tensor(name);
+    check_shape(t, {rows, cols});
+    Weight w;
+    w.dtype = DType::U8;
+    w.rows = rows;
+    w.cols = cols;
+    w.data = t.data;
+    w.kquant = kind;
+    if (cols % kSuperBlock != 0 || t.nbytes != size_t(rows) * w.kquant_row_bytes())
+      fail(t.file, ": tensor '", t.name, "' is not whole ", name.substr(name.size() - 4), " super-blocks of [", rows, ", ", cols, "]");
     return w;
   }
 

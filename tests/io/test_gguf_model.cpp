@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -182,6 +183,48 @@ TEST_P(GgufModelRoundTrip, Q4_0IsRepackedExactly) {
   EXPECT_GT(rel, 0.0);
   EXPECT_LT(rel, 0.6);
   std::printf("Q4_0 %s: mean |diff| / mean |logit| %.4f, argmax agreement %.2f\n", GetParam().c_str(), rel, agree);
+}
+
+// Q6_K and Q4_K stay as their blocks: every matrix whose rows are whole 256-value super-blocks
+// (v3-tiny-fp8 has hidden size 256) is a K-quant weight read in place with exactly llama.cpp's
+// values; narrower rows take the exporter's fallback (Q8_0, Q4_0).
+TEST(GgufModel, KQuantsAreKeptAsTheirBlocks) {
+  const auto want = evaluate(*Model::load(test::model_path("v3-tiny-fp8")));
+  for (const auto& [type, kind, fallback, max_rel] : {std::tuple{GgmlType::Q6_K, KQuant::Q6_K, GgmlType::Q8_0, 0.3},
+                                                       {GgmlType::Q4_K, KQuant::Q4_K, GgmlType::Q4_0, 0.6}}) {
+    const std::string tname = ggml_type_name(uint32_t(type));
+    const test::TempDir dir;
+    const std::string path = dir.file("k.gguf");
+    export_fixture("v3-tiny-fp8", path, type);
+    const auto m = Model::load(path);
+    const GgufFile f(path);
+    const auto expect_same = [&](const Weight& w, const std::string& name, int64_t slab) {
+      const GgufTensor* t = f.find(name);
+      ASSERT_TRUE(t) << name;
+      ASSERT_EQ(t->type, uint32_t(type)) << name;
+      ASSERT_EQ(w.kquant, kind) << name;
+      const std::vector<float> deq = gguf_to_f32(*t);
+      const size_t off = size_t(slab * w.rows * w.cols);
+      std::vector<float> row(size_t(w.cols));
+      for (int64_t r = 0; r < w.rows; ++r) {
+        weight_row_f32(row.data(), w, r);
+        for (int64_t c = 0; c < w.cols; ++c)
+          ASSERT_EQ(row[size_t(c)], deq[off + size_t(r * w.cols + c)]) << name << " " << r << "," << c;
+      }
+    };
+    const LayerWeights& moe = m->weights().layers[1];
+    expect_same(m->weights().embed_tokens, "token_embd.weight", 0);
+    expect_same(m->weights().lm_head, "output.weight", 0);
+    expect_same(moe.moe.experts[2].gate_proj, "blk.1.ffn_gate_exps.weight", 2);
+    EXPECT_EQ(f.find("blk.1.ffn_down_exps.weight")->type, uint32_t(fallback)) << tname;  // 96 columns
+    // The logits move by what the rounding moves the routing of these random weights (as for
+    // Q8_0/Q4_0 above): measured 16% for Q6_K (with its Q8_0 fallbacks) and 44% for Q4_K.
+    const Eval got = evaluate(*m);
+    const auto [rel, agree] = compare(got.logits, want.logits, size_t(m->config().vocab_size));
+    EXPECT_GT(rel, 0.0) << tname;
+    EXPECT_LT(rel, max_rel) << tname;
+    std::printf("%s v3-tiny-fp8: mean |diff| / mean |logit| %.4f, argmax agreement %.2f\n", tname.c_str(), rel, agree);
+  }
 }
 
 TEST_P(GgufModelRoundTrip, SplitSetLoadsAndAMissingSplitIsNamed) {

@@ -13,10 +13,10 @@ namespace fs = std::filesystem;
 namespace dsv3::cli {
 
 const char* kQuantizeGgufUsage =
-    "--format gguf --out FILE.gguf [--type f32|f16|bf16|q8_0|q4_0] [--mtp] [--split-tensors N]:\n"
+    "--format gguf --out FILE.gguf [--type f32|f16|bf16|q8_0|q4_0|q4_k|q6_k] [--mtp] [--split-tensors N]:\n"
     "a llama.cpp deepseek2 GGUF with llama.cpp's tensor names and metadata and the folder's\n"
-    "tokenizer, from any model dsv3 loads. Matrices in --type (default bf16; Q8_0/Q4_0 round to\n"
-    "nearest), norms and router in F32. --mtp adds the MTP modules (llama.cpp's own converter\n"
+    "tokenizer, from any model dsv3 loads. Matrices in --type (default bf16; the others round to\n"
+    "nearest; rows not whole 256-value super-blocks: Q6_K -> Q8_0, Q4_K -> Q4_0), norms and router in F32. --mtp adds the MTP modules (llama.cpp's own converter\n"
     "leaves them out); --split-tensors N writes FILE-00001-of-0000K.gguf ... with N tensors each.\n";
 
 int quantize_to_gguf(const Args& a) {
