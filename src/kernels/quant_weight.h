@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/huge_pages.h"
 #include "core/int_quant.h"
 
 namespace dsv3 {
@@ -26,8 +27,8 @@ struct Int4Matrix {
   int64_t padded_cols = 0;        // cols rounded up to 64 (padding: code 0, d = m = 0)
   // [rows, padded_cols / 2]: per 64 columns, byte j holds column j (low nibble) and j + 32 (high),
   // so one 32-byte load yields two 32-column units in order.
-  std::vector<uint8_t> packed;
-  std::vector<uint16_t> dm;       // [rows, groups(), 2] F16 (d, m): w = q · d + m (m = -zero · d)
+  HugeVector<uint8_t> packed;     // on 2 MB pages: decode streams it every token
+  HugeVector<uint16_t> dm;       // [rows, groups(), 2] F16 (d, m): w = q · d + m (m = -zero · d)
   // Act-order (GPTQ desc_act): packed column j is input column perm[j], so each group's columns
   // are contiguous; empty when the order is the natural one.
   std::vector<int32_t> perm, inv_perm;
@@ -44,8 +45,8 @@ struct Int4Matrix {
 // block_rows = 1. 9 bits per weight (Q8_0's F16 scale widened, so the kernels share one path).
 struct Int8Rows {
   int64_t rows = 0, cols = 0;
-  std::vector<int8_t> codes;   // [rows, cols]
-  std::vector<float> scales;   // [rows, cols / kQuantUnit]
+  HugeVector<int8_t> codes;   // [rows, cols], on 2 MB pages as Int4Matrix
+  HugeVector<float> scales;   // [rows, cols / kQuantUnit]
 };
 
 // Repacks a 4-bit GPTQ matrix; throws Error (naming `what`) when its group size is not a

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/huge_pages.h"
 #include "io/gguf.h"
 #include "model/gguf_config.h"
 #include "model/gguf_names.h"
@@ -42,7 +43,7 @@ namespace {
 // The opened files and the tensors converted at load; the Checkpoint keeps it alive.
 struct GgufStore {
   std::vector<std::unique_ptr<GgufFile>> files;
-  std::deque<std::vector<uint8_t>> storage;
+  std::deque<HugeVector<uint8_t>> storage;  // dequantized weights, on 2 MB pages
 };
 
 struct Located {
@@ -163,7 +164,7 @@ class Converter {
 
   void store(const std::string& hf, const std::vector<int64_t>& shape, const std::string& file, const std::vector<float>& f,
              DType dtype) {
-    std::vector<uint8_t>& b = store_.storage.emplace_back(f.size() * dtype_size(dtype));
+    HugeVector<uint8_t>& b = store_.storage.emplace_back(f.size() * dtype_size(dtype));
     for (size_t i = 0; i < f.size(); ++i) {
       if (dtype == DType::F32) {
         std::memcpy(b.data() + 4 * i, &f[i], 4);
