@@ -31,8 +31,8 @@ struct TokenBatch {
 
 // Pipeline-parallel inference (pipeline/infer_stages.h): this process runs decoder layers
 // [first, end) only. The first stage embeds the tokens; the others receive the hidden states of
-// the stage before; the last applies the final norm, and its final-normed states go to every
-// stage, so that each computes the same logits and picks the same tokens.
+// the stage before; the last applies the final norm, and its final-normed states go back to the
+// first stage, which alone computes logits and picks tokens (the others follow its steps).
 class StageLink {
  public:
   virtual ~StageLink() = default;
@@ -40,7 +40,7 @@ class StageLink {
   virtual int64_t end() const = 0;
   virtual void receive(float* x, int64_t count) const = 0;       // from the stage before
   virtual void send(const float* x, int64_t count) const = 0;    // to the stage after
-  virtual void share_final(float* hidden, int64_t count) const = 0;  // the last stage's, to all
+  virtual void share_final(float* hidden, int64_t count) const = 0;  // the last stage's, to the first
 };
 
 class Model {

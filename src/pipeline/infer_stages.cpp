@@ -6,6 +6,7 @@ namespace dsv3::pipeline {
 
 namespace {
 constexpr int kHiddenTag = 31000;  // apart from the training executor's and stage_params' tags
+constexpr int kFinalTag = 31001;
 }  // namespace
 
 InferenceStages::InferenceStages(dist::Communicator& comm, const std::vector<int>& stage_layers) : comm_(comm) {
@@ -23,7 +24,10 @@ void InferenceStages::send(const float* x, int64_t count) const {
 }
 
 void InferenceStages::share_final(float* hidden, int64_t count) const {
-  comm_.broadcast(hidden, count, dist::Elem::F32, comm_.size() - 1);
+  const int last = comm_.size() - 1;
+  if (last == 0) return;
+  if (comm_.rank() == last) comm_.send(hidden, count, dist::Elem::F32, 0, kFinalTag);
+  else if (comm_.rank() == 0) comm_.recv(hidden, count, dist::Elem::F32, last, kFinalTag);
 }
 
 }  // namespace dsv3::pipeline

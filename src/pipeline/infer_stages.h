@@ -1,8 +1,10 @@
 // Pipeline-parallel inference (`mpirun -np P dsv3 generate --pp P`): rank r of the pipeline
 // group runs the decoder layers of stage r (model/model.h's StageLink). Each forward pass walks
 // the stages in order — stage r receives the hidden states [n, hidden] of stage r-1 and sends its
-// own on — and the last stage broadcasts the final-normed states, so every rank computes the
-// same logits and samples the same tokens as one process (its caches hold its layers only).
+// own on — and the last stage sends the final-normed states back to rank 0. Rank 0 alone computes
+// logits, samples and runs the MTP module; the other ranks run the main model's calls it sends
+// them (tools/dsv3/expert_parallel_serve.h's follow_steps), so ranks cannot disagree on a token.
+// Each rank's caches hold its own layers only.
 #pragma once
 #include <vector>
 

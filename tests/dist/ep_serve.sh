@@ -4,9 +4,10 @@
 # sequence is cancelled on every rank, and the next requests still match), metrics; plain and
 # MTP-speculative. SIGTERM to rank 0 ends the job cleanly; kill -9 of rank 1 ends it within
 # seconds. Talks HTTP over bash's /dev/tcp (no client program needed).
-# usage: ep_serve.sh DSV3 MODEL_DIR MPIRUN
+# usage: ep_serve.sh DSV3 MODEL_DIR MPIRUN [PARALLEL] (PARALLEL: the 2-rank option, default --ep 2;
+# tests/pipeline runs it with --pp 2)
 set -euo pipefail
-dsv3=$1 model=$2 mpirun=$3
+dsv3=$1 model=$2 mpirun=$3 par=${4:---ep 2}
 tmp=$(mktemp -d)
 tag="ep-serve-$$"  # in every rank's command line, to find the ranks
 pid=
@@ -75,18 +76,18 @@ start "$tmp/one.log" "$dsv3" serve
 answers >"$tmp/one.txt"
 kill -TERM $pid; wait $pid
 [ "$(grep -c text "$tmp/one.txt")" = 6 ] && grep -q "cancelled 1" "$tmp/one.txt" || { cat "$tmp/one.txt"; exit 1; }
-start "$tmp/ep.log" timeout 60 "$mpirun" -np 2 "$dsv3" serve --ep 2 --speculative mtp
+start "$tmp/ep.log" timeout 60 "$mpirun" -np 2 "$dsv3" serve $par --speculative mtp
 answers >"$tmp/ep.txt"
-diff "$tmp/one.txt" "$tmp/ep.txt" || { echo "serve --ep 2 --speculative mtp answers differently from one process"; cat "$tmp/ep.log"; exit 1; }
+diff "$tmp/one.txt" "$tmp/ep.txt" || { echo "serve $par --speculative mtp answers differently from one process"; cat "$tmp/ep.log"; exit 1; }
 kill -TERM "$(rank_pid 0)"  # rank 0 stops serving and releases the other rank
 ended_within $pid 10
 [ $rc = 0 ] && grep -q "dsv3 serve: stopped" "$tmp/ep.log" || { echo "SIGTERM to rank 0: exit $rc"; cat "$tmp/ep.log"; exit 1; }
 [ -z "$(pgrep -f -- "$tag")" ] || { echo "ranks left running"; exit 1; }
 
-start "$tmp/ep.log" timeout 60 "$mpirun" -np 2 "$dsv3" serve --ep 2
-[ "$(complete '"prompt":[5,9,13],"max_tokens":12')" = "$(head -1 "$tmp/one.txt")" ] || { echo "serve --ep 2 differs"; exit 1; }
+start "$tmp/ep.log" timeout 60 "$mpirun" -np 2 "$dsv3" serve $par
+[ "$(complete '"prompt":[5,9,13],"max_tokens":12')" = "$(head -1 "$tmp/one.txt")" ] || { echo "serve $par differs"; exit 1; }
 kill -9 "$(rank_pid 1)"
 ended_within $pid 10
 [ $rc != 0 ] || { echo "a dead rank left exit code 0"; exit 1; }
 [ -z "$(pgrep -f -- "$tag")" ] || { echo "ranks left running after a rank died"; exit 1; }
-echo "serve --ep 2 == one-process serve (plain and MTP-speculative)"
+echo "serve $par == one-process serve (plain and MTP-speculative)"

@@ -88,8 +88,10 @@ int cmd_generate(int argc, char** argv) {
   opt.draft_tokens = parse_draft_tokens(a);
   opt.stop_at_eos = a.has("stop-at-eos") || text_prompt;
   const auto model = load_model(a.str("model"));
-  const PipelineGenerateRun pp(a, *model, resolve_model_dir(a.str("model")));
+  PipelineGenerateRun pp(a, *model, resolve_model_dir(a.str("model")));
   const ExpertParallelRun ep(a, *model, resolve_model_dir(a.str("model")));
+  if (pp.follower()) return pp.follow(), 0;  // rank 0 samples; this rank runs its layers
+  opt.observer = pp.observer();
   if (a.has("json-schema")) opt.constraint = json_constraint(a, *model);
 
   GenerateStats st;
@@ -107,10 +109,12 @@ int cmd_generate(int argc, char** argv) {
     const std::string rest = stream.finish() + "\n";
     std::fwrite(rest.data(), 1, rest.size(), stdout);
     std::fflush(stdout);  // the text before the statistics on stderr
+    pp.stop();
     finish(a, st, *model, ep);
     return 0;
   }
   const auto outs = generate(*model, prompts, opt, &st);
+  pp.stop();
   for (const auto& o : outs) {
     for (size_t i = 0; i < o.size(); ++i) std::printf("%s%d", i ? " " : "", o[i]);
     std::printf("\n");

@@ -13,6 +13,7 @@
 #include "expert_parallel_run.h"
 #include "expert_parallel_serve.h"
 #include "model_path.h"
+#include "pipeline_generate.h"
 #include "sampling_args.h"
 #include "server/http_server.h"
 
@@ -27,6 +28,7 @@ const char* kUsage =
     "                  [--speculative mtp [--draft N]] [--shutdown-grace 10] [--threads N]\n"
     "                  [--no-reasoning-split] [--prefix-cache-mb 0] [--read-timeout 30]\n"
     "                  [--ep N (under mpirun -np N: rank 0 serves, every rank holds 1/N of the experts)]\n"
+    "                  [--pp P [--stage-layers A,B,...] (under mpirun -np P: rank 0 serves, rank r runs stage r's layers)]\n"
     "OpenAI-compatible API: POST /v1/completions, POST /v1/chat/completions, GET /v1/models,\n"
     "GET /health, GET /metrics. --port 0 picks a free port; the address is printed on stderr.\n"
     "SIGTERM/SIGINT: stop accepting, let running requests finish (at most --shutdown-grace s).\n";
@@ -95,7 +97,7 @@ int cmd_serve(int argc, char** argv) {
   const Args a(argc, argv,
                {"model", "host", "port", "name", "api-key", "max-sequences", "max-queue", "context", "max-body-bytes",
                 "max-prefill-tokens", "default-max-tokens", "max-n", "speculative", "draft", "shutdown-grace",
-                "threads", "prefix-cache-mb", "read-timeout", "ep"},
+                "threads", "prefix-cache-mb", "read-timeout", "ep", "pp", "stage-layers"},
                {"help", "no-reasoning-split"});
   if (a.has("help")) return std::fputs(kUsage, stdout), 0;
   // Signals go to one waiting thread only: block them before any other thread exists.
@@ -111,6 +113,16 @@ int cmd_serve(int argc, char** argv) {
   const std::string dir = resolve_model_dir(a.str("model"));
   server::ServerOptions opt = parse_options(a, dir);
   const auto model = Model::load(dir);
+  // --pp P: rank 0 serves and runs stage 0; the other ranks run their stages of its steps.
+  PipelineGenerateRun pp(a, *model, dir);
+  if (pp.active() && opt.scheduler.batcher.prefix_cache_bytes > 0)
+    dist::fail_on_every_rank("--prefix-cache-mb does not run with --pp yet (the other ranks keep no prefix cache)");
+  if (pp.follower()) {
+    pthread_sigmask(SIG_UNBLOCK, &sigs, nullptr);  // mpirun ends the job with SIGTERM
+    pp.follow();
+    return 0;
+  }
+  if (pp.active()) opt.scheduler.batcher.observer = pp.observer();
   // --ep N: rank 0 serves; the other ranks run its steps' model calls until it stops.
   const ExpertParallelRun ep(a, *model, dir);
   if (ep.active() && opt.scheduler.batcher.prefix_cache_bytes > 0)
@@ -128,6 +140,7 @@ int cmd_serve(int argc, char** argv) {
   const auto codec = server::make_text_codec(dir);
   serve(*model, *codec, opt, sigs, grace);
   if (steps) steps->stop();  // the scheduler's thread has ended: no step is in flight
+  pp.stop();
   std::fprintf(stderr, "dsv3 serve: stopped\n");
   return 0;
 }

@@ -18,6 +18,7 @@ PipelineGenerateRun::PipelineGenerateRun(const Args& a, Model& model, const std:
   dist::Communicator& world = dist::world();
   dist::quiet_other_ranks();
   if (a.has("ep")) dist::fail_on_every_rank("--pp does not combine with --ep yet (docs/pipeline.md)");
+  if (a.has("profile")) dist::fail_on_every_rank("--profile does not run with --pp yet (docs/pipeline.md)");
   const int64_t P = a.integer("pp", 0);
   const std::string what = cat(P, '/', a.str("stage-layers", ""));
   dist::check_same_everywhere(world, fnv1a(what.data(), what.size()), "--pp or --stage-layers");
@@ -40,11 +41,18 @@ PipelineGenerateRun::PipelineGenerateRun(const Args& a, Model& model, const std:
   stages_ = std::make_unique<pipeline::InferenceStages>(*groups_->pipeline, layers);
   model_ = &model;
   model.set_stage(stages_.get());
+  if (world.rank() == 0) steps_ = std::make_unique<MainCalls>(world, cfg.hidden_size);
   if (world.rank() == 0) {
     std::string text;
     for (size_t s = 0; s < layers.size(); ++s) text += cat(s ? ", " : "", "rank ", s, ": ", layers[s], " layers");
     std::fprintf(stderr, "pipeline: %s\n", text.c_str());
   }
+}
+
+void PipelineGenerateRun::follow() const { follow_steps(*model_, dist::world()); }
+
+void PipelineGenerateRun::stop() {
+  if (steps_) steps_->steps.stop();
 }
 
 PipelineGenerateRun::~PipelineGenerateRun() {
