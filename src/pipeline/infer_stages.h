@@ -6,6 +6,8 @@
 // them (tools/dsv3/expert_parallel_serve.h's follow_steps), so ranks cannot disagree on a token.
 // Each rank's caches hold its own layers only.
 #pragma once
+#include <memory>
+#include <utility>
 #include <vector>
 
 #include "dist/comm.h"
@@ -16,18 +18,23 @@ namespace dsv3::pipeline {
 
 class InferenceStages final : public StageLink {
  public:
-  // stage_layers: the layer count of each of comm.size() stages.
-  InferenceStages(dist::Communicator& comm, const std::vector<int>& stage_layers);
+  // stage_layers: the layer count of each of comm.size() stages; micro_batches >= 1.
+  InferenceStages(dist::Communicator& comm, const std::vector<int>& stage_layers, int64_t micro_batches);
 
   int64_t first() const override { return range_.first; }
   int64_t end() const override { return range_.end; }
+  int64_t micro_batches() const override { return micro_batches_; }
   void receive(float* x, int64_t count) const override;
-  void send(const float* x, int64_t count) const override;
+  void send(std::vector<float> x) const override;
+  void sent() const override;
   void share_final(float* hidden, int64_t count) const override;
 
  private:
   dist::Communicator& comm_;
   StageRange range_;
+  int64_t micro_batches_;
+  // The sends in flight and their buffers (a forward pass is const on the model).
+  mutable std::vector<std::pair<std::unique_ptr<dist::Request>, std::vector<float>>> sending_;
 };
 
 }  // namespace dsv3::pipeline

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Pipeline-parallel inference equals one process: greedy generation of two prompts (plain, and
 # MTP-speculative) with the 3 decoder layers of v3-tiny split over 2 ranks (the balanced split)
-# and over 3 (--stage-layers 1,1,1), and sampled generation (rank 0 alone samples) over 2;
+# and over 3 (--stage-layers 1,1,1, the two sequences in 2 micro-batches), and sampled generation
+# (rank 0 alone samples) over 2 in 2 micro-batches;
 # rank 0 alone prints. A --pp that is not the job's size, and --profile with --pp, are one
 # error line. usage: pp_generate.sh DSV3 MODEL_DIR MPIRUN
 set -euo pipefail
@@ -17,9 +18,9 @@ launch() { timeout 60 "$mpirun" --oversubscribe -np "$@"; }
 launch 2 "$dsv3" "${gen[@]}" --pp 2 >"$tmp/gen.2" 2>"$tmp/err"
 cmp "$tmp/gen.1" "$tmp/gen.2" || { echo "greedy ids differ with --pp 2"; cat "$tmp/err"; exit 1; }
 [ "$(wc -l <"$tmp/gen.2")" = 2 ] || { echo "expected 2 output lines (rank 0 only), got $(wc -l <"$tmp/gen.2")"; exit 1; }
-launch 3 "$dsv3" "${gen[@]}" --speculative mtp --pp 3 --stage-layers 1,1,1 >"$tmp/spec.3" 2>"$tmp/err"
+launch 3 "$dsv3" "${gen[@]}" --speculative mtp --pp 3 --stage-layers 1,1,1 --micro-batches 2 >"$tmp/spec.3" 2>"$tmp/err"
 cmp "$tmp/spec.1" "$tmp/spec.3" || { echo "speculative ids differ with --pp 3"; cat "$tmp/err"; exit 1; }
-launch 2 "$dsv3" "${gen[@]}" "${sampled[@]}" --pp 2 >"$tmp/sampled.2" 2>"$tmp/err"
+launch 2 "$dsv3" "${gen[@]}" "${sampled[@]}" --pp 2 --micro-batches 2 >"$tmp/sampled.2" 2>"$tmp/err"
 cmp "$tmp/sampled.1" "$tmp/sampled.2" || { echo "sampled ids differ with --pp 2"; cat "$tmp/err"; exit 1; }
 if launch 2 "$dsv3" "${gen[@]}" --pp 2 --profile "$tmp/p.json" >/dev/null 2>"$tmp/err" ||
   ! grep -q "error: --profile does not run with --pp yet" "$tmp/err"; then

@@ -73,7 +73,7 @@ std::function<std::shared_ptr<TokenConstraint>()> json_constraint(const Args& a,
 
 int cmd_generate(int argc, char** argv) {
   const Args a(argc, argv,
-               with_sampling({"model", "tokens", "prompt", "max-new-tokens", "threads", "ep", "profile", "json-schema", "pp", "stage-layers"}),
+               with_sampling({"model", "tokens", "prompt", "max-new-tokens", "threads", "ep", "profile", "json-schema", "pp", "stage-layers", "micro-batches"}),
                {"ids", "stats", "stop-at-eos", "chat", "help"});
   if (a.has("help")) return std::fputs(kUsage, stdout), std::fputs(kPromptOptionsHelp, stdout), std::fputs(kSamplingUsage, stdout), std::fputs(kEpUsage, stdout), std::fputs(kPipelineGenerateUsage, stdout), 0;
   apply_threads(a);

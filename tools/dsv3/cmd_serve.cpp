@@ -28,7 +28,8 @@ const char* kUsage =
     "                  [--speculative mtp [--draft N]] [--shutdown-grace 10] [--threads N]\n"
     "                  [--no-reasoning-split] [--prefix-cache-mb 0] [--read-timeout 30]\n"
     "                  [--ep N (under mpirun -np N: rank 0 serves, every rank holds 1/N of the experts)]\n"
-    "                  [--pp P [--stage-layers A,B,...] (under mpirun -np P: rank 0 serves, rank r runs stage r's layers)]\n"
+    "                  [--pp P [--stage-layers A,B,...] [--micro-batches M] (under mpirun -np P: rank 0 serves,\n"
+    "                   rank r runs stage r's layers; each step's sequences go down the stages in M groups)]\n"
     "OpenAI-compatible API: POST /v1/completions, POST /v1/chat/completions, GET /v1/models,\n"
     "GET /health, GET /metrics. --port 0 picks a free port; the address is printed on stderr.\n"
     "SIGTERM/SIGINT: stop accepting, let running requests finish (at most --shutdown-grace s).\n";
@@ -97,7 +98,7 @@ int cmd_serve(int argc, char** argv) {
   const Args a(argc, argv,
                {"model", "host", "port", "name", "api-key", "max-sequences", "max-queue", "context", "max-body-bytes",
                 "max-prefill-tokens", "default-max-tokens", "max-n", "speculative", "draft", "shutdown-grace",
-                "threads", "prefix-cache-mb", "read-timeout", "ep", "pp", "stage-layers"},
+                "threads", "prefix-cache-mb", "read-timeout", "ep", "pp", "stage-layers", "micro-batches"},
                {"help", "no-reasoning-split"});
   if (a.has("help")) return std::fputs(kUsage, stdout), 0;
   // Signals go to one waiting thread only: block them before any other thread exists.

@@ -14,14 +14,16 @@ namespace dsv3::cli {
 
 PipelineGenerateRun::PipelineGenerateRun(const Args& a, Model& model, const std::string& dir) {
   if (a.has("stage-layers") && !a.has("pp")) fail("--stage-layers needs --pp (pipeline parallelism)");
+  if (a.has("micro-batches") && !a.has("pp")) fail("--micro-batches needs --pp (pipeline parallelism)");
   if (!a.has("pp")) return;
   dist::Communicator& world = dist::world();
   dist::quiet_other_ranks();
   if (a.has("ep")) dist::fail_on_every_rank("--pp does not combine with --ep yet (docs/pipeline.md)");
   if (a.has("profile")) dist::fail_on_every_rank("--profile does not run with --pp yet (docs/pipeline.md)");
-  const int64_t P = a.integer("pp", 0);
-  const std::string what = cat(P, '/', a.str("stage-layers", ""));
-  dist::check_same_everywhere(world, fnv1a(what.data(), what.size()), "--pp or --stage-layers");
+  const int64_t P = a.integer("pp", 0), M = a.integer("micro-batches", 1);
+  const std::string what = cat(P, '/', a.str("stage-layers", ""), '/', M);
+  dist::check_same_everywhere(world, fnv1a(what.data(), what.size()), "--pp, --stage-layers or --micro-batches");
+  if (M < 1) dist::fail_on_every_rank(cat("--micro-batches must be at least 1, got ", M));
   if (P != world.size())
     dist::fail_on_every_rank(cat("--pp ", P, " but the job has ", world.size(), " rank(s): start it with mpirun -np ", P));
   if (const Checkpoint* ck = model.checkpoint()) {
@@ -38,7 +40,7 @@ PipelineGenerateRun::PipelineGenerateRun(const Args& a, Model& model, const std:
     dist::fail_on_every_rank(e.what());
   }
   groups_ = std::make_unique<dist::Groups>(dist::make_groups(world, {1, int(P), 1}));
-  stages_ = std::make_unique<pipeline::InferenceStages>(*groups_->pipeline, layers);
+  stages_ = std::make_unique<pipeline::InferenceStages>(*groups_->pipeline, layers, M);
   model_ = &model;
   model.set_stage(stages_.get());
   if (world.rank() == 0) steps_ = std::make_unique<MainCalls>(world, cfg.hidden_size);

@@ -50,10 +50,12 @@ class PipelineGenerateRun {
   Model* model_ = nullptr;
 };
 
-inline const std::set<std::string> kPipelineGenerateOptions = {"pp", "stage-layers"};
+inline const std::set<std::string> kPipelineGenerateOptions = {"pp", "stage-layers", "micro-batches"};
 
 inline constexpr const char* kPipelineGenerateUsage =
     "  --pp P       under `mpirun -np P`: each rank runs one stage of the decoder layers\n"
-    "  --stage-layers A,B,...  the layers of each stage (default: balanced by forward FLOPs)\n";
+    "  --stage-layers A,B,...  the layers of each stage (default: balanced by forward FLOPs)\n"
+    "  --micro-batches M  each step's sequences go down the stages in M groups, so that the stages\n"
+    "               work at once (default 1)\n";
 
 }  // namespace dsv3::cli
