@@ -2,7 +2,8 @@
 # Pipeline-parallel inference equals one process: greedy generation of two prompts (plain, and
 # MTP-speculative) with the 3 decoder layers of v3-tiny split over 2 ranks (the balanced split)
 # and over 3 (--stage-layers 1,1,1, the two sequences in 2 micro-batches), and sampled generation
-# (rank 0 alone samples) over 2 in 2 micro-batches;
+# (rank 0 alone samples) over 2 in 2 micro-batches, and greedy over 2 stages of 2 expert-parallel
+# ranks each (--pp 2 --ep 2);
 # rank 0 alone prints. A --pp that is not the job's size, and --profile with --pp, are one
 # error line. usage: pp_generate.sh DSV3 MODEL_DIR MPIRUN
 set -euo pipefail
@@ -22,6 +23,8 @@ launch 3 "$dsv3" "${gen[@]}" --speculative mtp --pp 3 --stage-layers 1,1,1 --mic
 cmp "$tmp/spec.1" "$tmp/spec.3" || { echo "speculative ids differ with --pp 3"; cat "$tmp/err"; exit 1; }
 launch 2 "$dsv3" "${gen[@]}" "${sampled[@]}" --pp 2 --micro-batches 2 >"$tmp/sampled.2" 2>"$tmp/err"
 cmp "$tmp/sampled.1" "$tmp/sampled.2" || { echo "sampled ids differ with --pp 2"; cat "$tmp/err"; exit 1; }
+launch 4 "$dsv3" "${gen[@]}" --pp 2 --ep 2 --micro-batches 2 >"$tmp/ep.4" 2>"$tmp/err"
+cmp "$tmp/gen.1" "$tmp/ep.4" || { echo "greedy ids differ with --pp 2 --ep 2"; cat "$tmp/err"; exit 1; }
 if launch 2 "$dsv3" "${gen[@]}" --pp 2 --profile "$tmp/p.json" >/dev/null 2>"$tmp/err" ||
   ! grep -q "error: --profile does not run with --pp yet" "$tmp/err"; then
   echo "--profile with --pp: expected one error line"; cat "$tmp/err"; exit 1

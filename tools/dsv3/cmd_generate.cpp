@@ -41,10 +41,11 @@ std::vector<std::vector<int32_t>> parse_prompts(const std::string& s) {
 }
 
 // After generation: the --profile file, then the --stats lines.
-void finish(const Args& a, const GenerateStats& st, const Model& model, const ExpertParallelRun& ep) {
-  ep.write_profile();
+// Under --pp the other ranks have left (they follow rank 0's steps only): no collective here.
+void finish(const Args& a, const GenerateStats& st, const Model& model, const ExpertParallelRun& ep, bool pp) {
+  if (!pp) ep.write_profile();
   if (!a.has("stats")) return;
-  ep.print_stats(model);
+  if (!pp) ep.print_stats(model);
   if (!ep.output_rank()) return;
   std::fprintf(stderr, "prefill: %lld tokens in %.3f s (%.1f tok/s); decode: %lld tokens in %.3f s (%.1f tok/s)\n",
                (long long)st.prompt_tokens, st.prefill_seconds, st.prompt_tokens / std::max(st.prefill_seconds, 1e-9),
@@ -110,7 +111,7 @@ int cmd_generate(int argc, char** argv) {
     std::fwrite(rest.data(), 1, rest.size(), stdout);
     std::fflush(stdout);  // the text before the statistics on stderr
     pp.stop();
-    finish(a, st, *model, ep);
+    finish(a, st, *model, ep, pp.active());
     return 0;
   }
   const auto outs = generate(*model, prompts, opt, &st);
@@ -120,7 +121,7 @@ int cmd_generate(int argc, char** argv) {
     std::printf("\n");
   }
   std::fflush(stdout);
-  finish(a, st, *model, ep);
+  finish(a, st, *model, ep, pp.active());
   return 0;
 }
 

@@ -118,23 +118,23 @@ int cmd_serve(int argc, char** argv) {
   PipelineGenerateRun pp(a, *model, dir);
   if (pp.active() && opt.scheduler.batcher.prefix_cache_bytes > 0)
     dist::fail_on_every_rank("--prefix-cache-mb does not run with --pp yet (the other ranks keep no prefix cache)");
-  if (pp.follower()) {
+  // --ep N: rank 0 serves; the other ranks run its steps' model calls until it stops.
+  const ExpertParallelRun ep(a, *model, dir);
+  if (ep.active() && opt.scheduler.batcher.prefix_cache_bytes > 0)
+    dist::fail_on_every_rank("--prefix-cache-mb does not run with --ep yet (the other ranks keep no prefix cache)");
+  if (pp.follower()) {  // with or without --ep: rank 0's main-model steps, through this rank's stage
     pthread_sigmask(SIG_UNBLOCK, &sigs, nullptr);  // mpirun ends the job with SIGTERM
     pp.follow();
     return 0;
   }
   if (pp.active()) opt.scheduler.batcher.observer = pp.observer();
-  // --ep N: rank 0 serves; the other ranks run its steps' model calls until it stops.
-  const ExpertParallelRun ep(a, *model, dir);
-  if (ep.active() && opt.scheduler.batcher.prefix_cache_bytes > 0)
-    dist::fail_on_every_rank("--prefix-cache-mb does not run with --ep yet (the other ranks keep no prefix cache)");
   if (!ep.output_rank()) {
     pthread_sigmask(SIG_UNBLOCK, &sigs, nullptr);  // mpirun ends the job with SIGTERM
     follow_steps(*model, dist::world());
     return 0;
   }
   std::unique_ptr<StepBroadcaster> steps;
-  if (ep.active()) {
+  if (ep.active() && !pp.active()) {
     steps = std::make_unique<StepBroadcaster>(dist::world(), model->config().hidden_size);
     opt.scheduler.batcher.observer = steps.get();
   }
