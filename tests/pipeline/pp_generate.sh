@@ -5,7 +5,7 @@
 # (rank 0 alone samples) over 2 in 2 micro-batches, and greedy over 2 stages of 2 expert-parallel
 # ranks each (--pp 2 --ep 2);
 # rank 0 alone prints. A --pp that is not the job's size, and --profile with --pp, are one
-# error line. usage: pp_generate.sh DSV3 MODEL_DIR MPIRUN
+# error line; a bad prompt ends the job with an error. usage: pp_generate.sh DSV3 MODEL_DIR MPIRUN
 set -euo pipefail
 dsv3=$1 model=$2 mpirun=$3
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -25,6 +25,11 @@ launch 2 "$dsv3" "${gen[@]}" "${sampled[@]}" --pp 2 --micro-batches 2 >"$tmp/sam
 cmp "$tmp/sampled.1" "$tmp/sampled.2" || { echo "sampled ids differ with --pp 2"; cat "$tmp/err"; exit 1; }
 launch 4 "$dsv3" "${gen[@]}" --pp 2 --ep 2 --micro-batches 2 >"$tmp/ep.4" 2>"$tmp/err"
 cmp "$tmp/gen.1" "$tmp/ep.4" || { echo "greedy ids differ with --pp 2 --ep 2"; cat "$tmp/err"; exit 1; }
+# An error on rank 0 (which alone checks the prompts) ends the job; the followers do not wait on.
+if launch 2 "$dsv3" generate --model "$model" --tokens 5,9999 --max-new-tokens 2 --pp 2 >/dev/null 2>"$tmp/err" ||
+  ! grep -q "outside the vocabulary" "$tmp/err"; then
+  echo "a bad prompt under --pp: expected an error and a non-zero exit"; cat "$tmp/err"; exit 1
+fi
 if launch 2 "$dsv3" "${gen[@]}" --pp 2 --profile "$tmp/p.json" >/dev/null 2>"$tmp/err" ||
   ! grep -q "error: --profile does not run with --pp yet" "$tmp/err"; then
   echo "--profile with --pp: expected one error line"; cat "$tmp/err"; exit 1
