@@ -21,6 +21,7 @@ struct GenerateOptions {
   int64_t draft_tokens = 0;  // MTP speculative decoding with this many drafts per step; 0: off
   // Constrained decoding: a fresh constraint for each sequence (null: free output).
   std::function<std::shared_ptr<TokenConstraint>()> constraint;
+  ForwardObserver* observer = nullptr;  // the batcher's (BatcherOptions::observer); not owned
 };
 
 struct GenerateStats {

@@ -68,24 +68,59 @@ void Model::forward(const TokenBatch& b, SequenceCache* const* caches, float* hi
                     std::vector<ExpertLoad>* load) const {
   check_batch(b, caches);
   const int64_t n = b.size(), H = cfg_.hidden_size;
+  if (load) load->assign(size_t(cfg_.num_hidden_layers), {});
+  if (!stage_) {
+    forward_rows(b, caches, hidden, load);
+  } else {
+    // Every rank splits the batch the same way; stage s runs group g while stage s+1 runs g-1.
+    const auto groups = micro_batch_rows(b, load ? 1 : stage_->micro_batches());
+    std::vector<TokenBatch> parts(groups.size());
+    std::vector<std::vector<float>> states(groups.size());
+    for (size_t g = 0; g < groups.size(); ++g) {
+      for (int64_t i : groups[g]) parts[g].add(b.tokens[size_t(i)], b.pos[size_t(i)], b.seq[size_t(i)]);
+      states[g].resize(size_t(parts[g].size() * H));
+      forward_rows(parts[g], caches, states[g].data(), load);
+    }
+    stage_->sent();
+    for (size_t g = 0; g < groups.size(); ++g) {
+      stage_->share_final(states[g].data(), parts[g].size() * H);
+      for (size_t r = 0; r < groups[g].size(); ++r)
+        std::copy_n(states[g].data() + r * size_t(H), H, hidden + groups[g][r] * H);
+    }
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    SequenceCache& c = *caches[b.seq[size_t(i)]];
+    c.set_length(std::max(c.length(), int64_t(b.pos[size_t(i)]) + 1));
+  }
+}
+
+// This process's layers over rows whose caches were checked; under a stage, the hidden states
+// come from the stage before and go to the stage after (the last stage writes `hidden`).
+void Model::forward_rows(const TokenBatch& b, SequenceCache* const* caches, float* hidden,
+                         std::vector<ExpertLoad>* load) const {
+  const int64_t n = b.size(), H = cfg_.hidden_size;
   const BlockContext ctx = block_context();
   const int64_t L = cfg_.num_hidden_layers;
   const int64_t first = stage_ ? stage_->first() : 0, end = stage_ ? stage_->end() : L;
   std::vector<float> x(size_t(n * H));
   if (first == 0) embed(x.data(), b.tokens.data(), n);
   else stage_->receive(x.data(), n * H);
-  if (load) load->assign(size_t(L), {});
   for (int64_t l = first; l < end; ++l) {
     const RowPlacement rows{b.pos.data(), b.seq.data(), caches, l};
     block_forward(x.data(), n, w_.layers[size_t(l)], ctx, rows, load ? &(*load)[size_t(l)] : nullptr);
   }
-  if (end < L) stage_->send(x.data(), n * H);
+  if (end < L) stage_->send(std::move(x));
   else rmsnorm(hidden, x.data(), w_.norm.data, n, H, float(cfg_.rms_norm_eps));
-  if (stage_) stage_->share_final(hidden, n * H);
-  for (int64_t i = 0; i < n; ++i) {
-    SequenceCache& c = *caches[b.seq[size_t(i)]];
-    c.set_length(std::max(c.length(), int64_t(b.pos[size_t(i)]) + 1));
-  }
+}
+
+std::vector<std::vector<int64_t>> micro_batch_rows(const TokenBatch& b, int64_t M) {
+  int64_t slots = 0;
+  for (int32_t s : b.seq) slots = std::max(slots, int64_t(s) + 1);
+  M = std::clamp<int64_t>(M, 1, std::max<int64_t>(slots, 1));
+  std::vector<std::vector<int64_t>> groups(static_cast<size_t>(M));
+  for (int64_t i = 0; i < b.size(); ++i) groups[size_t(b.seq[size_t(i)] * M / slots)].push_back(i);
+  std::erase_if(groups, [](const auto& g) { return g.empty(); });
+  return groups;
 }
 
 void Model::logits(float* out, const float* hidden, int64_t n) const {

@@ -31,17 +31,25 @@ struct TokenBatch {
 
 // Pipeline-parallel inference (pipeline/infer_stages.h): this process runs decoder layers
 // [first, end) only. The first stage embeds the tokens; the others receive the hidden states of
-// the stage before; the last applies the final norm, and its final-normed states go to every
-// stage, so that each computes the same logits and picks the same tokens.
+// the stage before; the last applies the final norm, and its final-normed states go back to the
+// first stage, which alone computes logits and picks tokens (the others follow its steps).
+// A forward pass goes down the stages in micro-batches (groups of whole sequences), each sent on
+// without waiting, so that the stages work on different groups at once.
 class StageLink {
  public:
   virtual ~StageLink() = default;
   virtual int64_t first() const = 0;
   virtual int64_t end() const = 0;
-  virtual void receive(float* x, int64_t count) const = 0;       // from the stage before
-  virtual void send(const float* x, int64_t count) const = 0;    // to the stage after
-  virtual void share_final(float* hidden, int64_t count) const = 0;  // the last stage's, to all
+  virtual int64_t micro_batches() const = 0;
+  virtual void receive(float* x, int64_t count) const = 0;  // from the stage before
+  virtual void send(std::vector<float> x) const = 0;        // to the stage after, in the background
+  virtual void sent() const = 0;                            // waits for the pass's sends
+  virtual void share_final(float* hidden, int64_t count) const = 0;  // the last stage's, to the first
 };
+
+// The rows of each of at most M micro-batches: the batch's slots (sequences) in M contiguous
+// groups, so that a group holds every row of its sequences; empty groups are left out.
+std::vector<std::vector<int64_t>> micro_batch_rows(const TokenBatch& b, int64_t M);
 
 class Model {
  public:
@@ -87,6 +95,8 @@ class Model {
 
  private:
   void check_batch(const TokenBatch& batch, SequenceCache* const* caches) const;
+  void forward_rows(const TokenBatch& batch, SequenceCache* const* caches, float* hidden,
+                    std::vector<ExpertLoad>* load) const;
   ModelConfig cfg_;
   std::unique_ptr<Checkpoint> ckpt_;
   std::unique_ptr<BoundWeights> bound_;

@@ -6,9 +6,12 @@ namespace dsv3::pipeline {
 
 namespace {
 constexpr int kHiddenTag = 31000;  // apart from the training executor's and stage_params' tags
+constexpr int kFinalTag = 31001;
 }  // namespace
 
-InferenceStages::InferenceStages(dist::Communicator& comm, const std::vector<int>& stage_layers) : comm_(comm) {
+InferenceStages::InferenceStages(dist::Communicator& comm, const std::vector<int>& stage_layers, int64_t micro_batches)
+    : comm_(comm), micro_batches_(micro_batches) {
+  if (micro_batches < 1) fail("pipeline: --micro-batches must be at least 1, got ", micro_batches);
   if (int(stage_layers.size()) != comm.size())
     fail("pipeline: ", stage_layers.size(), " stages for ", comm.size(), " ranks");
   range_ = stage_ranges(stage_layers)[size_t(comm.rank())];
@@ -18,12 +21,22 @@ void InferenceStages::receive(float* x, int64_t count) const {
   comm_.recv(x, count, dist::Elem::F32, comm_.rank() - 1, kHiddenTag);
 }
 
-void InferenceStages::send(const float* x, int64_t count) const {
-  comm_.send(x, count, dist::Elem::F32, comm_.rank() + 1, kHiddenTag);
+// Sent without waiting: the next micro-batch's layers run meanwhile. The buffer lives until sent().
+void InferenceStages::send(std::vector<float> x) const {
+  auto& [req, buf] = sending_.emplace_back(nullptr, std::move(x));
+  req = comm_.send_start(buf.data(), int64_t(buf.size()), dist::Elem::F32, comm_.rank() + 1, kHiddenTag);
+}
+
+void InferenceStages::sent() const {
+  for (auto& s : sending_) s.first->wait();
+  sending_.clear();
 }
 
 void InferenceStages::share_final(float* hidden, int64_t count) const {
-  comm_.broadcast(hidden, count, dist::Elem::F32, comm_.size() - 1);
+  const int last = comm_.size() - 1;
+  if (last == 0) return;
+  if (comm_.rank() == last) comm_.send(hidden, count, dist::Elem::F32, 0, kFinalTag);
+  else if (comm_.rank() == 0) comm_.recv(hidden, count, dist::Elem::F32, last, kFinalTag);
 }
 
 }  // namespace dsv3::pipeline

@@ -1,9 +1,13 @@
 // Pipeline-parallel inference (`mpirun -np P dsv3 generate --pp P`): rank r of the pipeline
 // group runs the decoder layers of stage r (model/model.h's StageLink). Each forward pass walks
 // the stages in order — stage r receives the hidden states [n, hidden] of stage r-1 and sends its
-// own on — and the last stage broadcasts the final-normed states, so every rank computes the
-// same logits and samples the same tokens as one process (its caches hold its layers only).
+// own on — and the last stage sends the final-normed states back to rank 0. Rank 0 alone computes
+// logits, samples and runs the MTP module; the other ranks run the main model's calls it sends
+// them (tools/dsv3/expert_parallel_serve.h's follow_steps), so ranks cannot disagree on a token.
+// Each rank's caches hold its own layers only.
 #pragma once
+#include <memory>
+#include <utility>
 #include <vector>
 
 #include "dist/comm.h"
@@ -14,18 +18,23 @@ namespace dsv3::pipeline {
 
 class InferenceStages final : public StageLink {
  public:
-  // stage_layers: the layer count of each of comm.size() stages.
-  InferenceStages(dist::Communicator& comm, const std::vector<int>& stage_layers);
+  // stage_layers: the layer count of each of comm.size() stages; micro_batches >= 1.
+  InferenceStages(dist::Communicator& comm, const std::vector<int>& stage_layers, int64_t micro_batches);
 
   int64_t first() const override { return range_.first; }
   int64_t end() const override { return range_.end; }
+  int64_t micro_batches() const override { return micro_batches_; }
   void receive(float* x, int64_t count) const override;
-  void send(const float* x, int64_t count) const override;
+  void send(std::vector<float> x) const override;
+  void sent() const override;
   void share_final(float* hidden, int64_t count) const override;
 
  private:
   dist::Communicator& comm_;
   StageRange range_;
+  int64_t micro_batches_;
+  // The sends in flight and their buffers (a forward pass is const on the model).
+  mutable std::vector<std::pair<std::unique_ptr<dist::Request>, std::vector<float>>> sending_;
 };
 
 }  // namespace dsv3::pipeline

@@ -5,9 +5,10 @@
 # sequence is cancelled on every rank, and the next requests still match), metrics; plain and
 # MTP-speculative. SIGTERM to rank 0 ends the job cleanly; kill -9 of rank 1 ends it within
 # seconds. Talks HTTP over bash's /dev/tcp (no client program needed).
-# usage: ep_serve.sh DSV3 MODEL_DIR MPIRUN
+# usage: ep_serve.sh DSV3 MODEL_DIR MPIRUN [PARALLEL] (PARALLEL: the 2-rank option, default --ep 2;
+# tests/pipeline runs it with --pp 2)
 set -euo pipefail
-dsv3=$1 model=$2 mpirun=$3
+dsv3=$1 model=$2 mpirun=$3 par=${4:---ep 2}
 tmp=$(mktemp -d)
 tag="ep-serve-$$"  # in every rank's command line, to find the ranks
 pid=
@@ -90,37 +91,45 @@ ended_within() {  # PID SECONDS: waits for PID to exit; sets $rc
 }
 
 # MTP speculative greedy decoding gives plain greedy's tokens, so one reference serves both.
-flags=(--max-prefill-tokens 2 --prefix-cache-mb 4)
+# The prefix cache runs under --ep (every rank mirrors it), not under --pp.
+ep_mode=0; [ "${par#--ep}" = "$par" ] || ep_mode=1
+flags=(--max-prefill-tokens 2)
+[ "$ep_mode" = 0 ] || flags+=(--prefix-cache-mb 4)
 start "$tmp/one.log" "$dsv3" serve "${flags[@]}"
 answers >"$tmp/one.txt"
 sampled='"prompt":[2,7,1,8],"max_tokens":8,"n":3,"temperature":0.9,"seed":5'  # rank 0 samples for all
 sample "$sampled" >"$tmp/one-sampled.txt"
 kill -TERM $pid; wait $pid
+prefix_hits=0
+[ "$ep_mode" = 0 ] || prefix_hits=2
 [ "$(grep -c text "$tmp/one.txt")" = 11 ] && [ "$(sed -n 4p "$tmp/one.txt" | grep -o text | wc -l)" = 3 ] &&
-  [ "$(sed -n 8p "$tmp/one.txt")" = "$(sed -n 9p "$tmp/one.txt")" ] && grep -q "^dsv3_prefix_cache_hits_total 2$" "$tmp/one.txt"  && grep -q "cancelled 1" "$tmp/one.txt" || { cat "$tmp/one.txt"; exit 1; }
-start "$tmp/ep.log" timeout 60 "$mpirun" -np 2 "$dsv3" serve --ep 2 --speculative mtp "${flags[@]}"
+  [ "$(sed -n 8p "$tmp/one.txt")" = "$(sed -n 9p "$tmp/one.txt")" ] && grep -q "^dsv3_prefix_cache_hits_total $prefix_hits$" "$tmp/one.txt" &&
+  grep -q "cancelled 1" "$tmp/one.txt" || { cat "$tmp/one.txt"; exit 1; }
+start "$tmp/ep.log" timeout 60 "$mpirun" -np 2 "$dsv3" serve $par --speculative mtp "${flags[@]}"
 answers >"$tmp/ep.txt"
-diff "$tmp/one.txt" "$tmp/ep.txt" || { echo "serve --ep 2 --speculative mtp answers differently from one process"; cat "$tmp/ep.log"; exit 1; }
+diff "$tmp/one.txt" "$tmp/ep.txt" || { echo "serve $par --speculative mtp answers differently from one process"; cat "$tmp/ep.log"; exit 1; }
 kill -TERM "$(rank_pid 0)"  # rank 0 stops serving and releases the other rank
 ended_within $pid 10
 [ $rc = 0 ] || { echo "SIGTERM to rank 0: exit $rc"; exit 1; }
 
-# Data-parallel attention: each rank runs its own sequences' rows (no prefix cache there).
-start "$tmp/dp.log" timeout 60 "$mpirun" -np 2 "$dsv3" serve --ep 2 --dp-attention --speculative mtp --max-prefill-tokens 2
-core_answers >"$tmp/dp.txt"
-diff <(head -n 7 "$tmp/one.txt") "$tmp/dp.txt" || { echo "serve --ep 2 --dp-attention answers differently"; cat "$tmp/dp.log"; exit 1; }
-kill -TERM "$(rank_pid 0)"
-ended_within $pid 10
-[ $rc = 0 ] && grep -q "dsv3 serve: stopped" "$tmp/ep.log" || { echo "SIGTERM to rank 0: exit $rc"; cat "$tmp/ep.log"; exit 1; }
+# Data-parallel attention (--ep only): each rank runs its own sequences' rows (no prefix cache there).
+if [ "$ep_mode" = 1 ]; then
+  start "$tmp/dp.log" timeout 60 "$mpirun" -np 2 "$dsv3" serve --ep 2 --dp-attention --speculative mtp --max-prefill-tokens 2
+  core_answers >"$tmp/dp.txt"
+  diff <(head -n 7 "$tmp/one.txt") "$tmp/dp.txt" || { echo "serve --ep 2 --dp-attention answers differently"; cat "$tmp/dp.log"; exit 1; }
+  kill -TERM "$(rank_pid 0)"
+  ended_within $pid 10
+  [ $rc = 0 ] && grep -q "dsv3 serve: stopped" "$tmp/ep.log" || { echo "SIGTERM to rank 0: exit $rc"; cat "$tmp/ep.log"; exit 1; }
+fi
 [ -z "$(pgrep -f -- "$tag")" ] || { echo "ranks left running"; exit 1; }
 
-start "$tmp/ep.log" timeout 60 "$mpirun" -np 2 "$dsv3" serve --ep 2 "${flags[@]}"
-[ "$(complete '"prompt":[5,9,13],"max_tokens":12')" = "$(head -1 "$tmp/one.txt")" ] || { echo "serve --ep 2 differs"; exit 1; }
+start "$tmp/ep.log" timeout 60 "$mpirun" -np 2 "$dsv3" serve $par "${flags[@]}"
+[ "$(complete '"prompt":[5,9,13],"max_tokens":12')" = "$(head -1 "$tmp/one.txt")" ] || { echo "serve $par differs"; exit 1; }
 # Sampled (plain decoding: speculative sampling draws other random numbers than plain sampling).
-[ "$(sample "$sampled")" = "$(cat "$tmp/one-sampled.txt")" ] || { echo "serve --ep 2 samples differently"; exit 1; }
+[ "$(sample "$sampled")" = "$(cat "$tmp/one-sampled.txt")" ] || { echo "serve $par samples differently"; exit 1; }
 [ "$(grep -o text "$tmp/one-sampled.txt" | wc -l)" = 3 ] || { echo "n = 3 gave no 3 choices"; exit 1; }
 kill -9 "$(rank_pid 1)"
 ended_within $pid 10
 [ $rc != 0 ] || { echo "a dead rank left exit code 0"; exit 1; }
 [ -z "$(pgrep -f -- "$tag")" ] || { echo "ranks left running after a rank died"; exit 1; }
-echo "serve --ep 2 == one-process serve (plain and MTP-speculative)"
+echo "serve $par == one-process serve (plain and MTP-speculative)"

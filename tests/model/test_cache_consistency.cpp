@@ -200,6 +200,54 @@ TEST(LatentCacheFp8, AttentionInPlaceEqualsAttentionOverLoadedValues) {
   EXPECT_LE(test::max_abs_diff(o8.data(), o32.data(), o8.size()), 2e-5f);
 }
 
+// Pipeline micro-batches (generate --pp --micro-batches): one stage holding every layer, which
+// runs a batch as groups of whole sequences, gives the whole batch's states.
+class WholeModelStage final : public StageLink {
+ public:
+  WholeModelStage(int64_t layers, int64_t micro_batches) : layers_(layers), micro_batches_(micro_batches) {}
+  int64_t first() const override { return 0; }
+  int64_t end() const override { return layers_; }
+  int64_t micro_batches() const override { return micro_batches_; }
+  void receive(float*, int64_t) const override { FAIL() << "a single stage receives nothing"; }
+  void send(std::vector<float>) const override { FAIL() << "a single stage sends nothing"; }
+  void sent() const override {}
+  void share_final(float*, int64_t) const override {}
+
+ private:
+  int64_t layers_, micro_batches_;
+};
+
+TEST_P(CacheConsistency, MicroBatchedStageEqualsWholeBatch) {
+  const int64_t V = model_->config().vocab_size, H = model_->config().hidden_size;
+  TokenBatch b;  // 4 sequences of 3, 1, 2 and 4 rows, rows of sequences 1 and 2 interleaved
+  for (const auto& [seq, pos] : std::vector<std::pair<int, int>>{{0, 0}, {0, 1}, {0, 2}, {1, 0}, {2, 0}, {1, 1}, {2, 1},
+                                                                  {3, 0}, {3, 1}, {3, 2}, {3, 3}})
+    b.add(some_tokens(4, V, seq)[size_t(pos)], pos, seq);
+  auto run = [&](const StageLink* stage) {
+    std::vector<SequenceCache> caches(4, model_->new_cache());
+    std::vector<SequenceCache*> cs;
+    for (auto& c : caches) cs.push_back(&c);
+    std::vector<float> h(static_cast<size_t>(b.size() * H));
+    model_->set_stage(stage);
+    model_->forward(b, cs.data(), h.data());
+    model_->set_stage(nullptr);
+    return h;
+  };
+  const auto whole = run(nullptr);
+  const WholeModelStage one(model_->config().num_hidden_layers, 1);
+  EXPECT_EQ(run(&one), whole);
+  // A smaller batch may take other row tiles in the kernels (as a different set of sequences in
+  // one step does): equal up to float rounding.
+  for (int64_t M : {2, 9}) {
+    const WholeModelStage stage(model_->config().num_hidden_layers, M);
+    EXPECT_LE(test::max_abs_diff(run(&stage).data(), whole.data(), whole.size()), kTol) << M << " micro-batches";
+  }
+  // The groups: whole sequences (slots) in order, rows in batch order.
+  EXPECT_EQ(micro_batch_rows(b, 2), (std::vector<std::vector<int64_t>>{{0, 1, 2, 3, 5}, {4, 6, 7, 8, 9, 10}}));
+  EXPECT_EQ(micro_batch_rows(b, 9).size(), 4u);
+  EXPECT_TRUE(micro_batch_rows(TokenBatch{}, 2).empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, CacheConsistency, ::testing::Values("v3-tiny", "v3-tiny-fp8", "v2-lite-tiny"),
                          [](const auto& p) { return std::string(p.param == "v3-tiny" ? "v3" : p.param == "v3-tiny-fp8" ? "v3_fp8" : "v2_lite"); });
 

@@ -41,10 +41,11 @@ std::vector<std::vector<int32_t>> parse_prompts(const std::string& s) {
 }
 
 // After generation: the --profile file, then the --stats lines.
-void finish(const Args& a, const GenerateStats& st, const Model& model, const ExpertParallelRun& ep) {
-  ep.write_profile();
+// Under --pp the other ranks have left (they follow rank 0's steps only): no collective here.
+void finish(const Args& a, const GenerateStats& st, const Model& model, const ExpertParallelRun& ep, bool pp) {
+  if (!pp) ep.write_profile();
   if (!a.has("stats")) return;
-  ep.print_stats(model);
+  if (!pp) ep.print_stats(model);
   if (!ep.output_rank()) return;
   std::fprintf(stderr, "prefill: %lld tokens in %.3f s (%.1f tok/s); decode: %lld tokens in %.3f s (%.1f tok/s)\n",
                (long long)st.prompt_tokens, st.prefill_seconds, st.prompt_tokens / std::max(st.prefill_seconds, 1e-9),
@@ -73,7 +74,7 @@ std::function<std::shared_ptr<TokenConstraint>()> json_constraint(const Args& a,
 
 int cmd_generate(int argc, char** argv) {
   const Args a(argc, argv,
-               with_sampling({"model", "tokens", "prompt", "max-new-tokens", "threads", "ep", "profile", "json-schema", "pp", "stage-layers", "cache-type"}),
+               with_sampling({"model", "tokens", "prompt", "max-new-tokens", "threads", "ep", "profile", "json-schema", "pp", "stage-layers", "cache-type", "micro-batches"}),
                {"ids", "stats", "stop-at-eos", "chat", "help"});
   if (a.has("help")) return std::fputs(kUsage, stdout), std::fputs(kPromptOptionsHelp, stdout), std::fputs(kSamplingUsage, stdout), std::fputs(kEpUsage, stdout), std::fputs(kPipelineGenerateUsage, stdout), 0;
   apply_threads(a);
@@ -89,8 +90,10 @@ int cmd_generate(int argc, char** argv) {
   opt.draft_tokens = parse_draft_tokens(a);
   opt.stop_at_eos = a.has("stop-at-eos") || text_prompt;
   const auto model = load_model(a.str("model"));
-  const PipelineGenerateRun pp(a, *model, resolve_model_dir(a.str("model")));
+  PipelineGenerateRun pp(a, *model, resolve_model_dir(a.str("model")));
   const ExpertParallelRun ep(a, *model, resolve_model_dir(a.str("model")));
+  if (pp.follower()) return pp.follow(), 0;  // rank 0 samples; this rank runs its layers
+  opt.observer = pp.observer();
   if (a.has("json-schema")) opt.constraint = json_constraint(a, *model);
 
   GenerateStats st;
@@ -108,16 +111,18 @@ int cmd_generate(int argc, char** argv) {
     const std::string rest = stream.finish() + "\n";
     std::fwrite(rest.data(), 1, rest.size(), stdout);
     std::fflush(stdout);  // the text before the statistics on stderr
-    finish(a, st, *model, ep);
+    pp.stop();
+    finish(a, st, *model, ep, pp.active());
     return 0;
   }
   const auto outs = generate(*model, prompts, opt, &st);
+  pp.stop();
   for (const auto& o : outs) {
     for (size_t i = 0; i < o.size(); ++i) std::printf("%s%d", i ? " " : "", o[i]);
     std::printf("\n");
   }
   std::fflush(stdout);
-  finish(a, st, *model, ep);
+  finish(a, st, *model, ep, pp.active());
   return 0;
 }
 

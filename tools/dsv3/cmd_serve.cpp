@@ -13,6 +13,7 @@
 #include "expert_parallel_run.h"
 #include "expert_parallel_serve.h"
 #include "model_path.h"
+#include "pipeline_generate.h"
 #include "sampling_args.h"
 #include "server/http_server.h"
 
@@ -28,6 +29,8 @@ const char* kUsage =
     "                  [--no-reasoning-split] [--prefix-cache-mb 0] [--read-timeout 30]\n"
     "                  [--ep N (under mpirun -np N: rank 0 serves, every rank holds 1/N of the experts)\n"
     "                   [--dp-attention (each rank runs attention and caches for its own sequences)]]\n"
+    "                  [--pp P [--stage-layers A,B,...] [--micro-batches M] (under mpirun -np P: rank 0 serves,\n"
+    "                   rank r runs stage r's layers; each step's sequences go down the stages in M groups)]\n"
     "OpenAI-compatible API: POST /v1/completions, POST /v1/chat/completions, GET /v1/models,\n"
     "GET /health, GET /metrics. --port 0 picks a free port; the address is printed on stderr.\n"
     "SIGTERM/SIGINT: stop accepting, let running requests finish (at most --shutdown-grace s).\n";
@@ -96,7 +99,7 @@ int cmd_serve(int argc, char** argv) {
   const Args a(argc, argv,
                {"model", "host", "port", "name", "api-key", "max-sequences", "max-queue", "context", "max-body-bytes",
                 "max-prefill-tokens", "default-max-tokens", "max-n", "speculative", "draft", "shutdown-grace",
-                "threads", "prefix-cache-mb", "read-timeout", "ep", "cache-type"},
+                "threads", "prefix-cache-mb", "read-timeout", "ep", "cache-type", "pp", "stage-layers", "micro-batches"},
                {"help", "no-reasoning-split", "dp-attention"});
   if (a.has("help")) return std::fputs(kUsage, stdout), 0;
   // Signals go to one waiting thread only: block them before any other thread exists.
@@ -113,29 +116,41 @@ int cmd_serve(int argc, char** argv) {
   const std::string dir = resolve_model_dir(a.str("model"));
   server::ServerOptions opt = parse_options(a, dir);
   const auto model = Model::load(dir);
+  // --pp P: rank 0 serves and runs stage 0; the other ranks run their stages of its steps.
+  PipelineGenerateRun pp(a, *model, dir);
+  if (pp.active() && opt.scheduler.batcher.prefix_cache_bytes > 0)
+    dist::fail_on_every_rank("--prefix-cache-mb does not run with --pp yet (the other ranks keep no prefix cache)");
   // --ep N: rank 0 serves; the other ranks run its steps' model calls until it stops.
   const ExpertParallelRun ep(a, *model, dir);
-  if (ep.active()) {
+  // Rank 0's scheduler thread makes the MPI calls of --ep and --pp.
+  if (ep.active() || pp.active())
     if (const std::string why = dist::serialized_threads_problem(dist::world_thread_level()); !why.empty())
       dist::fail_on_every_rank(why);
-    // Every rank keeps the same prefix cache.
+  // Every rank keeps the same prefix cache.
+  if (ep.active())
     dist::check_same_everywhere(dist::world(), uint64_t(opt.scheduler.batcher.prefix_cache_bytes), "--prefix-cache-mb");
-  }
   const bool dp_attention = a.has("dp-attention");
-  if (dp_attention && !ep.active()) fail("--dp-attention needs --ep N (under mpirun -np N)");
+  if (dp_attention && (!ep.active() || pp.active()))
+    fail("--dp-attention needs --ep N without --pp (under mpirun -np N)");
   if (dp_attention) {
     dist::check_same_everywhere(dist::world(), 1, "--dp-attention");
     if (opt.scheduler.batcher.prefix_cache_bytes > 0)
       dist::fail_on_every_rank("--dp-attention does not run with --prefix-cache-mb (a rank holds only its own sequences' caches)");
     ep.moe()->set_rows_are_own(true);
   }
+  if (pp.follower()) {  // with or without --ep: rank 0's main-model steps, through this rank's stage
+    pthread_sigmask(SIG_UNBLOCK, &sigs, nullptr);  // mpirun ends the job with SIGTERM
+    pp.follow();
+    return 0;
+  }
+  if (pp.active()) opt.scheduler.batcher.observer = pp.observer();
   if (!ep.output_rank()) {
     pthread_sigmask(SIG_UNBLOCK, &sigs, nullptr);  // mpirun ends the job with SIGTERM
     follow_steps(*model, dist::world(), opt.scheduler.batcher.prefix_cache_bytes, dp_attention ? ep.moe() : nullptr);
     return 0;
   }
   std::unique_ptr<StepBroadcaster> steps;
-  if (ep.active()) {
+  if (ep.active() && !pp.active()) {
     steps = std::make_unique<StepBroadcaster>(dist::world(), model->config().hidden_size);
     opt.scheduler.batcher.observer = steps.get();
     if (dp_attention) steps->attend_data_parallel(*model, *ep.moe());
@@ -143,6 +158,7 @@ int cmd_serve(int argc, char** argv) {
   const auto codec = server::make_text_codec(dir);
   serve(*model, *codec, opt, sigs, grace);
   if (steps) steps->stop();  // the scheduler's thread has ended: no step is in flight
+  pp.stop();
   std::fprintf(stderr, "dsv3 serve: stopped\n");
   return 0;
 }

@@ -44,15 +44,18 @@ ExpertParallelRun::ExpertParallelRun(const Args& a, Model& model, const std::str
     dist::fail_on_every_rank(cat("started by mpirun with ", world.size(), " ranks: give --ep ", world.size()));
   }
   dist::check_same_everywhere(world, uint64_t(ep), "--ep");
-  if (ep != world.size())
-    dist::fail_on_every_rank(cat("--ep ", ep, " but the job has ", world.size(), " rank(s): start it with mpirun -np ", ep));
+  const int64_t pp = a.integer("pp", 1);  // with --pp: each stage's experts over its E ranks (pipeline_generate.h)
+  if (ep * pp != world.size())
+    dist::fail_on_every_rank(pp == 1 ? cat("--ep ", ep, " but the job has ", world.size(), " rank(s): start it with mpirun -np ", ep)
+                                     : cat("--ep ", ep, " × --pp ", pp, " but the job has ", world.size(),
+                                           " rank(s): start it with mpirun -np ", ep * pp));
   const Checkpoint* ck = model.checkpoint();
   if (!ck) fail("--ep needs a checkpoint folder");
   const auto config = (std::filesystem::path(dir) / "config.json").string();
   dist::check_same_everywhere(world, dist::checkpoint_fingerprint(config, *ck), "config or checkpoint (--model)");
   const ModelConfig& cfg = model.config();
   if (cfg.n_routed_experts == 0) dist::fail_on_every_rank("--ep: this model has no routed experts");
-  groups_ = std::make_unique<dist::Groups>(dist::make_groups(world, {int(ep), 1, int(ep)}));
+  groups_ = std::make_unique<dist::Groups>(dist::make_groups(world, {int(ep), int(pp), int(ep)}));
   moe_ = std::make_unique<dist::ExpertParallelMoe>(*groups_->expert, cfg.n_routed_experts, cfg.hidden_size);
   dist::keep_other_experts_unmapped(model.weights(), moe_->placement());
   if (a.has("profile")) {

@@ -14,15 +14,22 @@ namespace dsv3::cli {
 
 PipelineGenerateRun::PipelineGenerateRun(const Args& a, Model& model, const std::string& dir) {
   if (a.has("stage-layers") && !a.has("pp")) fail("--stage-layers needs --pp (pipeline parallelism)");
+  if (a.has("micro-batches") && !a.has("pp")) fail("--micro-batches needs --pp (pipeline parallelism)");
   if (!a.has("pp")) return;
   dist::Communicator& world = dist::world();
   dist::quiet_other_ranks();
-  if (a.has("ep")) dist::fail_on_every_rank("--pp does not combine with --ep yet (docs/pipeline.md)");
-  const int64_t P = a.integer("pp", 0);
-  const std::string what = cat(P, '/', a.str("stage-layers", ""));
-  dist::check_same_everywhere(world, fnv1a(what.data(), what.size()), "--pp or --stage-layers");
-  if (P != world.size())
-    dist::fail_on_every_rank(cat("--pp ", P, " but the job has ", world.size(), " rank(s): start it with mpirun -np ", P));
+  const int64_t E = a.integer("ep", 1);  // with --ep: each stage's routed experts over E ranks
+  if (E > 1 && a.has("speculative"))
+    dist::fail_on_every_rank("--speculative does not run with --pp and --ep together yet (docs/pipeline.md)");
+  if (a.has("profile")) dist::fail_on_every_rank("--profile does not run with --pp yet (docs/pipeline.md)");
+  const int64_t P = a.integer("pp", 0), M = a.integer("micro-batches", 1);
+  const std::string what = cat(P, '/', a.str("stage-layers", ""), '/', M, '/', E);
+  dist::check_same_everywhere(world, fnv1a(what.data(), what.size()), "--pp, --stage-layers, --micro-batches or --ep");
+  if (M < 1) dist::fail_on_every_rank(cat("--micro-batches must be at least 1, got ", M));
+  if (P * E != world.size())
+    dist::fail_on_every_rank(E == 1 ? cat("--pp ", P, " but the job has ", world.size(), " rank(s): start it with mpirun -np ", P)
+                                    : cat("--pp ", P, " × --ep ", E, " but the job has ", world.size(),
+                                          " rank(s): start it with mpirun -np ", P * E));
   if (const Checkpoint* ck = model.checkpoint()) {
     const auto config = (std::filesystem::path(dir) / "config.json").string();
     dist::check_same_everywhere(world, dist::checkpoint_fingerprint(config, *ck), "config or checkpoint (--model)");
@@ -36,15 +43,22 @@ PipelineGenerateRun::PipelineGenerateRun(const Args& a, Model& model, const std:
   } catch (const Error& e) {
     dist::fail_on_every_rank(e.what());
   }
-  groups_ = std::make_unique<dist::Groups>(dist::make_groups(world, {1, int(P), 1}));
-  stages_ = std::make_unique<pipeline::InferenceStages>(*groups_->pipeline, layers);
+  groups_ = std::make_unique<dist::Groups>(dist::make_groups(world, {int(E), int(P), int(E)}));
+  stages_ = std::make_unique<pipeline::InferenceStages>(*groups_->pipeline, layers, M);
   model_ = &model;
   model.set_stage(stages_.get());
+  if (world.rank() == 0) steps_ = std::make_unique<MainCalls>(world, cfg.hidden_size);
   if (world.rank() == 0) {
     std::string text;
-    for (size_t s = 0; s < layers.size(); ++s) text += cat(s ? ", " : "", "rank ", s, ": ", layers[s], " layers");
+    for (size_t s = 0; s < layers.size(); ++s) text += cat(s ? ", " : "", "stage ", s, ": ", layers[s], " layers");
     std::fprintf(stderr, "pipeline: %s\n", text.c_str());
   }
+}
+
+void PipelineGenerateRun::follow() const { follow_steps(*model_, dist::world(), /*prefix_cache_bytes=*/0, /*dp_moe=*/nullptr); }
+
+void PipelineGenerateRun::stop() {
+  if (steps_) steps_->steps.stop();
 }
 
 PipelineGenerateRun::~PipelineGenerateRun() {

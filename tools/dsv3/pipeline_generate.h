@@ -1,6 +1,7 @@
-// generate --pp P: pipeline-parallel inference under `mpirun -np P` (docs/pipeline.md): rank r
-// runs the decoder layers of stage r (pipeline/infer_stages.h); every rank samples the same
-// tokens, rank 0 alone prints.
+// generate | serve --pp P: pipeline-parallel inference under `mpirun -np P` (docs/pipeline.md):
+// rank r runs the decoder layers of stage r (pipeline/infer_stages.h). Rank 0 runs the command
+// (batcher, sampling, MTP, output); its observer sends each main-model call to the other ranks,
+// which follow them (expert_parallel_serve.h's step messages) until rank 0 stops them.
 #pragma once
 #include <memory>
 #include <set>
@@ -8,6 +9,7 @@
 
 #include "cli_args.h"
 #include "dist/world.h"
+#include "expert_parallel_serve.h"
 #include "model/model.h"
 #include "pipeline/infer_stages.h"
 
@@ -22,17 +24,38 @@ class PipelineGenerateRun {
   ~PipelineGenerateRun();
 
   bool active() const { return stages_ != nullptr; }
+  // Ranks 1..P-1: they run follow() instead of the command.
+  bool follower() const { return active() && dist::world().rank() != 0; }
+  // Rank 0's batcher observer (null without --pp).
+  ForwardObserver* observer() { return steps_.get(); }
+  // Ranks 1..P-1: runs rank 0's main-model calls until stop().
+  void follow() const;
+  // Rank 0, once no step is in flight: ends the followers' loops.
+  void stop();
 
  private:
+  // The main model's calls go to the other stages; MTP calls run on rank 0 alone.
+  class MainCalls final : public ForwardObserver {
+   public:
+    MainCalls(dist::Communicator& world, int64_t hidden) : steps(world, hidden) {}
+    void before_forward(const TokenBatch& batch, const std::vector<int64_t>& ids, const std::vector<int64_t>& live,
+                        const float* mtp_prev) override {
+      if (!mtp_prev) steps.before_forward(batch, ids, live, nullptr);
+    }
+    StepBroadcaster steps;
+  };
+  std::unique_ptr<MainCalls> steps_;
   std::unique_ptr<dist::Groups> groups_;
   std::unique_ptr<pipeline::InferenceStages> stages_;
   Model* model_ = nullptr;
 };
 
-inline const std::set<std::string> kPipelineGenerateOptions = {"pp", "stage-layers"};
+inline const std::set<std::string> kPipelineGenerateOptions = {"pp", "stage-layers", "micro-batches"};
 
 inline constexpr const char* kPipelineGenerateUsage =
     "  --pp P       under `mpirun -np P`: each rank runs one stage of the decoder layers\n"
-    "  --stage-layers A,B,...  the layers of each stage (default: balanced by forward FLOPs)\n";
+    "  --stage-layers A,B,...  the layers of each stage (default: balanced by forward FLOPs)\n"
+    "  --micro-batches M  each step's sequences go down the stages in M groups, so that the stages\n"
+    "               work at once (default 1)\n";
 
 }  // namespace dsv3::cli
