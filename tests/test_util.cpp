@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <cstring>
 
@@ -85,6 +86,14 @@ std::vector<float> read_f32_file(const std::string& path) {
   const std::string s = read_text(path);
   std::vector<float> v(s.size() / 4);
   std::memcpy(v.data(), s.data(), v.size() * 4);
+  return v;
+}
+
+std::vector<float> random_vec(size_t n, uint32_t seed, float sd) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, sd);
+  std::vector<float> v(n);
+  for (auto& x : v) x = nd(rng);
   return v;
 }
 

@@ -46,6 +46,8 @@ struct RunResult {
 RunResult run_dsv3(const std::string& args);
 
 std::vector<float> read_f32_file(const std::string& path);
+// n values from N(0, sd²), the same for the same seed (std::mt19937).
+std::vector<float> random_vec(size_t n, uint32_t seed, float sd = 1.0f);
 std::string read_text(const std::string& path);
 void write_text(const std::string& path, const std::string& s);
 

@@ -10,17 +10,12 @@
 #include "core/error.h"
 #include "io/gguf.h"
 #include "io/gguf_writer.h"
+#include "test_util.h"
 
 namespace dsv3 {
 namespace {
 
-std::vector<float> random_vec(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = nd(rng);
-  return v;
-}
+using test::random_vec;
 
 GgufContents parse(const std::string& image) {
   return parse_gguf(reinterpret_cast<const uint8_t*>(image.data()), image.size(), "t.gguf");

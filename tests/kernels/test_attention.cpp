@@ -14,17 +14,12 @@
 #include "core/dtype.h"
 #include "kernels/attention.h"
 #include "kernels/isa_kernels.h"
+#include "test_util.h"
 
 namespace dsv3 {
 namespace {
 
-std::vector<float> random_vec(size_t n, uint32_t seed, float sd) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, sd);
-  std::vector<float> v(n);
-  for (auto& x : v) x = nd(rng);
-  return v;
-}
+using test::random_vec;
 
 TEST(LatentAttention, MatchesTwoPassSoftmaxInDouble) {
   const int64_t r = 40, dr = 8, nh = 5;

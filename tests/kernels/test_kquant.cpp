@@ -14,17 +14,12 @@
 #include "kernels/kquant_kernels.h"
 #include "kernels/linear.h"
 #include "kernels/quant_linear.h"
+#include "test_util.h"
 
 namespace dsv3 {
 namespace {
 
-std::vector<float> random_vec(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = nd(rng);
-  return v;
-}
+using test::random_vec;
 
 struct KCase {  // K-quant rows [R, C] and their dequantized values
   std::vector<uint8_t> blocks;

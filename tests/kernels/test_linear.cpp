@@ -9,6 +9,7 @@
 #include "core/dtype.h"
 #include "kernels/isa_kernels.h"
 #include "kernels/linear.h"
+#include "test_util.h"
 
 namespace dsv3 {
 namespace {
@@ -55,13 +56,7 @@ Matrix make_matrix(DType dt, int64_t R, int64_t C, uint32_t seed) {
   return m;
 }
 
-std::vector<float> random_vec(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = nd(rng);
-  return v;
-}
+using test::random_vec;
 
 struct Case {
   DType dtype;
