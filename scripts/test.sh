@@ -30,9 +30,15 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DDSV3_SANITIZE=ON -DDSV3_BUILD_BENCH=OFF
 cmake --build build-asan -j"$jobs"
 phase "ASan+UBSan suite"
-(cd build-asan && ctest --output-on-failure -j"$jobs")
+# Four slow repeats run in the Release suite only (CI must stay under 40 minutes; under ASan
+# they took 148 s of the suite's test time): the same code runs under ASan in their sibling
+# cases — speculative greedy on the v3_tiny draft2 and fp8 draft1 fixtures, the other
+# finite-difference gradient check, the seeded speculative-sampling test.
+asan_skip='GreedySpeculative\.EqualsPlainGreedyTokenForToken/v3_tiny_(fp8_draft3|draft4)'
+asan_skip+='|TrainFiniteDifference\.SoftmaxGroupsNoQLoraMtpDepth2|SpeculativeSampling\.OutputIsDistributedAsTheTargetModel'
+(cd build-asan && ctest --output-on-failure -j"$jobs" -E "$asan_skip")
 
 # libFuzzer targets (clang) for a bounded time each; a finding fails the run.
 phase "fuzz"
-bash scripts/fuzz.sh 20  # seconds per target: CI must stay under 40 minutes
+bash scripts/fuzz.sh 10  # seconds per target: CI must stay under 40 minutes
 phase "done"
