@@ -1,13 +1,13 @@
 #include "kernels/kquant.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "core/kquant_blocks.h"
 #include "kernels/isa_kernels.h"
 #include "kernels/kquant_kernels.h"
 #include "kernels/linear.h"
-#include "kernels/quant_linear.h"
 
 namespace dsv3 {
 
@@ -39,20 +39,30 @@ void kquant_quantize(KQuantActs& a, const float* x, int64_t n, int64_t cols) {
   a.n = n;
   a.cols = cols;
   a.q.resize(size_t(n * cols));
-  a.d.resize(size_t(n * cols / 32));
-  a.s.resize(a.d.size());
-  quantize_activations(a.q.data(), a.d.data(), a.s.data(), x, n, cols, cols, nullptr);
-  a.bias4.resize(size_t(n * cols / 4));
-  for (size_t j = 0; j < a.bias4.size(); ++j)
-    a.bias4[j] = -32 * (int32_t(a.q[4 * j]) + a.q[4 * j + 1] + a.q[4 * j + 2] + a.q[4 * j + 3]);
+  a.d.resize(size_t(n * cols / kSuperBlock));
+  a.bsum.resize(size_t(n * cols / 16));
+  for (int64_t u = 0; u < n * cols / kSuperBlock; ++u) {  // rows are whole units: one loop over all
+    const float* v = x + u * kSuperBlock;
+    float amax = 0.0f;
+    for (int64_t i = 0; i < kSuperBlock; ++i) amax = std::max(amax, std::fabs(v[i]));
+    const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+    a.d[size_t(u)] = amax / 127.0f;
+    int8_t* q = a.q.data() + u * kSuperBlock;
+    for (int64_t i = 0; i < kSuperBlock; ++i) q[i] = int8_t(std::nearbyint(v[i] * inv));
+    for (int64_t j = 0; j < kSuperBlock / 16; ++j) {
+      int32_t sum = 0;
+      for (int64_t i = 16 * j; i < 16 * j + 16; ++i) sum += q[i];
+      a.bsum[size_t(u * (kSuperBlock / 16) + j)] = int16_t(sum);
+    }
+  }
 }
 
 void kquant_linear_rows(float* y, int64_t ldy, const KQuantActs& a, const Weight& w, int64_t r0, int64_t nr) {
   const KQuantKernels& k = kquant_kernels();
   for (int64_t t0 = 0; t0 < a.n; t0 += kMaxRows) {
     const int64_t C = a.cols;
-    const KQuantRows x{a.q.data() + t0 * C, a.d.data() + t0 * C / 32, a.s.data() + t0 * C / 32,
-                       a.bias4.data() + t0 * C / 4, C, C / 32, C / 4};
+    const KQuantRows x{a.q.data() + t0 * C, a.d.data() + t0 * C / kSuperBlock, a.bsum.data() + t0 * C / 16, C,
+                       C / kSuperBlock, C / 16};
     const auto gemv = w.kquant == KQuant::Q6_K ? k.gemv_q6_k : w.kquant == KQuant::Q4_K ? k.gemv_q4_k : k.gemv_q5_k;
     gemv(y + t0 * ldy + r0, ldy, x, std::min(kMaxRows, a.n - t0), w.row_ptr(r0), int64_t(w.kquant_row_bytes()),
                 nr, C);

@@ -1,7 +1,7 @@
 // linear() for llama.cpp K-quant weights kept as their GGUF super-blocks (Weight::kquant,
 // read in place from the memory map): decode products (up to 8 rows) are integer dot products
-// on the blocks (kquant_kernels.h) with the activations quantized once per input row as the
-// INT8/INT4 kernels quantize them; many-row products (prefill) go through the float GEMM,
+// on the blocks (kquant_kernels.h) with the activations quantized once per call, per 256 columns
+// (one scale per super-block, as llama.cpp's Q8_K); many-row products (prefill) go through the float GEMM,
 // which widens tiles of the blocks with kquant_row_span_f32 (llama.cpp's own values).
 #pragma once
 #include <cstdint>
@@ -15,15 +15,15 @@ inline bool is_kquant(const Weight& w) { return w.kquant != KQuant::None; }
 
 // Input rows x [n, cols] quantized for the K-quant kernels (cols a multiple of 256).
 struct KQuantActs {
-  std::vector<int8_t> q;        // [n, cols]
-  std::vector<float> d, s;      // [n, cols / 32]
-  std::vector<int32_t> bias4;   // [n, cols / 4]: -32 · Σ of each 4 codes (Q6_K's offset)
+  std::vector<int8_t> q;        // [n, cols]: round(x / d), |q| ≤ 127
+  std::vector<float> d;         // [n, cols / 256]: max |x| / 127 of each 256 columns
+  std::vector<int16_t> bsum;    // [n, cols / 16]: Σ of each 16 codes
   const float* x = nullptr;     // what they were made from
   int64_t n = 0, cols = 0;
 };
 void kquant_quantize(KQuantActs& a, const float* x, int64_t n, int64_t cols);
 
-// y[n, w.rows] = x̂[n, w.cols] · Wᵀ for n ≤ 8 (x̂: x rounded to int8 per 32 columns).
+// y[n, w.rows] = x̂[n, w.cols] · Wᵀ for n ≤ 8 (x̂: x rounded to int8 per 256 columns).
 void kquant_linear(float* y, const float* x, int64_t n, const Weight& w);
 // y[t · ldy + r] for weight rows r in [r0, r0 + nr) and all rows of `a` (a thread's share).
 void kquant_linear_rows(float* y, int64_t ldy, const KQuantActs& a, const Weight& w, int64_t r0, int64_t nr);

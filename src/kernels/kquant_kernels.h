@@ -1,10 +1,12 @@
 // Integer dot-product kernels for llama.cpp K-quant rows read as their GGUF super-blocks
 // (core/kquant_blocks.h), compiled once per instruction set from kquant_kernels.inc: AVX-512
-// VNNI (vpdpbusd), AVX2 (vpmaddubsw + vpmaddwd), and the plain scalar reference.
+// (vpmaddubsw + VNNI vpdpwssd, 64 values per instruction), AVX2 (vpmaddubsw + vpmaddwd), and the
+// plain scalar reference.
 //
-// Activations come quantized per row in 32-column units (quant_linear.h's rounding):
-// x̂[i] = q[i] · d[i / 32], with s[u] = d[u] · Σ_{i∈u} q[i], plus bias4[j] = -32 · Σ_{i=4j}^{4j+3} q[i], which folds Q6_K's offset
-// of 32 into the accumulator a 4-byte dot starts from.
+// Activations come quantized per row in 256-column units, one per super-block (as llama.cpp's
+// Q8_K): x̂[i] = q[i] · d[i / 256] with |q| ≤ 127, plus bsum[j] = Σ_{i=16j}^{16j+15} q[i], which
+// carries Q6_K's offset of 32 and Q4_K/Q5_K's minimums (Σ over a sub-block times its scale), so
+// a super-block's whole dot product is exact int32 arithmetic finished by one float multiply.
 #pragma once
 #include <cstdint>
 
@@ -12,19 +14,19 @@ namespace dsv3 {
 
 struct KQuantRows {       // nt input rows
   const int8_t* q;        // row t at q + t · ldq
-  const float* d;         // row t at d + t · ldd, one per 32 columns
-  const float* s;         // likewise: d · Σ of the unit's codes (what Q4_K's minimum multiplies)
-  const int32_t* bias4;   // row t at bias4 + t · ldb, one per 4 columns
+  const float* d;         // row t at d + t · ldd, one per 256 columns
+  const int16_t* bsum;    // row t at bsum + t · ldb, one per 16 columns
   int64_t ldq, ldd, ldb;
 };
 
 struct KQuantKernels {
   const char* name;
-  // y[t · ldy + r] = Σ_i x̂_t[i] · w_r[i] for t < nt, r < nr, i < k (a multiple of 256): Q6_K
-  // rows w (ldw bytes apart), each unit an exact int32 Σ sc · x · (q - 32) times d · d_x.
+  // y[t · ldy + r] = Σ_i x̂_t[i] · w_r[i] for t < nt ≤ 8, r < nr, i < k (a multiple of 256):
+  // Q6_K rows w (ldw bytes apart), per super-block d · d_x · (exact int32 Σ sc · q_x · (q - 32)).
   void (*gemv_q6_k)(float* y, int64_t ldy, const KQuantRows& x, int64_t nt, const uint8_t* w, int64_t ldw,
                     int64_t nr, int64_t k);
-  // The same for Q4_K and Q5_K rows: per unit d · sc · d_x · (exact int32 Σ x · q) − dmin · m · s.
+  // The same for Q4_K and Q5_K rows: per super-block d · d_x · (int32 Σ_p sc_p Σ q_x · q)
+  // − dmin · d_x · (int32 Σ_p m_p Σ q_x).
   void (*gemv_q4_k)(float* y, int64_t ldy, const KQuantRows& x, int64_t nt, const uint8_t* w, int64_t ldw,
                     int64_t nr, int64_t k);
   void (*gemv_q5_k)(float* y, int64_t ldy, const KQuantRows& x, int64_t nt, const uint8_t* w, int64_t ldw,

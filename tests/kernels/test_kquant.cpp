@@ -1,5 +1,5 @@
 // llama.cpp K-quant weights kept as their blocks (kernels/kquant.h): every instruction set's
-// Q6_K kernel against a double-precision sum over the same quantized activations; linear()
+// Q4_K, Q5_K and Q6_K kernels against a double-precision sum over the same quantized activations; linear()
 // (decode and the GEMM path), linear_t, linear_batch and row spans against the blocks'
 // dequantization (core/kquant_blocks.h, the GGUF reader's), within the activation rounding.
 #include <gtest/gtest.h>
@@ -76,7 +76,7 @@ KCase make_kquant(KQuant kind, int64_t R, int64_t C, uint32_t seed) {
   return m;
 }
 
-// y [n, R] = x [n, C] · valuesᵀ in double, and the bound on what rounding x to int8 per 32
+// y [n, R] = x [n, C] · valuesᵀ in double, and the bound on what rounding x to int8 per 256
 // columns (half a step, max|x| / 254, per value) may move each result.
 void reference(const KCase& m, const float* x, int64_t n, int64_t R, int64_t C, std::vector<double>& y,
                std::vector<double>& tol) {
@@ -85,10 +85,10 @@ void reference(const KCase& m, const float* x, int64_t n, int64_t R, int64_t C, 
   tol.assign(size_t(n * R), 0.0);
   for (int64_t t = 0; t < n; ++t)
     for (int64_t r = 0; r < R; ++r)
-      for (int64_t u = 0; u < C / 32; ++u) {
+      for (int64_t u = 0; u < C / 256; ++u) {
         double amax = 0;
-        for (int64_t c = 32 * u; c < 32 * u + 32; ++c) amax = std::max(amax, double(std::fabs(x[t * C + c])));
-        for (int64_t c = 32 * u; c < 32 * u + 32; ++c) {
+        for (int64_t c = 256 * u; c < 256 * u + 256; ++c) amax = std::max(amax, double(std::fabs(x[t * C + c])));
+        for (int64_t c = 256 * u; c < 256 * u + 256; ++c) {
           const double w = values[size_t(r * C + c)];
           y[size_t(t * R + r)] += w * x[t * C + c];
           const double float_mag = (std::fabs(w) + 2 * m.min_mag[size_t(r * C + c)]) * std::fabs(x[t * C + c]);
@@ -102,7 +102,7 @@ TEST(KQuantKernels, EveryInstructionSetMatchesTheExactIntegerSums) {
   const auto x = random_vec(size_t(8 * C), 4);
   KQuantActs a;
   kquant_quantize(a, x.data(), 8, C);
-  const KQuantRows rows{a.q.data(), a.d.data(), a.s.data(), a.bias4.data(), C, C / 32, C / 4};
+  const KQuantRows rows{a.q.data(), a.d.data(), a.bsum.data(), C, C / 256, C / 16};
   int tested = 0;
   for (KQuant kind : {KQuant::Q4_K, KQuant::Q5_K, KQuant::Q6_K}) {
     const KCase m = make_kquant(kind, R, C, 3);
@@ -118,7 +118,7 @@ TEST(KQuantKernels, EveryInstructionSetMatchesTheExactIntegerSums) {
           for (int64_t r = 0; r < R; ++r) {
             double e = 0, mag = 0;
             for (int64_t c = 0; c < C; ++c) {
-              const double xc = double(a.q[size_t(t * C + c)]) * a.d[size_t(t * C / 32 + c / 32)];
+              const double xc = double(a.q[size_t(t * C + c)]) * a.d[size_t(t * C / 256 + c / 256)];
               const size_t i = size_t(r * C + c);
               e += double(m.values[i]) * xc;
               mag += (std::fabs(m.values[i]) + 2 * m.min_mag[i]) * std::fabs(xc);
@@ -132,12 +132,23 @@ TEST(KQuantKernels, EveryInstructionSetMatchesTheExactIntegerSums) {
   EXPECT_GE(tested, 3);
 }
 
-TEST(KQuantKernels, BiasFoldsTheOffsetOfEveryFourCodes) {
-  const auto x = random_vec(256, 5);
+TEST(KQuantKernels, ActivationsAreRoundedPerSuperBlockWithTheirSixteenColumnSums) {
+  auto x = random_vec(512, 5);
+  x[300] = 9.0f;  // the second super-block's largest value: its code is 127
   KQuantActs a;
-  kquant_quantize(a, x.data(), 1, 256);
-  for (int j = 0; j < 64; ++j)
-    ASSERT_EQ(a.bias4[size_t(j)], -32 * (a.q[size_t(4 * j)] + a.q[size_t(4 * j + 1)] + a.q[size_t(4 * j + 2)] + a.q[size_t(4 * j + 3)]));
+  kquant_quantize(a, x.data(), 1, 512);
+  ASSERT_EQ(a.d.size(), 2u);
+  EXPECT_FLOAT_EQ(a.d[1], 9.0f / 127);
+  EXPECT_EQ(a.q[300], 127);
+  for (int64_t c = 0; c < 512; ++c) {
+    ASSERT_LE(std::abs(int(a.q[size_t(c)])), 127);
+    ASSERT_NEAR(a.q[size_t(c)] * a.d[size_t(c / 256)], x[size_t(c)], a.d[size_t(c / 256)] / 2 * 1.0001);
+  }
+  for (int j = 0; j < 32; ++j) {
+    int sum = 0;
+    for (int i = 16 * j; i < 16 * j + 16; ++i) sum += a.q[size_t(i)];
+    ASSERT_EQ(a.bsum[size_t(j)], sum) << j;
+  }
 }
 
 TEST(KQuantLinear, DecodeAndPrefillMatchTheFloatProductWithinTheActivationRounding) {
