@@ -30,14 +30,21 @@ void q4_0(const uint8_t* b, float* y) {
   }
 }
 
-// Q5_0: f16 d, u8 qh[4] (bit l of the little-endian word: the fifth bit of value l), u8 q[16] as Q4_0.
-void q5_0(const uint8_t* b, float* y) {
-  const float d = half(b);
+// Q5_0: f16 d, u8 qh[4] (bit l of the little-endian word: the fifth bit of value l), u8 q[16] as
+// Q4_0. c[l] = q_l - 16, in [-16, 15].
+void q5_0_codes(const uint8_t* b, int8_t* c) {
   const uint32_t qh = uint32_t(b[2]) | uint32_t(b[3]) << 8 | uint32_t(b[4]) << 16 | uint32_t(b[5]) << 24;
   for (int l = 0; l < 16; ++l) {
-    y[l] = d * float(int((b[6 + l] & 0xF) | ((qh >> l) & 1) << 4) - 16);
-    y[l + 16] = d * float(int((b[6 + l] >> 4) | ((qh >> (l + 16)) & 1) << 4) - 16);
+    c[l] = int8_t(int((b[6 + l] & 0xF) | ((qh >> l) & 1) << 4) - 16);
+    c[l + 16] = int8_t(int((b[6 + l] >> 4) | ((qh >> (l + 16)) & 1) << 4) - 16);
   }
+}
+
+void q5_0(const uint8_t* b, float* y) {
+  const float d = half(b);
+  int8_t c[32];
+  q5_0_codes(b, c);
+  for (int l = 0; l < 32; ++l) y[l] = d * float(c[l]);
 }
 
 }  // namespace
@@ -78,6 +85,13 @@ void ggml_dequantize(GgmlType type, const uint8_t* in, float* out, int64_t n) {
       case GgmlType::Q5_K: dequantize_q4_5_k(in, true, out); break;
       case GgmlType::Q6_K: dequantize_q6_k(in, out); break;
     }
+  }
+}
+
+void ggml_q5_0_to_q8_0(const uint8_t* in, uint8_t* out, int64_t n) {
+  for (int64_t i = 0; i < n / 32; ++i, in += 22, out += 34) {
+    std::memcpy(out, in, 2);  // the same f16 d
+    q5_0_codes(in, reinterpret_cast<int8_t*>(out + 2));
   }
 }
 

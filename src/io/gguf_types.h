@@ -30,4 +30,8 @@ std::string ggml_type_name(uint32_t type);  // "Q4_K", or the number ("23") for 
 // out[0..n) from n values of `type` at `in` (n a multiple of the block).
 void ggml_dequantize(GgmlType type, const uint8_t* in, float* out, int64_t n);
 
+// n values of Q5_0 blocks (22 bytes per 32) as Q8_0 blocks (34 bytes): the same d and the codes
+// q - 16, so exactly the same values, for the INT8 kernels.
+void ggml_q5_0_to_q8_0(const uint8_t* in, uint8_t* out, int64_t n);
+
 }  // namespace dsv3

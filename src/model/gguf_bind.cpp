@@ -146,6 +146,14 @@ class Converter {
       out_.push_back(TensorInfo{stem + (q4_0 ? ".q4_0" : ".q8_0"), *l.file, DType::U8, shape, data, n});
       return;
     }
+    if (l.t->type == uint32_t(GgmlType::Q5_0) && shape.size() == 2 && ends_with(hf, ".weight")) {
+      // As Q8_0 blocks, exactly (llama.cpp's Q4_K_M stores rows not a multiple of 256 as Q5_0):
+      // half the bytes a BF16 copy would read, and no rounding.
+      HugeVector<uint8_t>& b = store_.storage.emplace_back(n / 22 * 34);
+      ggml_q5_0_to_q8_0(data, b.data(), int64_t(n / 22 * 32));
+      out_.push_back(TensorInfo{hf.substr(0, hf.size() - 7) + ".q8_0", *l.file, DType::U8, shape, b.data(), b.size()});
+      return;
+    }
     const char* kquant = l.t->type == uint32_t(GgmlType::Q4_K)   ? ".q4_k"
                          : l.t->type == uint32_t(GgmlType::Q5_K) ? ".q5_k"
                          : l.t->type == uint32_t(GgmlType::Q6_K) ? ".q6_k"

@@ -104,6 +104,12 @@ TEST(Gguf, Q5_0BlocksFollowTheirLayout) {
     const int l = i % 32, nib = l < 16 ? b[6 + l] & 0xF : b[6 + l - 16] >> 4, hi = (b[2 + l / 8] >> (l % 8)) & 1;
     EXPECT_EQ(y[size_t(i)], (i < 32 ? 0.5f : -0.75f) * float(nib + 16 * hi - 16)) << i;
   }
+  // The binder keeps Q5_0 matrices as Q8_0 blocks (io/gguf_types.h): the same values exactly.
+  std::vector<uint8_t> q8(68);
+  ggml_q5_0_to_q8_0(blk.data(), q8.data(), 64);
+  std::vector<float> y8(64);
+  ggml_dequantize(GgmlType::Q8_0, q8.data(), y8.data(), 64);
+  EXPECT_EQ(y8, y);
 }
 
 // One super-block of a K-quant with every scale and min distinct (6-bit values up to 63, so the
