@@ -192,7 +192,7 @@ TEST_P(QuantLinear, RowSliceAndRowWideningSeeTheSameWeights) {
       for (int64_t r = 0; r < nr; ++r) expect_same_sum(part[size_t(t * nr + r)], full[size_t(t * s.rows + r0 + r)], s.n);
     for (int64_t r = 0; r < s.rows; ++r) {
       weight_row_f32(row.data(), *w, r);
-      for (int64_t c = 0; c < s.cols; ++c) ASSERT_FLOAT_EQ(row[size_t(c)], values[size_t(r * s.cols + c)]);
+      for (int64_t col = 0; col < s.cols; ++col) ASSERT_FLOAT_EQ(row[size_t(col)], values[size_t(r * s.cols + col)]);
     }
   }
 }
