@@ -1,8 +1,9 @@
 // Decode and prefill products of the integer weight formats (INT8 block-scaled, INT4 GPTQ
 // groups) beside BF16 and FP8, on a matrix far larger than the caches (16384 x 7168: 58.7 MB
 // at 4 bits, 2x the L3 of the machine it was written on), then the v3-bench model's own
-// DRAM-sized decode shapes (the output head, a layer's experts). Decode (1..8 rows) is reported in GB/s of
-// weights (codes + scales) read per product and as a fraction of the measured read bandwidth;
+// DRAM-sized decode shapes (the output head, a layer's experts, a token's W_UK absorption).
+// Decode (1..8 rows) is reported in GB/s of weights (codes + scales) read per product and as a
+// fraction of the measured read bandwidth;
 // prefill (64 rows) in multiply-adds per second.
 // Run: build/bench/bench_quant [threads]     (median of 5 timed repetitions per case)
 #include <omp.h>
@@ -79,6 +80,34 @@ double median_seconds(const Weight& w, const std::vector<float>& x, std::vector<
   return t[2];
 }
 
+// MLA's W_UK absorption as one decode token runs it: per layer, each of 16 heads' 128 rows x 512
+// columns of kv_b_proj [16·256, 512] through linear_t (the transposed product), heads over the
+// threads as mla.cpp does; 8 layers per token, cycling over 64 layers' matrices so they come
+// from DRAM. Bytes: the W_UK rows' codes and scales.
+void w_uk(const MachineLimits& lim, const char* name, DType dt, int64_t group) {
+  constexpr int64_t kHeads = 16, kNope = 128, kV = 128, kLatent = 512, kLayers = 8, kStored = 64;
+  std::vector<Stored> kv_b;
+  for (int64_t l = 0; l < kStored; ++l) kv_b.push_back(make(name, dt, group, kHeads * (kNope + kV), kLatent));
+  for (Stored& m : kv_b) m.w.int4 = group > 0 ? &m.int4 : nullptr, m.w.data = group > 0 ? m.int4.packed.data() : m.bytes.data();
+  std::vector<float> q(size_t(kHeads * kNope), 0.5f), q_lat(size_t(kHeads * kLatent));
+  std::vector<double> t;
+  for (int rep = 0; rep < 64; ++rep) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int64_t l = 0; l < kLayers; ++l) {
+      const Weight& w = kv_b[size_t((rep * kLayers + l) % kStored)].w;
+#pragma omp parallel for schedule(static)
+      for (int64_t h = 0; h < kHeads; ++h)
+        linear_t(q_lat.data() + h * kLatent, q.data() + h * kNope, 1, w.rows_slice(h * (kNope + kV), kNope));
+    }
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  const double per_weight = group > 0 ? 0.5 + 4.0 / double(group) : 1.0 + 4.0 / (128.0 * 128.0);
+  const double bytes = double(kLayers * kHeads * kNope * kLatent) * per_weight, s = t[t.size() / 2];
+  std::printf("%-10s %-22s %8.1f %10.3f %10.2f %8.1f%%\n", name, "W_UK 8 x 16 x 128 x 512", bytes / 1e6, s * 1e3,
+              bytes / s / 1e9, 100.0 * bytes / s / 1e9 / lim.read_gbs);
+}
+
 // The v3-bench model's DRAM-sized decode products, 1 input row: the output head [129280 x 1024]
 // (long, short rows: per-row overhead shows) and a layer's 9 experts' gate and up [256 x 1024]
 // through linear_batch, cycling over 256 experts (4 layers' worth, 134 MB at 8 bits) so they
@@ -116,6 +145,7 @@ void model_shapes(const MachineLimits& lim) {
     const double bytes = double(2 * kActive) * double(experts[0].read_bytes);
     std::printf("%-10s %-22s %8.1f %10.3f %10.2f %8.1f%%\n", name, "9 x gate+up 256 x 1024", bytes / 1e6,
                 t[t.size() / 2] * 1e3, bytes / t[t.size() / 2] / 1e9, 100.0 * bytes / t[t.size() / 2] / 1e9 / lim.read_gbs);
+    w_uk(lim, name, dt, group);
   }
 }
 

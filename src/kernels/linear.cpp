@@ -67,39 +67,8 @@ void gemv_rows(float* y, int64_t ldy, const float* x, int64_t n, const Weight& w
   }
 }
 
-// gemv_t_tile for INT4 rows (natural column order), a group at a time, from the codes:
-//   y[t, c] += Σ_r (x[t, r] · d[r, g]) · q[r, c] + Σ_r x[t, r] · m[r, g]   for c in group g,
-// so each weight row costs one nibble widening and FMA per column, and the offset term one
-// multiply-add per row and group (c0 is a multiple of 32: linear_t's tiles start at 512·i).
-void gemv_t_int4(float* y, int64_t ldy, const float* x, int64_t n, const Weight& w, int64_t c0, int64_t nc) {
-  const IsaKernels& k = isa_kernels();
-  const Int4Matrix& m = *w.int4;
-  const int64_t R = w.rows;
-  thread_local std::vector<float> xs;
-  xs.resize(size_t(n * R));
-  for (int64_t c = c0; c < c0 + nc;) {
-    const int64_t g = c / m.group, end = std::min(c0 + nc, (g + 1) * m.group);
-    float off[kGemvMaxRows] = {};
-    for (int64_t r = 0; r < R; ++r) {
-      const uint16_t* dm = m.dm.data() + 2 * ((w.row0 + r) * m.groups() + g);
-      const float d = f16_to_f32(dm[0]), mz = f16_to_f32(dm[1]);
-      for (int64_t t = 0; t < n; ++t) {
-        xs[size_t(t * R + r)] = x[t * R + r] * d;
-        off[t] += x[t * R + r] * mz;
-      }
-    }
-    for (; c < end; c = std::min(end, (c / kQuantUnit + 1) * kQuantUnit)) {  // a 32-column unit: one nibble half
-      const int64_t u = c / kQuantUnit, nu = std::min(end, (u + 1) * kQuantUnit) - c;
-      const uint8_t* bytes = m.packed.data() + w.row0 * m.row_bytes() + (u / 2) * kQuantUnit + c % kQuantUnit;
-      k.gemv_t_u4(y + (c - c0), ldy, xs.data(), R, n, bytes, m.row_bytes(), R, nu, int(u % 2) * 4);
-      for (int64_t t = 0; t < n; ++t)
-        for (int64_t i = 0; i < nu; ++i) y[t * ldy + (c - c0) + i] += off[t];
-    }
-  }
-}
-
 // y[t·ldy + c] += Σ_r x[t·R + r] · W[r][c0 + c] for c < nc (nc <= kColTile, a tile that does not
-// straddle an FP8 or INT8 block column).
+// straddle an FP8 block column).
 void gemv_t_tile(float* y, int64_t ldy, const float* x, int64_t n, const Weight& w, int64_t c0, int64_t nc) {
   const IsaKernels& k = isa_kernels();
   const int64_t R = w.rows, C = w.cols;
@@ -118,18 +87,8 @@ void gemv_t_tile(float* y, int64_t ldy, const float* x, int64_t n, const Weight&
       k.gemv_t_fp8(y, ldy, xs.data(), R, n, w.row_ptr(0) + c0, C, R, nc);
       return;
     }
-    case DType::I8: {  // as FP8: each row's block scale for this column tile goes on its input
-      thread_local std::vector<float> xs;
-      xs.resize(size_t(n * R));
-      for (int64_t r = 0; r < R; ++r) {
-        const float s = w.scale_inv[((w.row0 + r) / w.block_rows) * w.scale_cols + c0 / w.block];
-        for (int64_t t = 0; t < n; ++t) xs[size_t(t * R + r)] = x[t * R + r] * s;
-      }
-      k.gemv_t_i8(y, ldy, xs.data(), R, n, reinterpret_cast<const int8_t*>(w.row_ptr(0)) + c0, C, R, nc);
-      return;
-    }
     default:
-      if (w.int4 && w.int4->perm.empty()) return gemv_t_int4(y, ldy, x, n, w, c0, nc);
+      if (quant_linear_t_tile(y, ldy, x, n, w, c0, nc)) return;  // INT8, INT4: from the codes
       {  // F16 and act-order INT4: widen a span per row
       float span[kColTile];
       for (int64_t r = 0; r < R; ++r) {
@@ -265,7 +224,7 @@ void linear_t(float* y, const float* x, int64_t n, const Weight& w) {
   }
   // Few rows: y[t] = Σ_r x[t, r] · W[r], each weight row read once per column tile, straight
   // from its stored dtype.
-  const bool blocks = w.dtype == DType::F8_E4M3 || w.dtype == DType::I8;  // a scale per block column
+  const bool blocks = w.dtype == DType::F8_E4M3;  // a scale per block column
   const int64_t tile = blocks ? std::min<int64_t>(kColTile, w.block) : kColTile;
   const int64_t col_tiles = (C + tile - 1) / tile;
 #pragma omp parallel for schedule(static) if (parallel_worth_it(n, R, C))

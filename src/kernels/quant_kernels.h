@@ -26,6 +26,15 @@ struct QuantKernels {
   // dm (ld_dm halves apart) the F16 (d, m) of each group; k = the padded column count.
   void (*gemv_i4)(float* y, int64_t ldy, const QuantRows& x, int64_t nt, const uint8_t* w, int64_t ldw,
                   const uint16_t* dm, int64_t ld_dm, int64_t nr, int64_t k, int64_t group);
+  // The transposed product (MLA's W_UK absorption) on the same rows, columns [c0, c0 + nc), c0 a
+  // multiple of 64, x float: y[t · ldy + c - c0] += Σ_{r<nr} x[t · ldx + r] · w_r[c], w and dm
+  // (or scales) at the slice's row 0 (quant_kernels_t.inc).
+  void (*gemv_t_i4)(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t nt, const uint8_t* w, int64_t ldw,
+                    const uint16_t* dm, int64_t ld_dm, int64_t nr, int64_t c0, int64_t nc, int64_t group);
+  // INT8: row r's block scales at scales + ((row0 + r) / block_rows) · ld_scales (a whole matrix's table).
+  void (*gemv_t_i8)(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t nt, const int8_t* w, int64_t ldw,
+                    const float* scales, int64_t ld_scales, int64_t row0, int64_t block_rows, int64_t nr, int64_t c0,
+                    int64_t nc, int64_t block);
 };
 
 // Follows isa_kernels() (and so DSV3_ISA): avx512 needs VNNI as well, else avx2 is used.

@@ -51,6 +51,21 @@ void quantize_for(QuantActs& a, const float* x, int64_t n, const Weight& w) {
   quantize_activations(a.q.data(), a.d.data(), a.s.data(), x, n, w.cols, a.ldq, a.perm);
 }
 
+bool quant_linear_t_tile(float* y, int64_t ldy, const float* x, int64_t n, const Weight& w, int64_t c0, int64_t nc) {
+  const QuantKernels& k = quant_kernels();
+  const int64_t R = w.rows;
+  if (w.dtype == DType::I8) {
+    k.gemv_t_i8(y, ldy, x, R, n, reinterpret_cast<const int8_t*>(w.row_ptr(0)), w.cols, w.scale_inv, w.scale_cols,
+                w.row0, w.block_rows, R, c0, nc, w.block);
+    return true;
+  }
+  if (!w.int4 || !w.int4->perm.empty()) return false;
+  const Int4Matrix& m = *w.int4;
+  k.gemv_t_i4(y, ldy, x, R, n, m.packed.data() + w.row0 * m.row_bytes(), m.row_bytes(),
+              m.dm.data() + w.row0 * 2 * m.groups(), 2 * m.groups(), R, c0, nc, m.group);
+  return true;
+}
+
 // Rows [r0, r0 + nr) of the weight for all n inputs, in tiles of input rows.
 void quant_linear_rows(float* y, int64_t ldy, const QuantActs& a, const Weight& w, int64_t r0, int64_t nr) {
   const QuantKernels& k = quant_kernels();

@@ -35,6 +35,11 @@ void quantize_for(QuantActs& a, const float* x, int64_t n, const Weight& w);
 // a piece of quant_linear that a thread can take (kernels/linear.h's linear_batch).
 void quant_linear_rows(float* y, int64_t ldy, const QuantActs& a, const Weight& w, int64_t r0, int64_t nr);
 
+// linear_t's tile for integer codes: y[t · ldy + c] += Σ_r x[t · R + r] · W[r][c0 + c] for c < nc,
+// read from the codes (quant_kernels.h's gemv_t_*), c0 a multiple of 64. False (nothing done)
+// unless w is INT8 or INT4 in natural column order.
+bool quant_linear_t_tile(float* y, int64_t ldy, const float* x, int64_t n, const Weight& w, int64_t c0, int64_t nc);
+
 // Columns [c0, c0 + nc) of row r as float32 (for the float GEMM, linear_t and embeddings).
 void quant_row_span_f32(float* out, const Weight& w, int64_t r, int64_t c0, int64_t nc);
 

@@ -192,7 +192,7 @@ TEST_P(QuantLinear, RowSliceAndRowWideningSeeTheSameWeights) {
       for (int64_t r = 0; r < nr; ++r) expect_same_sum(part[size_t(t * nr + r)], full[size_t(t * s.rows + r0 + r)], s.n);
     for (int64_t r = 0; r < s.rows; ++r) {
       weight_row_f32(row.data(), *w, r);
-      for (int64_t c = 0; c < s.cols; ++c) ASSERT_FLOAT_EQ(row[size_t(c)], values[size_t(r * s.cols + c)]);
+      for (int64_t col = 0; col < s.cols; ++col) ASSERT_FLOAT_EQ(row[size_t(col)], values[size_t(r * s.cols + col)]);
     }
   }
 }
@@ -326,6 +326,51 @@ TEST(QuantKernels, TransposedProductReadsTheCodes) {
     expect_transposed_product(a.w.rows_slice(1, R - 1), a.values, 1, C);
     expect_transposed_product(a32.w.rows_slice(1, R - 1), a32.values, 1, C);
     for (const Int4Case& b : int4) expect_transposed_product(b.w.rows_slice(1, R - 1), b.values, 1, C);
+  }
+}
+
+// Every instruction set's transposed kernels (gemv_t_i4, gemv_t_i8) against the double sum over
+// the stored weights: column ranges starting at 0, 64 and 128 (whole 128-column tiles, a single
+// 64-column block and a scalar tail), 1 to 8 input rows (pairs and a single one), rows 1.. of
+// the matrix (a slice), INT4 groups of 32 to 256, INT8 128 x 128 blocks and Q8_0 rows.
+TEST(QuantKernels, EveryInstructionSetsTransposedProductMatchesTheStoredWeights) {
+  const int64_t R = 21, C = 512;
+  const Int8Case a = make_int8(R, C, 40);
+  const Int8RowsCase a32 = make_int8_rows(R, C, 41);
+  std::vector<Int4Case> int4;
+  for (int64_t group : {32, 64, 128, 256}) int4.push_back(make_int4(R, C, group, uint32_t(42 + group)));
+  const int64_t nr = R - 1;
+  const auto x = random_vec(size_t(8 * nr), 43);
+  for (const char* name : {"generic", "avx2", "avx512"}) {
+    const QuantKernels* k = quant_kernels_by_name(name);
+    if (!k) continue;
+    for (const auto& [c0, nc] : {std::pair<int64_t, int64_t>{0, 512}, {64, 300}, {128, 64}, {0, 40}})
+      for (int64_t nt : {1, 2, 3, 8}) {
+        std::vector<std::pair<std::vector<float>, const std::vector<float>*>> got;
+        auto out = [&](const std::vector<float>* values) {
+          got.emplace_back(std::vector<float>(size_t(nt * nc), 1.0f), values);  // the kernels add to y
+          return got.back().first.data();
+        };
+        k->gemv_t_i8(out(&a.values), nc, x.data(), nr, nt, a.q.codes.data() + C, C, a.q.scale_inv.data(),
+                     a.w.scale_cols, 1, 128, nr, c0, nc, 128);
+        k->gemv_t_i8(out(&a32.values), nc, x.data(), nr, nt, a32.q.codes.data() + C, C, a32.q.scales.data(),
+                     a32.w.scale_cols, 1, 1, nr, c0, nc, 32);
+        for (const Int4Case& b : int4)
+          k->gemv_t_i4(out(&b.values), nc, x.data(), nr, nt, b.m.packed.data() + b.m.row_bytes(), b.m.row_bytes(),
+                       b.m.dm.data() + 2 * b.m.groups(), 2 * b.m.groups(), nr, c0, nc, b.m.group);
+        for (size_t i = 0; i < got.size(); ++i)
+          for (int64_t t = 0; t < nt; ++t)
+            for (int64_t c = 0; c < nc; ++c) {
+              double e = 1.0, mag = 1.0;
+              for (int64_t r = 0; r < nr; ++r) {
+                const double p = double(x[size_t(t * nr + r)]) * (*got[i].second)[size_t((1 + r) * C + c0 + c)];
+                e += p;
+                mag += std::fabs(p);
+              }
+              ASSERT_NEAR(got[i].first[size_t(t * nc + c)], e, 1e-5 * mag)
+                  << name << " case " << i << " c0=" << c0 << " nt=" << nt << " t=" << t << " c=" << c;
+            }
+      }
   }
 }
 
