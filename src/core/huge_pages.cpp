@@ -2,8 +2,9 @@
 
 #include <sys/mman.h>
 
-#include <cstdio>
 #include <cstring>
+
+#include "core/proc_fields.h"
 
 namespace dsv3 {
 
@@ -32,15 +33,6 @@ void huge_free(void* p, size_t bytes) {
   if (p) ::munmap(p, round_up(bytes));
 }
 
-int64_t anon_huge_page_bytes() {
-  std::FILE* f = std::fopen("/proc/self/smaps_rollup", "r");
-  if (!f) return -1;
-  char line[256];
-  int64_t kb = -1;
-  while (std::fgets(line, sizeof line, f))
-    if (std::sscanf(line, "AnonHugePages: %ld kB", &kb) == 1) break;
-  std::fclose(f);
-  return kb < 0 ? -1 : kb * 1024;
-}
+int64_t anon_huge_page_bytes() { return proc_kb_field_bytes("/proc/self/smaps_rollup", "AnonHugePages:"); }
 
 }  // namespace dsv3

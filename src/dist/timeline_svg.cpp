@@ -6,6 +6,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "io/json_file.h"
 
 namespace dsv3::dist {
 

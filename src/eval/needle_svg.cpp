@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "io/json_file.h"
 
 namespace dsv3::eval {
 

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "eval/prompt.h"
+#include "io/json_file.h"
 
 namespace dsv3::eval {
 

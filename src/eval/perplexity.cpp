@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "eval/score.h"
+#include "io/json_file.h"
 
 namespace dsv3::eval {
 

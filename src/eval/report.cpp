@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "core/error.h"
+#include "io/json_file.h"
 
 namespace dsv3::eval {
 

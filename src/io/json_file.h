@@ -3,9 +3,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-namespace dsv3 {
+#include "io/json_fwd.h"
 
-using json = nlohmann::json;
+namespace dsv3 {
 
 json read_json_file(const std::string& path);
 json parse_json_text(const std::string& text, const std::string& what);

@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/huge_pages.h"
+#include "core/proc_fields.h"
 
 namespace dsv3 {
 
@@ -24,16 +25,7 @@ LoadMode g_load_mode = LoadMode::Map;
 // other files of the checkpoint, the caches and the activations.
 constexpr double kReadShareOfAvailable = 0.6;
 
-int64_t mem_available_bytes() {
-  std::FILE* f = std::fopen("/proc/meminfo", "r");
-  if (!f) return -1;
-  char line[256];
-  long kb = -1;
-  while (std::fgets(line, sizeof line, f))
-    if (std::sscanf(line, "MemAvailable: %ld kB", &kb) == 1) break;
-  std::fclose(f);
-  return kb < 0 ? -1 : int64_t(kb) * 1024;
-}
+int64_t mem_available_bytes() { return proc_kb_field_bytes("/proc/meminfo", "MemAvailable:"); }
 
 // DSV3_MMAP=0 always reads, DSV3_MMAP=1 always maps; otherwise the process's mode decides.
 bool read_into_memory(size_t size) {

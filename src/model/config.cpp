@@ -1,3 +1,4 @@
+#include "io/json_file.h"
 #include "model/config.h"
 
 #include <algorithm>

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "core/dtype.h"
-#include "io/json_file.h"
+#include "io/json_fwd.h"
 #include "model/quant_config.h"
 
 namespace dsv3 {

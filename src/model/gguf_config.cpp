@@ -1,3 +1,4 @@
+#include "io/json_file.h"
 #include "model/gguf_config.h"
 
 #include <cmath>

@@ -1,3 +1,4 @@
+#include "io/json_file.h"
 #include "model/quant_config.h"
 
 #include "core/error.h"

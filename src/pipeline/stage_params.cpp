@@ -1,3 +1,4 @@
+#include "io/json_file.h"
 #include "pipeline/stage_params.h"
 
 #include <algorithm>

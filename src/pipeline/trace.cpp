@@ -1,3 +1,4 @@
+#include "io/json_file.h"
 #include "pipeline/trace.h"
 
 #include <algorithm>

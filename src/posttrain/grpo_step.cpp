@@ -1,3 +1,4 @@
+#include "io/json_file.h"
 #include "posttrain/grpo_step.h"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+#include "io/json_file.h"
 #include "server/echo.h"
 
 #include <mutex>

@@ -1,3 +1,4 @@
+#include "io/json_file.h"
 #include "tokenizer/deepseek_format.h"
 
 namespace dsv3::deepseek_format {

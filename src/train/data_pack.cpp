@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "io/json_file.h"
 #include "train/data.h"
 
 namespace dsv3 {

@@ -1,3 +1,4 @@
+#include "io/json_file.h"
 #include "train/train_state.h"
 
 #include <csignal>

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "io/json_file.h"
 #include "train/balance.h"
 #include "train/trainer.h"
 

@@ -10,6 +10,7 @@
 #include <map>
 
 #include "dist/comm.h"
+#include "io/json_file.h"
 #include "model/config.h"
 #include "train/grad_sum.h"
 #include "train/params.h"

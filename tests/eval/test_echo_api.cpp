@@ -9,6 +9,7 @@
 
 #include "server_process.h"
 #include "test_util.h"
+#include "io/json_file.h"
 #include "tokenizer/tokenizer.h"
 
 namespace dsv3 {

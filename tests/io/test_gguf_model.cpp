@@ -69,6 +69,23 @@ std::pair<double, double> compare(const std::vector<float>& a, const std::vector
   return {diff / mag, double(agree) / double(T)};
 }
 
+// Every value of w (slab `slab` of the file's tensor `name`, which must be of `type`) is exactly
+// llama.cpp's dequantization of the stored blocks, read through the row widening every kernel
+// family provides.
+void expect_holds_file_values(const GgufFile& f, const Weight& w, const std::string& name, int64_t slab, GgmlType type) {
+  const GgufTensor* t = f.find(name);
+  ASSERT_TRUE(t) << name;
+  ASSERT_EQ(t->type, uint32_t(type)) << name;
+  const std::vector<float> deq = gguf_to_f32(*t);
+  const size_t off = size_t(slab * w.rows * w.cols);
+  std::vector<float> row(size_t(w.cols));
+  for (int64_t r = 0; r < w.rows; ++r) {
+    weight_row_f32(row.data(), w, r);
+    for (int64_t c = 0; c < w.cols; ++c)
+      ASSERT_EQ(row[size_t(c)], deq[off + size_t(r * w.cols + c)]) << name << " " << r << "," << c;
+  }
+}
+
 std::string error_of(const std::function<void()>& f) {
   try {
     f();
@@ -119,19 +136,9 @@ TEST_P(GgufModelRoundTrip, Q8_0IsKeptExactly) {
   const auto m = Model::load(dir.file("q8.gguf"));
   const GgufFile f(dir.file("q8.gguf"));
   const auto expect_same = [&](const Weight& w, const std::string& name, int64_t slab) {
-    const GgufTensor* t = f.find(name);
-    ASSERT_TRUE(t) << name;
-    ASSERT_EQ(t->type, uint32_t(GgmlType::Q8_0)) << name;
     ASSERT_EQ(w.dtype, DType::I8) << name;
     ASSERT_EQ(w.block_rows, 1) << name;
-    const std::vector<float> deq = gguf_to_f32(*t);
-    const size_t off = size_t(slab * w.rows * w.cols);
-    std::vector<float> row(size_t(w.cols));
-    for (int64_t r = 0; r < w.rows; ++r) {
-      weight_row_f32(row.data(), w, r);
-      for (int64_t c = 0; c < w.cols; ++c)
-        ASSERT_EQ(row[size_t(c)], deq[off + size_t(r * w.cols + c)]) << name << " " << r << "," << c;
-    }
+    expect_holds_file_values(f, w, name, slab, GgmlType::Q8_0);
   };
   expect_same(m->weights().layers[1].self_attn.o_proj, "blk.1.attn_output.weight", 0);
   expect_same(m->weights().layers[1].moe.experts[2].up_proj, "blk.1.ffn_up_exps.weight", 2);
@@ -162,15 +169,8 @@ TEST_P(GgufModelRoundTrip, Q4_0IsRepackedExactly) {
   const auto m = Model::load(path);
   const GgufFile f(path);
   const auto expect_same = [&](const Weight& w, const std::string& name, int64_t slab) {
-    const GgufTensor* t = f.find(name);
-    ASSERT_TRUE(t) << name;
-    ASSERT_EQ(t->type, uint32_t(GgmlType::Q4_0)) << name;
     ASSERT_TRUE(w.int4) << name;
-    const std::vector<float> want = gguf_to_f32(*t);
-    const size_t off = size_t(slab * w.rows * w.cols);
-    for (int64_t r = 0; r < w.rows; ++r)
-      for (int64_t c = 0; c < w.cols; ++c)
-        ASSERT_EQ(w.int4->value(r, c), want[off + size_t(r * w.cols + c)]) << name << " " << r << "," << c;
+    expect_holds_file_values(f, w, name, slab, GgmlType::Q4_0);
   };
   const LayerWeights& moe = m->weights().layers[1];
   expect_same(m->weights().embed_tokens, "token_embd.weight", 0);
@@ -199,18 +199,8 @@ TEST(GgufModel, KQuantsAreKeptAsTheirBlocks) {
     const auto m = Model::load(path);
     const GgufFile f(path);
     const auto expect_same = [&](const Weight& w, const std::string& name, int64_t slab) {
-      const GgufTensor* t = f.find(name);
-      ASSERT_TRUE(t) << name;
-      ASSERT_EQ(t->type, uint32_t(type)) << name;
       ASSERT_EQ(w.kquant, kind) << name;
-      const std::vector<float> deq = gguf_to_f32(*t);
-      const size_t off = size_t(slab * w.rows * w.cols);
-      std::vector<float> row(size_t(w.cols));
-      for (int64_t r = 0; r < w.rows; ++r) {
-        weight_row_f32(row.data(), w, r);
-        for (int64_t c = 0; c < w.cols; ++c)
-          ASSERT_EQ(row[size_t(c)], deq[off + size_t(r * w.cols + c)]) << name << " " << r << "," << c;
-      }
+      expect_holds_file_values(f, w, name, slab, type);
     };
     const LayerWeights& moe = m->weights().layers[1];
     expect_same(m->weights().embed_tokens, "token_embd.weight", 0);

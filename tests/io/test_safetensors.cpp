@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/huge_pages.h"
+#include "core/proc_fields.h"
 #include "io/mapped_file.h"
 #include "io/safetensors.h"
 #include "io/safetensors_writer.h"
@@ -105,6 +106,23 @@ TEST(HugePages, VectorsOfAnySizeWork) {
   EXPECT_EQ(copy.back(), 9);
   EXPECT_EQ(small[99], 3);
   EXPECT_GE(anon_huge_page_bytes(), -1);
+}
+
+// The /proc reader behind MemAvailable (read or map?), VmRSS/VmHWM and AnonHugePages: the key
+// must match whole (a longer key sharing its start is another line), kB become bytes.
+TEST(ProcFields, ReadsOneKbLineAsBytes) {
+  test::TempDir dir;
+  const std::string path = dir.file("meminfo");
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fputs("MemTotal:       24000000 kB\nMemAvailableX:  1 kB\nMemAvailable:   123456 kB\nHugePages_Total:       0\n", f);
+  std::fclose(f);
+  EXPECT_EQ(proc_kb_field_bytes(path.c_str(), "MemAvailable:"), 123456LL * 1024);
+  EXPECT_EQ(proc_kb_field_bytes(path.c_str(), "MemTotal:"), 24000000LL * 1024);
+  EXPECT_EQ(proc_kb_field_bytes(path.c_str(), "HugePages_Total:"), -1);  // no "kB": not a size
+  EXPECT_EQ(proc_kb_field_bytes(path.c_str(), "SwapFree:"), -1);
+  EXPECT_EQ(proc_kb_field_bytes(dir.file("absent").c_str(), "MemAvailable:"), -1);
+  EXPECT_GT(proc_kb_field_bytes("/proc/self/status", "VmRSS:"), 0);
 }
 
 TEST(Safetensors, TooShortFile) { expect_error("abc", {"too short"}); }

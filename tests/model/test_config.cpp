@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
+#include "io/json_file.h"
 #include "model/config.h"
 #include "test_util.h"
 

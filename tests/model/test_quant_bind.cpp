@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "io/json_file.h"
 #include "io/safetensors.h"
 #include "kernels/linear.h"
 #include <algorithm>

@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "io/json_file.h"
 #include "io/safetensors.h"
 #include "model/model.h"
 #include "model/rope.h"

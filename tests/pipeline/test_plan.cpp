@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "io/json_file.h"
 #include "pipeline/calibrate.h"
 #include "model/param_count.h"
 #include "pipeline/layer_cost.h"

@@ -14,6 +14,8 @@
 #include <regex>
 #include <stdexcept>
 
+#include "io/json_file.h"
+
 namespace dsv3::test {
 
 namespace {

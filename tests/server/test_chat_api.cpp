@@ -10,6 +10,8 @@
 #include "server_process.h"
 #include "test_util.h"
 
+#include "io/json_file.h"
+
 namespace dsv3 {
 namespace {
 

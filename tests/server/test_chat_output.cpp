@@ -4,6 +4,7 @@
 // through the real DeepSeek-V3 chat template.
 #include <gtest/gtest.h>
 
+#include "io/json_file.h"
 #include "server/api_error.h"
 #include "server/chat_prompt.h"
 #include "server/reasoning_parser.h"

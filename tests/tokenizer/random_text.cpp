@@ -1,5 +1,6 @@
 #include "random_text.h"
 
+#include "io/json_file.h"
 #include "tokenizer/utf8.h"
 
 namespace dsv3::test {

@@ -14,6 +14,8 @@
 #include "test_util.h"
 #include "tokenizer_fixture.h"
 
+#include "io/json_file.h"
+
 namespace dsv3::test {
 namespace {
 

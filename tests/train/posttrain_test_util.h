@@ -8,6 +8,7 @@
 #include <functional>
 #include <random>
 
+#include "io/json_file.h"
 #include "train/model_train.h"
 #include "train/params.h"
 

@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "core/error.h"
+#include "io/json_file.h"
 #include "train_test_util.h"
 
 namespace dsv3 {

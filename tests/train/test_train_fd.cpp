@@ -7,6 +7,7 @@
 #include <cmath>
 #include <random>
 
+#include "io/json_file.h"
 #include "train/model_train.h"
 
 namespace dsv3 {

@@ -6,6 +6,7 @@
 
 #include "core/dtype.h"
 #include "test_util.h"
+#include "io/json_file.h"
 #include "train/balance.h"
 #include "train/optimizer.h"
 #include "train/zero.h"

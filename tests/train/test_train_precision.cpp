@@ -8,6 +8,7 @@
 #include <random>
 
 #include "core/dtype.h"
+#include "io/json_file.h"
 #include "kernels/linear.h"
 #include "test_util.h"
 #include "train/model_train.h"

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "io/json_file.h"
 #include "io/safetensors.h"
 #include "train_test_util.h"
 

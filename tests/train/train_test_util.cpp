@@ -2,6 +2,8 @@
 
 #include <sstream>
 
+#include "io/json_file.h"
+
 namespace dsv3::test {
 
 std::string write_corpus(const TempDir& dir, int docs) {

@@ -15,6 +15,7 @@
 #include "eval/passkey.h"
 #include "eval/perplexity.h"
 #include "eval/progress.h"
+#include "io/json_file.h"
 #include "model_path.h"
 #include "sampling_args.h"
 #include "text_prompt.h"

@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "core/error.h"
 #include "eval/needle_svg.h"
+#include "io/json_file.h"
 #include "io/safetensors_writer.h"
 
 namespace dsv3::cli {

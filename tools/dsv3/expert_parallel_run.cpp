@@ -1,10 +1,11 @@
 #include "expert_parallel_run.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 
 #include "core/error.h"
+#include "core/proc_fields.h"
 #include "dist/timeline.h"
 #include "io/checkpoint.h"
 
@@ -12,17 +13,8 @@ namespace dsv3::cli {
 
 namespace {
 
-// kB from /proc/self/status ("VmRSS:", "VmHWM:").
-int64_t status_kb(const char* key) {
-  std::ifstream f("/proc/self/status");
-  std::string k;
-  int64_t v = 0;
-  while (f >> k) {
-    if (k == key && f >> v) return v;
-    f.ignore(1 << 20, '\n');
-  }
-  return 0;
-}
+// kB from /proc/self/status ("VmRSS:", "VmHWM:"); 0 where the kernel does not say.
+int64_t status_kb(const char* key) { return std::max<int64_t>(0, proc_kb_field_bytes("/proc/self/status", key) / 1024); }
 
 int64_t expert_bytes(const Checkpoint& ck) {
   int64_t b = 0;

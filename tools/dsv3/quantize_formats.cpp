@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/fp8_blocks.h"
 #include "core/int_quant.h"
+#include "io/json_file.h"
 
 namespace dsv3::cli {
 

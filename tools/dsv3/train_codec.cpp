@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "core/error.h"
+#include "io/json_file.h"
 #include "train/codec.h"
 #include "tokenizer/tokenizer.h"
 
