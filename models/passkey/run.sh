@@ -7,9 +7,9 @@
 # drills and WordNet lines (models/default/make_passkey_shards.py); then `--extend-context 1024`
 # (YaRN, factor 4 from 256) on passkey documents of 256-1,020 tokens; `dsv3 eval` before and after.
 # Not run in CI. Measured so far (docs/evaluation.md): run 3, the pre-training, to step 1,500 of
-# its 3,000-step schedule (copying learnt on drills near step 600, passkey still 0), and run 4
-# from its step 1,400 (PRETRAIN_STEPS, default 1400, stops the same schedule there); the
-# extension after it is the plan, not yet run.
+# its 3,000-step schedule (copying learnt on drills near step 600, passkey still 0), run 4 from
+# its step 1,400 (PRETRAIN_STEPS, default 1400, stops the same schedule there) and run 5; the
+# extension after them is the plan, not yet run.
 #   usage: models/passkey/run.sh [WORK_DIR] [PRETRAIN_STEPS]
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -33,13 +33,18 @@ common="--val-fraction 0.01 --data-seed 1 --eval-sequences 0 --log-every 10 --th
 "$dsv3" train --init "$work/base" --seed 4 --data "$work/shF" $common \
   --seq-len 256 --micro-batch 8 --batch-tokens 2048 --steps 400 --lr 2e-3 --lr-final 2e-4 \
   --warmup-steps 5 --decay-start 5 --decay-end 400 --save-every 50 --out "$work/run4"
+# Run 5: run 4 continued on the same mix in another order.
+"$dsv3" train --init "$work/run4" --seed 5 --data "$work/shF" --val-fraction 0.01 --data-seed 2 \
+  --eval-sequences 0 --log-every 10 --threads 1 --seq-len 256 --micro-batch 8 --batch-tokens 2048 \
+  --steps 300 --lr 1.5e-3 --lr-final 1.5e-4 --warmup-steps 5 --decay-start 5 --decay-end 300 \
+  --save-every 50 --out "$work/run5"
 # Stage 1 (not run yet): YaRN for 1,024 tokens written into the config, passkey documents of 256-1,020 tokens.
 [ -d "$work/sh1024" ] || shards "$work/sh1024" 2000 2000 256 1020 12 4000 1 2
-"$dsv3" train --init "$work/run4" --extend-context 1024 --data "$work/sh1024" $common \
+"$dsv3" train --init "$work/run5" --extend-context 1024 --data "$work/sh1024" $common \
   --seq-len 1024 --micro-batch 2 --batch-tokens 2048 --steps 100 --lr 1e-3 --lr-final 1e-4 \
   --warmup-steps 5 --decay-start 5 --decay-end 100 --save-every 25 --out "$work/ext1024"
 # The unextended model at 1,008 tokens needs a config that allows them (plain RoPE still).
-rm -rf "$work/base-1024" && cp -r "$work/run4" "$work/base-1024" && rm -f "$work/base-1024/trainer_state.safetensors"
+rm -rf "$work/base-1024" && cp -r "$work/run5" "$work/base-1024" && rm -f "$work/base-1024/trainer_state.safetensors"
 sed -i 's/"max_position_embeddings": 256/"max_position_embeddings": 1024/' "$work/base-1024/config.json"
 probes=$here/../../data/eval
 for m in base-1024 ext1024; do
