@@ -5,15 +5,15 @@ the needle " The pass key is K. Remember it. K is the pass key. " encoded on its
 a chosen depth, the question "\nWhat is the pass key? The pass key is", then the answer " K."
 — N documents of L tokens (L uniform in [MIN_LEN, MAX_LEN], depth uniform in [0, 1]), shuffled
 with M lines of the WordNet corpus that are not in the held-out file and C copying drills
-("Keys: K1 K2 ... Kn. Again: K1 K2 ... Kn." for 4 to 12 random keys: half their digits can only
-be predicted by copying from earlier in the context, which is what retrieval needs and what a
-passkey document asks for only once or twice), written as a token-shard
+("Keys: K1 K2 ... Kn. Again: K1 K2 ... Kn." for KEYS_MIN to KEYS_MAX random keys, default 4 to 12:
+half their digits can only be predicted by copying from earlier in the context, which is what
+retrieval needs and what a passkey document asks for only once or twice), written as a token-shard
 folder for `dsv3 train --data DIR` (format: docs/distributed.md, "Data at scale: token shards";
 each document is followed by EOS, so the next one starts as an --prompt-start eos prompt does).
 Text documents cannot match the eval's prompts token for token: it joins separately
 encoded pieces and cuts the filler between tokens, which re-encoding the joined text undoes.
 The keys come from Python's generator seeded with SEED, not from the evaluation's.
-    usage: make_passkey_shards.py wordnet.txt heldout.txt OUT_DIR N M MIN_LEN MAX_LEN [SEED [C]]
+    usage: make_passkey_shards.py wordnet.txt heldout.txt OUT_DIR N M MIN_LEN MAX_LEN [SEED [C [KEYS_MIN KEYS_MAX]]]
     (DSV3=path/to/dsv3, default build/dsv3; the tokenizer is models/default's)
 """
 import json
@@ -86,18 +86,19 @@ def write_shards(out_dir, docs):
 
 
 def main():
-    if len(sys.argv) not in (8, 9, 10):
+    if len(sys.argv) not in (8, 9, 10, 12):
         sys.exit(__doc__)
     corpus, heldout, out_dir = sys.argv[1:4]
     n, m, lo, hi = map(int, sys.argv[4:8])
     rng = random.Random(int(sys.argv[8]) if len(sys.argv) > 8 else 7)
     n_copy = int(sys.argv[9]) if len(sys.argv) > 9 else 0
+    keys_min, keys_max = map(int, sys.argv[10:12]) if len(sys.argv) > 10 else (4, 12)
     held = {line.rstrip("\n") for line in open(heldout)}
     lines = [line.rstrip("\n") for line in open(corpus) if line.strip() and line.rstrip("\n") not in held]
     rng.shuffle(lines)
     lines = lines[:m]
     for _ in range(n_copy):
-        ks = " ".join(str(rng.randint(10000, 99999)) for _ in range(rng.randint(4, 12)))
+        ks = " ".join(str(rng.randint(10000, 99999)) for _ in range(rng.randint(keys_min, keys_max)))
         lines.append(f"Keys: {ks}. Again: {ks}.")
     keys = [str(rng.randint(10000, 99999)) for _ in range(n)]
     needles = [f" The pass key is {k}. Remember it. {k} is the pass key. " for k in keys]
