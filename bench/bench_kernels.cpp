@@ -117,9 +117,9 @@ void BM_linear_bf16dot(benchmark::State& st, DType dt) {
                                                 benchmark::Counter::kIsRate);
 }
 
-void BM_linear_t(benchmark::State& st) {
+void BM_linear_t(benchmark::State& st, DType dt) {
   const int64_t n = st.range(0), R = st.range(1), C = st.range(2);
-  const StoredMatrix m = make(DType::F32, R, C);
+  const StoredMatrix m = make(dt, R, C);
   std::vector<float> x(size_t(n * R), 0.01f), y(size_t(n * C));
   for (auto _ : st) {
     linear_t(y.data(), x.data(), n, m.w);
@@ -150,6 +150,10 @@ BENCHMARK_CAPTURE(BM_linear, bf16_head, DType::BF16)->Args({1, 129280, 1024})->A
 BENCHMARK_CAPTURE(BM_linear, fp8_head, DType::F8_E4M3)->Args({1, 129280, 1024})->UseRealTime();
 BENCHMARK_CAPTURE(BM_experts, bf16, DType::BF16)->Args({1, 256, 1024})->UseRealTime();
 BENCHMARK_CAPTURE(BM_experts, fp8, DType::F8_E4M3)->Args({1, 256, 1024})->UseRealTime();
+// Decode attention's W_UK (the absorbed form): one head's query [128] through its [128, 512]
+// slice of kv_b_proj, transposed (16 heads x 8 layers of these per v3-bench token).
+BENCHMARK_CAPTURE(BM_linear_t, bf16_w_uk, DType::BF16)->Args({1, 128, 512})->UseRealTime();
+BENCHMARK_CAPTURE(BM_linear_t, fp8_w_uk, DType::F8_E4M3)->Args({1, 128, 512})->UseRealTime();
 // Prefill: a 128-token chunk.
 BENCHMARK_CAPTURE(BM_linear, bf16_prefill, DType::BF16)->Args({128, 2048, 2048})->UseRealTime();
 BENCHMARK_CAPTURE(BM_linear, fp8_prefill, DType::F8_E4M3)->Args({128, 2048, 2048})->UseRealTime();
@@ -160,7 +164,7 @@ BENCHMARK_CAPTURE(BM_linear, bf16_pp512, DType::BF16)->Args({512, 2048, 1024})->
 BENCHMARK_CAPTURE(BM_linear_bf16dot, bf16_pp512, DType::BF16)->Args({512, 2048, 1024})->Args({64, 256, 1024})->UseRealTime();
 // Training a small model: 1024 token rows through 512-wide layers, the three products.
 BENCHMARK_CAPTURE(BM_linear, f32_train_fwd, DType::F32)->Args({1024, 512, 512})->UseRealTime();
-BENCHMARK(BM_linear_t)->Name("BM_linear_t/f32_train_dx")->Args({1024, 512, 512})->UseRealTime();
+BENCHMARK_CAPTURE(BM_linear_t, f32_train_dx, DType::F32)->Args({1024, 512, 512})->UseRealTime();
 BENCHMARK(BM_linear_dw)->Name("BM_linear_dw/f32_train_dw")->Args({1024, 512, 512})->UseRealTime();
 
 }  // namespace

@@ -82,8 +82,13 @@ void gemv_t_tile(float* y, int64_t ldy, const float* x, int64_t n, const Weight&
     case DType::F8_E4M3: {  // each row's block scale for this column tile goes on its input
       thread_local std::vector<float> xs;
       xs.resize(size_t(n * R));
-      for (int64_t t = 0; t < n; ++t)
-        for (int64_t r = 0; r < R; ++r) xs[size_t(t * R + r)] = x[t * R + r] * fp8_scale(w, r, c0);
+      for (int64_t r = 0; r < R;) {  // a block of rows at a time: one scale, no division per row
+        const int64_t b = (w.row0 + r) / w.block, end = std::min(R, (b + 1) * w.block - w.row0);
+        const float s = w.scale_inv[b * w.scale_cols + c0 / w.block];
+        for (int64_t t = 0; t < n; ++t)
+          for (int64_t i = r; i < end; ++i) xs[size_t(t * R + i)] = x[t * R + i] * s;
+        r = end;
+      }
       k.gemv_t_fp8(y, ldy, xs.data(), R, n, w.row_ptr(0) + c0, C, R, nc);
       return;
     }

@@ -126,6 +126,15 @@ TEST(LinearKernels, ARowsResultDoesNotDependOnTheOtherRows) {
       linear(one.data(), x.data() + t * 333, 1, m.w);
       for (int64_t r = 0; r < 45; ++r) ASSERT_EQ(one[size_t(r)], all[size_t(t * 45 + r)]) << dtype_name(dt) << " t=" << t;
     }
+    // The transposed product (W_UK in decode) too: one input row takes a wider column tile.
+    const auto xt = random_vec(size_t(8 * 45), 13);
+    std::vector<float> all_t(size_t(8 * 333)), one_t(333);
+    linear_t(all_t.data(), xt.data(), 8, m.w);
+    for (int64_t t = 0; t < 8; ++t) {
+      linear_t(one_t.data(), xt.data() + t * 45, 1, m.w);
+      for (int64_t c = 0; c < 333; ++c)
+        ASSERT_EQ(one_t[size_t(c)], all_t[size_t(t * 333 + c)]) << dtype_name(dt) << " linear_t t=" << t;
+    }
   }
 }
 
@@ -233,16 +242,17 @@ TEST(IsaKernels, GemmMicroAndGemvMatchPlainLoops) {
       }
 
     const int64_t K = 300, R = 5;
-    const auto x = random_vec(size_t(4 * K), 13);
+    const auto x = random_vec(size_t(9 * K), 13);
     std::vector<uint16_t> wb(size_t(R * K));
     std::vector<uint8_t> w8(size_t(R * K));
     for (size_t i = 0; i < wb.size(); ++i) {
       wb[i] = f32_to_bf16(x[i % x.size()] * 0.5f);
       w8[i] = uint8_t((i * 37) % 256 == 0x7F ? 0 : (i * 37) % 256) & 0xF7;  // finite codes, subnormals too
     }
-    // The transposed decode kernels: y[t][c] += Σ_r x[t][r] · w[r][c] over R rows, 70 columns.
-    const int64_t nc = 70;
-    for (int64_t nt = 1; nt <= 3; ++nt) {
+    // The transposed decode kernels: y[t][c] += Σ_r x[t][r] · w[r][c] over R rows, 70 columns
+    // and 300 (a 128-column tile of one input row, the 8-row tile, and their tails).
+    for (const int64_t nc : {int64_t(70), int64_t(300)})
+    for (int64_t nt = 1; nt <= 9; ++nt) {
       std::vector<float> yb(size_t(nt * nc), 1.0f), y8(size_t(nt * nc), 1.0f), yf(size_t(nt * nc), 1.0f);
       std::vector<float> wf(size_t(R * K));
       for (size_t i = 0; i < wf.size(); ++i) wf[i] = bf16_to_f32(wb[i]);
