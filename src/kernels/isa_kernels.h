@@ -34,12 +34,6 @@ struct IsaKernels {
                       int64_t ldw, int64_t nr, int64_t nc);
   void (*gemv_t_fp8)(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t nt, const uint8_t* w, int64_t ldw,
                      int64_t nr, int64_t nc);
-  // INT8 codes, and INT4 codes from one nibble (shift 0 or 4) of packed bytes, one per column:
-  // the caller folds the scales into x and adds INT4's offsets (linear.cpp's linear_t).
-  void (*gemv_t_i8)(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t nt, const int8_t* w, int64_t ldw,
-                    int64_t nr, int64_t nc);
-  void (*gemv_t_u4)(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t nt, const uint8_t* w, int64_t ldw,
-                    int64_t nr, int64_t nc, int shift);
 
   // GEMM microkernel on packed panels: ap [k][mr], bp [k][nr]; writes (or adds to) the m x n
   // corner (m <= mr, n <= nr) of c with row stride ldc.
