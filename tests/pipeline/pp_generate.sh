@@ -2,8 +2,8 @@
 # Pipeline-parallel inference equals one process: greedy generation of two prompts (plain, and
 # MTP-speculative) with the 3 decoder layers of v3-tiny split over 2 ranks (the balanced split)
 # and over 3 (--stage-layers 1,1,1, the two sequences in 2 micro-batches), and sampled generation
-# (rank 0 alone samples) over 2 in 2 micro-batches, and greedy over 2 stages of 2 expert-parallel
-# ranks each (--pp 2 --ep 2);
+# (rank 0 alone samples) over 2 in 2 micro-batches, and greedy and sampled MTP-speculative over 2
+# stages of 2 expert-parallel ranks each (--pp 2 --ep 2);
 # rank 0 alone prints. A --pp that is not the job's size, and --profile with --pp, are one
 # error line; a bad prompt ends the job with an error. usage: pp_generate.sh DSV3 MODEL_DIR MPIRUN
 set -euo pipefail
@@ -25,6 +25,9 @@ launch 2 "$dsv3" "${gen[@]}" "${sampled[@]}" --pp 2 --micro-batches 2 >"$tmp/sam
 cmp "$tmp/sampled.1" "$tmp/sampled.2" || { echo "sampled ids differ with --pp 2"; cat "$tmp/err"; exit 1; }
 launch 4 "$dsv3" "${gen[@]}" --pp 2 --ep 2 --micro-batches 2 >"$tmp/ep.4" 2>"$tmp/err"
 cmp "$tmp/gen.1" "$tmp/ep.4" || { echo "greedy ids differ with --pp 2 --ep 2"; cat "$tmp/err"; exit 1; }
+# The MTP module's routed experts are spread over stage 0's 2 ranks: both run each draft call.
+launch 4 "$dsv3" "${gen[@]}" "${sampled[@]}" --pp 2 --ep 2 >"$tmp/ep_spec.4" 2>"$tmp/err"
+cmp "$tmp/sampled.1" "$tmp/ep_spec.4" || { echo "sampled speculative ids differ with --pp 2 --ep 2"; cat "$tmp/err"; exit 1; }
 # An error on rank 0 (which alone checks the prompts) ends the job; the followers do not wait on.
 if launch 2 "$dsv3" generate --model "$model" --tokens 5,9999 --max-new-tokens 2 --pp 2 >/dev/null 2>"$tmp/err" ||
   ! grep -q "outside the vocabulary" "$tmp/err"; then
