@@ -35,6 +35,7 @@ class InferenceStages final : public StageLink {
   int64_t micro_batches_;
   // The sends in flight and their buffers (a forward pass is const on the model).
   mutable std::vector<std::pair<std::unique_ptr<dist::Request>, std::vector<float>>> sending_;
+  mutable int64_t hand_overs_ = 0;  // receives and sends so far (pipeline/fault.h's test hook)
 };
 
 }  // namespace dsv3::pipeline
