@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <numeric>
 #include <string>
 
 #include "core/error.h"
@@ -86,6 +87,29 @@ TEST(PipelineStages, DeepSeekV3On16StagesIsUnevenWithTheHeadStageLightest) {
   // Under DualPipe the embedding, the head and the MTP module sit on rank 0 (and on rank 15).
   EXPECT_NE(placement.find("rank 0: stage 0 (layers 0-"), std::string::npos) << placement;
   EXPECT_NE(placement.find("embedding) + stage 15"), std::string::npos) << placement;
+}
+
+TEST(PipelineStages, InferenceSplitPutsTheHeadOnTheFirstStage) {
+  // generate|serve --pp: rank 0 computes the logits and runs the MTP module, so the head's cost
+  // goes to stage 0 (training's split mirrored).
+  ModelCost mc;
+  for (double f : {3, 1, 4, 1, 5, 9, 2, 6, 5, 3}) mc.layers.push_back({0, 0, f, false});
+  mc.head.flops_per_token = 7;
+  const std::vector<int> got = balanced_stage_layers(mc, 3, HeadStage::kFirst);
+  const auto got_flops = stage_flops(mc, got, HeadStage::kFirst);
+  EXPECT_DOUBLE_EQ(got_flops[0], 7 + std::accumulate(mc.layers.begin(), mc.layers.begin() + got[0], 0.0,
+                                                     [](double a, const LayerCost& l) { return a + l.flops_per_token; }));
+  double best = 1e9;  // every split of 10 layers into 3 non-empty contiguous stages
+  for (int a = 1; a < 10; ++a)
+    for (int b = a + 1; b < 10; ++b) {
+      const auto f = stage_flops(mc, {a, b - a, 10 - b}, HeadStage::kFirst);
+      best = std::min(best, *std::max_element(f.begin(), f.end()));
+    }
+  EXPECT_DOUBLE_EQ(*std::max_element(got_flops.begin(), got_flops.end()), best);
+  // DeepSeek-V3 decoding (one token): the first stage takes the fewest layers.
+  const std::vector<int> v3 = balanced_stage_layers(model_cost(deepseek_v3(), 1), 16, HeadStage::kFirst);
+  EXPECT_EQ(*std::min_element(v3.begin(), v3.end()), v3.front());
+  EXPECT_LT(v3.front(), v3.back());
 }
 
 TEST(PipelineStages, StageLayersOverrideIsValidated) {

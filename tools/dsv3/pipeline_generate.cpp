@@ -36,8 +36,11 @@ PipelineGenerateRun::PipelineGenerateRun(const Args& a, Model& model, const std:
   std::vector<int> layers;
   try {  // every rank reaches here with the same options, so a bad one fails on all of them
     const int L = int(cfg.num_hidden_layers);
+    // Rank 0 runs the head for every row, and the MTP module with --speculative.
+    pipeline::ModelCost cost = pipeline::model_cost(cfg, 1);
+    if (!a.has("speculative")) cost.mtp = {};
     layers = a.has("stage-layers") ? pipeline::parse_stage_layers(a.str("stage-layers"), int(P), L)
-                                   : pipeline::balanced_stage_layers(pipeline::model_cost(cfg, 1), int(P));
+                                   : pipeline::balanced_stage_layers(cost, int(P), pipeline::HeadStage::kFirst);
   } catch (const Error& e) {
     dist::fail_on_every_rank(e.what());
   }
