@@ -5,7 +5,8 @@
 # (rank 0 alone samples) over 2 in 2 micro-batches, and greedy and sampled MTP-speculative over 2
 # stages of 2 expert-parallel ranks each (--pp 2 --ep 2);
 # rank 0 alone prints. A --pp that is not the job's size, a stage without a layer, and --profile
-# with --pp, are one error line; a bad prompt, and rank 1 killed mid-step, end the job with an error. usage: pp_generate.sh DSV3 MODEL_DIR MPIRUN
+# with --pp, are one error line; a bad prompt, and rank 1 killed mid-step, end the job with an
+# error. usage: pp_generate.sh DSV3 MODEL_DIR MPIRUN
 set -euo pipefail
 dsv3=$1 model=$2 mpirun=$3
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
-#include <numeric>
 #include <string>
 
 #include "core/error.h"
@@ -97,8 +96,9 @@ TEST(PipelineStages, InferenceSplitPutsTheHeadOnTheFirstStage) {
   mc.head.flops_per_token = 7;
   const std::vector<int> got = balanced_stage_layers(mc, 3, HeadStage::kFirst);
   const auto got_flops = stage_flops(mc, got, HeadStage::kFirst);
-  EXPECT_DOUBLE_EQ(got_flops[0], 7 + std::accumulate(mc.layers.begin(), mc.layers.begin() + got[0], 0.0,
-                                                     [](double a, const LayerCost& l) { return a + l.flops_per_token; }));
+  double first = 7;  // the head, then stage 0's layers
+  for (int i = 0; i < got[0]; ++i) first += mc.layers[size_t(i)].flops_per_token;
+  EXPECT_DOUBLE_EQ(got_flops[0], first);
   double best = 1e9;  // every split of 10 layers into 3 non-empty contiguous stages
   for (int a = 1; a < 10; ++a)
     for (int b = a + 1; b < 10; ++b) {
