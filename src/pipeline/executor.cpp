@@ -2,12 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <csignal>
-#include <cstdio>
 #include <cstdlib>
 #include <numeric>
 
 #include "core/error.h"
+#include "pipeline/fault.h"
 
 namespace dsv3::pipeline {
 
@@ -22,28 +21,6 @@ int message_tag(const Message& m) { return (m.of.mb * 2 + int(m.value)) * 2 + m.
 
 // The evaluation's activations (outside any step, so no step message is in flight).
 constexpr int kEvalTag = 30002;
-
-// Test hook: DSV3_PIPELINE_FAULT="RANK:OP:kill|error" makes that rank die (SIGKILL) or fail
-// with an Error when it reaches operation OP of a step, to check that the job ends everywhere.
-struct Fault {
-  int rank = -1, op = -1;
-  bool kill = false;
-};
-
-Fault fault_from_env() {
-  Fault f;
-  const char* env = std::getenv("DSV3_PIPELINE_FAULT");
-  char how[8] = {};
-  if (env && std::sscanf(env, "%d:%d:%7s", &f.rank, &f.op, how) == 3) f.kill = std::string(how) == "kill";
-  return f;
-}
-
-void maybe_fault(int rank, size_t op) {
-  static const Fault f = fault_from_env();
-  if (f.rank != rank || f.op != int(op)) return;
-  if (f.kill) std::raise(SIGKILL);
-  fail("pipeline rank ", rank, ": fault injected at operation ", op, " (DSV3_PIPELINE_FAULT)");
-}
 
 // Test hook: DSV3_PIPELINE_SUM_PIECE=N exchanges the shared gradients in pieces of N values
 // (stage_params.h), so a tiny model's tensors take several pieces each.
@@ -280,7 +257,7 @@ std::vector<StepLosses> PipelineExecutor::step(const std::vector<TokenRows>& bat
     for (size_t i = 0; i < ops.size(); ++i) {
       await_inputs(ops[i]);  // idle, not part of the operation
       const double start = seconds_since(t0);
-      maybe_fault(rank_, i);
+      maybe_fault(rank_, int64_t(i));
       run_op(ops[i]);
       spans_.push_back({int(i), start, seconds_since(t0)});
     }

@@ -1,6 +1,7 @@
 #include "pipeline/infer_stages.h"
 
 #include "core/error.h"
+#include "pipeline/fault.h"
 
 namespace dsv3::pipeline {
 
@@ -18,11 +19,13 @@ InferenceStages::InferenceStages(dist::Communicator& comm, const std::vector<int
 }
 
 void InferenceStages::receive(float* x, int64_t count) const {
+  maybe_fault(comm_.rank(), hand_overs_++);
   comm_.recv(x, count, dist::Elem::F32, comm_.rank() - 1, kHiddenTag);
 }
 
 // Sent without waiting: the next micro-batch's layers run meanwhile. The buffer lives until sent().
 void InferenceStages::send(std::vector<float> x) const {
+  maybe_fault(comm_.rank(), hand_overs_++);
   auto& [req, buf] = sending_.emplace_back(nullptr, std::move(x));
   req = comm_.send_start(buf.data(), int64_t(buf.size()), dist::Elem::F32, comm_.rank() + 1, kHiddenTag);
 }

@@ -2,8 +2,9 @@
 // group runs the decoder layers of stage r (model/model.h's StageLink). Each forward pass walks
 // the stages in order — stage r receives the hidden states [n, hidden] of stage r-1 and sends its
 // own on — and the last stage sends the final-normed states back to rank 0. Rank 0 alone computes
-// logits, samples and runs the MTP module; the other ranks run the main model's calls it sends
-// them (tools/dsv3/expert_parallel_serve.h's follow_steps), so ranks cannot disagree on a token.
+// logits, samples and runs the MTP module (with --ep, stage 0's ranks join its MoE layer's
+// exchanges); the other ranks run the main model's calls it sends them
+// (tools/dsv3/expert_parallel_serve.h's follow_steps), so ranks cannot disagree on a token.
 // Each rank's caches hold its own layers only.
 #pragma once
 #include <memory>
@@ -35,6 +36,7 @@ class InferenceStages final : public StageLink {
   int64_t micro_batches_;
   // The sends in flight and their buffers (a forward pass is const on the model).
   mutable std::vector<std::pair<std::unique_ptr<dist::Request>, std::vector<float>>> sending_;
+  mutable int64_t hand_overs_ = 0;  // receives and sends so far (pipeline/fault.h's test hook)
 };
 
 }  // namespace dsv3::pipeline

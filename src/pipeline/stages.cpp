@@ -10,10 +10,13 @@ namespace dsv3::pipeline {
 
 namespace {
 
+int head_stage(HeadStage head, int stages) { return head == HeadStage::kFirst ? 0 : stages - 1; }
+
 // Cost of layers [a, b) placed on stage `stage` of `stages`.
-double range_flops(const ModelCost& m, const std::vector<double>& prefix, int a, int b, int stage, int stages) {
+double range_flops(const ModelCost& m, const std::vector<double>& prefix, int a, int b, int stage, int stages,
+                   HeadStage head) {
   double f = prefix[size_t(b)] - prefix[size_t(a)];
-  if (stage == stages - 1) f += m.head.flops_per_token + m.mtp.flops_per_token;
+  if (stage == head_stage(head, stages)) f += m.head.flops_per_token + m.mtp.flops_per_token;
   return f;
 }
 
@@ -29,7 +32,7 @@ std::vector<StageRange> stage_ranges(const std::vector<int>& stage_layers) {
   return r;
 }
 
-std::vector<int> balanced_stage_layers(const ModelCost& m, int stages) {
+std::vector<int> balanced_stage_layers(const ModelCost& m, int stages, HeadStage head) {
   const int n = int(m.layers.size());
   if (stages < 1) fail("pipeline: need at least one stage");
   if (n < stages) fail("pipeline: ", n, " decoder layers cannot fill ", stages, " stages (each stage needs a layer)");
@@ -43,7 +46,7 @@ std::vector<int> balanced_stage_layers(const ModelCost& m, int stages) {
   for (int s = 1; s <= stages; ++s)
     for (int i = s; i <= n - (stages - s); ++i)
       for (int j = s - 1; j < i; ++j) {
-        const double c = std::max(best[size_t(s) - 1][size_t(j)], range_flops(m, prefix, j, i, s - 1, stages));
+        const double c = std::max(best[size_t(s) - 1][size_t(j)], range_flops(m, prefix, j, i, s - 1, stages, head));
         if (c < best[size_t(s)][size_t(i)]) best[size_t(s)][size_t(i)] = c, cut[size_t(s)][size_t(i)] = j;
       }
   std::vector<int> layers(static_cast<size_t>(stages), 0);
@@ -77,13 +80,13 @@ std::vector<int> parse_stage_layers(const std::string& text, int stages, int lay
   return out;
 }
 
-std::vector<double> stage_flops(const ModelCost& m, const std::vector<int>& stage_layers) {
+std::vector<double> stage_flops(const ModelCost& m, const std::vector<int>& stage_layers, HeadStage head) {
   std::vector<double> f;
   int first = 0;
   for (size_t s = 0; s < stage_layers.size(); ++s) {
     double sum = 0;
     for (int i = first; i < first + stage_layers[s]; ++i) sum += m.layers[size_t(i)].flops_per_token;
-    if (s + 1 == stage_layers.size()) sum += m.head.flops_per_token + m.mtp.flops_per_token;
+    if (int(s) == head_stage(head, int(stage_layers.size()))) sum += m.head.flops_per_token + m.mtp.flops_per_token;
     f.push_back(sum);
     first += stage_layers[s];
   }

@@ -19,15 +19,20 @@ struct StageRange {
 };
 std::vector<StageRange> stage_ranges(const std::vector<int>& stage_layers);
 
+// Which stage runs the output head and the MTP modules: the last in training; the first in
+// inference (`generate|serve --pp`), where rank 0 computes the logits and samples.
+enum class HeadStage { kLast, kFirst };
+
 // Contiguous split minimising the largest stage's forward FLOPs per token; every stage gets at
 // least one layer (Error when there are fewer layers than stages).
-std::vector<int> balanced_stage_layers(const ModelCost& m, int stages);
+std::vector<int> balanced_stage_layers(const ModelCost& m, int stages, HeadStage head = HeadStage::kLast);
 
 // "--stage-layers 3,4,4,...": one count per stage, each >= 1, summing to the layer count.
 std::vector<int> parse_stage_layers(const std::string& text, int stages, int layers);
 
 // Forward FLOPs per token of each stage, embedding/head/MTP included.
-std::vector<double> stage_flops(const ModelCost& m, const std::vector<int>& stage_layers);
+std::vector<double> stage_flops(const ModelCost& m, const std::vector<int>& stage_layers,
+                                HeadStage head = HeadStage::kLast);
 
 // "rank 0: stage 0 (layers 0-2, embedding) + stage 15 (layers 58-60, head, MTP)" per rank.
 std::string placement_text(const Schedule& s, const std::vector<int>& stage_layers);

@@ -2,10 +2,11 @@
 # Pipeline-parallel inference equals one process: greedy generation of two prompts (plain, and
 # MTP-speculative) with the 3 decoder layers of v3-tiny split over 2 ranks (the balanced split)
 # and over 3 (--stage-layers 1,1,1, the two sequences in 2 micro-batches), and sampled generation
-# (rank 0 alone samples) over 2 in 2 micro-batches, and greedy over 2 stages of 2 expert-parallel
-# ranks each (--pp 2 --ep 2);
-# rank 0 alone prints. A --pp that is not the job's size, and --profile with --pp, are one
-# error line; a bad prompt ends the job with an error. usage: pp_generate.sh DSV3 MODEL_DIR MPIRUN
+# (rank 0 alone samples) over 2 in 2 micro-batches, and greedy and sampled MTP-speculative over 2
+# stages of 2 expert-parallel ranks each (--pp 2 --ep 2);
+# rank 0 alone prints. A --pp that is not the job's size, a stage without a layer, and --profile
+# with --pp, are one error line; a bad prompt, and rank 1 killed mid-step, end the job with an
+# error. usage: pp_generate.sh DSV3 MODEL_DIR MPIRUN
 set -euo pipefail
 dsv3=$1 model=$2 mpirun=$3
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -25,6 +26,9 @@ launch 2 "$dsv3" "${gen[@]}" "${sampled[@]}" --pp 2 --micro-batches 2 >"$tmp/sam
 cmp "$tmp/sampled.1" "$tmp/sampled.2" || { echo "sampled ids differ with --pp 2"; cat "$tmp/err"; exit 1; }
 launch 4 "$dsv3" "${gen[@]}" --pp 2 --ep 2 --micro-batches 2 >"$tmp/ep.4" 2>"$tmp/err"
 cmp "$tmp/gen.1" "$tmp/ep.4" || { echo "greedy ids differ with --pp 2 --ep 2"; cat "$tmp/err"; exit 1; }
+# The MTP module's routed experts are spread over stage 0's 2 ranks: both run each draft call.
+launch 4 "$dsv3" "${gen[@]}" "${sampled[@]}" --pp 2 --ep 2 >"$tmp/ep_spec.4" 2>"$tmp/err"
+cmp "$tmp/sampled.1" "$tmp/ep_spec.4" || { echo "sampled speculative ids differ with --pp 2 --ep 2"; cat "$tmp/err"; exit 1; }
 # An error on rank 0 (which alone checks the prompts) ends the job; the followers do not wait on.
 if launch 2 "$dsv3" generate --model "$model" --tokens 5,9999 --max-new-tokens 2 --pp 2 >/dev/null 2>"$tmp/err" ||
   ! grep -q "outside the vocabulary" "$tmp/err"; then
@@ -33,6 +37,15 @@ fi
 if launch 2 "$dsv3" "${gen[@]}" --pp 2 --profile "$tmp/p.json" >/dev/null 2>"$tmp/err" ||
   ! grep -q "error: --profile does not run with --pp yet" "$tmp/err"; then
   echo "--profile with --pp: expected one error line"; cat "$tmp/err"; exit 1
+fi
+if launch 2 "$dsv3" "${gen[@]}" --pp 2 --stage-layers 3,0 >/dev/null 2>"$tmp/err" ||
+  ! grep -q "error: --stage-layers: stage 1 has 0 layers" "$tmp/err"; then
+  echo "a stage without a layer: expected one error line"; cat "$tmp/err"; exit 1
+fi
+# Rank 1 killed at its 5th hand-over of hidden states (mid-decode): the job ends, never hangs.
+rc=0; DSV3_PIPELINE_FAULT=1:4:kill launch 2 "$dsv3" "${gen[@]}" --pp 2 >/dev/null 2>"$tmp/err" || rc=$?
+if [ $rc = 0 ] || [ $rc = 124 ] || ! grep -q "exited on signal 9" "$tmp/err"; then
+  echo "a rank dying mid-step: expected the job to end with an error, exit $rc"; cat "$tmp/err"; exit 1
 fi
 if launch 2 "$dsv3" "${gen[@]}" --pp 3 >/dev/null 2>"$tmp/err" || ! grep -q "error: --pp 3 but the job has 2 rank(s)" "$tmp/err"; then
   echo "--pp against -np: expected one error line"; cat "$tmp/err"; exit 1

@@ -89,6 +89,30 @@ TEST(PipelineStages, DeepSeekV3On16StagesIsUnevenWithTheHeadStageLightest) {
   EXPECT_NE(placement.find("embedding) + stage 15"), std::string::npos) << placement;
 }
 
+TEST(PipelineStages, InferenceSplitPutsTheHeadOnTheFirstStage) {
+  // generate|serve --pp: rank 0 computes the logits and runs the MTP module, so the head's cost
+  // goes to stage 0 (training's split mirrored).
+  ModelCost mc;
+  for (double f : {3, 1, 4, 1, 5, 9, 2, 6, 5, 3}) mc.layers.push_back({0, 0, f, false});
+  mc.head.flops_per_token = 7;
+  const std::vector<int> got = balanced_stage_layers(mc, 3, HeadStage::kFirst);
+  const auto got_flops = stage_flops(mc, got, HeadStage::kFirst);
+  double first = 7;  // the head, then stage 0's layers
+  for (int i = 0; i < got[0]; ++i) first += mc.layers[size_t(i)].flops_per_token;
+  EXPECT_DOUBLE_EQ(got_flops[0], first);
+  double best = 1e9;  // every split of 10 layers into 3 non-empty contiguous stages
+  for (int a = 1; a < 10; ++a)
+    for (int b = a + 1; b < 10; ++b) {
+      const auto f = stage_flops(mc, {a, b - a, 10 - b}, HeadStage::kFirst);
+      best = std::min(best, *std::max_element(f.begin(), f.end()));
+    }
+  EXPECT_DOUBLE_EQ(*std::max_element(got_flops.begin(), got_flops.end()), best);
+  // DeepSeek-V3 decoding (one token): the first stage takes the fewest layers.
+  const std::vector<int> v3 = balanced_stage_layers(model_cost(deepseek_v3(), 1), 16, HeadStage::kFirst);
+  EXPECT_EQ(*std::min_element(v3.begin(), v3.end()), v3.front());
+  EXPECT_LT(v3.front(), v3.back());
+}
+
 TEST(PipelineStages, StageLayersOverrideIsValidated) {
   EXPECT_EQ(parse_stage_layers("3,4,4", 3, 11), (std::vector<int>{3, 4, 4}));
   EXPECT_NE(error_of([] { parse_stage_layers("3,0,8", 3, 11); }).find("stage 1 has 0 layers"), std::string::npos);

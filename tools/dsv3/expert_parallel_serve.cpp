@@ -184,7 +184,8 @@ void StepBroadcaster::stop() {
   send_header(world_, header);
 }
 
-void follow_steps(const Model& model, dist::Communicator& world, int64_t prefix_cache_bytes, MoeRunner* dp_moe) {
+void follow_steps(const Model& model, dist::Communicator& world, int64_t prefix_cache_bytes, MoeRunner* dp_moe,
+                  bool runs_mtp) {
   const int64_t H = model.config().hidden_size;
   Caches all;
   PrefixCache prefix(prefix_cache_bytes);
@@ -197,6 +198,7 @@ void follow_steps(const Model& model, dist::Communicator& world, int64_t prefix_
     mirror_prefix_cache(c.prefix_events, model, prefix, all);
     drop_finished(all.main, c.live);
     drop_finished(all.mtp, c.live);
+    if (mtp && !runs_mtp) continue;
     std::map<int64_t, SequenceCache>& caches = mtp ? all.mtp : all.main;
     // Each slot's rows start where its cache must end (rows are in position order per slot).
     std::vector<int64_t> first(c.ids.size(), -1);

@@ -63,6 +63,9 @@ class StepBroadcaster : public ForwardObserver {
 // The other ranks: runs rank 0's calls until it stops. prefix_cache_bytes: --prefix-cache-mb's
 // capacity (the same on every rank), 0: off.
 // dp_moe: the model's MoE runner with --dp-attention, null otherwise.
-void follow_steps(const Model& model, dist::Communicator& world, int64_t prefix_cache_bytes, MoeRunner* dp_moe);
+// runs_mtp false: the rank receives MTP calls but skips them (--pp --ep: a rank of a later stage,
+// where only stage 0's ranks, which hold the MTP module's experts, exchange its rows).
+void follow_steps(const Model& model, dist::Communicator& world, int64_t prefix_cache_bytes, MoeRunner* dp_moe,
+                  bool runs_mtp = true);
 
 }  // namespace dsv3::cli

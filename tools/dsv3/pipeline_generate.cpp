@@ -19,8 +19,6 @@ PipelineGenerateRun::PipelineGenerateRun(const Args& a, Model& model, const std:
   dist::Communicator& world = dist::world();
   dist::quiet_other_ranks();
   const int64_t E = a.integer("ep", 1);  // with --ep: each stage's routed experts over E ranks
-  if (E > 1 && a.has("speculative"))
-    dist::fail_on_every_rank("--speculative does not run with --pp and --ep together yet (docs/pipeline.md)");
   if (a.has("profile")) dist::fail_on_every_rank("--profile does not run with --pp yet (docs/pipeline.md)");
   const int64_t P = a.integer("pp", 0), M = a.integer("micro-batches", 1);
   const std::string what = cat(P, '/', a.str("stage-layers", ""), '/', M, '/', E);
@@ -38,8 +36,11 @@ PipelineGenerateRun::PipelineGenerateRun(const Args& a, Model& model, const std:
   std::vector<int> layers;
   try {  // every rank reaches here with the same options, so a bad one fails on all of them
     const int L = int(cfg.num_hidden_layers);
+    // Rank 0 runs the head for every row, and the MTP module with --speculative.
+    pipeline::ModelCost cost = pipeline::model_cost(cfg, 1);
+    if (!a.has("speculative")) cost.mtp = {};
     layers = a.has("stage-layers") ? pipeline::parse_stage_layers(a.str("stage-layers"), int(P), L)
-                                   : pipeline::balanced_stage_layers(pipeline::model_cost(cfg, 1), int(P));
+                                   : pipeline::balanced_stage_layers(cost, int(P), pipeline::HeadStage::kFirst);
   } catch (const Error& e) {
     dist::fail_on_every_rank(e.what());
   }
@@ -47,7 +48,7 @@ PipelineGenerateRun::PipelineGenerateRun(const Args& a, Model& model, const std:
   stages_ = std::make_unique<pipeline::InferenceStages>(*groups_->pipeline, layers, M);
   model_ = &model;
   model.set_stage(stages_.get());
-  if (world.rank() == 0) steps_ = std::make_unique<MainCalls>(world, cfg.hidden_size);
+  if (world.rank() == 0) steps_ = std::make_unique<MainCalls>(world, cfg.hidden_size, /*send_mtp=*/E > 1);
   if (world.rank() == 0) {
     std::string text;
     for (size_t s = 0; s < layers.size(); ++s) text += cat(s ? ", " : "", "stage ", s, ": ", layers[s], " layers");
@@ -55,7 +56,9 @@ PipelineGenerateRun::PipelineGenerateRun(const Args& a, Model& model, const std:
   }
 }
 
-void PipelineGenerateRun::follow() const { follow_steps(*model_, dist::world(), /*prefix_cache_bytes=*/0, /*dp_moe=*/nullptr); }
+void PipelineGenerateRun::follow() const {
+  follow_steps(*model_, dist::world(), /*prefix_cache_bytes=*/0, /*dp_moe=*/nullptr, /*runs_mtp=*/groups_->pp_rank == 0);
+}
 
 void PipelineGenerateRun::stop() {
   if (steps_) steps_->steps.stop();

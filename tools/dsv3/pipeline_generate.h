@@ -34,15 +34,19 @@ class PipelineGenerateRun {
   void stop();
 
  private:
-  // The main model's calls go to the other stages; MTP calls run on rank 0 alone.
+  // The main model's calls go to the other stages. MTP calls run on rank 0 alone, or with --ep
+  // on stage 0's E ranks, which hold the MTP module's routed experts (the other stages skip them).
   class MainCalls final : public ForwardObserver {
    public:
-    MainCalls(dist::Communicator& world, int64_t hidden) : steps(world, hidden) {}
+    MainCalls(dist::Communicator& world, int64_t hidden, bool send_mtp) : steps(world, hidden), send_mtp_(send_mtp) {}
     void before_forward(const TokenBatch& batch, const std::vector<int64_t>& ids, const std::vector<int64_t>& live,
                         const float* mtp_prev) override {
-      if (!mtp_prev) steps.before_forward(batch, ids, live, nullptr);
+      if (!mtp_prev || send_mtp_) steps.before_forward(batch, ids, live, mtp_prev);
     }
     StepBroadcaster steps;
+
+   private:
+    bool send_mtp_;
   };
   std::unique_ptr<MainCalls> steps_;
   std::unique_ptr<dist::Groups> groups_;
