@@ -64,6 +64,15 @@ struct IsaKernels {
 
   // p[i] = e^(p[i] - shift) for i < n (softmax weights; -inf gives 0), vectorized.
   void (*exp_shift)(float* p, int64_t n, float shift);
+
+  // Attention scores of nh heads sharing ns stored key rows (attention_kernels.inc):
+  //   y[h * ldy + s] += Σ_{i<k} x[h * ldx + i] · key_s[i],  key_s = keys + s * ldk.  FP8: codes only.
+  void (*attn_scores_f32)(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t nh, const float* keys,
+                          int64_t ldk, int64_t ns, int64_t k);
+  void (*attn_scores_bf16)(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t nh, const uint16_t* keys,
+                           int64_t ldk, int64_t ns, int64_t k);
+  void (*attn_scores_fp8)(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t nh, const uint8_t* keys,
+                          int64_t ldk, int64_t ns, int64_t k);
 };
 
 const IsaKernels& isa_kernels();           // the best the CPU supports (or DSV3_ISA=generic|avx2|avx512|avx512bf16)
