@@ -17,21 +17,22 @@ namespace {
 constexpr int64_t kTile = 64;  // positions per tile: the tile's latents (64 x 512 floats) stay in L2
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
-// y[h][s] += x[h] · key s0 + s for the ns keys of a tile: rows of a strided matrix stored as
-// dtype starting at keys (row s0; all heads at once, attention_kernels.inc), or (transposed, F32)
-// columns s0.. of a matrix stored by dimension. FP8 rows: the codes' dot, times the row's scale
-// rs[s] (position s0 + s's), which the caller applies (y must hold only this part then).
-void scores(const IsaKernels& k, float* y, const float* x, int64_t ldx, int64_t nh, const AttentionRows& kv,
-            DType dtype, const void* keys, int64_t stride, int64_t width, int64_t s0, int64_t ns) {
+// y[h][s] = q_c[h]·k_c[s0 + s] + q_r[h]·k_r[s0 + s] for the ns positions of a tile, whose rows
+// start at kc and kr (stored rows: both parts in one pass for all heads, attention_kernels.inc;
+// FP8: the codes' dot times the row's scale rs[s]), or (transposed, F32) columns s0.. of
+// matrices stored by dimension.
+void scores(const IsaKernels& k, float* y, const AttentionQueries& q, const AttentionRows& kv, const void* kc,
+            const void* kr, int64_t s0, int64_t ns, const float* rs) {
+  for (int64_t h = 0; h < q.n; ++h) std::memset(y + h * kTile, 0, size_t(ns) * sizeof(float));
   if (kv.keys_transposed) {
-    k.gemv_t_f32(y, kTile, x, ldx, nh, static_cast<const float*>(keys) + s0, stride, width, ns);
-  } else if (dtype == DType::BF16) {
-    k.attn_scores_bf16(y, kTile, x, ldx, nh, static_cast<const uint16_t*>(keys), stride, ns, width);
-  } else if (dtype == DType::F8_E4M3) {
-    k.attn_scores_fp8(y, kTile, x, ldx, nh, static_cast<const uint8_t*>(keys), stride, ns, width);
-  } else {
-    k.attn_scores_f32(y, kTile, x, ldx, nh, static_cast<const float*>(keys), stride, ns, width);
+    k.gemv_t_f32(y, kTile, q.c, q.ldc, q.n, static_cast<const float*>(kc) + s0, kv.k_c_stride, kv.dc, ns);
+    k.gemv_t_f32(y, kTile, q.r, q.ldr, q.n, static_cast<const float*>(kr) + s0, kv.k_r_stride, kv.dr, ns);
+    return;
   }
+  const AttnScoreArgs a{q.c, q.ldc, q.r, q.ldr, q.n, kc, kv.k_c_stride, kv.dc, kr, kv.k_r_stride, kv.dr, ns, rs};
+  if (kv.dtype == DType::BF16) k.attn_scores_bf16(y, kTile, a);
+  else if (kv.dtype == DType::F8_E4M3) k.attn_scores_fp8(y, kTile, a);
+  else k.attn_scores_f32(y, kTile, a);
 }
 
 // o[h] += Σ_s p[h][s] · row s. FP8 rows: the weights times each row's scale rs[s] first, so the
@@ -72,11 +73,9 @@ const void* row_at(const AttentionRows& kv, const void* base, int64_t offset, in
 void attend_range(float* o, int64_t ldo, float* mx, float* sum, const AttentionQueries& q, const AttentionRows& kv,
                   float scale, int64_t begin, int64_t end, float* probs, int64_t ldp) {
   const int64_t nh = q.n;
-  thread_local std::vector<float> scores_buf, pe_buf;
+  thread_local std::vector<float> scores_buf;
   scores_buf.resize(size_t(nh * kTile));
-  pe_buf.resize(size_t(nh * kTile));
   float* sc = scores_buf.data();  // [nh][kTile]
-  float* pe_sc = pe_buf.data();   // [nh][kTile] (FP8: k_r's part, kept apart from the scaled codes')
   std::fill(mx, mx + nh, -kInf);
   std::fill(sum, sum + nh, 0.0f);
   for (int64_t h = 0; h < nh; ++h) std::memset(o + h * ldo, 0, size_t(kv.dv) * sizeof(float));
@@ -92,21 +91,11 @@ void attend_range(float* o, int64_t ldo, float* mx, float* sum, const AttentionQ
     const void* kr =
         kv.keys_transposed ? kv.k_r : row_at(kv, kv.k_r, kv.k_r_offset, s0, kv.k_r_stride, dtype_size(kr_dtype));
     const float* rs = scales_at(kv, s0);
-    for (int64_t h = 0; h < nh; ++h) std::memset(sc + h * kTile, 0, size_t(ns) * sizeof(float));
-    scores(k, sc, q.c, q.ldc, nh, kv, kv.dtype, kc, kv.k_c_stride, kv.dc, s0, ns);
-    float* r_sc = sc;  // k_r's part adds onto k_c's, unless the codes' part still needs its scales
-    if (rs) {
-      r_sc = pe_sc;
-      for (int64_t h = 0; h < nh; ++h) std::memset(pe_sc + h * kTile, 0, size_t(ns) * sizeof(float));
-    }
-    scores(k, r_sc, q.r, q.ldr, nh, kv, kr_dtype, kr, kv.k_r_stride, kv.dr, s0, ns);
+    scores(k, sc, q, kv, kc, kr, s0, ns, rs);
     // Online softmax: rescale what was summed under the old maximum.
     for (int64_t h = 0; h < nh; ++h) {
       float* p = sc + h * kTile;
-      if (rs)
-        for (int64_t s = 0; s < ns; ++s) p[s] = (p[s] * rs[s] + pe_sc[h * kTile + s]) * scale;
-      else
-        for (int64_t s = 0; s < ns; ++s) p[s] *= scale;
+      for (int64_t s = 0; s < ns; ++s) p[s] *= scale;
       // Positions past the row's end weigh exp(-inf) = 0: adding them changes no sum, so a
       // masked row's result equals attending to its own positions alone.
       if (q.end)

@@ -203,42 +203,59 @@ TEST(LatentAttention, LongCachesAcrossChunksMatchDouble) {
   }
 }
 
-// The score kernels of every instruction set against double, for head and position counts
-// around the register tile and widths around the vector length; a head's and a position's
-// score do not depend on how many share the call (bit for bit), and the kernel adds onto y.
+// The score kernels of every instruction set against double (both key parts, FP8's row scales),
+// for head and position counts around the register tile and widths around the vector length; a
+// (head, position)'s score does not depend on how many share the call (bit for bit), and the
+// kernel adds onto y.
 TEST(AttnScores, EveryInstructionSetMatchesDoubleAndIsTileFree) {
-  const int64_t nh = 7, ns = 9;
+  const int64_t nh = 7, ns = 9, dr = 9, ldxr = dr + 1, ldkr = dr + 2;
+  const auto xr = random_vec(size_t(nh * ldxr), 43, 1.0f), kr = random_vec(size_t(ns * ldkr), 44, 1.0f);
+  const auto rs = random_vec(size_t(ns), 45, 1.0f);
+  std::vector<uint16_t> krb(kr.size());
+  for (size_t i = 0; i < kr.size(); ++i) krb[i] = f32_to_bf16(kr[i]);
   for (const char* isa : {"generic", "avx2", "avx512", "avx512bf16"}) {
     const IsaKernels* k = isa_kernels_by_name(isa);
     if (!k) continue;
-    for (int64_t width : {1, 15, 16, 17, 64, 131}) {
-      const int64_t ldx = width + 3, ldk = width + 5;
-      const auto x = random_vec(size_t(nh * ldx), 41, 1.0f), keys = random_vec(size_t(ns * ldk), 42, 1.0f);
-      std::vector<uint16_t> kb(keys.size());
-      std::vector<uint8_t> k8(keys.size());
-      for (size_t i = 0; i < keys.size(); ++i) kb[i] = f32_to_bf16(keys[i]), k8[i] = f32_to_fp8_e4m3(keys[i]);
+    for (int64_t dc : {1, 15, 16, 17, 64, 131}) {
+      const int64_t ldxc = dc + 3, ldkc = dc + 5;
+      const auto xc = random_vec(size_t(nh * ldxc), 41, 1.0f), kc = random_vec(size_t(ns * ldkc), 42, 1.0f);
+      std::vector<uint16_t> kcb(kc.size());
+      std::vector<uint8_t> kc8(kc.size());
+      for (size_t i = 0; i < kc.size(); ++i) kcb[i] = f32_to_bf16(kc[i]), kc8[i] = f32_to_fp8_e4m3(kc[i]);
       for (const DType dt : {DType::F32, DType::BF16, DType::F8_E4M3}) {
-        auto run = [&](float* y, int64_t ldy, const float* xs, int64_t n_h, int64_t s0, int64_t n_s) {
-          if (dt == DType::F32) k->attn_scores_f32(y, ldy, xs, ldx, n_h, keys.data() + s0 * ldk, ldk, n_s, width);
-          else if (dt == DType::BF16) k->attn_scores_bf16(y, ldy, xs, ldx, n_h, kb.data() + s0 * ldk, ldk, n_s, width);
-          else k->attn_scores_fp8(y, ldy, xs, ldx, n_h, k8.data() + s0 * ldk, ldk, n_s, width);
+        const bool f32 = dt == DType::F32, bf16 = dt == DType::BF16;
+        auto run = [&](float* y, int64_t ldy, int64_t h0, int64_t n_h, int64_t s0, int64_t n_s) {
+          const size_t c0 = size_t(s0 * ldkc), r0 = size_t(s0 * ldkr);
+          const void* c = f32 ? static_cast<const void*>(kc.data() + c0)
+                              : bf16 ? static_cast<const void*>(kcb.data() + c0) : kc8.data() + c0;
+          const void* r = f32 ? static_cast<const void*>(kr.data() + r0) : krb.data() + r0;
+          const AttnScoreArgs a{xc.data() + h0 * ldxc, ldxc, xr.data() + h0 * ldxr, ldxr, n_h, c, ldkc, dc,
+                                r, ldkr, dr, n_s, f32 || bf16 ? nullptr : rs.data() + s0};
+          (f32 ? k->attn_scores_f32 : bf16 ? k->attn_scores_bf16 : k->attn_scores_fp8)(y, ldy, a);
         };
         std::vector<float> y(size_t(nh * ns), 0.5f);
-        run(y.data(), ns, x.data(), nh, 0, ns);
+        run(y.data(), ns, 0, nh, 0, ns);
         for (int64_t h = 0; h < nh; ++h)
           for (int64_t s = 0; s < ns; ++s) {
-            double ref = 0.5, mag = 0;
-            for (int64_t i = 0; i < width; ++i) {
-              const size_t ki = size_t(s * ldk + i);
-              const double kval = dt == DType::F32 ? keys[ki] : dt == DType::BF16 ? bf16_to_f32(kb[ki]) : fp8_e4m3_to_f32(k8[ki]);
-              ref += double(x[size_t(h * ldx + i)]) * kval;
-              mag += std::fabs(double(x[size_t(h * ldx + i)]) * kval);
+            double c = 0, r = 0, mag = 0;
+            for (int64_t i = 0; i < dc; ++i) {
+              const size_t ki = size_t(s * ldkc + i);
+              const double kval = f32 ? kc[ki] : bf16 ? bf16_to_f32(kcb[ki]) : fp8_e4m3_to_f32(kc8[ki]);
+              c += double(xc[size_t(h * ldxc + i)]) * kval;
+              mag += std::fabs(double(xc[size_t(h * ldxc + i)]) * kval);
             }
+            for (int64_t i = 0; i < dr; ++i) {
+              const size_t ki = size_t(s * ldkr + i);
+              r += double(xr[size_t(h * ldxr + i)]) * (f32 ? kr[ki] : bf16_to_f32(krb[ki]));
+              mag += std::fabs(double(xr[size_t(h * ldxr + i)]) * kr[ki]);
+            }
+            const double rsc = f32 || bf16 ? 1.0 : rs[size_t(s)];
+            const double ref = 0.5 + c * rsc + r;
             const float got = y[size_t(h * ns + s)];
-            ASSERT_NEAR(got, ref, 4e-6 * (mag + 1)) << isa << " width=" << width << " h=" << h << " s=" << s;
+            ASSERT_NEAR(got, ref, 4e-6 * (mag * (1 + std::fabs(rsc)) + 1)) << isa << " dc=" << dc << " h=" << h << " s=" << s;
             float one = 0.5f;
-            run(&one, 1, x.data() + h * ldx, 1, s, 1);
-            ASSERT_EQ(one, got) << isa << " width=" << width << " h=" << h << " s=" << s;
+            run(&one, 1, h, 1, s, 1);
+            ASSERT_EQ(one, got) << isa << " dc=" << dc << " h=" << h << " s=" << s;
           }
       }
     }
