@@ -83,13 +83,20 @@ void attend_absorbed(float* attn, const float* q_all, const std::vector<int64_t>
   o_lat.resize(size_t(n * d.H * d.r));
   {
     const profile::Scope prof("attention.latent", rows.layer);
-#pragma omp parallel for schedule(dynamic) if (n > 1)
-    for (int64_t t = 0; t < n; ++t) {
+    auto attend_row = [&](int64_t t) {
       const int64_t row = idx[size_t(t)];
       const SequenceCache& c = *rows.caches[rows.seq[row]];
       const LatentRows cache = c.rows(rows.layer, rows.pos[row] + 1);
       latent_attention(o_lat.data() + t * d.H * d.r, d.r, q_lat.data() + t * d.H * d.r, d.r,
                        q.data() + t * d.H * d.qk + d.dn, d.qk, d.H, d.r, d.dr, cache, ctx.softmax_scale);
+    };
+    // A lone row outside any parallel region: latent_attention's own region is then a top-level
+    // one (the pooled threads), not nested inside an inactive one.
+    if (n == 1) {
+      attend_row(0);
+    } else {
+#pragma omp parallel for schedule(dynamic)
+      for (int64_t t = 0; t < n; ++t) attend_row(t);
     }
   }
 
