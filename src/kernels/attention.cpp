@@ -24,9 +24,13 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 void scores(const IsaKernels& k, float* y, const AttentionQueries& q, const AttentionRows& kv, const void* kc,
             const void* kr, int64_t s0, int64_t ns, const float* rs) {
   for (int64_t h = 0; h < q.n; ++h) std::memset(y + h * kTile, 0, size_t(ns) * sizeof(float));
-  if (kv.keys_transposed) {
+  if (kv.keys_transposed) {  // each part summed on its own, then added: the decompressed form as before
+    thread_local std::vector<float> r_buf;
+    r_buf.assign(size_t(q.n * kTile), 0.0f);
     k.gemv_t_f32(y, kTile, q.c, q.ldc, q.n, static_cast<const float*>(kc) + s0, kv.k_c_stride, kv.dc, ns);
-    k.gemv_t_f32(y, kTile, q.r, q.ldr, q.n, static_cast<const float*>(kr) + s0, kv.k_r_stride, kv.dr, ns);
+    k.gemv_t_f32(r_buf.data(), kTile, q.r, q.ldr, q.n, static_cast<const float*>(kr) + s0, kv.k_r_stride, kv.dr, ns);
+    for (int64_t h = 0; h < q.n; ++h)
+      for (int64_t s = 0; s < ns; ++s) y[h * kTile + s] += r_buf[size_t(h * kTile + s)];
     return;
   }
   const AttnScoreArgs a{q.c, q.ldc, q.r, q.ldr, q.n, kc, kv.k_c_stride, kv.dc, kr, kv.k_r_stride, kv.dr, ns, rs};

@@ -7,8 +7,9 @@
 // - full sequence (training, mla_forward): one head's expanded k_C [dn] and v [dv], columns of
 //   kv_b_proj's output, and the shared k_R; the softmax weights are recorded for the backward.
 // Flash-style: positions in tiles with a running max and sum per head (one pass over the keys);
-// a tile's rows are read from memory once for all nh heads of a call (the ISA's GEMV kernels,
-// reading the stored dtype in place). A head's result does not depend on nh.
+// a tile's rows are read from memory once for all nh heads of a call (stored rows: a heads x
+// positions register tile, attention_kernels.inc; transposed keys and the weighted sum: the
+// ISA's GEMV kernels; all reading the stored dtype in place). A head's result does not depend on nh.
 #pragma once
 #include <cstdint>
 
