@@ -6,6 +6,8 @@
 #include <limits>
 #include <vector>
 
+#include <omp.h>
+
 #include "kernels/isa_kernels.h"
 
 namespace dsv3 {
@@ -15,24 +17,26 @@ namespace {
 constexpr int64_t kTile = 64;  // positions per tile: the tile's latents (64 x 512 floats) stay in L2
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
-// y[h][s] = x[h] · key s0 + s for the ns keys of a tile: rows of a strided matrix stored as dtype
-// starting at keys (row s0), or (transposed, F32) columns s0.. of a matrix stored by dimension.
-// FP8 rows: the codes' dot, then times the row's scale (rs[s], position s0 + s's).
-void scores(const IsaKernels& k, float* y, const float* x, int64_t ldx, int64_t nh, const AttentionRows& kv,
-            DType dtype, const void* keys, int64_t stride, int64_t width, int64_t s0, int64_t ns, const float* rs) {
-  if (kv.keys_transposed) {
-    for (int64_t h = 0; h < nh; ++h) std::memset(y + h * kTile, 0, size_t(ns) * sizeof(float));
-    k.gemv_t_f32(y, kTile, x, ldx, nh, static_cast<const float*>(keys) + s0, stride, width, ns);
-  } else if (dtype == DType::BF16) {
-    k.gemv_bf16(y, kTile, x, ldx, nh, static_cast<const uint16_t*>(keys), stride, ns, width);
-  } else if (dtype == DType::F8_E4M3) {
-    const float one = 1.0f;  // one block spanning the row: the row scale goes on afterwards
-    k.gemv_fp8(y, kTile, x, ldx, nh, static_cast<const uint8_t*>(keys), stride, ns, width, &one, width);
-    for (int64_t h = 0; h < nh; ++h)
-      for (int64_t s = 0; s < ns; ++s) y[h * kTile + s] *= rs[s];
-  } else {
-    k.gemv_f32(y, kTile, x, ldx, nh, static_cast<const float*>(keys), stride, ns, width);
+// y[h][s] = q_c[h]·k_c[s0 + s] + q_r[h]·k_r[s0 + s] for the ns positions of a tile, whose rows
+// start at kc and kr (stored rows: both parts in one pass for all heads, attention_kernels.inc;
+// FP8: the codes' dot times the row's scale rs[s]), or (transposed, F32) columns s0.. of
+// matrices stored by dimension.
+void scores(const IsaKernels& k, float* y, const AttentionQueries& q, const AttentionRows& kv, const void* kc,
+            const void* kr, int64_t s0, int64_t ns, const float* rs) {
+  for (int64_t h = 0; h < q.n; ++h) std::memset(y + h * kTile, 0, size_t(ns) * sizeof(float));
+  if (kv.keys_transposed) {  // each part summed on its own, then added: the decompressed form as before
+    thread_local std::vector<float> r_buf;
+    r_buf.assign(size_t(q.n * kTile), 0.0f);
+    k.gemv_t_f32(y, kTile, q.c, q.ldc, q.n, static_cast<const float*>(kc) + s0, kv.k_c_stride, kv.dc, ns);
+    k.gemv_t_f32(r_buf.data(), kTile, q.r, q.ldr, q.n, static_cast<const float*>(kr) + s0, kv.k_r_stride, kv.dr, ns);
+    for (int64_t h = 0; h < q.n; ++h)
+      for (int64_t s = 0; s < ns; ++s) y[h * kTile + s] += r_buf[size_t(h * kTile + s)];
+    return;
   }
+  const AttnScoreArgs a{q.c, q.ldc, q.r, q.ldr, q.n, kc, kv.k_c_stride, kv.dc, kr, kv.k_r_stride, kv.dr, ns, rs};
+  if (kv.dtype == DType::BF16) k.attn_scores_bf16(y, kTile, a);
+  else if (kv.dtype == DType::F8_E4M3) k.attn_scores_fp8(y, kTile, a);
+  else k.attn_scores_f32(y, kTile, a);
 }
 
 // o[h] += Σ_s p[h][s] · row s. FP8 rows: the weights times each row's scale rs[s] first, so the
@@ -67,45 +71,45 @@ const void* row_at(const AttentionRows& kv, const void* base, int64_t offset, in
   return kv.pages[s / kv.page_len] + offset + size_t((s % kv.page_len) * stride) * esize;
 }
 
-}  // namespace
-
-void attend(float* o, int64_t ldo, const AttentionQueries& q, const AttentionRows& kv, float scale, float* probs,
-            int64_t ldp) {
+// Positions [begin, end) of kv, unnormalized: o[h] = Σ_s e^(score[h][s] - mx[h]) · v[s] and
+// sum[h] = Σ_s e^(score[h][s] - mx[h]), mx[h] the largest score (-inf and 0s when nothing is
+// attended). probs, if not null, receives the raw scores (columns begin..end-1).
+void attend_range(float* o, int64_t ldo, float* mx, float* sum, const AttentionQueries& q, const AttentionRows& kv,
+                  float scale, int64_t begin, int64_t end, float* probs, int64_t ldp) {
   const int64_t nh = q.n;
-  thread_local std::vector<float> scores_buf, pe_buf, max_buf, sum_buf;
+  thread_local std::vector<float> scores_buf;
   scores_buf.resize(size_t(nh * kTile));
-  pe_buf.resize(size_t(nh * kTile));
-  max_buf.assign(size_t(nh), -kInf);
-  sum_buf.assign(size_t(nh), 0.0f);
   float* sc = scores_buf.data();  // [nh][kTile]
-  float* pe_sc = pe_buf.data();   // [nh][kTile]
-  float* mx = max_buf.data();
-  float* sum = sum_buf.data();
+  std::fill(mx, mx + nh, -kInf);
+  std::fill(sum, sum + nh, 0.0f);
   for (int64_t h = 0; h < nh; ++h) std::memset(o + h * ldo, 0, size_t(kv.dv) * sizeof(float));
 
   const IsaKernels& k = isa_kernels();
   const size_t esize = dtype_size(kv.dtype);
   const DType kr_dtype = kv.dtype == DType::F8_E4M3 ? DType::BF16 : kv.dtype;  // FP8 keeps k_r in BF16
-  for (int64_t s0 = 0, ns = 0; s0 < kv.len; s0 += ns) {
-    ns = std::min(kTile, kv.len - s0);
+  for (int64_t s0 = begin, ns = 0; s0 < end; s0 += ns) {
+    ns = std::min(kTile, end - s0);
     if (kv.pages) ns = std::min(ns, kv.page_len - s0 % kv.page_len);  // the rest of s0's page at most
     // Scores sc[h][s] = q_c[h]·k_c[s] + q_r[h]·k_r[s].
     const void* kc = kv.keys_transposed ? kv.k_c : row_at(kv, kv.k_c, kv.k_c_offset, s0, kv.k_c_stride, esize);
     const void* kr =
         kv.keys_transposed ? kv.k_r : row_at(kv, kv.k_r, kv.k_r_offset, s0, kv.k_r_stride, dtype_size(kr_dtype));
     const float* rs = scales_at(kv, s0);
-    scores(k, sc, q.c, q.ldc, nh, kv, kv.dtype, kc, kv.k_c_stride, kv.dc, s0, ns, rs);
-    scores(k, pe_sc, q.r, q.ldr, nh, kv, kr_dtype, kr, kv.k_r_stride, kv.dr, s0, ns, nullptr);
+    scores(k, sc, q, kv, kc, kr, s0, ns, rs);
     // Online softmax: rescale what was summed under the old maximum.
     for (int64_t h = 0; h < nh; ++h) {
       float* p = sc + h * kTile;
-      for (int64_t s = 0; s < ns; ++s) p[s] = (p[s] + pe_sc[h * kTile + s]) * scale;
+      for (int64_t s = 0; s < ns; ++s) p[s] *= scale;
       // Positions past the row's end weigh exp(-inf) = 0: adding them changes no sum, so a
       // masked row's result equals attending to its own positions alone.
       if (q.end)
         for (int64_t s = std::max<int64_t>(0, q.end[h] - s0); s < ns; ++s) p[s] = -kInf;
       if (probs) std::memcpy(probs + h * ldp + s0, p, size_t(ns) * sizeof(float));  // normalized at the end
       const float m_new = std::max(mx[h], *std::max_element(p, p + ns));
+      if (m_new == -kInf) {  // all masked so far: nothing to weigh
+        std::fill(p, p + ns, 0.0f);
+        continue;
+      }
       const float corr = std::exp(mx[h] - m_new);  // 0 on the first tile (mx = -inf)
       if (corr != 1.0f) {
         sum[h] *= corr;
@@ -120,6 +124,20 @@ void attend(float* o, int64_t ldo, const AttentionQueries& q, const AttentionRow
     weighted_sum(k, o, ldo, sc, nh, kv.dtype, row_at(kv, kv.v, kv.v_offset, s0, kv.v_stride, esize), kv.v_stride, ns,
                  kv.dv, rs);
   }
+}
+
+}  // namespace
+
+void attend(float* o, int64_t ldo, const AttentionQueries& q, const AttentionRows& kv, float scale, float* probs,
+            int64_t ldp) {
+  const int64_t nh = q.n;
+  thread_local std::vector<float> max_buf, sum_buf;
+  max_buf.resize(size_t(nh));
+  sum_buf.resize(size_t(nh));
+  float* mx = max_buf.data();
+  float* sum = sum_buf.data();
+  attend_range(o, ldo, mx, sum, q, kv, scale, 0, kv.len, probs, ldp);
+  const IsaKernels& k = isa_kernels();
   for (int64_t h = 0; h < nh; ++h) {
     const float inv = 1.0f / sum[h];
     float* oh = o + h * ldo;
@@ -130,6 +148,8 @@ void attend(float* o, int64_t ldo, const AttentionQueries& q, const AttentionRow
     for (int64_t s = 0; s < kv.len; ++s) ph[s] *= inv;
   }
 }
+
+int64_t latent_chunks(int64_t len) { return std::max<int64_t>(1, (len + kLatentChunk - 1) / kLatentChunk); }
 
 void latent_attention(float* o, int64_t ldo, const float* q_lat, int64_t ldq, const float* q_pe, int64_t ldp,
                       int64_t nh, int64_t r, int64_t dr, const LatentRows& cache, float scale) {
@@ -143,7 +163,39 @@ void latent_attention(float* o, int64_t ldo, const float* q_lat, int64_t ldq, co
   }
   kv.scales = cache.scales;
   kv.scale_offset = cache.scale_offset;
-  attend(o, ldo, {q_lat, ldq, q_pe, ldp, nh}, kv, scale);
+  const AttentionQueries q{q_lat, ldq, q_pe, ldp, nh};
+  const int64_t chunks = latent_chunks(cache.len);
+  if (chunks == 1) return attend(o, ldo, q, kv, scale);
+
+  // Split-K over positions: chunk c gives (mx_c, sum_c, o_c) unnormalized; then
+  //   M = max_c mx_c,  o = Σ_c e^(mx_c - M) · o_c / Σ_c e^(mx_c - M) · sum_c.
+  // The chunks depend on the length alone, so the result does not depend on the threads.
+  thread_local std::vector<float> part_buf, mx_buf, sum_buf;
+  part_buf.resize(size_t(chunks * nh * r));
+  mx_buf.resize(size_t(chunks * nh));
+  sum_buf.resize(size_t(chunks * nh));
+  float* part = part_buf.data();  // [chunks][nh][r]
+  float* mx = mx_buf.data();      // [chunks][nh]
+  float* sum = sum_buf.data();    // [chunks][nh]
+#pragma omp parallel for schedule(static) if (!omp_in_parallel())
+  for (int64_t c = 0; c < chunks; ++c)
+    attend_range(part + c * nh * r, r, mx + c * nh, sum + c * nh, q, kv, scale, c * kLatentChunk,
+                 std::min(cache.len, (c + 1) * kLatentChunk), nullptr, 0);
+  for (int64_t h = 0; h < nh; ++h) {
+    float m = -kInf;
+    for (int64_t c = 0; c < chunks; ++c) m = std::max(m, mx[c * nh + h]);
+    float total = 0.0f;
+    float* oh = o + h * ldo;
+    std::memset(oh, 0, size_t(r) * sizeof(float));
+    for (int64_t c = 0; c < chunks; ++c) {
+      const float w = std::exp(mx[c * nh + h] - m);
+      total += w * sum[c * nh + h];
+      const float* ph = part + (c * nh + h) * r;
+      for (int64_t i = 0; i < r; ++i) oh[i] += w * ph[i];
+    }
+    const float inv = 1.0f / total;
+    for (int64_t i = 0; i < r; ++i) oh[i] *= inv;
+  }
 }
 
 }  // namespace dsv3

@@ -7,8 +7,9 @@
 // - full sequence (training, mla_forward): one head's expanded k_C [dn] and v [dv], columns of
 //   kv_b_proj's output, and the shared k_R; the softmax weights are recorded for the backward.
 // Flash-style: positions in tiles with a running max and sum per head (one pass over the keys);
-// a tile's rows are read from memory once for all nh heads of a call (the ISA's GEMV kernels,
-// reading the stored dtype in place). A head's result does not depend on nh.
+// a tile's rows are read from memory once for all nh heads of a call (stored rows: a heads x
+// positions register tile, attention_kernels.inc; transposed keys and the weighted sum: the
+// ISA's GEMV kernels; all reading the stored dtype in place). A head's result does not depend on nh.
 #pragma once
 #include <cstdint>
 
@@ -83,12 +84,17 @@ struct LatentRows {
   int64_t scale_offset = 0;
 };
 
-// The absorbed form: attend() with c_KV as both key part and value.
+// The absorbed form: attend() with c_KV as both key part and value, all nh heads reading each
+// cached row once (pass all heads in one call).
 // q_lat [nh, r] (row stride ldq), q_pe [nh, dr] (row stride ldp), o [nh, r] (row stride ldo).
 void latent_attention(float* o, int64_t ldo, const float* q_lat, int64_t ldq, const float* q_pe, int64_t ldp,
                       int64_t nh, int64_t r, int64_t dr, const LatentRows& cache, float scale);
 
-// Heads per latent_attention call that callers use to split the work over threads.
-constexpr int64_t kLatentHeadGroup = 8;
+// latent_attention splits a long cache into chunks of kLatentChunk positions, attended in
+// parallel (the OpenMP threads, unless called inside a parallel region) and merged as split-K
+// softmax partials: one row's decode step keeps both threads on the cache, each reading its own
+// half once for all heads. A function of the length alone, so results do not depend on threads.
+constexpr int64_t kLatentChunk = 512;
+int64_t latent_chunks(int64_t len);
 
 }  // namespace dsv3

@@ -6,6 +6,24 @@
 
 namespace dsv3 {
 
+// The scores of nh query heads against ns positions' two key parts (absorbed MLA: the latent
+// c_KV and the RoPE key k_R, which every head shares):
+//   y[h·ldy + s] += rs[s] · Σ_{i<dc} xc[h·ldxc + i] · kc_s[i] + Σ_{i<dr} xr[h·ldxr + i] · kr_s[i],
+// kc_s = kc + s·ldkc and kr_s = kr + s·ldkr elements of the stored type; rs null means 1.
+struct AttnScoreArgs {
+  const float* xc;
+  int64_t ldxc;
+  const float* xr;
+  int64_t ldxr;
+  int64_t nh;
+  const void* kc;
+  int64_t ldkc, dc;
+  const void* kr;
+  int64_t ldkr, dr;
+  int64_t ns;
+  const float* rs = nullptr;
+};
+
 struct IsaKernels {
   const char* name;
   // out[i] = widen(in[i]) (* scale for FP8)
@@ -58,6 +76,12 @@ struct IsaKernels {
 
   // p[i] = e^(p[i] - shift) for i < n (softmax weights; -inf gives 0), vectorized.
   void (*exp_shift)(float* p, int64_t n, float shift);
+
+  // Attention scores of nh heads sharing ns stored key rows (attention_kernels.inc): see AttnScoreArgs.
+  // F32: both key parts float32; BF16: both BF16; FP8: kc E4M3 codes (times rs), kr BF16.
+  void (*attn_scores_f32)(float* y, int64_t ldy, const AttnScoreArgs& a);
+  void (*attn_scores_bf16)(float* y, int64_t ldy, const AttnScoreArgs& a);
+  void (*attn_scores_fp8)(float* y, int64_t ldy, const AttnScoreArgs& a);
 };
 
 const IsaKernels& isa_kernels();           // the best the CPU supports (or DSV3_ISA=generic|avx2|avx512|avx512bf16)

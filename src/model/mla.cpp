@@ -77,21 +77,26 @@ void attend_absorbed(float* attn, const float* q_all, const std::vector<int64_t>
     }
   }
 
-  // Attention over the cached latents: o_lat[t, h] = Σ_s p_s · c_KV[s].
+  // Attention over the cached latents: o_lat[t, h] = Σ_s p_s · c_KV[s], all heads of a row in one
+  // call (they share every cached row). Several rows go one per thread; a lone row (a decode
+  // step) is split over the threads by positions inside latent_attention.
   o_lat.resize(size_t(n * d.H * d.r));
   {
     const profile::Scope prof("attention.latent", rows.layer);
-    const int64_t groups = (d.H + kLatentHeadGroup - 1) / kLatentHeadGroup;
-#pragma omp parallel for collapse(2) schedule(dynamic)
-    for (int64_t t = 0; t < n; ++t) {
-      for (int64_t g = 0; g < groups; ++g) {
-        const int64_t row = idx[size_t(t)];
-        const SequenceCache& c = *rows.caches[rows.seq[row]];
-        const int64_t h0 = g * kLatentHeadGroup, nh = std::min(kLatentHeadGroup, d.H - h0);
-        const LatentRows cache = c.rows(rows.layer, rows.pos[row] + 1);
-        latent_attention(o_lat.data() + (t * d.H + h0) * d.r, d.r, q_lat.data() + (t * d.H + h0) * d.r, d.r,
-                         q.data() + t * d.H * d.qk + h0 * d.qk + d.dn, d.qk, nh, d.r, d.dr, cache, ctx.softmax_scale);
-      }
+    auto attend_row = [&](int64_t t) {
+      const int64_t row = idx[size_t(t)];
+      const SequenceCache& c = *rows.caches[rows.seq[row]];
+      const LatentRows cache = c.rows(rows.layer, rows.pos[row] + 1);
+      latent_attention(o_lat.data() + t * d.H * d.r, d.r, q_lat.data() + t * d.H * d.r, d.r,
+                       q.data() + t * d.H * d.qk + d.dn, d.qk, d.H, d.r, d.dr, cache, ctx.softmax_scale);
+    };
+    // A lone row outside any parallel region: latent_attention's own region is then a top-level
+    // one (the pooled threads), not nested inside an inactive one.
+    if (n == 1) {
+      attend_row(0);
+    } else {
+#pragma omp parallel for schedule(dynamic)
+      for (int64_t t = 0; t < n; ++t) attend_row(t);
     }
   }
 

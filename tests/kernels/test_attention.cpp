@@ -2,7 +2,8 @@
 // tile boundaries: the absorbed form (latent as key and value), and the decompressed form (own
 // keys and values, causally masked query blocks, recorded softmax weights); a head's result
 // independent of how many heads share the call;
-// a paged cache against the contiguous one.
+// a paged cache against the contiguous one; the heads x positions score kernels of every
+// instruction set, and long caches split into chunks (split-K softmax merge), against double.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -152,6 +153,113 @@ TEST(LatentAttention, PagedCacheMatchesContiguous) {
   latent_attention(op.data(), r, ql.data(), r, qp.data(), dr, nh, r, dr, paged, 0.3f);
   latent_attention(oc.data(), r, ql.data(), r, qp.data(), dr, nh, r, dr, {DType::F32, kv.data(), r, pe.data(), dr, len}, 0.3f);
   for (size_t i = 0; i < op.size(); ++i) ASSERT_NEAR(op[i], oc[i], 1e-5) << i;
+}
+
+// The absorbed attention of head h in double: softmax_s(scale · (q_lat·kv[s] + q_pe·pe[s])) · kv.
+std::vector<double> latent_reference(const std::vector<float>& kv, const std::vector<float>& pe, const float* ql,
+                                     const float* qp, int64_t len, int64_t r, int64_t dr, float scale) {
+  std::vector<double> p(static_cast<size_t>(len)), o(static_cast<size_t>(r), 0.0);
+  double mx = -1e300, sum = 0;
+  for (int64_t s = 0; s < len; ++s) {
+    double d = 0;
+    for (int64_t i = 0; i < r; ++i) d += double(ql[i]) * kv[size_t(s * r + i)];
+    for (int64_t i = 0; i < dr; ++i) d += double(qp[i]) * pe[size_t(s * dr + i)];
+    mx = std::max(mx, p[size_t(s)] = d * scale);
+  }
+  for (auto& v : p) sum += (v = std::exp(v - mx));
+  for (int64_t s = 0; s < len; ++s)
+    for (int64_t i = 0; i < r; ++i) o[size_t(i)] += p[size_t(s)] / sum * kv[size_t(s * r + i)];
+  return o;
+}
+
+// Caches longer than a chunk (kLatentChunk positions) are attended chunk by chunk and merged:
+// lengths at and around the chunk and tile boundaries, F32 and BF16 rows (BF16 against the
+// rounded values), a width with a tail past the vectors (r = 37).
+TEST(LatentAttention, LongCachesAcrossChunksMatchDouble) {
+  const int64_t r = 37, dr = 8, nh = 5;
+  for (int64_t len : {int64_t(1), int64_t(17), kLatentChunk - 1, kLatentChunk, kLatentChunk + 1, 2 * kLatentChunk + 77,
+                      int64_t(4095)}) {
+    auto kv = random_vec(size_t(len * r), 31, 1.0f), pe = random_vec(size_t(len * dr), 32, 1.0f);
+    const auto ql = random_vec(size_t(nh * r), 33, 1.0f), qp = random_vec(size_t(nh * dr), 34, 1.0f);
+    std::vector<uint16_t> kvb(kv.size()), peb(pe.size());
+    for (size_t i = 0; i < kv.size(); ++i) kvb[i] = f32_to_bf16(kv[i]);
+    for (size_t i = 0; i < pe.size(); ++i) peb[i] = f32_to_bf16(pe[i]);
+    std::vector<float> of(size_t(nh * r)), ob(size_t(nh * r));
+    latent_attention(of.data(), r, ql.data(), r, qp.data(), dr, nh, r, dr, {DType::F32, kv.data(), r, pe.data(), dr, len},
+                     0.2f);
+    latent_attention(ob.data(), r, ql.data(), r, qp.data(), dr, nh, r, dr, {DType::BF16, kvb.data(), r, peb.data(), dr, len},
+                     0.2f);
+    for (size_t i = 0; i < kv.size(); ++i) kv[i] = bf16_to_f32(kvb[i]);
+    for (size_t i = 0; i < pe.size(); ++i) pe[i] = bf16_to_f32(peb[i]);
+    for (int64_t h = 0; h < nh; ++h) {
+      const auto ref_f = latent_reference(random_vec(size_t(len * r), 31, 1.0f), random_vec(size_t(len * dr), 32, 1.0f),
+                                          ql.data() + h * r, qp.data() + h * dr, len, r, dr, 0.2f);
+      const auto ref_b = latent_reference(kv, pe, ql.data() + h * r, qp.data() + h * dr, len, r, dr, 0.2f);
+      for (int64_t i = 0; i < r; ++i) {
+        ASSERT_NEAR(of[size_t(h * r + i)], ref_f[size_t(i)], 2e-5) << "len=" << len << " h=" << h << " i=" << i;
+        ASSERT_NEAR(ob[size_t(h * r + i)], ref_b[size_t(i)], 2e-5) << "bf16 len=" << len << " h=" << h << " i=" << i;
+      }
+    }
+  }
+}
+
+// The score kernels of every instruction set against double (both key parts, FP8's row scales),
+// for head and position counts around the register tile and widths around the vector length; a
+// (head, position)'s score does not depend on how many share the call (bit for bit), and the
+// kernel adds onto y.
+TEST(AttnScores, EveryInstructionSetMatchesDoubleAndIsTileFree) {
+  const int64_t nh = 7, ns = 9, dr = 9, ldxr = dr + 1, ldkr = dr + 2;
+  const auto xr = random_vec(size_t(nh * ldxr), 43, 1.0f), kr = random_vec(size_t(ns * ldkr), 44, 1.0f);
+  const auto rs = random_vec(size_t(ns), 45, 1.0f);
+  std::vector<uint16_t> krb(kr.size());
+  for (size_t i = 0; i < kr.size(); ++i) krb[i] = f32_to_bf16(kr[i]);
+  for (const char* isa : {"generic", "avx2", "avx512", "avx512bf16"}) {
+    const IsaKernels* k = isa_kernels_by_name(isa);
+    if (!k) continue;
+    for (int64_t dc : {1, 15, 16, 17, 64, 131}) {
+      const int64_t ldxc = dc + 3, ldkc = dc + 5;
+      const auto xc = random_vec(size_t(nh * ldxc), 41, 1.0f), kc = random_vec(size_t(ns * ldkc), 42, 1.0f);
+      std::vector<uint16_t> kcb(kc.size());
+      std::vector<uint8_t> kc8(kc.size());
+      for (size_t i = 0; i < kc.size(); ++i) kcb[i] = f32_to_bf16(kc[i]), kc8[i] = f32_to_fp8_e4m3(kc[i]);
+      for (const DType dt : {DType::F32, DType::BF16, DType::F8_E4M3}) {
+        const bool f32 = dt == DType::F32, bf16 = dt == DType::BF16;
+        auto run = [&](float* y, int64_t ldy, int64_t h0, int64_t n_h, int64_t s0, int64_t n_s) {
+          const size_t c0 = size_t(s0 * ldkc), r0 = size_t(s0 * ldkr);
+          const void* c = f32 ? static_cast<const void*>(kc.data() + c0)
+                              : bf16 ? static_cast<const void*>(kcb.data() + c0) : kc8.data() + c0;
+          const void* r = f32 ? static_cast<const void*>(kr.data() + r0) : krb.data() + r0;
+          const AttnScoreArgs a{xc.data() + h0 * ldxc, ldxc, xr.data() + h0 * ldxr, ldxr, n_h, c, ldkc, dc,
+                                r, ldkr, dr, n_s, f32 || bf16 ? nullptr : rs.data() + s0};
+          (f32 ? k->attn_scores_f32 : bf16 ? k->attn_scores_bf16 : k->attn_scores_fp8)(y, ldy, a);
+        };
+        std::vector<float> y(size_t(nh * ns), 0.5f);
+        run(y.data(), ns, 0, nh, 0, ns);
+        for (int64_t h = 0; h < nh; ++h)
+          for (int64_t s = 0; s < ns; ++s) {
+            double c = 0, r = 0, mag = 0;
+            for (int64_t i = 0; i < dc; ++i) {
+              const size_t ki = size_t(s * ldkc + i);
+              const double kval = f32 ? kc[ki] : bf16 ? bf16_to_f32(kcb[ki]) : fp8_e4m3_to_f32(kc8[ki]);
+              c += double(xc[size_t(h * ldxc + i)]) * kval;
+              mag += std::fabs(double(xc[size_t(h * ldxc + i)]) * kval);
+            }
+            for (int64_t i = 0; i < dr; ++i) {
+              const size_t ki = size_t(s * ldkr + i);
+              r += double(xr[size_t(h * ldxr + i)]) * (f32 ? kr[ki] : bf16_to_f32(krb[ki]));
+              mag += std::fabs(double(xr[size_t(h * ldxr + i)]) * kr[ki]);
+            }
+            const double rsc = f32 || bf16 ? 1.0 : rs[size_t(s)];
+            const double ref = 0.5 + c * rsc + r;
+            const float got = y[size_t(h * ns + s)];
+            ASSERT_NEAR(got, ref, 4e-6 * (mag * (1 + std::fabs(rsc)) + 1)) << isa << " dc=" << dc << " h=" << h << " s=" << s;
+            float one = 0.5f;
+            run(&one, 1, h, 1, s, 1);
+            ASSERT_EQ(one, got) << isa << " dc=" << dc << " h=" << h << " s=" << s;
+          }
+      }
+    }
+  }
 }
 
 // The softmax exponent on every instruction set: within 2 ulp of expf (0 below e^-87.3 and for
