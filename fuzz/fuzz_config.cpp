@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "io/json_file.h"
 #include "model/config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
