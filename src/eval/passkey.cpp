@@ -1,11 +1,13 @@
 #include "eval/passkey.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <random>
 
 #include "core/error.h"
 #include "eval/prompt.h"
+#include "eval/score.h"
 #include "io/json_file.h"
 
 namespace dsv3::eval {
@@ -38,6 +40,32 @@ std::string cell_markdown(const PasskeyOptions& opt, const std::vector<PasskeyCe
 }
 
 }  // namespace
+
+std::vector<int64_t> forced_key_hits(const Model& m, const std::vector<std::vector<int32_t>>& prompts,
+                                     const std::vector<std::vector<int32_t>>& answers, std::vector<int64_t>* tried) {
+  const int64_t ctx = m.config().max_position_embeddings, V = m.config().vocab_size;
+  std::vector<ScoreRequest> requests;
+  size_t longest = 0;
+  for (size_t j = 0; j < prompts.size(); ++j) {
+    if (prompts[j].empty() || int64_t(prompts[j].size() + answers[j].size()) > ctx) continue;  // gen reports it
+    ScoreRequest r;
+    r.tokens = prompts[j];
+    r.tokens.insert(r.tokens.end(), answers[j].begin(), answers[j].end());
+    r.first = int64_t(prompts[j].size()) - 1;  // row p scores token p + 1: the answer's first
+    r.end = r.first + int64_t(answers[j].size());
+    requests.push_back(std::move(r));
+    longest = std::max(longest, answers[j].size());
+  }
+  std::vector<int64_t> hits(longest, 0);
+  tried->assign(longest, 0);
+  score_sequences(m, requests, [&](int64_t r, int64_t pos, const float* lp) {
+    const size_t i = size_t(pos - requests[size_t(r)].first);  // which answer token
+    const int32_t want = requests[size_t(r)].tokens[size_t(pos + 1)];
+    (*tried)[i] += 1;
+    hits[i] += lp[want] >= *std::max_element(lp, lp + V);  // ties count, as score_continuations' greedy
+  });
+  return hits;
+}
 
 std::vector<int32_t> passkey_prompt(const Tokenizer& tok, int64_t length, double depth, const std::string& key,
                                     const std::string& filler_text, PromptStart start) {
@@ -82,6 +110,13 @@ Report run_passkey(const Model& m, const Tokenizer& tok, const PasskeyOptions& o
     }
   gen.max_new_tokens = 8;  // " 12345." and a little more
   const std::vector<GenOutput> outs = generate_texts(m, tok, jobs, gen);
+  std::vector<std::vector<int32_t>> prompts, key_tokens;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    prompts.push_back(jobs[j].prompt);
+    key_tokens.push_back(tok.encode(cat(" ", answers[j])));
+  }
+  std::vector<int64_t> forced_n;
+  const std::vector<int64_t> forced = forced_key_hits(m, prompts, key_tokens, &forced_n);
   const Extractor first_number("regex:[0-9]+");
   Report r;
   r.task = "passkey";
@@ -106,8 +141,19 @@ Report run_passkey(const Model& m, const Tokenizer& tok, const PasskeyOptions& o
   for (const std::string& key : answers) digits_total += int64_t(key.size());
   r.metrics.push_back(proportion_metric("passkey", correct, int64_t(jobs.size())));
   r.metrics.push_back(proportion_metric("key_digits", digits, digits_total));
+  int64_t forced_hits = 0, forced_total = 0;
+  json by_token = json::array();
+  for (size_t i = 0; i < forced.size(); ++i) {
+    forced_hits += forced[i];
+    forced_total += forced_n[i];
+    by_token.push_back({{"token", i}, {"n", forced_n[i]}, {"argmax", forced[i]}});
+  }
+  r.metrics.push_back(proportion_metric("key_tokens", forced_hits, forced_total));
+  r.detail["key_tokens_by_position"] = by_token;
+  std::string forced_line = "\nkey_tokens by answer token (argmax after the prompt and the answer's tokens before it):";
+  for (size_t i = 0; i < forced.size(); ++i) forced_line += cat(" ", i, ": ", forced[i], "/", forced_n[i]);
   r.detail["grid"] = grid;
-  r.detail_markdown = cell_markdown(opt, cells);
+  r.detail_markdown = cell_markdown(opt, cells) + forced_line + "\n";
   if (cells_out) *cells_out = cells;
   return r;
 }

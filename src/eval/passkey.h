@@ -37,9 +37,19 @@ struct PasskeyCell {
 // "12345": 4): partial credit that shows a model learning to copy before it copies whole keys.
 int64_t key_digits_matched(const std::string& key, const std::string& got);
 
+// Teacher-forced retrieval, per answer token: with each prompt followed by its answer's tokens
+// (" 12345": the space, then the digits), whether answer token i is the model's argmax after
+// the prompt and answer tokens 0..i-1. Returns hits[i]; tried[i] counts the prompts with an
+// i-th token (prompts over the context are left out). Unlike the generated answer, one wrong
+// token does not spoil the rest, so it tells a model that cannot begin the key (token 0-1
+// wrong, the rest right) from one that cannot go on.
+std::vector<int64_t> forced_key_hits(const Model& m, const std::vector<std::vector<int32_t>>& prompts,
+                                     const std::vector<std::vector<int32_t>>& answers, std::vector<int64_t>* tried);
+
 // Runs the grid through generate_texts (greedy unless gen.sampling says otherwise). Metrics:
-// "passkey" (whole keys) and "key_digits" (digits matched in place over all keys' digits; its
-// Wilson interval treats digits as independent, which they are not, so it is too narrow).
+// "passkey" (whole keys), "key_digits" (digits matched in place over all keys' digits) and
+// "key_tokens" (forced_key_hits over all answer tokens; detail "key_tokens_by_position"). The
+// last two's Wilson intervals treat digits as independent, which they are not, so are too narrow.
 Report run_passkey(const Model& m, const Tokenizer& tok, const PasskeyOptions& opt, GenOptions gen,
                    std::vector<PasskeyCell>* cells = nullptr);
 

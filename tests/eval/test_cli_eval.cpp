@@ -127,9 +127,18 @@ TEST(CliEval, PasskeyGridAndProgressLine) {
   const json j = json::parse(r.out);
   EXPECT_EQ(j["metric"], "passkey");
   EXPECT_EQ(j["n"], 8);
-  ASSERT_EQ(j["metrics"].size(), 2u);
+  ASSERT_EQ(j["metrics"].size(), 3u);
   EXPECT_EQ(j["metrics"][1]["metric"], "key_digits");
   EXPECT_EQ(j["metrics"][1]["n"], 40);  // 8 five-digit keys
+  // Teacher-forced: every answer token of the 8 prompts is scored once, counted by position.
+  EXPECT_EQ(j["metrics"][2]["metric"], "key_tokens");
+  const json& by_token = j["key_tokens_by_position"];
+  ASSERT_GE(by_token.size(), 2u);  // at least " " and one digit token
+  EXPECT_EQ(by_token[0]["n"], 8);
+  int64_t tried = 0, hits = 0;
+  for (const json& t : by_token) tried += t["n"].get<int64_t>(), hits += t["argmax"].get<int64_t>();
+  EXPECT_EQ(j["metrics"][2]["n"], tried);
+  EXPECT_NEAR(j["metrics"][2]["value"].get<double>(), double(hits) / double(tried), 1e-12);
   ASSERT_EQ(j["grid"].size(), 4u);
   EXPECT_EQ(j["grid"][3]["length"], 128);
   EXPECT_EQ(j["grid"][3]["depth"], 1.0);
