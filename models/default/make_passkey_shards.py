@@ -13,7 +13,18 @@ each document is followed by EOS, so the next one starts as an --prompt-start eo
 Text documents cannot match the eval's prompts token for token: it joins separately
 encoded pieces and cuts the filler between tokens, which re-encoding the joined text undoes.
 The keys come from Python's generator seeded with SEED, not from the evaluation's.
-    usage: make_passkey_shards.py wordnet.txt heldout.txt OUT_DIR N M MIN_LEN MAX_LEN [SEED [C [KEYS_MIN KEYS_MAX]]]
+--window T aligns the stream to `dsv3 train --seq-len T`, which cuts the shards into windows of T
+tokens at multiples of T and attends across the documents inside a window: every passkey
+document then opens its own window as an eval prompt does (EOS, the instructions, ...; MAX_LEN
++ 2 <= T), the window's rest is corpus lines and drills (the last one cut to fit), and the other
+lines are packed into windows that start with EOS. Without it a document straddles two windows
+whenever the stream says so, and about half the answers are trained with their needle cut off
+or with another document's key before it.
+--gap MIN MAX puts MIN to MAX of the filler's tokens (from a random place in it) between a drill's
+"Keys: ... ." and its " Again: ... .", so that its copy sits at a varying distance, as a passkey's
+does, and cannot be found by position alone (a drill without a gap can be copied from a fixed
+distance back, which a 2-layer model learns long before it learns to look a key up by content).
+    usage: make_passkey_shards.py [--window T] [--gap MIN MAX] wordnet.txt heldout.txt OUT_DIR N M MIN_LEN MAX_LEN [SEED [C [KEYS_MIN KEYS_MAX]]]
     (DSV3=path/to/dsv3, default build/dsv3; the tokenizer is models/default's)
 """
 import json
@@ -85,33 +96,79 @@ def write_shards(out_dir, docs):
         f.write("\n")
 
 
+def windows(passkey_docs, other_docs, T):
+    """Documents grouped so that each group is exactly T tokens once write_shards adds the EOS
+    after each: an empty document (the EOS a prompt starts with), a passkey document, then other
+    documents (taken in turn, again from the first when all are used), the last cut to fit; other
+    documents never used are packed into groups that start the same way."""
+    groups, used = [], 0
+    for first in passkey_docs + [None] * len(other_docs):
+        if first is None and used >= len(other_docs):
+            break
+        group = [[]] + ([first] if first is not None else [])
+        room = T - sum(len(d) + 1 for d in group)
+        assert room >= 0, f"a passkey document of {len(first)} tokens does not fit a window of {T}"
+        while room > 0 and other_docs:
+            d = other_docs[used % len(other_docs)][:room - 1]
+            used += 1
+            group.append(d)
+            room -= len(d) + 1
+        if room == 0:  # a last group the documents cannot fill is dropped, as the windows would drop it
+            groups.append(group)
+    return groups
+
+
 def main():
-    if len(sys.argv) not in (8, 9, 10, 12):
+    args, T, gap = sys.argv[1:], 0, None
+    while args[:1] in (["--window"], ["--gap"]):
+        if args[0] == "--window":
+            T, args = int(args[1]), args[2:]
+        else:
+            gap, args = (int(args[1]), int(args[2])), args[3:]
+    if len(args) not in (7, 8, 9, 11):
         sys.exit(__doc__)
-    corpus, heldout, out_dir = sys.argv[1:4]
-    n, m, lo, hi = map(int, sys.argv[4:8])
-    rng = random.Random(int(sys.argv[8]) if len(sys.argv) > 8 else 7)
-    n_copy = int(sys.argv[9]) if len(sys.argv) > 9 else 0
-    keys_min, keys_max = map(int, sys.argv[10:12]) if len(sys.argv) > 10 else (4, 12)
+    corpus, heldout, out_dir = args[0:3]
+    n, m, lo, hi = map(int, args[3:7])
+    rng = random.Random(int(args[7]) if len(args) > 7 else 7)
+    n_copy = int(args[8]) if len(args) > 8 else 0
+    keys_min, keys_max = map(int, args[9:11]) if len(args) > 9 else (4, 12)
     held = {line.rstrip("\n") for line in open(heldout)}
     lines = [line.rstrip("\n") for line in open(corpus) if line.strip() and line.rstrip("\n") not in held]
     rng.shuffle(lines)
     lines = lines[:m]
+    gaps = []  # (tokens of filler, where in the filler they start as a fraction) of each gapped drill
     for _ in range(n_copy):
         ks = " ".join(str(rng.randint(10000, 99999)) for _ in range(rng.randint(keys_min, keys_max)))
-        lines.append(f"Keys: {ks}. Again: {ks}.")
+        if gap:
+            lines += [f"Keys: {ks}.", f" Again: {ks}."]
+            gaps.append((rng.randint(*gap), rng.random()))
+        else:
+            lines.append(f"Keys: {ks}. Again: {ks}.")
     keys = [str(rng.randint(10000, 99999)) for _ in range(n)]
     needles = [f" The pass key is {k}. Remember it. {k} is the pass key. " for k in keys]
     answers = [f" {k}." for k in keys]
     ids = tokenize([INTRO, FILLER, QUESTION] + needles + answers + lines)
     intro, filler, question = ids[:3]
     needle_ids, answer_ids, line_ids = ids[3:3 + n], ids[3 + n:3 + 2 * n], ids[3 + 2 * n:]
+    if gap:  # the drills are the last 2 * n_copy pieces: "Keys: ... ." and " Again: ... ."
+        drills = line_ids[len(line_ids) - 2 * n_copy:]
+        line_ids = line_ids[:len(line_ids) - 2 * n_copy]
+        for i, (g, at) in enumerate(gaps):
+            o = int(at * len(filler))
+            line_ids.append(drills[2 * i] + [filler[(o + j) % len(filler)] for j in range(g)] + drills[2 * i + 1])
     docs = [passkey_doc(intro, filler, needle_ids[i], question, answer_ids[i], rng.randint(lo, hi), rng.random())
             for i in range(n)]
-    docs += line_ids
-    rng.shuffle(docs)
+    if T:
+        rng.shuffle(line_ids)
+        groups = windows(docs, line_ids, T)
+        rng.shuffle(groups)
+        docs = [d for g in groups for d in g]
+    else:
+        docs += line_ids
+        rng.shuffle(docs)
     write_shards(out_dir, docs)
-    print(f"{out_dir}: {n} passkey documents of {lo}-{hi} tokens + {m} corpus lines + {n_copy} copying drills, "
+    print(f"{out_dir}: {n} passkey documents of {lo}-{hi} tokens + {m} corpus lines + {n_copy} copying drills"
+          f"{f' with gaps of {gap[0]}-{gap[1]} tokens' if gap else ''}, "
           f"{sum(len(d) + 1 for d in docs)} tokens", file=sys.stderr)
 
 
