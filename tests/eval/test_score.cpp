@@ -1,11 +1,13 @@
 // The log-likelihood scorer against a direct evaluation (one forward of the whole sequence,
 // logits of every row, log-softmax by hand) on the V3 fixture, and its invariance to how
-// sequences are packed into forwards (together, split across forwards, one at a time).
+// sequences are packed into forwards (together, split across forwards, one at a time); passkey's
+// teacher-forced key_tokens against greedy continuations.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "core/error.h"
+#include "eval/passkey.h"
 #include "eval/perplexity.h"
 #include "eval/score.h"
 #include "test_util.h"
@@ -92,6 +94,30 @@ TEST_F(Score, GreedyMeansEveryTokenWasTheArgmax) {
   EXPECT_TRUE(score_continuations(*model_, {{s, 2, -1}})[0].greedy);
   s.back() = (s.back() + 1) % int32_t(V);
   EXPECT_FALSE(score_continuations(*model_, {{s, 2, -1}})[0].greedy);
+}
+
+TEST_F(Score, ForcedKeyHitsCountTheAnswerTokensThatAreTheArgmax) {
+  // passkey's key_tokens: an answer that is the prompt's own greedy continuation hits at every
+  // token; changing its last token misses there only; a prompt with no room in the context is
+  // left out of the counts.
+  const std::vector<int32_t> prompt = {5, 9, 13};
+  const int64_t V = model_->config().vocab_size, ctx = model_->config().max_position_embeddings;
+  std::vector<int32_t> s = prompt;
+  for (int k = 0; k < 4; ++k) {
+    int32_t best = 0;
+    score_sequences(*model_, {{s, int64_t(s.size()) - 1, -1}}, [&](int64_t, int64_t, const float* lp) {
+      best = int32_t(std::max_element(lp, lp + V) - lp);
+    });
+    s.push_back(best);
+  }
+  const std::vector<int32_t> greedy(s.begin() + 3, s.end());
+  std::vector<int32_t> wrong_last = greedy;
+  wrong_last.back() = (wrong_last.back() + 1) % int32_t(V);
+  const std::vector<int32_t> too_long(size_t(ctx), 5);
+  std::vector<int64_t> tried;
+  const std::vector<int64_t> hits = forced_key_hits(*model_, {prompt, prompt, too_long}, {greedy, wrong_last, greedy}, &tried);
+  EXPECT_EQ(tried, (std::vector<int64_t>{2, 2, 2, 2}));
+  EXPECT_EQ(hits, (std::vector<int64_t>{2, 2, 2, 1}));
 }
 
 TEST_F(Score, ChunkLogprobsIsTheDirectLogSoftmax) {
