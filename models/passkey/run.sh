@@ -58,19 +58,40 @@ common="--val-fraction 0.01 --data-seed 1 --eval-sequences 0 --log-every 10 --th
 "$dsv3" train --init "$work/run7" --extend-context 1024 --data "$work/sh1024g" $common \
   --seq-len 1024 --micro-batch 2 --batch-tokens 2048 --steps 150 --lr 1e-3 --lr-final 1e-4 \
   --warmup-steps 5 --decay-start 5 --decay-end 150 --save-every 50 --out "$work/ext1024"
+# Stage 2: YaRN for 4,096 tokens (factor 16 from 256: --extend-context keeps the original length),
+# passkey documents of 800-4,084 tokens, each opening its own 4,096-token window.
+[ -d "$work/sh4096g" ] || shards --window 4096 --gap 8 120 "$work/sh4096g" 300 500 800 4084 13 3000 1 2
+"$dsv3" train --init "$work/ext1024" --extend-context 4096 --data "$work/sh4096g" --val-fraction 0.01 \
+  --data-seed 1 --eval-sequences 0 --log-every 5 --threads 1 --seq-len 4096 --micro-batch 1 \
+  --batch-tokens 4096 --steps 30 --lr 5e-4 --lr-final 5e-5 --warmup-steps 2 --decay-start 2 \
+  --decay-end 30 --save-every 10 --out "$work/ext4096"
 # The unextended model at 1,008 tokens needs a config that allows them (plain RoPE still).
 rm -rf "$work/base-1024" && cp -r "$work/run7" "$work/base-1024" && rm -f "$work/base-1024/trainer_state.safetensors"
 sed -i 's/"max_position_embeddings": 256/"max_position_embeddings": 1024/' "$work/base-1024/config.json"
+# Run 7's weights under stage 1's config: what YaRN does before any training.
+rm -rf "$work/yarn1024" && cp -r "$work/base-1024" "$work/yarn1024" && cp "$work/ext1024/config.json" "$work/yarn1024/"
 probes=$here/../../data/eval
-for m in base-1024 ext1024; do
+for m in base-1024 yarn1024 ext1024; do
   "$dsv3" eval --threads 1 --model "$work/$m" --task "$probes/copy_drill_mc.jsonl" --prompt-start eos
   for t in copy_drill copy_drill_gap; do
     "$dsv3" eval --threads 1 --model "$work/$m" --task "$probes/$t.jsonl" --answer 'regex:^\s*(\d+)' \
       --max-new-tokens 8 --prompt-start eos
   done
-  "$dsv3" eval --threads 1 --model "$work/$m" --kind passkey --lengths 240,1008 --depths 0,0.25,0.5,0.75,1 \
-    --trials 10 --prompt-start eos
+  for L in 240 1008; do  # one length a run: every model gets the same 50 keys at each length
+    "$dsv3" eval --threads 1 --model "$work/$m" --kind passkey --lengths $L --depths 0,0.25,0.5,0.75,1 \
+      --trials 10 --prompt-start eos
+  done
   for ctx in 256 1024; do
     "$dsv3" eval --threads 1 --model "$work/$m" --task "$heldout" --lines --ctx $ctx --prompt-start eos
   done
+done
+# At 4,080 tokens: run 7 and stage 1 in copies whose config allows 4,096 positions, and stage 2.
+for m in run7 ext1024; do
+  rm -rf "$work/$m-4096" && cp -r "$work/$m" "$work/$m-4096" && rm -f "$work/$m-4096/trainer_state.safetensors"
+  sed -i 's/"max_position_embeddings": [0-9]*/"max_position_embeddings": 4096/' "$work/$m-4096/config.json"
+done
+for m in run7-4096 ext1024-4096 ext4096; do
+  "$dsv3" eval --threads 1 --model "$work/$m" --kind passkey --lengths 4080 --depths 0,0.25,0.5,0.75,1 \
+    --trials 10 --prompt-start eos
+  "$dsv3" eval --threads 1 --model "$work/$m" --task "$heldout" --lines --ctx 4096 --prompt-start eos
 done
