@@ -16,8 +16,9 @@ The keys come from Python's generator seeded with SEED, not from the evaluation'
 --window T aligns the stream to `dsv3 train --seq-len T`, which cuts the shards into windows of T
 tokens at multiples of T and attends across the documents inside a window: every passkey
 document then opens its own window as an eval prompt does (EOS, the instructions, ...; MAX_LEN
-plus the answer's tokens, about 7, plus 2 EOS must fit in T), the window's rest is corpus lines and drills (the last one cut to fit), and the other
-lines are packed into windows that start with EOS. Without it a document straddles two windows
+plus the answer's tokens, about 7, plus 2 EOS must fit in T), the window's rest is corpus lines
+and drills in turn (the last one cut to fit; all are used before any is used twice), and the
+lines left over are packed into windows that start with EOS. Without it a document straddles two windows
 whenever the stream says so, and about half the answers are trained with their needle cut off
 or with another document's key before it.
 --gap MIN MAX puts MIN to MAX of the filler's tokens (from a random place in it) between a drill's
