@@ -8,15 +8,61 @@
 
 namespace dsv3 {
 
-int Int4Matrix::q(int64_t r, int64_t j) const {
-  const uint8_t b = packed[size_t(r * row_bytes() + (j / 64) * 32 + j % 32)];
-  return j % 64 < 32 ? b & 0x0F : b >> 4;
+namespace {
+// Where row r's code of packed column j lives, and in which nibble (shift 0 or 4).
+size_t code_byte(const Int4Matrix& m, int64_t r, int64_t j, int& shift) {
+  if (!m.tiled) {
+    shift = j % 64 < 32 ? 0 : 4;
+    return size_t(r * m.row_bytes() + (j / 64) * 32 + j % 32);
+  }
+  shift = j % 8 < 4 ? 0 : 4;
+  return size_t((r / kInt4TileRows) * m.tile_bytes() + (j / 8) * 64 + (r % kInt4TileRows) * 4 + j % 4);
 }
+size_t dm_index(const Int4Matrix& m, int64_t r, int64_t g, int which) {  // which: 0 d, 1 m
+  if (!m.tiled) return size_t(2 * (r * m.groups() + g) + which);
+  return size_t((r / kInt4TileRows) * m.tile_halves() + (2 * g + which) * kInt4TileRows + r % kInt4TileRows);
+}
+}  // namespace
+
+int Int4Matrix::q(int64_t r, int64_t j) const {
+  int shift = 0;
+  return (packed[code_byte(*this, r, j, shift)] >> shift) & 0x0F;
+}
+
+float Int4Matrix::d(int64_t r, int64_t g) const { return f16_to_f32(dm[dm_index(*this, r, g, 0)]); }
+float Int4Matrix::m(int64_t r, int64_t g) const { return f16_to_f32(dm[dm_index(*this, r, g, 1)]); }
 
 float Int4Matrix::value(int64_t r, int64_t c) const {
   const int64_t j = inv_perm.empty() ? c : inv_perm[size_t(c)];
-  const uint16_t* p = dm.data() + 2 * (r * groups() + j / group);
-  return int4_dequant(q(r, j), f16_to_f32(p[0]), f16_to_f32(p[1]));
+  return int4_dequant(q(r, j), d(r, j / group), m(r, j / group));
+}
+
+bool int4_tiles_pay(const Int4Matrix& m) { return m.perm.empty() && m.cols >= 1024; }
+
+void int4_tile(Int4Matrix& m) {
+  if (m.tiled) return;
+  Int4Matrix t;
+  t.rows = m.rows, t.cols = m.cols, t.group = m.group, t.padded_cols = m.padded_cols, t.tiled = true;
+  t.packed.assign(size_t(t.tiles() * t.tile_bytes()), 0);
+  t.dm.assign(size_t(t.tiles() * t.tile_halves()), 0);
+#pragma omp parallel for schedule(static) if (m.rows * m.cols > (1 << 16))
+  for (int64_t tile = 0; tile < t.tiles(); ++tile)
+    for (int64_t r = tile * kInt4TileRows; r < std::min(m.rows, (tile + 1) * kInt4TileRows); ++r) {
+      for (int64_t j = 0; j < m.padded_cols; ++j) {
+        int shift = 0;
+        const size_t at = code_byte(t, r, j, shift);  // (sets shift: not in one expression with it)
+        t.packed[at] |= uint8_t(m.q(r, j) << shift);
+      }
+      for (int64_t g = 0; g < m.groups(); ++g)
+        for (int which : {0, 1}) t.dm[dm_index(t, r, g, which)] = m.dm[dm_index(m, r, g, which)];
+    }
+  m.packed = std::move(t.packed);
+  m.dm = std::move(t.dm);
+  m.tiled = true;
+}
+
+void int4_choose_layout(Int4Matrix& m) {
+  if (int4_tiles_pay(m)) int4_tile(m);
 }
 
 namespace {

@@ -9,6 +9,7 @@
 
 namespace dsv3 {
 
+// The INT4 binders return the layout int4_choose_layout picks (kernels/quant_weight.h).
 // <stem>.qweight [in/8, out] I32, .qzeros [groups, ⌈out/8⌉] I32, .scales [groups, out] F16 and
 // optional .g_idx [in] I32 of W [rows = out, cols = in]; throws Error naming the file and tensor.
 Int4Matrix bind_gptq(const TensorInfo& qweight, const TensorInfo& qzeros, const TensorInfo& scales,
