@@ -120,7 +120,9 @@ TEST(QuantBind, Q4_0BlocksAreTiledExactly) {
       mag += std::fabs(want[size_t(o * C + i)]);
     }
     EXPECT_NEAR(y[size_t(o)], ref, mag * (1.0 / 127) + 1e-4) << o;
-    if (o >= 3) EXPECT_EQ(part[size_t(o - 3)], y[size_t(o)]) << o;
+    if (o >= 3) {
+      EXPECT_EQ(part[size_t(o - 3)], y[size_t(o)]) << o;
+    }
   }
 }
 
