@@ -112,8 +112,8 @@ void w_uk(const MachineLimits& lim, const char* name, DType dt, int64_t group) {
 
 // The v3-bench model's DRAM-sized decode products, 1 input row: the output head [129280 x 1024]
 // (long, short rows: per-row overhead shows) and a layer's 9 experts' gate and up [256 x 1024]
-// through linear_batch, cycling over 256 experts (4 layers' worth, 134 MB at 8 bits) so they
-// come from DRAM.
+// and down [1024 x 256] through linear_batch, cycling over 256 experts (4 layers' worth, 134 MB
+// at 8 bits) so they come from DRAM.
 void model_shapes(const MachineLimits& lim) {
   constexpr int64_t kVocab = 129280, kHidden = 1024, kInter = 256, kExperts = 256, kActive = 9;
   std::printf("\nv3-bench shapes, 1 row:\n%-10s %-22s %8s %10s %10s %9s\n", "format", "product", "MB", "ms",
@@ -130,26 +130,32 @@ void model_shapes(const MachineLimits& lim) {
     const double gbs = double(head.read_bytes) / s / 1e9;
     std::printf("%-10s %-22s %8.1f %10.3f %10.2f %8.1f%%\n", name, "head 129280 x 1024", head.read_bytes / 1e6,
                 s * 1e3, gbs, 100.0 * gbs / lim.read_gbs);
-    std::vector<Stored> experts;
-    for (int64_t e = 0; e < 2 * kExperts; ++e) experts.push_back(make(name, dt, group, kInter, kHidden, tiled));
-    for (Stored& e : experts) e.w.int4 = group > 0 ? &e.int4 : nullptr, e.w.data = group > 0 ? e.int4.packed.data() : e.bytes.data();
-    std::vector<float> out(size_t(2 * kActive * kInter));
-    std::vector<double> t;
-    for (int rep = 0; rep < 128; ++rep) {  // 9 experts at a time, a different 9 each call
-      std::vector<LinearJob> jobs;
-      for (int64_t i = 0; i < kActive; ++i)
-        for (int64_t j = 0; j < 2; ++j) {  // gate and up share the expert's input
-          const Stored& e = experts[size_t(2 * ((rep * kActive + i) % kExperts) + j)];
-          jobs.push_back({out.data() + (2 * i + j) * kInter, x.data() + i * kHidden, 1, e.w});
-        }
-      const auto t0 = std::chrono::steady_clock::now();
-      linear_batch(jobs.data(), jobs.size());
-      t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    }
-    std::sort(t.begin(), t.end());
-    const double bytes = double(2 * kActive) * double(experts[0].read_bytes);
-    std::printf("%-10s %-22s %8.1f %10.3f %10.2f %8.1f%%\n", name, "9 x gate+up 256 x 1024", bytes / 1e6,
-                t[t.size() / 2] * 1e3, bytes / t[t.size() / 2] / 1e9, 100.0 * bytes / t[t.size() / 2] / 1e9 / lim.read_gbs);
+    // 9 experts' products at a time through linear_batch, a different 9 each call: gate and up
+    // [256 x 1024] sharing the expert's input, or down [1024 x 256] (each its own input).
+    const auto experts = [&](const char* what, int64_t rows, int64_t cols, int64_t per_expert) {
+      std::vector<Stored> stored;
+      for (int64_t e = 0; e < per_expert * kExperts; ++e) stored.push_back(make(name, dt, group, rows, cols, tiled));
+      for (Stored& e : stored) e.w.int4 = group > 0 ? &e.int4 : nullptr, e.w.data = group > 0 ? e.int4.packed.data() : e.bytes.data();
+      std::vector<float> out(size_t(per_expert * kActive * rows));
+      std::vector<double> t;
+      for (int rep = 0; rep < 128; ++rep) {
+        std::vector<LinearJob> jobs;
+        for (int64_t i = 0; i < kActive; ++i)
+          for (int64_t j = 0; j < per_expert; ++j) {
+            const Stored& e = stored[size_t(per_expert * ((rep * kActive + i) % kExperts) + j)];
+            jobs.push_back({out.data() + (per_expert * i + j) * rows, x.data() + i * cols, 1, e.w});
+          }
+        const auto t0 = std::chrono::steady_clock::now();
+        linear_batch(jobs.data(), jobs.size());
+        t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
+      std::sort(t.begin(), t.end());
+      const double bytes = double(per_expert * kActive) * double(stored[0].read_bytes), sec = t[t.size() / 2];
+      std::printf("%-10s %-22s %8.1f %10.3f %10.2f %8.1f%%\n", name, what, bytes / 1e6, sec * 1e3, bytes / sec / 1e9,
+                  100.0 * bytes / sec / 1e9 / lim.read_gbs);
+    };
+    experts("9 x gate+up 256 x 1024", kInter, kHidden, 2);
+    experts("9 x down 1024 x 256", kHidden, kInter, 1);
     if (!tiled) w_uk(lim, name, dt, group);  // kv_b_proj (512 columns) keeps the row layout
   }
 }

@@ -37,7 +37,9 @@ float Int4Matrix::value(int64_t r, int64_t c) const {
   return int4_dequant(q(r, j), d(r, j / group), m(r, j / group));
 }
 
-bool int4_tiles_pay(const Int4Matrix& m) { return m.perm.empty() && m.cols >= 1024; }
+bool int4_tiles_pay(const Int4Matrix& m, std::string_view name) {
+  return m.perm.empty() && name.find("kv_b_proj") == std::string_view::npos;
+}
 
 void int4_tile(Int4Matrix& m) {
   if (m.tiled) return;
@@ -46,23 +48,26 @@ void int4_tile(Int4Matrix& m) {
   t.packed.assign(size_t(t.tiles() * t.tile_bytes()), 0);
   t.dm.assign(size_t(t.tiles() * t.tile_halves()), 0);
 #pragma omp parallel for schedule(static) if (m.rows * m.cols > (1 << 16))
-  for (int64_t tile = 0; tile < t.tiles(); ++tile)
+  for (int64_t tile = 0; tile < t.tiles(); ++tile) {
+    std::vector<uint8_t> codes(size_t(m.padded_cols));
     for (int64_t r = tile * kInt4TileRows; r < std::min(m.rows, (tile + 1) * kInt4TileRows); ++r) {
-      for (int64_t j = 0; j < m.padded_cols; ++j) {
-        int shift = 0;
-        const size_t at = code_byte(t, r, j, shift);  // (sets shift: not in one expression with it)
-        t.packed[at] |= uint8_t(m.q(r, j) << shift);
-      }
+      const uint8_t* row = m.packed.data() + r * m.row_bytes();
+      for (int64_t j = 0; j < m.padded_cols; ++j)  // the row layout's codes in column order
+        codes[size_t(j)] = (row[(j / 64) * 32 + j % 32] >> (j % 64 < 32 ? 0 : 4)) & 0x0F;
+      uint8_t* out = t.packed.data() + tile * t.tile_bytes() + (r % kInt4TileRows) * 4;
+      for (int64_t c = 0; c < m.padded_cols; c += 8)
+        for (int64_t b = 0; b < 4; ++b) out[c * 8 + b] = uint8_t(codes[size_t(c + b)] | codes[size_t(c + 4 + b)] << 4);
       for (int64_t g = 0; g < m.groups(); ++g)
         for (int which : {0, 1}) t.dm[dm_index(t, r, g, which)] = m.dm[dm_index(m, r, g, which)];
     }
+  }
   m.packed = std::move(t.packed);
   m.dm = std::move(t.dm);
   m.tiled = true;
 }
 
-void int4_choose_layout(Int4Matrix& m) {
-  if (int4_tiles_pay(m)) int4_tile(m);
+void int4_choose_layout(Int4Matrix& m, std::string_view name) {
+  if (int4_tiles_pay(m, name)) int4_tile(m);
 }
 
 namespace {

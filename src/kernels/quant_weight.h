@@ -8,6 +8,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "core/huge_pages.h"
@@ -68,13 +69,14 @@ struct Int8Rows {
 Int4Matrix int4_from_gptq(const GptqView& v, const char* what);
 Int4Matrix int4_from_awq(const AwqView& v, const char* what);  // group size a multiple of 32
 
-// Whether the loaders store m tiled: natural column order, and rows long enough that the
-// per-row work the tiles save is worth their one restriction (linear_t widens tiled rows a
-// value at a time, so MLA's kv_b_proj, 512 columns, keeps rows). Measured in docs/quantization.md.
-bool int4_tiles_pay(const Int4Matrix& m);
+// Whether the loaders store m, the checkpoint's tensor `name`, tiled: every matrix in natural
+// column order except MLA's kv_b_proj, whose W_UK half linear_t reads transposed (a tile puts
+// 16 rows in the lanes, the transposed kernel wants a row's columns there; linear_t widens tiled
+// rows a value at a time). Tiles measured faster at every shape (docs/quantization.md).
+bool int4_tiles_pay(const Int4Matrix& m, std::string_view name);
 // The same codes and (d, m) in the tiled layout (m in row layout, natural column order).
 void int4_tile(Int4Matrix& m);
 // What the loaders (model/quant_bind.h) call after the row layout: int4_tile where int4_tiles_pay.
-void int4_choose_layout(Int4Matrix& m);
+void int4_choose_layout(Int4Matrix& m, std::string_view name);
 
 }  // namespace dsv3

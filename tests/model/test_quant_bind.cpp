@@ -73,16 +73,14 @@ TEST(QuantBind, GptqActOrderWithZerosMatchesTheIndependentDequantization) {
 
 TEST(QuantBind, AwqGemmPackingMatchesTheIndependentDequantization) {
   const SafetensorsFile f(test::data_path("quant/awq.safetensors"));
-  Int4Matrix m = bind_awq(*f.find("w.qweight"), *f.find("w.qzeros"), *f.find("w.scales"), kOut, kIn, config("awq"));
-  expect_same_weights(m, tensor_to_f32(*f.find("expected")));
-  ASSERT_FALSE(m.tiled);  // 64 columns: rows (int4_tiles_pay)
-  int4_tile(m);           // the 16-row tiles hold the same weights and give the same products
+  const Int4Matrix m = bind_awq(*f.find("w.qweight"), *f.find("w.qzeros"), *f.find("w.scales"), kOut, kIn, config("awq"));
+  EXPECT_TRUE(m.tiled);  // natural column order: the 16-row tiles (int4_tiles_pay)
   expect_same_weights(m, tensor_to_f32(*f.find("expected")));
 }
 
 // llama.cpp's Q4_0 blocks (f16 d, then byte l: value l low, l + 16 high) against d · (q - 8),
-// dequantized here from the block layout, in the tiles the loader picks for 1024 columns (and
-// the product through them, as expect_same_weights checks).
+// dequantized here from the block layout, in the 16-row tiles the loader picks for every matrix
+// but kv_b_proj (and the product through them, as expect_same_weights checks).
 TEST(QuantBind, Q4_0BlocksAreTiledExactly) {
   constexpr int64_t R = 20, C = 1024, kBlockBytes = 18;
   std::vector<uint8_t> blocks(size_t(R * C / 32 * kBlockBytes));
@@ -99,7 +97,8 @@ TEST(QuantBind, Q4_0BlocksAreTiledExactly) {
       want[size_t(b * 32 + l + 16)] = f16_to_f32(d) * float((p[2 + l] >> 4) - 8);
     }
   }
-  const Int4Matrix m = int4_from_q4_0(blocks.data(), R, C);
+  EXPECT_FALSE(int4_from_q4_0(blocks.data(), R, C, "model.layers.0.self_attn.kv_b_proj.weight.q4_0").tiled);
+  const Int4Matrix m = int4_from_q4_0(blocks.data(), R, C, "model.layers.0.mlp.experts.0.down_proj.weight.q4_0");
   ASSERT_TRUE(m.tiled);
   for (int64_t r = 0; r < R; ++r)
     for (int64_t c = 0; c < C; ++c) ASSERT_EQ(m.value(r, c), want[size_t(r * C + c)]) << r << "," << c;
