@@ -36,7 +36,7 @@ struct Stored {
   size_t read_bytes = 0;
 };
 
-// tiled: INT4 in 16-row tiles (int4_tile), as the loaders keep matrices of 1024 columns and more.
+// tiled: INT4 in 16-row tiles (int4_tile), as the loaders keep every matrix but kv_b_proj.
 Stored make(const char* name, DType dt, int64_t group, int64_t rows = kRows, int64_t cols = kCols, bool tiled = false) {
   Stored m;
   m.name = name;
@@ -156,7 +156,7 @@ void model_shapes(const MachineLimits& lim) {
     };
     experts("9 x gate+up 256 x 1024", kInter, kHidden, 2);
     experts("9 x down 1024 x 256", kHidden, kInter, 1);
-    if (!tiled) w_uk(lim, name, dt, group);  // kv_b_proj (512 columns) keeps the row layout
+    if (!tiled) w_uk(lim, name, dt, group);  // kv_b_proj keeps the row layout (int4_tiles_pay)
   }
 }
 
