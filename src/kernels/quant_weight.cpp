@@ -43,26 +43,31 @@ bool int4_tiles_pay(const Int4Matrix& m, std::string_view name) {
 
 void int4_tile(Int4Matrix& m) {
   if (m.tiled) return;
-  Int4Matrix t;
-  t.rows = m.rows, t.cols = m.cols, t.group = m.group, t.padded_cols = m.padded_cols, t.tiled = true;
-  t.packed.assign(size_t(t.tiles() * t.tile_bytes()), 0);
-  t.dm.assign(size_t(t.tiles() * t.tile_halves()), 0);
+  // In place, a tile at a time: a tile's 16 rows fill the same bytes (and halves) in both
+  // layouts, so no second copy of the matrix is ever held (the padded last tile's are appended).
+  const int64_t tiles = m.tiles(), tile_bytes = m.tile_bytes(), tile_halves = m.tile_halves();
+  m.packed.resize(size_t(tiles * tile_bytes), 0);
+  m.dm.resize(size_t(tiles * tile_halves), 0);
 #pragma omp parallel for schedule(static) if (m.rows * m.cols > (1 << 16))
-  for (int64_t tile = 0; tile < t.tiles(); ++tile) {
-    std::vector<uint8_t> codes(size_t(m.padded_cols));
-    for (int64_t r = tile * kInt4TileRows; r < std::min(m.rows, (tile + 1) * kInt4TileRows); ++r) {
-      const uint8_t* row = m.packed.data() + r * m.row_bytes();
-      for (int64_t j = 0; j < m.padded_cols; ++j)  // the row layout's codes in column order
-        codes[size_t(j)] = (row[(j / 64) * 32 + j % 32] >> (j % 64 < 32 ? 0 : 4)) & 0x0F;
-      uint8_t* out = t.packed.data() + tile * t.tile_bytes() + (r % kInt4TileRows) * 4;
+  for (int64_t tile = 0; tile < tiles; ++tile) {
+    std::vector<uint8_t> codes(size_t(kInt4TileRows * m.padded_cols));  // [16, padded_cols], column order
+    uint8_t* bytes = m.packed.data() + tile * tile_bytes;
+    for (int64_t i = 0; i < kInt4TileRows; ++i)
+      for (int64_t j = 0; j < m.padded_cols; ++j)
+        codes[size_t(i * m.padded_cols + j)] = (bytes[i * m.row_bytes() + (j / 64) * 32 + j % 32] >> (j % 64 < 32 ? 0 : 4)) & 0x0F;
+    for (int64_t i = 0; i < kInt4TileRows; ++i)
       for (int64_t c = 0; c < m.padded_cols; c += 8)
-        for (int64_t b = 0; b < 4; ++b) out[c * 8 + b] = uint8_t(codes[size_t(c + b)] | codes[size_t(c + 4 + b)] << 4);
+        for (int64_t b = 0; b < 4; ++b) {
+          const uint8_t* row = codes.data() + i * m.padded_cols;
+          bytes[c * 8 + i * 4 + b] = uint8_t(row[c + b] | row[c + 4 + b] << 4);
+        }
+    uint16_t* dm = m.dm.data() + tile * tile_halves;
+    const std::vector<uint16_t> rows_dm(dm, dm + tile_halves);  // [16, groups, 2] -> [groups, 2, 16]
+    for (int64_t i = 0; i < kInt4TileRows; ++i)
       for (int64_t g = 0; g < m.groups(); ++g)
-        for (int which : {0, 1}) t.dm[dm_index(t, r, g, which)] = m.dm[dm_index(m, r, g, which)];
-    }
+        for (int64_t which = 0; which < 2; ++which)
+          dm[(2 * g + which) * kInt4TileRows + i] = rows_dm[size_t((i * m.groups() + g) * 2 + which)];
   }
-  m.packed = std::move(t.packed);
-  m.dm = std::move(t.dm);
   m.tiled = true;
 }
 
