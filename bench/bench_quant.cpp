@@ -4,7 +4,7 @@
 // DRAM-sized decode shapes (the output head, a layer's experts, a token's W_UK absorption).
 // Decode (1..8 rows) is reported in GB/s of weights (codes + scales) read per product and as a
 // fraction of the measured read bandwidth;
-// prefill (64 rows) in multiply-adds per second.
+// prefill (64 rows) in multiply-adds per second. "INT4t": INT4 in 16-row tiles (quant_weight.h).
 // Run: build/bench/bench_quant [threads]     (median of 5 timed repetitions per case)
 #include <omp.h>
 
@@ -36,7 +36,8 @@ struct Stored {
   size_t read_bytes = 0;
 };
 
-Stored make(const char* name, DType dt, int64_t group, int64_t rows = kRows, int64_t cols = kCols) {
+// tiled: INT4 in 16-row tiles (int4_tile), as the loaders keep every matrix but kv_b_proj.
+Stored make(const char* name, DType dt, int64_t group, int64_t rows = kRows, int64_t cols = kCols, bool tiled = false) {
   Stored m;
   m.name = name;
   std::mt19937 rng(1);
@@ -48,6 +49,7 @@ Stored make(const char* name, DType dt, int64_t group, int64_t rows = kRows, int
     q.packed.resize(size_t(rows * cols / 2));
     for (auto& b : q.packed) b = uint8_t(rng());
     q.dm.assign(size_t(rows * q.groups() * 2), 0x2000);
+    if (tiled) int4_tile(q);
     m.w.dtype = DType::U8;
     m.w.data = q.packed.data();
     m.w.int4 = &q;
@@ -110,8 +112,8 @@ void w_uk(const MachineLimits& lim, const char* name, DType dt, int64_t group) {
 
 // The v3-bench model's DRAM-sized decode products, 1 input row: the output head [129280 x 1024]
 // (long, short rows: per-row overhead shows) and a layer's 9 experts' gate and up [256 x 1024]
-// through linear_batch, cycling over 256 experts (4 layers' worth, 134 MB at 8 bits) so they
-// come from DRAM.
+// and down [1024 x 256] through linear_batch, cycling over 256 experts (4 layers' worth, 134 MB
+// at 8 bits) so they come from DRAM.
 void model_shapes(const MachineLimits& lim) {
   constexpr int64_t kVocab = 129280, kHidden = 1024, kInter = 256, kExperts = 256, kActive = 9;
   std::printf("\nv3-bench shapes, 1 row:\n%-10s %-22s %8s %10s %10s %9s\n", "format", "product", "MB", "ms",
@@ -119,33 +121,42 @@ void model_shapes(const MachineLimits& lim) {
   std::vector<float> x(static_cast<size_t>(kActive * kHidden)), y(static_cast<size_t>(kVocab));
   std::mt19937 rng(3);
   for (auto& v : x) v = std::normal_distribution<float>()(rng);
-  for (const auto& [name, dt, group] : {std::tuple{"INT8", DType::I8, int64_t(0)}, {"INT4 g128", DType::U8, int64_t(128)}}) {
-    const Stored head = make(name, dt, group, kVocab, kHidden);
+  for (const auto& [name, dt, group, tiled] :
+       {std::tuple{"INT8", DType::I8, int64_t(0), false}, {"INT4 g128", DType::U8, int64_t(128), false},
+        {"INT4t g128", DType::U8, int64_t(128), true}, {"INT4 g32", DType::U8, int64_t(32), false},
+        {"INT4t g32", DType::U8, int64_t(32), true}}) {
+    const Stored head = make(name, dt, group, kVocab, kHidden, tiled);
     const double s = median_seconds(head.w, x, y, 1);
     const double gbs = double(head.read_bytes) / s / 1e9;
     std::printf("%-10s %-22s %8.1f %10.3f %10.2f %8.1f%%\n", name, "head 129280 x 1024", head.read_bytes / 1e6,
                 s * 1e3, gbs, 100.0 * gbs / lim.read_gbs);
-    std::vector<Stored> experts;
-    for (int64_t e = 0; e < 2 * kExperts; ++e) experts.push_back(make(name, dt, group, kInter, kHidden));
-    for (Stored& e : experts) e.w.int4 = group > 0 ? &e.int4 : nullptr, e.w.data = group > 0 ? e.int4.packed.data() : e.bytes.data();
-    std::vector<float> out(size_t(2 * kActive * kInter));
-    std::vector<double> t;
-    for (int rep = 0; rep < 128; ++rep) {  // 9 experts at a time, a different 9 each call
-      std::vector<LinearJob> jobs;
-      for (int64_t i = 0; i < kActive; ++i)
-        for (int64_t j = 0; j < 2; ++j) {  // gate and up share the expert's input
-          const Stored& e = experts[size_t(2 * ((rep * kActive + i) % kExperts) + j)];
-          jobs.push_back({out.data() + (2 * i + j) * kInter, x.data() + i * kHidden, 1, e.w});
-        }
-      const auto t0 = std::chrono::steady_clock::now();
-      linear_batch(jobs.data(), jobs.size());
-      t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    }
-    std::sort(t.begin(), t.end());
-    const double bytes = double(2 * kActive) * double(experts[0].read_bytes);
-    std::printf("%-10s %-22s %8.1f %10.3f %10.2f %8.1f%%\n", name, "9 x gate+up 256 x 1024", bytes / 1e6,
-                t[t.size() / 2] * 1e3, bytes / t[t.size() / 2] / 1e9, 100.0 * bytes / t[t.size() / 2] / 1e9 / lim.read_gbs);
-    w_uk(lim, name, dt, group);
+    // 9 experts' products at a time through linear_batch, a different 9 each call: gate and up
+    // [256 x 1024] sharing the expert's input, or down [1024 x 256] (each its own input).
+    const auto experts = [&](const char* what, int64_t rows, int64_t cols, int64_t per_expert) {
+      std::vector<Stored> stored;
+      for (int64_t e = 0; e < per_expert * kExperts; ++e) stored.push_back(make(name, dt, group, rows, cols, tiled));
+      for (Stored& e : stored) e.w.int4 = group > 0 ? &e.int4 : nullptr, e.w.data = group > 0 ? e.int4.packed.data() : e.bytes.data();
+      std::vector<float> out(size_t(per_expert * kActive * rows));
+      std::vector<double> t;
+      for (int rep = 0; rep < 128; ++rep) {
+        std::vector<LinearJob> jobs;
+        for (int64_t i = 0; i < kActive; ++i)
+          for (int64_t j = 0; j < per_expert; ++j) {
+            const Stored& e = stored[size_t(per_expert * ((rep * kActive + i) % kExperts) + j)];
+            jobs.push_back({out.data() + (per_expert * i + j) * rows, x.data() + i * cols, 1, e.w});
+          }
+        const auto t0 = std::chrono::steady_clock::now();
+        linear_batch(jobs.data(), jobs.size());
+        t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
+      std::sort(t.begin(), t.end());
+      const double bytes = double(per_expert * kActive) * double(stored[0].read_bytes), sec = t[t.size() / 2];
+      std::printf("%-10s %-22s %8.1f %10.3f %10.2f %8.1f%%\n", name, what, bytes / 1e6, sec * 1e3, bytes / sec / 1e9,
+                  100.0 * bytes / sec / 1e9 / lim.read_gbs);
+    };
+    experts("9 x gate+up 256 x 1024", kInter, kHidden, 2);
+    experts("9 x down 1024 x 256", kHidden, kInter, 1);
+    if (!tiled) w_uk(lim, name, dt, group);  // kv_b_proj keeps the row layout (int4_tiles_pay)
   }
 }
 
@@ -161,11 +172,12 @@ int main(int argc, char** argv) {
   std::mt19937 rng(2);
   std::normal_distribution<float> nd;
   for (auto& v : x) v = nd(rng);
-  const struct { const char* name; DType dt; int64_t group; } formats[] = {
-      {"BF16", DType::BF16, 0}, {"FP8", DType::F8_E4M3, 0}, {"INT8", DType::I8, 0},
-      {"INT4 g128", DType::U8, 128}, {"INT4 g32", DType::U8, 32}};
+  const struct { const char* name; DType dt; int64_t group; bool tiled; } formats[] = {
+      {"BF16", DType::BF16, 0, false}, {"FP8", DType::F8_E4M3, 0, false}, {"INT8", DType::I8, 0, false},
+      {"INT4 g128", DType::U8, 128, false}, {"INT4t g128", DType::U8, 128, true}, {"INT4 g32", DType::U8, 32, false},
+      {"INT4t g32", DType::U8, 32, true}};
   for (const auto& f : formats) {
-    const Stored m = make(f.name, f.dt, f.group);
+    const Stored m = make(f.name, f.dt, f.group, kRows, kCols, f.tiled);
     for (int64_t n : {1, 4, 8}) {
       const double s = median_seconds(m.w, x, y, n);
       const double gbs = double(m.read_bytes) / s / 1e9;

@@ -35,6 +35,10 @@ struct QuantKernels {
   void (*gemv_t_i8)(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t nt, const int8_t* w, int64_t ldw,
                     const float* scales, int64_t ld_scales, int64_t row0, int64_t block_rows, int64_t nr, int64_t c0,
                     int64_t nc, int64_t block);
+  // gemv_i4 on Int4Matrix's tiled layout: y[t · ldy + i] for the 16 · ntiles rows of ntiles
+  // consecutive tiles, w and dm at the first tile's bytes and halves (quant_kernels_tiles.inc).
+  void (*gemv_i4_tiles)(float* y, int64_t ldy, const QuantRows& x, int64_t nt, const uint8_t* w, const uint16_t* dm,
+                        int64_t ntiles, int64_t k, int64_t group);
 };
 
 // Follows isa_kernels() (and so DSV3_ISA): avx512 needs VNNI as well, else avx2 is used.

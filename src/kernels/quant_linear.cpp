@@ -59,12 +59,35 @@ bool quant_linear_t_tile(float* y, int64_t ldy, const float* x, int64_t n, const
                 w.row0, w.block_rows, R, c0, nc, w.block);
     return true;
   }
-  if (!w.int4 || !w.int4->perm.empty()) return false;
+  if (!w.int4 || !w.int4->perm.empty() || w.int4->tiled) return false;
   const Int4Matrix& m = *w.int4;
   k.gemv_t_i4(y, ldy, x, R, n, m.packed.data() + w.row0 * m.row_bytes(), m.row_bytes(),
               m.dm.data() + w.row0 * 2 * m.groups(), 2 * m.groups(), R, c0, nc, m.group);
   return true;
 }
+
+namespace {
+
+// Rows [row, row + nr) of a tiled INT4 matrix for nt input rows: whole tiles straight into y;
+// a range that starts or ends inside a tile (a row slice, the padded last tile) computes its
+// tiles into a buffer and copies the rows asked for (each row's sum is the same either way).
+void int4_tile_rows(float* y, int64_t ldy, const QuantRows& x, int64_t nt, const Int4Matrix& m, int64_t row,
+                    int64_t nr) {
+  const QuantKernels& k = quant_kernels();
+  const int64_t first = row / kInt4TileRows, end = (row + nr + kInt4TileRows - 1) / kInt4TileRows;
+  const uint8_t* w = m.packed.data() + first * m.tile_bytes();
+  const uint16_t* dm = m.dm.data() + first * m.tile_halves();
+  if (row % kInt4TileRows == 0 && nr % kInt4TileRows == 0)
+    return k.gemv_i4_tiles(y, ldy, x, nt, w, dm, end - first, m.padded_cols, m.group);
+  thread_local std::vector<float> buf;
+  const int64_t ldb = (end - first) * kInt4TileRows;
+  buf.resize(size_t(nt * ldb));
+  k.gemv_i4_tiles(buf.data(), ldb, x, nt, w, dm, end - first, m.padded_cols, m.group);
+  for (int64_t t = 0; t < nt; ++t)
+    std::copy_n(buf.data() + t * ldb + row - first * kInt4TileRows, nr, y + t * ldy);
+}
+
+}  // namespace
 
 // Rows [r0, r0 + nr) of the weight for all n inputs, in tiles of input rows.
 void quant_linear_rows(float* y, int64_t ldy, const QuantActs& a, const Weight& w, int64_t r0, int64_t nr) {
@@ -74,6 +97,10 @@ void quant_linear_rows(float* y, int64_t ldy, const QuantActs& a, const Weight& 
   for (int64_t t0 = 0; t0 < n; t0 += tile) {
     const int64_t nt = std::min(tile, n - t0);
     float* yt = y + t0 * ldy;
+    if (w.int4 && w.int4->tiled) {
+      int4_tile_rows(yt + r0, ldy, rows_from(a, t0), nt, *w.int4, w.row0 + r0, nr);
+      continue;
+    }
     if (w.int4) {
       const Int4Matrix& m = *w.int4;
       const int64_t r = w.row0 + r0;
@@ -157,7 +184,7 @@ void quant_linear(float* y, const float* x, int64_t n, const Weight& w) {
 void quant_row_span_f32(float* out, const Weight& w, int64_t r, int64_t c0, int64_t nc) {
   // A span at a time per block (INT8) or per 32-column unit (INT4, which lies in one group and
   // one nibble half), so the inner loops vectorize: linear_t widens whole rows this way.
-  if (w.int4 && !w.int4->perm.empty()) {
+  if (w.int4 && (!w.int4->perm.empty() || w.int4->tiled)) {  // a value at a time (not on a decode path)
     for (int64_t c = c0; c < c0 + nc; ++c) out[c - c0] = w.int4->value(w.row0 + r, c);
     return;
   }

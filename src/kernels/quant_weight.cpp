@@ -8,15 +8,71 @@
 
 namespace dsv3 {
 
-int Int4Matrix::q(int64_t r, int64_t j) const {
-  const uint8_t b = packed[size_t(r * row_bytes() + (j / 64) * 32 + j % 32)];
-  return j % 64 < 32 ? b & 0x0F : b >> 4;
+namespace {
+// Where row r's code of packed column j lives, and in which nibble (shift 0 or 4).
+size_t code_byte(const Int4Matrix& m, int64_t r, int64_t j, int& shift) {
+  if (!m.tiled) {
+    shift = j % 64 < 32 ? 0 : 4;
+    return size_t(r * m.row_bytes() + (j / 64) * 32 + j % 32);
+  }
+  shift = j % 8 < 4 ? 0 : 4;
+  return size_t((r / kInt4TileRows) * m.tile_bytes() + (j / 8) * 64 + (r % kInt4TileRows) * 4 + j % 4);
 }
+size_t dm_index(const Int4Matrix& m, int64_t r, int64_t g, int which) {  // which: 0 d, 1 m
+  if (!m.tiled) return size_t(2 * (r * m.groups() + g) + which);
+  return size_t((r / kInt4TileRows) * m.tile_halves() + (2 * g + which) * kInt4TileRows + r % kInt4TileRows);
+}
+}  // namespace
+
+int Int4Matrix::q(int64_t r, int64_t j) const {
+  int shift = 0;
+  return (packed[code_byte(*this, r, j, shift)] >> shift) & 0x0F;
+}
+
+float Int4Matrix::d(int64_t r, int64_t g) const { return f16_to_f32(dm[dm_index(*this, r, g, 0)]); }
+float Int4Matrix::m(int64_t r, int64_t g) const { return f16_to_f32(dm[dm_index(*this, r, g, 1)]); }
 
 float Int4Matrix::value(int64_t r, int64_t c) const {
   const int64_t j = inv_perm.empty() ? c : inv_perm[size_t(c)];
-  const uint16_t* p = dm.data() + 2 * (r * groups() + j / group);
-  return int4_dequant(q(r, j), f16_to_f32(p[0]), f16_to_f32(p[1]));
+  return int4_dequant(q(r, j), d(r, j / group), m(r, j / group));
+}
+
+bool int4_tiles_pay(const Int4Matrix& m, std::string_view name) {
+  return m.perm.empty() && name.find("kv_b_proj") == std::string_view::npos;
+}
+
+void int4_tile(Int4Matrix& m) {
+  if (m.tiled) return;
+  // In place, a tile at a time: a tile's 16 rows fill the same bytes (and halves) in both
+  // layouts, so no second copy of the matrix is ever held (the padded last tile's are appended).
+  const int64_t tiles = m.tiles(), tile_bytes = m.tile_bytes(), tile_halves = m.tile_halves();
+  m.packed.resize(size_t(tiles * tile_bytes), 0);
+  m.dm.resize(size_t(tiles * tile_halves), 0);
+#pragma omp parallel for schedule(static) if (m.rows * m.cols > (1 << 16))
+  for (int64_t tile = 0; tile < tiles; ++tile) {
+    std::vector<uint8_t> codes(size_t(kInt4TileRows * m.padded_cols));  // [16, padded_cols], column order
+    uint8_t* bytes = m.packed.data() + tile * tile_bytes;
+    for (int64_t i = 0; i < kInt4TileRows; ++i)
+      for (int64_t j = 0; j < m.padded_cols; ++j)
+        codes[size_t(i * m.padded_cols + j)] = (bytes[i * m.row_bytes() + (j / 64) * 32 + j % 32] >> (j % 64 < 32 ? 0 : 4)) & 0x0F;
+    for (int64_t i = 0; i < kInt4TileRows; ++i)
+      for (int64_t c = 0; c < m.padded_cols; c += 8)
+        for (int64_t b = 0; b < 4; ++b) {
+          const uint8_t* row = codes.data() + i * m.padded_cols;
+          bytes[c * 8 + i * 4 + b] = uint8_t(row[c + b] | row[c + 4 + b] << 4);
+        }
+    uint16_t* dm = m.dm.data() + tile * tile_halves;
+    const std::vector<uint16_t> rows_dm(dm, dm + tile_halves);  // [16, groups, 2] -> [groups, 2, 16]
+    for (int64_t i = 0; i < kInt4TileRows; ++i)
+      for (int64_t g = 0; g < m.groups(); ++g)
+        for (int64_t which = 0; which < 2; ++which)
+          dm[(2 * g + which) * kInt4TileRows + i] = rows_dm[size_t((i * m.groups() + g) * 2 + which)];
+  }
+  m.tiled = true;
+}
+
+void int4_choose_layout(Int4Matrix& m, std::string_view name) {
+  if (int4_tiles_pay(m, name)) int4_tile(m);
 }
 
 namespace {

@@ -8,6 +8,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "core/huge_pages.h"
@@ -22,20 +23,34 @@ constexpr int64_t kQuantUnit = 32;
 // w = q · d + m, the one formula every reader of an Int4Matrix uses (so all agree bit for bit).
 inline float int4_dequant(int q, float d, float m) { return float(q) * d + m; }
 
+// Rows interleaved per tile in Int4Matrix's tiled layout (one zmm of int32 partial sums).
+constexpr int64_t kInt4TileRows = 16;
+
 struct Int4Matrix {
   int64_t rows = 0, cols = 0, group = 0;
   int64_t padded_cols = 0;        // cols rounded up to 64 (padding: code 0, d = m = 0)
-  // [rows, padded_cols / 2]: per 64 columns, byte j holds column j (low nibble) and j + 32 (high),
-  // so one 32-byte load yields two 32-column units in order.
+  // Row layout (tiled false): [rows, padded_cols / 2]: per 64 columns, byte j holds column j
+  // (low nibble) and j + 32 (high), so one 32-byte load yields two 32-column units in order.
+  // Tiled layout (int4_tile): rows in tiles of 16 (the last padded with code 0, d = m = 0), per
+  // tile and 8 columns c..c+7 64 bytes, byte 4i + b holding row i's column c + b (low nibble) and
+  // c + 4 + b (high): one vpdpbusd against 4 broadcast activations sums 16 rows at once.
   HugeVector<uint8_t> packed;     // on 2 MB pages: decode streams it every token
-  HugeVector<uint16_t> dm;       // [rows, groups(), 2] F16 (d, m): w = q · d + m (m = -zero · d)
+  // Row layout: [rows, groups(), 2] F16 (d, m): w = q · d + m (m = -zero · d). Tiled: [tiles,
+  // groups(), 2, 16]: the 16 rows' d, then their m (one vcvtph2ps each).
+  HugeVector<uint16_t> dm;
+  bool tiled = false;
   // Act-order (GPTQ desc_act): packed column j is input column perm[j], so each group's columns
   // are contiguous; empty when the order is the natural one.
   std::vector<int32_t> perm, inv_perm;
 
   int64_t groups() const { return padded_cols / group; }
   int64_t row_bytes() const { return padded_cols / 2; }
+  int64_t tiles() const { return (rows + kInt4TileRows - 1) / kInt4TileRows; }
+  int64_t tile_bytes() const { return kInt4TileRows * row_bytes(); }
+  int64_t tile_halves() const { return 2 * kInt4TileRows * groups(); }  // of dm per tile
   int q(int64_t r, int64_t j) const;   // code of packed column j of row r
+  float d(int64_t r, int64_t g) const;  // row r's group g scale and offset, either layout
+  float m(int64_t r, int64_t g) const;
   float value(int64_t r, int64_t c) const;  // weight at (row r, input column c)
   size_t bytes() const { return packed.size() + dm.size() * 2; }
 };
@@ -49,9 +64,19 @@ struct Int8Rows {
   HugeVector<float> scales;   // [rows, cols / kQuantUnit]
 };
 
-// Repacks a 4-bit GPTQ matrix; throws Error (naming `what`) when its group size is not a
+// Repacks a 4-bit GPTQ matrix (row layout); throws Error (naming `what`) when its group size is not a
 // multiple of kQuantUnit or its act-order groups are not all group_size columns.
 Int4Matrix int4_from_gptq(const GptqView& v, const char* what);
 Int4Matrix int4_from_awq(const AwqView& v, const char* what);  // group size a multiple of 32
+
+// Whether the loaders store m, the checkpoint's tensor `name`, tiled: every matrix in natural
+// column order except MLA's kv_b_proj, whose W_UK half linear_t reads transposed (a tile puts
+// 16 rows in the lanes, the transposed kernel wants a row's columns there; linear_t widens tiled
+// rows a value at a time). Tiles measured faster at every shape (docs/quantization.md).
+bool int4_tiles_pay(const Int4Matrix& m, std::string_view name);
+// The same codes and (d, m) in the tiled layout (m in row layout, natural column order).
+void int4_tile(Int4Matrix& m);
+// What the loaders (model/quant_bind.h) call after the row layout: int4_tile where int4_tiles_pay.
+void int4_choose_layout(Int4Matrix& m, std::string_view name);
 
 }  // namespace dsv3

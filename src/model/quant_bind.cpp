@@ -54,7 +54,9 @@ Int4Matrix bind_gptq(const TensorInfo& qweight, const TensorInfo& qzeros, const 
   if (g_idx) t.g_idx = copy_of<int32_t>(*g_idx);
   GptqView v = t.view(rows, cols, q.bits, group);
   v.zeros_minus_one = q.zeros_minus_one;
-  return int4_from_gptq(v, (qweight.file + ": tensor '" + qweight.name + "'").c_str());
+  Int4Matrix m = int4_from_gptq(v, (qweight.file + ": tensor '" + qweight.name + "'").c_str());
+  int4_choose_layout(m, qweight.name);
+  return m;
 }
 
 Int4Matrix bind_awq(const TensorInfo& qweight, const TensorInfo& qzeros, const TensorInfo& scales, int64_t rows,
@@ -73,7 +75,9 @@ Int4Matrix bind_awq(const TensorInfo& qweight, const TensorInfo& qzeros, const T
   v.out = rows;
   v.in = cols;
   v.group_size = q.group_size;
-  return int4_from_awq(v, (qweight.file + ": tensor '" + qweight.name + "'").c_str());
+  Int4Matrix m = int4_from_awq(v, (qweight.file + ": tensor '" + qweight.name + "'").c_str());
+  int4_choose_layout(m, qweight.name);
+  return m;
 }
 
 std::vector<float> dequantize_w8a8(const TensorInfo& weight, const TensorInfo& scale, const TensorInfo* zero_point,
@@ -101,7 +105,7 @@ std::vector<float> dequantize_w8a8(const TensorInfo& weight, const TensorInfo& s
   return w;
 }
 
-Int4Matrix int4_from_q4_0(const uint8_t* blocks, int64_t rows, int64_t cols) {
+Int4Matrix int4_from_q4_0(const uint8_t* blocks, int64_t rows, int64_t cols, std::string_view name) {
   constexpr int64_t kBlock = 32, kBlockBytes = 18;  // f16 d, 16 bytes of nibbles
   Int4Matrix m;
   m.rows = rows;
@@ -127,6 +131,7 @@ Int4Matrix int4_from_q4_0(const uint8_t* blocks, int64_t rows, int64_t cols) {
       p[1] = f32_to_f16(-8.0f * f16_to_f32(d));
     }
   }
+  int4_choose_layout(m, name);
   return m;
 }
 

@@ -9,6 +9,7 @@
 
 namespace dsv3 {
 
+// The INT4 binders return the layout int4_choose_layout picks (kernels/quant_weight.h).
 // <stem>.qweight [in/8, out] I32, .qzeros [groups, ⌈out/8⌉] I32, .scales [groups, out] F16 and
 // optional .g_idx [in] I32 of W [rows = out, cols = in]; throws Error naming the file and tensor.
 Int4Matrix bind_gptq(const TensorInfo& qweight, const TensorInfo& qzeros, const TensorInfo& scales,
@@ -27,8 +28,9 @@ std::vector<float> dequantize_w8a8(const TensorInfo& weight, const TensorInfo& s
 
 // llama.cpp's Q4_0 blocks of W [rows, cols] (cols a multiple of 32, gguf_types.h), repacked
 // exactly: each block of 32 values is one INT4 group of 32 with code q, d the block's F16 scale
-// and m = -8·d (exact in F16), so w = q·d + m = d·(q - 8) as llama.cpp dequantizes it.
-Int4Matrix int4_from_q4_0(const uint8_t* blocks, int64_t rows, int64_t cols);
+// and m = -8·d (exact in F16), so w = q·d + m = d·(q - 8) as llama.cpp dequantizes it. `name`
+// (the tensor's) picks the layout (int4_choose_layout).
+Int4Matrix int4_from_q4_0(const uint8_t* blocks, int64_t rows, int64_t cols, std::string_view name);
 
 // llama.cpp's Q8_0 blocks of W [rows, cols] (cols a multiple of 32: f16 d, int8 q[32]) split
 // exactly into int8 codes and float32 scales (each F16 d widened), so w = q·d as llama.cpp has it.

@@ -78,7 +78,7 @@ class Binder {
     check_shape(t, {rows, cols});
     if (cols % 32 != 0 || t.nbytes != size_t(rows * cols / 32 * 18))
       fail(t.file, ": tensor '", t.name, "' is not whole Q4_0 blocks of [", rows, ", ", cols, "]");
-    out_.int4.push_back(int4_from_q4_0(t.data, rows, cols));
+    out_.int4.push_back(int4_from_q4_0(t.data, rows, cols, t.name));
     return int4_weight(rows, cols);
   }
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <tuple>
 
 #include "core/int_quant.h"
 #include "kernels/int8_gemm.h"
@@ -80,14 +81,16 @@ struct Int4Case {
   Weight w;
 };
 
-// act_order: g_idx shuffled (each group keeps group_size columns), as GPTQ's desc_act writes.
-Int4Case make_int4(int64_t R, int64_t C, int64_t group, uint32_t seed, bool act_order = false) {
+// act_order: g_idx shuffled (each group keeps group_size columns), as GPTQ's desc_act writes;
+// tiled: in the 16-row tiles (int4_tile), else in the row layout.
+Int4Case make_int4(int64_t R, int64_t C, int64_t group, uint32_t seed, bool act_order = false, bool tiled = false) {
   Int4Case c;
   const auto f = random_vec(size_t(R * C), seed, 0.05f);
   c.g = gptq_encode_sym(f.data(), R, C, 4, group);
   if (act_order) std::shuffle(c.g.g_idx.begin(), c.g.g_idx.end(), std::mt19937(seed));
   const GptqView v = c.g.view(R, C, 4, group);
   c.m = int4_from_gptq(v, "test");
+  if (tiled) int4_tile(c.m);
   c.values.resize(size_t(R * C));
   gptq_decode(v, c.values.data());
   c.w.dtype = DType::U8;
@@ -160,8 +163,9 @@ TEST_P(QuantLinear, Int8MatchesTheFloatProductWithinTheActivationRounding) {
 TEST_P(QuantLinear, Int4MatchesTheFloatProductWithinTheActivationRounding) {
   const Shape s = GetParam();
   for (int64_t group : {32, 128}) {
-    for (bool act_order : {false, true}) {
-      const Int4Case m = make_int4(s.rows, s.cols, group, 3, act_order);
+    // natural order in rows and in tiles, act-order (rows only: it is never tiled)
+    for (const auto& [act_order, tiled] : {std::pair{false, false}, {false, true}, {true, false}}) {
+      const Int4Case m = make_int4(s.rows, s.cols, group, 3, act_order, tiled);
       const auto x = random_vec(size_t(s.n * s.cols), 4);
       std::vector<float> y(size_t(s.n * s.rows));
       linear(y.data(), x.data(), s.n, m.w);
@@ -181,10 +185,11 @@ TEST_P(QuantLinear, RowSliceAndRowWideningSeeTheSameWeights) {
   const Int8Case a = make_int8(s.rows, s.cols, 5);
   const Int4Case b = make_int4(s.rows, s.cols, 32, 6, true);
   const Int8RowsCase c = make_int8_rows(s.rows, s.cols, 13);
+  const Int4Case e = make_int4(s.rows, s.cols, 32, 14, false, true);  // tiled: the slice starts inside a tile
   const int64_t r0 = s.rows / 3, nr = s.rows - r0 - 1;
   const auto x = random_vec(size_t(s.n * s.cols), 7);
-  for (const Weight* w : {&a.w, &b.w, &c.w}) {
-    const std::vector<float>& values = w == &a.w ? a.values : w == &b.w ? b.values : c.values;
+  for (const Weight* w : {&a.w, &b.w, &c.w, &e.w}) {
+    const std::vector<float>& values = w == &a.w ? a.values : w == &b.w ? b.values : w == &c.w ? c.values : e.values;
     std::vector<float> full(size_t(s.n * s.rows)), part(size_t(s.n * nr)), row(size_t(s.cols));
     linear(full.data(), x.data(), s.n, *w);
     linear(part.data(), x.data(), s.n, w->rows_slice(r0, nr));
@@ -211,6 +216,8 @@ TEST(QuantKernels, EveryInstructionSetMatchesTheExactIntegerSums) {
     const Int8RowsCase a32 = make_int8_rows(R, C, 12);
     std::vector<Int4Case> int4;
     for (int64_t group : {32, 64, 128, 256}) int4.push_back(make_int4(R, C, group, uint32_t(9 + group)));
+    std::vector<Int4Case> tiled;
+    for (int64_t group : {32, 128, 256}) tiled.push_back(make_int4(R, C, group, uint32_t(19 + group), false, true));
     const int64_t padded = int4.back().m.padded_cols, units = padded / 32;  // the widest
     auto x = random_vec(size_t(8 * C), 11);
     std::fill(x.begin() + 5 * C, x.begin() + 6 * C, 0.0f);  // a row of zeros: every d = 0
@@ -234,6 +241,14 @@ TEST(QuantKernels, EveryInstructionSetMatchesTheExactIntegerSums) {
           k->gemv_i4(got.back().first.data(), R, rows, nt, b.m.packed.data(), b.m.row_bytes(), b.m.dm.data(),
                      2 * b.m.groups(), R, b.m.padded_cols, b.m.group);
         }
+        for (const Int4Case& b : tiled) {  // every tile, the last one's padding rows dropped
+          const int64_t ldt = b.m.tiles() * kInt4TileRows;
+          std::vector<float> all(size_t(nt * ldt));
+          k->gemv_i4_tiles(all.data(), ldt, rows, nt, b.m.packed.data(), b.m.dm.data(), b.m.tiles(), b.m.padded_cols,
+                           b.m.group);
+          got.emplace_back(std::vector<float>(size_t(nt * R)), &b.values);
+          for (int64_t t = 0; t < nt; ++t) std::copy_n(all.data() + t * ldt, R, got.back().first.data() + t * R);
+        }
         for (size_t i = 0; i < got.size(); ++i)
           for (int64_t t = 0; t < nt; ++t)
             for (int64_t r = 0; r < R; ++r) {
@@ -256,8 +271,9 @@ TEST(QuantKernels, EveryInstructionSetMatchesTheExactIntegerSums) {
 TEST(QuantKernels, ARowsResultDoesNotDependOnTheOtherRows) {
   const Int8Case a = make_int8(45, 320, 12);
   const Int4Case b = make_int4(45, 320, 128, 13);
+  const Int4Case c = make_int4(45, 320, 32, 15, false, true);
   const auto x = random_vec(size_t(13 * 320), 14);
-  for (const Weight* w : {&a.w, &b.w}) {
+  for (const Weight* w : {&a.w, &b.w, &c.w}) {
     for (int64_t n : {8, 13}) {
       std::vector<float> all(size_t(n * 45)), one(45);
       linear(all.data(), x.data(), n, *w);
@@ -287,6 +303,26 @@ void expect_transposed_product(const Weight& v, const std::vector<float>& values
         }
         ASSERT_NEAR(y[size_t(t * C + col)], e, 1e-5 * mag + 1e-7) << "n=" << n << " t=" << t << " c=" << col;
       }
+  }
+}
+
+// The tiled layout holds the row layout's codes and (d, m), read back through q(), d(), m()
+// and value() (rows not a multiple of 16, groups of 32 and 128, a 64-column tail); a tiled
+// matrix's transposed product and row spans widen it value by value.
+TEST(QuantKernels, TilesHoldTheRowLayoutsWeights) {
+  for (const auto& [R, C, group] : {std::tuple<int64_t, int64_t, int64_t>{17, 1024, 128}, {40, 320, 32}}) {
+    const Int4Case rows = make_int4(R, C, group, 50), tiles = make_int4(R, C, group, 50, false, true);
+    ASSERT_TRUE(tiles.m.tiled);
+    EXPECT_EQ(tiles.m.packed.size(), size_t(((R + 15) / 16) * 16 * tiles.m.row_bytes()));
+    for (int64_t r = 0; r < R; ++r) {
+      for (int64_t j = 0; j < rows.m.padded_cols; ++j) ASSERT_EQ(tiles.m.q(r, j), rows.m.q(r, j)) << r << "," << j;
+      for (int64_t g = 0; g < rows.m.groups(); ++g) {
+        ASSERT_EQ(tiles.m.d(r, g), rows.m.d(r, g));
+        ASSERT_EQ(tiles.m.m(r, g), rows.m.m(r, g));
+      }
+      for (int64_t c = 0; c < C; ++c) ASSERT_EQ(tiles.m.value(r, c), tiles.values[size_t(r * C + c)]) << r << "," << c;
+    }
+    expect_transposed_product(tiles.w.rows_slice(1, R - 1), tiles.values, 1, C);
   }
 }
 

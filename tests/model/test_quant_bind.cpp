@@ -74,7 +74,55 @@ TEST(QuantBind, GptqActOrderWithZerosMatchesTheIndependentDequantization) {
 TEST(QuantBind, AwqGemmPackingMatchesTheIndependentDequantization) {
   const SafetensorsFile f(test::data_path("quant/awq.safetensors"));
   const Int4Matrix m = bind_awq(*f.find("w.qweight"), *f.find("w.qzeros"), *f.find("w.scales"), kOut, kIn, config("awq"));
+  EXPECT_TRUE(m.tiled);  // natural column order: the 16-row tiles (int4_tiles_pay)
   expect_same_weights(m, tensor_to_f32(*f.find("expected")));
+}
+
+// llama.cpp's Q4_0 blocks (f16 d, then byte l: value l low, l + 16 high) against d · (q - 8),
+// dequantized here from the block layout, in the 16-row tiles the loader picks for every matrix
+// but kv_b_proj (and the product through them, as expect_same_weights checks).
+TEST(QuantBind, Q4_0BlocksAreTiledExactly) {
+  constexpr int64_t R = 20, C = 1024, kBlockBytes = 18;
+  std::vector<uint8_t> blocks(size_t(R * C / 32 * kBlockBytes));
+  std::vector<float> want(size_t(R * C));
+  uint32_t state = 7;
+  for (int64_t b = 0; b < R * C / 32; ++b) {
+    uint8_t* p = blocks.data() + b * kBlockBytes;
+    const uint16_t d = uint16_t(0x2000 + (b * 37) % 0x1000);  // positive normal halves
+    p[0] = uint8_t(d & 0xFF), p[1] = uint8_t(d >> 8);
+    for (int l = 0; l < 16; ++l) {
+      state = state * 1664525u + 1013904223u;
+      p[2 + l] = uint8_t(state >> 24);
+      want[size_t(b * 32 + l)] = f16_to_f32(d) * float((p[2 + l] & 15) - 8);
+      want[size_t(b * 32 + l + 16)] = f16_to_f32(d) * float((p[2 + l] >> 4) - 8);
+    }
+  }
+  EXPECT_FALSE(int4_from_q4_0(blocks.data(), R, C, "model.layers.0.self_attn.kv_b_proj.weight.q4_0").tiled);
+  const Int4Matrix m = int4_from_q4_0(blocks.data(), R, C, "model.layers.0.mlp.experts.0.down_proj.weight.q4_0");
+  ASSERT_TRUE(m.tiled);
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t c = 0; c < C; ++c) ASSERT_EQ(m.value(r, c), want[size_t(r * C + c)]) << r << "," << c;
+  Weight w;
+  w.dtype = DType::U8;
+  w.rows = R;
+  w.cols = C;
+  w.data = m.packed.data();
+  w.int4 = &m;
+  std::vector<float> x(C), y(R), part(R - 3);
+  for (int64_t i = 0; i < C; ++i) x[size_t(i)] = std::sin(0.3f * float(i));
+  linear(y.data(), x.data(), 1, w);
+  linear(part.data(), x.data(), 1, w.rows_slice(3, R - 3));  // starts inside the first tile
+  for (int64_t o = 0; o < R; ++o) {
+    double ref = 0, mag = 0;
+    for (int64_t i = 0; i < C; ++i) {
+      ref += double(want[size_t(o * C + i)]) * x[size_t(i)];
+      mag += std::fabs(want[size_t(o * C + i)]);
+    }
+    EXPECT_NEAR(y[size_t(o)], ref, mag * (1.0 / 127) + 1e-4) << o;
+    if (o >= 3) {
+      EXPECT_EQ(part[size_t(o - 3)], y[size_t(o)]) << o;
+    }
+  }
 }
 
 TEST(QuantBind, WrongTensorsAreOneClearLine) {
