@@ -108,6 +108,11 @@ void quant_linear_rows(float* y, int64_t ldy, const QuantActs& a, const Weight& 
                 m.dm.data() + r * 2 * m.groups(), 2 * m.groups(), nr, m.padded_cols, m.group);
       continue;
     }
+    if (w.block_rows == 1 && w.block == kQuantUnit) {  // GGUF Q8_0: every row its own scales
+      k.gemv_i8_rows(yt + r0, ldy, rows_from(a, t0), nt, reinterpret_cast<const int8_t*>(w.row_ptr(r0)), w.cols, nr,
+                     w.cols, w.scale_inv + (w.row0 + r0) * w.scale_cols, w.scale_cols);
+      continue;
+    }
     for (int64_t r = r0; r < r0 + nr;) {  // rows sharing one row of block scales
       const int64_t end = std::min(r0 + nr, ((w.row0 + r) / w.block_rows + 1) * w.block_rows - w.row0);
       const float* scales = w.scale_inv + ((w.row0 + r) / w.block_rows) * w.scale_cols;

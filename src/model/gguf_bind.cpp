@@ -108,6 +108,19 @@ class Converter {
       }
     const bool exact = plain(k.t->type) && k.t->type == v.t->type;
     store(hf, {H * (dn + dv), r}, *k.file, kv, exact ? plain_dtype(k.t->type) : DType::BF16);
+    // The decode path's W_UK and W_UV as the file stores them when they are quantized (kept at
+    // their bits, as emit() keeps any matrix): the absorbed products (model/mla.cpp) then read
+    // llama.cpp's own blocks as plain rows, not a BF16 kv_b_proj. attn_k_b's rows run along dn
+    // (per head W_UKᵀ: q_lat = W_UKᵀ · q_C), attn_v_b's along r.
+    const std::string stem = hf.substr(0, hf.size() - std::string("kv_b_proj.weight").size());
+    if (kept_quantized(k.t->type)) emit(stem + "w_uk.weight", {H * r, dn}, k, k.t->data, k.t->nbytes);
+    if (kept_quantized(v.t->type)) emit(stem + "w_uv.weight", {H * dv, r}, v, v.t->data, v.t->nbytes);
+  }
+
+  static bool kept_quantized(uint32_t type) {
+    for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K})
+      if (type == uint32_t(t)) return true;
+    return false;
   }
 
   // The file's tensors nothing asked for, under their own names (reported as unused).

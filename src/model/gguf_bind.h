@@ -7,9 +7,11 @@
 //                      kernels (model/quant_bind.h)
 //   Q4_K, Q5_K, Q6_K   kept as their super-blocks, used in place from the memory map by the
 //                      K-quant kernels (kernels/kquant.h)
-//   Q5_0               dequantized at load to BF16 (kept in memory)
+//   Q5_0               widened exactly to Q8_0 blocks at load (kept in memory)
 //   attn_k_b + attn_v_b (newer files) are put back together into kv_b_proj, in the source's
-//                      own dtype when both are F32/F16/BF16 (a pure permutation), else BF16.
+//                      own dtype when both are F32/F16/BF16 (a pure permutation), else BF16;
+//                      each one of the quantized types above is also kept at its bits, as the
+//                      decode attention's w_uk / w_uv (model/weights.h's MlaWeights)
 // Tensors of the file that the config does not use are kept under their GGUF names, so the
 // model lists them as unused.
 #pragma once

@@ -72,7 +72,10 @@ void attend_absorbed(float* attn, const float* q_all, const std::vector<int64_t>
       thread_local std::vector<float> qc, ql;
       qc.resize(size_t(n * d.dn)), ql.resize(size_t(n * d.r));
       gather_cols(qc.data(), q.data(), n, d.H * d.qk, h * d.qk, d.dn);
-      linear_t(ql.data(), qc.data(), n, w.kv_b_proj.rows_slice(h * d.kvh, d.dn));
+      if (!w.w_uk.empty())  // the file's W_UKᵀ rows (GGUF Q8_0): a plain product
+        linear(ql.data(), qc.data(), n, w.w_uk.rows_slice(h * d.r, d.r));
+      else
+        linear_t(ql.data(), qc.data(), n, w.kv_b_proj.rows_slice(h * d.kvh, d.dn));
       scatter_cols(q_lat.data(), ql.data(), n, d.H * d.r, h * d.r, d.r);
     }
   }
@@ -108,7 +111,8 @@ void attend_absorbed(float* attn, const float* q_all, const std::vector<int64_t>
     thread_local std::vector<float> ol, oh;
     ol.resize(size_t(n * d.r)), oh.resize(size_t(n * d.dv));
     gather_cols(ol.data(), o_lat.data(), n, d.H * d.r, h * d.r, d.r);
-    linear(oh.data(), ol.data(), n, w.kv_b_proj.rows_slice(h * d.kvh + d.dn, d.dv));
+    linear(oh.data(), ol.data(), n, w.w_uv.empty() ? w.kv_b_proj.rows_slice(h * d.kvh + d.dn, d.dv)
+                                                    : w.w_uv.rows_slice(h * d.dv, d.dv));
     scatter_cols(o.data(), oh.data(), n, d.H * d.dv, h * d.dv, d.dv);
   }
   for (int64_t i = 0; i < n; ++i)

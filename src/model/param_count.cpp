@@ -64,6 +64,15 @@ ParamCount count_params(const Model& m) {
     pc.active_bytes += bytes.at(t.name) * read / rows;
   }
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) (c.is_moe_layer(i) ? pc.moe_layers : pc.dense_layers)++;
+  // Decode reads a GGUF file's own attn_k_b / attn_v_b (MlaWeights::w_uk, w_uv) instead of
+  // kv_b_proj's key rows / value rows.
+  const int64_t dn = c.qk_nope_head_dim, dv = c.v_head_dim;
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const MlaWeights& a = m.weights().layers[size_t(i)].self_attn;
+    const int64_t kv_b = stored_bytes(a.kv_b_proj);
+    if (!a.w_uk.empty()) pc.active_bytes += stored_bytes(a.w_uk) - kv_b * dn / (dn + dv);
+    if (!a.w_uv.empty()) pc.active_bytes += stored_bytes(a.w_uv) - kv_b * dv / (dn + dv);
+  }
   return pc;
 }
 

@@ -134,6 +134,20 @@ class Binder {
 
   bool has(const std::string& name) const { return ck_.find(name) != nullptr; }
 
+  // MlaWeights' optional w_uk / w_uv (GGUF attn_k_b / attn_v_b kept at their bits, gguf_bind.h).
+  void absorbed(const std::string& prefix, MlaWeights& a) {
+    const int64_t H = cfg_.num_attention_heads, r = cfg_.kv_lora_rank;
+    if (kept_quantized(prefix + "self_attn.w_uk"))
+      a.w_uk = matrix(prefix + "self_attn.w_uk.weight", H * r, cfg_.qk_nope_head_dim);
+    if (kept_quantized(prefix + "self_attn.w_uv")) a.w_uv = matrix(prefix + "self_attn.w_uv.weight", H * cfg_.v_head_dim, r);
+  }
+
+  bool kept_quantized(const std::string& stem) const {
+    for (const char* suffix : {".q8_0", ".q4_0", ".q4_k", ".q5_k", ".q6_k"})
+      if (has(stem + suffix)) return true;
+    return false;
+  }
+
   void finish() {
     for (const auto& n : ck_.names())
       if (!used_.count(n)) out_.unused.push_back(n);
@@ -196,6 +210,9 @@ BoundWeights bind_weights(const Checkpoint& ckpt, const ModelConfig& cfg) {
   // copies are only checked for shape when present.
   for (const TensorSpec& t : table.tensors())
     if (t.role == TensorRole::kMtpCopy && b.has(t.name)) b.matrix(t.name, t.shape[0], t.shape[1]);
+  for (size_t i = 0; i < w.layers.size(); ++i) b.absorbed(layer_prefix(int64_t(i)), w.layers[i].self_attn);
+  for (size_t k = 0; k < w.mtp.size(); ++k)
+    b.absorbed(layer_prefix(int64_t(w.layers.size() + k)), w.mtp[k].block.self_attn);
   b.finish();
   return out;
 }

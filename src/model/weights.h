@@ -29,6 +29,10 @@ struct MlaWeights {
   Vec kv_a_layernorm;          // [kv_lora_rank]
   Weight kv_b_proj;            // [H·(dn+dv), kv_lora_rank]: per head, dn key rows then dv value rows
   Weight o_proj;               // [hidden, H·dv]
+  // Optional (GGUF files with quantized attn_k_b / attn_v_b): kv_b_proj's halves in the file's
+  // own layout and blocks, read by the absorbed (decode) attention instead of kv_b_proj.
+  Weight w_uk;                 // [H·kv_lora_rank, dn]: per head W_UKᵀ, so q_lat = w_uk · q_C
+  Weight w_uv;                 // [H·dv, kv_lora_rank]: per head W_UV
 };
 
 struct MlpWeights {            // SwiGLU: down(silu(gate(x)) * up(x))

@@ -209,7 +209,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, QuantLinear,
 // Every instruction set's kernels against the double sum over the same quantized activations:
 // only the float summation order differs. Shapes: a 32-column tail past the 64-byte steps
 // (288), a long row (1024), row counts that are not multiples of 16; INT8 in 128 x 128 blocks
-// and in Q8_0's rows of 32 (one call per row), INT4 in groups of 32 to 256.
+// and in Q8_0's rows of 32 (one call per row, and all rows in one call), INT4 in groups of 32 to 256.
 TEST(QuantKernels, EveryInstructionSetMatchesTheExactIntegerSums) {
   for (const auto& [R, C] : {std::pair<int64_t, int64_t>{9, 288}, {17, 1024}, {33, 352}}) {
     const Int8Case a = make_int8(R, C, 8);
@@ -236,6 +236,9 @@ TEST(QuantKernels, EveryInstructionSetMatchesTheExactIntegerSums) {
         for (int64_t r = 0; r < R; ++r)
           k->gemv_i8(got.back().first.data() + r, R, rows, nt, a32.q.codes.data() + r * C, C, 1, C,
                      a32.q.scales.data() + r * a32.w.scale_cols, 32);
+        got.emplace_back(std::vector<float>(size_t(nt * R)), &a32.values);  // all rows in one call
+        k->gemv_i8_rows(got.back().first.data(), R, rows, nt, a32.q.codes.data(), C, R, C, a32.q.scales.data(),
+                        a32.w.scale_cols);
         for (const Int4Case& b : int4) {
           got.emplace_back(std::vector<float>(size_t(nt * R)), &b.values);
           k->gemv_i4(got.back().first.data(), R, rows, nt, b.m.packed.data(), b.m.row_bytes(), b.m.dm.data(),
@@ -272,8 +275,9 @@ TEST(QuantKernels, ARowsResultDoesNotDependOnTheOtherRows) {
   const Int8Case a = make_int8(45, 320, 12);
   const Int4Case b = make_int4(45, 320, 128, 13);
   const Int4Case c = make_int4(45, 320, 32, 15, false, true);
+  const Int8RowsCase d = make_int8_rows(45, 320, 16);
   const auto x = random_vec(size_t(13 * 320), 14);
-  for (const Weight* w : {&a.w, &b.w, &c.w}) {
+  for (const Weight* w : {&a.w, &b.w, &c.w, &d.w}) {
     for (int64_t n : {8, 13}) {
       std::vector<float> all(size_t(n * 45)), one(45);
       linear(all.data(), x.data(), n, *w);
