@@ -314,18 +314,21 @@ TEST(IsaKernels, GemmMicroAndGemvMatchPlainLoops) {
         }
       if (!k->gemv_fp8_bf16) continue;
       // On BF16 dot products each activation · scale is rounded to 8 significant bits (relative
-      // error <= 2^-9); the weights and the float32 sums are exact or nearly so.
-      k->gemv_fp8_bf16(y8.data(), R, x.data(), K, nt, w8.data(), K, R, K, scales, 128);
-      for (int64_t t = 0; t < nt; ++t)
-        for (int64_t r = 0; r < R; ++r) {
-          double s8 = 0, mag = 0;
-          for (int64_t i = 0; i < K; ++i) {
-            const double p = double(x[size_t(t * K + i)]) * fp8_e4m3_to_f32(w8[size_t(r * K + i)]) * scales[i / 128];
-            s8 += p;
-            mag += std::fabs(p);
+      // error <= 2^-9); the weights and the float32 sums are exact or nearly so. Scale blocks of
+      // 128 columns and of 100 (not a whole number of vectors).
+      for (const int64_t block : {int64_t(128), int64_t(100)}) {
+        k->gemv_fp8_bf16(y8.data(), R, x.data(), K, nt, w8.data(), K, R, K, scales, block);
+        for (int64_t t = 0; t < nt; ++t)
+          for (int64_t r = 0; r < R; ++r) {
+            double s8 = 0, mag = 0;
+            for (int64_t i = 0; i < K; ++i) {
+              const double p = double(x[size_t(t * K + i)]) * fp8_e4m3_to_f32(w8[size_t(r * K + i)]) * scales[i / block];
+              s8 += p;
+              mag += std::fabs(p);
+            }
+            ASSERT_NEAR(y8[size_t(t * R + r)], s8, 0x1p-9 * mag + 1e-5 * mag) << name << " fp8 bf16 block " << block;
           }
-          ASSERT_NEAR(y8[size_t(t * R + r)], s8, 0x1p-9 * mag + 1e-5 * mag) << name << " fp8 bf16 nt=" << nt;
-        }
+      }
     }
   }
 }
