@@ -34,6 +34,8 @@ bool parallel_worth_it(int64_t n, int64_t R, int64_t C) {
   return double(n) * double(R) * double(C) >= kParallelMinFlops;
 }
 
+DecodeMath g_decode_math = DecodeMath::F32;
+
 float fp8_scale(const Weight& w, int64_t r, int64_t c) {
   return w.scale_inv[((w.row0 + r) / w.block) * w.scale_cols + c / w.block];
 }
@@ -49,14 +51,16 @@ void gemv_rows(float* y, int64_t ldy, const float* x, int64_t n, const Weight& w
     case DType::BF16:
       k.gemv_bf16(y, ldy, x, C, n, reinterpret_cast<const uint16_t*>(w.row_ptr(r0)), C, nr, C);
       return;
-    case DType::F8_E4M3:
+    case DType::F8_E4M3: {
+      const auto gemv_fp8 = g_decode_math == DecodeMath::Bf16 && k.gemv_fp8_bf16 ? k.gemv_fp8_bf16 : k.gemv_fp8;
       for (int64_t r = r0; r < r0 + nr;) {  // rows sharing one row of block scales
         const int64_t end = std::min(r0 + nr, ((w.row0 + r) / w.block + 1) * w.block - w.row0);
         const float* scales = w.scale_inv + ((w.row0 + r) / w.block) * w.scale_cols;
-        k.gemv_fp8(y + (r - r0), ldy, x, C, n, w.row_ptr(r), C, end - r, C, scales, w.block);
+        gemv_fp8(y + (r - r0), ldy, x, C, n, w.row_ptr(r), C, end - r, C, scales, w.block);
         r = end;
       }
       return;
+    }
     default: {  // F16: widen each row, then the float32 kernel
       std::vector<float> row(static_cast<size_t>(C));
       for (int64_t r = r0; r < r0 + nr; ++r) {
@@ -142,6 +146,17 @@ void set_prefill_math_default(PrefillMath fallback) {
   fail("DSV3_PREFILL_MATH=", env, ": expected f32 or bf16");
 }
 PrefillMath prefill_math() { return g_prefill_math; }
+
+void set_decode_math(DecodeMath m) { g_decode_math = m; }
+DecodeMath decode_math() { return g_decode_math; }
+
+void set_decode_math_default(DecodeMath fallback) {
+  const char* env = std::getenv("DSV3_DECODE_MATH");
+  if (!env) return set_decode_math(fallback);
+  if (!std::strcmp(env, "f32")) return set_decode_math(DecodeMath::F32);
+  if (!std::strcmp(env, "bf16")) return set_decode_math(DecodeMath::Bf16);
+  fail("DSV3_DECODE_MATH=", env, ": expected f32 or bf16");
+}
 
 void linear(float* y, const float* x, int64_t n, const Weight& w) {
   if (is_int_quantized(w)) return quant_linear(y, x, n, w);

@@ -18,6 +18,16 @@ PrefillMath prefill_math();
 // DSV3_PREFILL_MATH=f32|bf16 if set, else `fallback` (what a command defaults to).
 void set_prefill_math_default(PrefillMath fallback);
 
+// How decode-shaped products (<= 8 rows) multiply FP8 weights. Bf16: activations (times the
+// block scales) rounded to BF16, as DeepSeek's own inference does, on vdpbf16ps where the CPU has
+// it (elsewhere the float32 kernel runs anyway); each row's result still does not depend on its
+// batch. F32: exact float32 products, the reference and the default (dsv3 logits, tests, serve).
+enum class DecodeMath { Bf16, F32 };
+void set_decode_math(DecodeMath m);
+DecodeMath decode_math();
+// DSV3_DECODE_MATH=f32|bf16 if set, else `fallback` (what a command defaults to).
+void set_decode_math_default(DecodeMath fallback);
+
 // y[n, W.rows] = x[n, W.cols] · Wᵀ       (a bias-free Linear layer: y = x Aᵀ)
 void linear(float* y, const float* x, int64_t n, const Weight& w);
 

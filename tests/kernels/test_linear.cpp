@@ -138,6 +138,31 @@ TEST(LinearKernels, ARowsResultDoesNotDependOnTheOtherRows) {
   }
 }
 
+// FP8 decode products with activations rounded to BF16 (DecodeMath::Bf16, on vdpbf16ps where the
+// CPU has it): within 2^-9 of Σ|x s w| of the exact product (the rounding of x · s), partial edge
+// blocks and tails included, and still independent of the other rows of the batch.
+TEST(LinearKernels, Fp8DecodeOnBf16ActivationsStaysWithinItsRounding) {
+  set_decode_math(DecodeMath::Bf16);
+  const Matrix m = make_matrix(DType::F8_E4M3, 300, 257, 31);
+  const auto x = random_vec(size_t(8 * 257), 32);
+  std::vector<float> all(size_t(8 * 300)), one(300);
+  linear(all.data(), x.data(), 8, m.w);
+  for (int64_t t = 0; t < 8; ++t) {
+    linear(one.data(), x.data() + t * 257, 1, m.w);
+    for (int64_t r = 0; r < 300; ++r) {
+      ASSERT_EQ(one[size_t(r)], all[size_t(t * 300 + r)]) << "t=" << t << " r=" << r;
+      double s = 0, mag = 0;
+      for (int64_t k = 0; k < 257; ++k) {
+        const double p = double(x[size_t(t * 257 + k)]) * m.values[size_t(r * 257 + k)];
+        s += p;
+        mag += std::fabs(p);
+      }
+      ASSERT_NEAR(one[size_t(r)], s, 0x1p-9 * mag + 1e-5 * mag + 1e-6) << "t=" << t << " r=" << r;
+    }
+  }
+  set_decode_math(DecodeMath::F32);
+}
+
 // linear_batch splits many products' rows over the threads; each output is what linear() gives.
 TEST(LinearBatch, EachProductEqualsItsOwnLinear) {
   std::vector<Matrix> ms;
@@ -287,12 +312,29 @@ TEST(IsaKernels, GemmMicroAndGemvMatchPlainLoops) {
           ASSERT_NEAR(yb[size_t(t * R + r)], sb, 1e-3) << name << " bf16 nt=" << nt;
           ASSERT_NEAR(y8[size_t(t * R + r)], s8, 1e-2 + 1e-5 * std::fabs(s8)) << name << " fp8 nt=" << nt;
         }
+      if (!k->gemv_fp8_bf16) continue;
+      // On BF16 dot products each activation · scale is rounded to 8 significant bits (relative
+      // error <= 2^-9); the weights and the float32 sums are exact or nearly so. Scale blocks of
+      // 128 columns and of 100 (not a whole number of vectors).
+      for (const int64_t block : {int64_t(128), int64_t(100)}) {
+        k->gemv_fp8_bf16(y8.data(), R, x.data(), K, nt, w8.data(), K, R, K, scales, block);
+        for (int64_t t = 0; t < nt; ++t)
+          for (int64_t r = 0; r < R; ++r) {
+            double s8 = 0, mag = 0;
+            for (int64_t i = 0; i < K; ++i) {
+              const double p = double(x[size_t(t * K + i)]) * fp8_e4m3_to_f32(w8[size_t(r * K + i)]) * scales[i / block];
+              s8 += p;
+              mag += std::fabs(p);
+            }
+            ASSERT_NEAR(y8[size_t(t * R + r)], s8, 0x1p-9 * mag + 1e-5 * mag) << name << " fp8 bf16 block " << block;
+          }
+      }
     }
   }
 }
 
-// Every E4M3 code (subnormals and both zeros included, NaN excluded) through both FP8 decode
-// kernels of every instruction set: sums of 32 equal values are exact, so the result must be
+// Every E4M3 code (subnormals and both zeros included, NaN excluded) through the FP8 decode
+// kernels of every instruction set (x = 1 is exact in BF16 too): sums of 32 equal values are exact, so the result must be
 // exactly 32 · value · scale.
 TEST(IsaKernels, Fp8DecodeKernelsAreExactForEveryCode) {
   constexpr int64_t K = 32, R = 256;
@@ -311,10 +353,13 @@ TEST(IsaKernels, Fp8DecodeKernelsAreExactForEveryCode) {
     std::vector<float> y(R), yt(R, 0.0f);
     k->gemv_fp8(y.data(), 1, x.data(), K, 1, rows.data(), K, R, K, &scale, 128);
     k->gemv_t_fp8(yt.data(), R, x.data(), K, 1, cols.data(), R, K, R);
+    std::vector<float> yb(R, -1.0f);
+    if (k->gemv_fp8_bf16) k->gemv_fp8_bf16(yb.data(), 1, x.data(), K, 1, rows.data(), K, R, K, &scale, 128);
     for (int64_t c = 0; c < R; ++c) {
       const float v = fp8_e4m3_to_f32(rows[size_t(c * K)]);
       ASSERT_EQ(y[size_t(c)], 32.0f * v * scale) << name << " gemv_fp8 code " << c;
       ASSERT_EQ(yt[size_t(c)], 32.0f * v) << name << " gemv_t_fp8 code " << c;
+      if (k->gemv_fp8_bf16) ASSERT_EQ(yb[size_t(c)], 32.0f * v * scale) << name << " gemv_fp8_bf16 code " << c;
     }
   }
 }

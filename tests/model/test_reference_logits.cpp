@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <string>
 #include <utility>
 
 #include "infer/generator.h"
 #include "io/safetensors.h"
+#include "kernels/linear.h"
 #include "model/model.h"
 #include "test_util.h"
 
@@ -115,6 +117,19 @@ TEST_P(ReferenceMtpLogits, MtpLogits) {
   // The MTP chain: the main model's layers, then eh_proj (2·hidden terms) and the MTP block.
   const int64_t terms = chain_terms(model_->config(), T, model_->config().num_hidden_layers + 1) + 2 * H;
   EXPECT_LE(test::max_abs_diff(ml.data(), ref_.mtp_logits.data(), ml.size()), derived_tolerance(ref_.mtp_logits, terms));
+}
+
+// FP8 decode products on BF16-rounded activations (DecodeMath::Bf16, the default of generate,
+// chat and bench) move logits by more than the float32 tolerance but keep the greedy tokens.
+TEST_P(ReferenceLogits, GreedyTokensWithBf16DecodeMath) {
+  if (std::string(GetParam()).find("fp8") == std::string::npos) GTEST_SKIP() << "no FP8 weights";
+  GenerateOptions opt;
+  opt.max_new_tokens = int64_t(ref_.generated.size());
+  opt.stop_at_eos = false;
+  set_decode_math(DecodeMath::Bf16);
+  const auto out = generate(*model_, {ref_.tokens}, opt);
+  set_decode_math(DecodeMath::F32);
+  EXPECT_EQ(out[0], ref_.generated);
 }
 
 TEST_P(ReferenceLogits, GreedyDecodeThroughTheCache) {

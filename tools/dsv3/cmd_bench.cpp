@@ -211,10 +211,11 @@ void print_markdown(const std::vector<Result>& rs, const std::string& model, int
 void print_json(const std::vector<Result>& rs, const std::string& model, const MachineLimits& lim,
                 const ParamCount& pc, int reps, int64_t huge_bytes) {
   std::printf("{\"model\": \"%s\", \"cpu\": \"%s\", \"isa\": \"%s\", \"threads\": %d, \"read_gbs\": %.3f, "
-              "\"fma_gflops\": %.3f, \"bf16_gflops\": %.3f, \"int8_gops\": %.3f, \"prefill_math\": \"%s\", \"active_params\": %lld, \"bytes_per_token\": %lld, \"huge_page_bytes\": %lld, \"cache_type\": \"%s\", \"repetitions\": %d,\n"
+              "\"fma_gflops\": %.3f, \"bf16_gflops\": %.3f, \"int8_gops\": %.3f, \"prefill_math\": \"%s\", \"decode_math\": \"%s\", \"active_params\": %lld, \"bytes_per_token\": %lld, \"huge_page_bytes\": %lld, \"cache_type\": \"%s\", \"repetitions\": %d,\n"
               " \"tests\": [",
               model.c_str(), lim.cpu.c_str(), lim.isa.c_str(), lim.threads, lim.read_gbs, lim.peak_gflops,
-              lim.bf16_gflops, lim.int8_gops, prefill_math() == PrefillMath::Bf16 ? "bf16" : "f32", (long long)pc.active, (long long)pc.active_bytes, (long long)huge_bytes, cache_type_name(default_cache_type()), reps);
+              lim.bf16_gflops, lim.int8_gops, prefill_math() == PrefillMath::Bf16 ? "bf16" : "f32",
+              decode_math() == DecodeMath::Bf16 ? "bf16" : "f32", (long long)pc.active, (long long)pc.active_bytes, (long long)huge_bytes, cache_type_name(default_cache_type()), reps);
   for (size_t i = 0; i < rs.size(); ++i) {
     const Result& r = rs[i];
     std::printf("%s\n  {\"test\": \"%s\", \"phase\": \"%s\", \"tokens\": %lld, \"batch\": %lld, \"depth\": %lld, "

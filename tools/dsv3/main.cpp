@@ -91,6 +91,11 @@ int main(int argc, char** argv) {
                         !std::strcmp(c.name, "serve") || !std::strcmp(c.name, "bench");
       const bool bench = !std::strcmp(c.name, "bench");
       dsv3::set_prefill_math_default(bench ? dsv3::PrefillMath::Bf16 : dsv3::PrefillMath::F32);
+      // FP8 decode products on BF16 dot products (kernels/linear.h DecodeMath) for the one-stream
+      // commands; serve keeps float32: a decode row batched past 8 rows takes the float32 GEMM, so
+      // BF16 there would make a request's output depend on its batch. DSV3_DECODE_MATH overrides.
+      const bool one_stream = fast && std::strcmp(c.name, "serve") != 0;
+      dsv3::set_decode_math_default(one_stream ? dsv3::DecodeMath::Bf16 : dsv3::DecodeMath::F32);
       // generate, chat, serve and bench keep the latent cache in BF16 (half the memory and attention reads);
       // DSV3_CACHE_TYPE=f32|bf16 overrides, bench's --cache-type too.
       const char* cache_env = std::getenv("DSV3_CACHE_TYPE");
