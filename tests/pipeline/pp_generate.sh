@@ -3,9 +3,9 @@
 # MTP-speculative) with the 3 decoder layers of v3-tiny split over 2 ranks (the balanced split)
 # and over 3 (--stage-layers 1,1,1, the two sequences in 2 micro-batches), and sampled generation
 # (rank 0 alone samples) over 2 in 2 micro-batches, and greedy and sampled MTP-speculative over 2
-# stages of 2 expert-parallel ranks each (--pp 2 --ep 2); with steps in flight (--in-flight G:
-# rank 0 starts one sequence's step while the later stages run the other's), greedy at P = 2 and
-# sampled MTP-speculative at P = 3;
+# stages of 2 expert-parallel ranks each (--pp 2 --ep 2); all of them with P steps in flight (the
+# default --in-flight P: rank 0 starts one sequence's step while the later stages run the
+# other's), and greedy at P = 2 with one step at a time (--in-flight 1);
 # rank 0 alone prints. A --pp that is not the job's size, a stage without a layer, and --profile
 # with --pp, are one error line; a bad prompt, and rank 1 killed mid-step, end the job with an
 # error. usage: pp_generate.sh DSV3 MODEL_DIR MPIRUN
@@ -26,10 +26,10 @@ launch 3 "$dsv3" "${gen[@]}" --speculative mtp --pp 3 --stage-layers 1,1,1 --mic
 cmp "$tmp/spec.1" "$tmp/spec.3" || { echo "speculative ids differ with --pp 3"; cat "$tmp/err"; exit 1; }
 launch 2 "$dsv3" "${gen[@]}" "${sampled[@]}" --pp 2 --micro-batches 2 >"$tmp/sampled.2" 2>"$tmp/err"
 cmp "$tmp/sampled.1" "$tmp/sampled.2" || { echo "sampled ids differ with --pp 2"; cat "$tmp/err"; exit 1; }
-launch 2 "$dsv3" "${gen[@]}" --pp 2 --in-flight 2 >"$tmp/flight.2" 2>"$tmp/err"
-cmp "$tmp/gen.1" "$tmp/flight.2" || { echo "greedy ids differ with --pp 2 --in-flight 2"; cat "$tmp/err"; exit 1; }
-launch 3 "$dsv3" "${gen[@]}" "${sampled[@]}" --pp 3 --stage-layers 1,1,1 --in-flight 3 >"$tmp/flight.3" 2>"$tmp/err"
-cmp "$tmp/sampled.1" "$tmp/flight.3" || { echo "sampled speculative ids differ with --pp 3 --in-flight 3"; cat "$tmp/err"; exit 1; }
+launch 2 "$dsv3" "${gen[@]}" --pp 2 --in-flight 1 >"$tmp/one_step.2" 2>"$tmp/err"
+cmp "$tmp/gen.1" "$tmp/one_step.2" || { echo "greedy ids differ with --pp 2 --in-flight 1"; cat "$tmp/err"; exit 1; }
+launch 3 "$dsv3" "${gen[@]}" "${sampled[@]}" --pp 3 --stage-layers 1,1,1 >"$tmp/sampled.3" 2>"$tmp/err"
+cmp "$tmp/sampled.1" "$tmp/sampled.3" || { echo "sampled speculative ids differ with --pp 3"; cat "$tmp/err"; exit 1; }
 launch 4 "$dsv3" "${gen[@]}" --pp 2 --ep 2 --micro-batches 2 >"$tmp/ep.4" 2>"$tmp/err"
 cmp "$tmp/gen.1" "$tmp/ep.4" || { echo "greedy ids differ with --pp 2 --ep 2"; cat "$tmp/err"; exit 1; }
 # The MTP module's routed experts are spread over stage 0's 2 ranks: both run each draft call.

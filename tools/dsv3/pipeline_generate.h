@@ -54,7 +54,7 @@ class PipelineGenerateRun {
   std::unique_ptr<dist::Groups> groups_;
   std::unique_ptr<pipeline::InferenceStages> stages_;
   Model* model_ = nullptr;
-  int64_t in_flight_ = 1;
+  int64_t in_flight_ = 1;  // --in-flight, default P
 };
 
 inline const std::set<std::string> kPipelineGenerateOptions = {"pp", "stage-layers", "micro-batches", "in-flight"};
@@ -65,6 +65,6 @@ inline constexpr const char* kPipelineGenerateUsage =
     "  --micro-batches M  each step's sequences go down the stages in M groups, so that the stages\n"
     "               work at once (default 1)\n"
     "  --in-flight G  rank 0 keeps G steps in flight, each over 1/G of the sequences, so that the\n"
-    "               stages run different sequences' steps at once (default 1)\n";
+    "               stages run different sequences' steps at once (default P; 1: one at a time)\n";
 
 }  // namespace dsv3::cli
