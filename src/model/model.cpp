@@ -96,7 +96,6 @@ std::unique_ptr<ForwardPass> Model::forward_start(const TokenBatch& b, SequenceC
     stage_->expect_final(pass->states[g].data(), pass->parts[g].size() * H);
   }
   for (size_t g = 0; g < G; ++g) forward_rows(pass->parts[g], caches, pass->states[g].data(), load);
-  stage_->sent();
   return pass;
 }
 
@@ -111,6 +110,9 @@ void Model::forward_finish(ForwardPass& pass, float* hidden) const {
       for (size_t r = 0; r < pass.groups[g].size(); ++r)
         std::copy_n(pass.states[g].data() + r * size_t(H), H, hidden + pass.groups[g][r] * H);
     }
+    // Only now: a send that waits for its receive (a large one) would otherwise hold the first
+    // stage until the next stage has run the passes before this one.
+    stage_->sent();
   }
   for (int64_t i = 0; i < n; ++i) {
     SequenceCache& c = *pass.caches[size_t(b.seq[size_t(i)])];

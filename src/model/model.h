@@ -43,7 +43,7 @@ class StageLink {
   virtual int64_t micro_batches() const = 0;
   virtual void receive(float* x, int64_t count) const = 0;  // from the stage before
   virtual void send(std::vector<float> x) const = 0;        // to the stage after, in the background
-  virtual void sent() const = 0;                            // waits for the pass's sends
+  virtual void sent() const = 0;                            // waits for the sends so far
   // The last stage's final states, to the first: the first stage posts its receive with
   // expect_final when a pass starts (so that it can start another pass meanwhile) and share_final
   // waits for the oldest posted one; the last stage sends in share_final.
