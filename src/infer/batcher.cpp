@@ -24,10 +24,22 @@ Batcher::Batcher(const Model& model, BatcherOptions opt) : model_(model), opt_(o
   if (opt_.draft_tokens < 0) fail("the number of draft tokens must be >= 0");
   if (opt_.draft_tokens > 0 && model.mtp_depth() == 0)
     fail("speculative decoding needs an MTP module, and this checkpoint has none (num_nextn_predict_layers = 0)");
+  if (opt_.in_flight < 1) fail("the number of steps in flight must be >= 1, got ", opt_.in_flight);
   if (opt_.prefix_cache_bytes > 0) prefix_ = std::make_unique<PrefixCache>(opt_.prefix_cache_bytes);
 }
 
-Batcher::~Batcher() = default;
+// Left by an error: the passes in flight still receive into their buffers, so they end first.
+Batcher::~Batcher() {
+  std::vector<float> hidden;
+  for (auto& st : in_flight_) {
+    if (!st->pass) continue;
+    hidden.resize(size_t(st->rows.batch.size() * model_.config().hidden_size));
+    try {
+      model_.forward_finish(*st->pass, hidden.data());
+    } catch (const Error&) {
+    }
+  }
+}
 
 int64_t Batcher::add(SequenceRequest r) {
   const int64_t V = model_.config().vocab_size, T = int64_t(r.prompt.size());
@@ -62,6 +74,10 @@ int64_t Batcher::add(SequenceRequest r) {
 void Batcher::cancel(int64_t id) {
   auto it = seqs_.find(id);
   if (it == seqs_.end()) return;
+  if (it->second->in_flight) {  // its step's rows are running: finish() lets it go
+    it->second->finish = FinishReason::kCancelled;
+    return;
+  }
   std::unique_ptr<Sequence> s = std::move(it->second);
   seqs_.erase(it);
   if (s->req.on_finish) s->req.on_finish(FinishReason::kCancelled, s->stats);
@@ -72,10 +88,12 @@ const Sequence* Batcher::find(int64_t id) const {
   return it == seqs_.end() ? nullptr : it->second.get();
 }
 
-void Batcher::plan(Rows& rows) {
+void Batcher::plan(Rows& rows, int64_t max_sequences) {
   int64_t budget = opt_.max_prefill_tokens > 0 ? opt_.max_prefill_tokens : std::numeric_limits<int64_t>::max();
   for (auto& [id, sp] : seqs_) {
     Sequence& s = *sp;
+    if (s.in_flight) continue;
+    if (int64_t(rows.entries.size()) == max_sequences) break;
     const int64_t waiting = int64_t(s.tokens.size()) - s.fed;
     int64_t known = waiting;
     if (s.fed < s.prompt_len) {  // prefill: a chunk of the prompt within this step's budget
@@ -96,26 +114,54 @@ void Batcher::plan(Rows& rows) {
 }
 
 StepStats Batcher::step() {
+  while (start()) {
+  }
+  return in_flight_.empty() ? StepStats{} : finish();
+}
+
+// The idle sequences are shared out over the steps that may still start, so that G steps in
+// flight hold about 1/G of the sequences each.
+bool Batcher::start() {
+  const int64_t free = opt_.in_flight - int64_t(in_flight_.size());
+  int64_t idle = 0;
+  for (const auto& [id, s] : seqs_) idle += !s->in_flight;
+  if (free <= 0 || idle == 0) return false;
+  auto st = std::make_unique<Step>();
+  Rows& rows = st->rows;
+  plan(rows, (idle + free - 1) / free);
+  if (rows.entries.empty()) return false;
+  for (const auto& e : rows.entries) e.s->in_flight = true;
+  st->hidden.resize(size_t(rows.batch.size() * model_.config().hidden_size));
+  if (!observed_forward(rows.batch, rows.caches, rows.ids, nullptr, st->hidden.data()))
+    st->pass = model_.forward_start(rows.batch, rows.caches.data());
+  in_flight_.push_back(std::move(st));
+  return true;
+}
+
+StepStats Batcher::finish() {
+  const std::unique_ptr<Step> step = std::move(in_flight_.front());
+  in_flight_.pop_front();
+  const Rows& rows = step->rows;
+  std::vector<float>& hidden = step->hidden;
   StepStats st;
-  if (seqs_.empty()) return st;
   const int64_t H = model_.config().hidden_size, V = model_.config().vocab_size;
-  Rows rows;
-  plan(rows);
   st.sequences = int64_t(rows.entries.size());
   st.rows = rows.batch.size();
-  std::vector<float> hidden(size_t(st.rows * H));
-  run_forward(rows.batch, rows.caches, rows.ids, nullptr, hidden.data());
+  if (step->pass) model_.forward_finish(*step->pass, hidden.data());
+  for (const auto& e : rows.entries) e.s->in_flight = false;
 
-  // Logits only where a token is chosen: a sequence's last known row and its draft rows.
+  // Logits only where a token is chosen: a sequence's last known row and its draft rows (not
+  // for a sequence cancelled while its rows ran).
+  const auto chooses = [](const Rows::Entry& e) { return e.wants_logits && e.s->finish == FinishReason::kNone; };
   int64_t n_logits = 0;
   for (const auto& e : rows.entries) {
     if (e.s->fed < e.s->prompt_len) st.prefill_rows += e.known;
-    if (e.wants_logits) n_logits += 1 + e.n_drafts;
+    if (chooses(e)) n_logits += 1 + e.n_drafts;
   }
   std::vector<float> picked(size_t(n_logits * H)), logits(size_t(n_logits * V));
   int64_t at = 0;
   for (const auto& e : rows.entries)
-    if (e.wants_logits) {
+    if (chooses(e)) {
       const int64_t first = e.row0 + e.known - 1, n = 1 + e.n_drafts;
       std::copy_n(hidden.data() + first * H, n * H, picked.data() + at * H);
       at += n;
@@ -124,8 +170,9 @@ StepStats Batcher::step() {
 
   at = 0;
   for (const auto& e : rows.entries) {
+    const bool choose = chooses(e);
     e.s->fed += e.known;
-    if (!e.wants_logits) continue;
+    if (!choose) continue;
     verify(*e.s, logits.data() + at * V, 1 + e.n_drafts, st);
     at += 1 + e.n_drafts;
   }
@@ -133,8 +180,9 @@ StepStats Batcher::step() {
   if (prefix_) store_prefix(rows);
   measure_caches(st);
 
+  // The finished sequences, but none in another step in flight (cancelled ones wait for it).
   for (auto it = seqs_.begin(); it != seqs_.end();) {
-    if (it->second->finish == FinishReason::kNone) {
+    if (it->second->finish == FinishReason::kNone || it->second->in_flight) {
       ++it;
       continue;
     }
@@ -146,14 +194,18 @@ StepStats Batcher::step() {
   return st;
 }
 
+bool Batcher::observed_forward(const TokenBatch& batch, const std::vector<SequenceCache*>& caches,
+                               const std::vector<int64_t>& ids, const float* mtp_prev, float* out) const {
+  if (!opt_.observer) return false;
+  std::vector<int64_t> live;
+  for (const auto& [id, s] : seqs_) live.push_back(id);
+  opt_.observer->before_forward(batch, ids, live, mtp_prev);
+  return opt_.observer->forward(batch, caches.data(), ids, mtp_prev, out);
+}
+
 void Batcher::run_forward(const TokenBatch& batch, const std::vector<SequenceCache*>& caches,
                           const std::vector<int64_t>& ids, const float* mtp_prev, float* out) const {
-  if (opt_.observer) {
-    std::vector<int64_t> live;
-    for (const auto& [id, s] : seqs_) live.push_back(id);
-    opt_.observer->before_forward(batch, ids, live, mtp_prev);
-    if (opt_.observer->forward(batch, caches.data(), ids, mtp_prev, out)) return;
-  }
+  if (observed_forward(batch, caches, ids, mtp_prev, out)) return;
   if (mtp_prev) model_.mtp_forward(0, mtp_prev, batch, caches.data(), out);
   else model_.forward(batch, caches.data(), out);
 }
@@ -164,7 +216,9 @@ void Batcher::store_prefix(const Rows& rows) {
   const bool mtp = opt_.draft_tokens > 0;
   for (const auto& e : rows.entries) {
     Sequence& s = *e.s;
-    if (s.prefix_stored || s.fed < s.prompt_len || (mtp && s.finish != FinishReason::kNone)) continue;
+    if (s.prefix_stored || s.fed < s.prompt_len || (mtp && s.finish != FinishReason::kNone) ||
+        s.finish == FinishReason::kCancelled)
+      continue;
     s.prefix_stored = true;
     // Only the positions both caches hold: the other ranks' caches may hold more rows (drafts
     // they have not cut back yet), and must store exactly the blocks stored here.

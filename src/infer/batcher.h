@@ -5,6 +5,14 @@
 // drafts (decode). Sequences can be added and cancelled between steps, so new requests join
 // without waiting for the others to finish.
 //
+// Steps in flight (BatcherOptions::in_flight G > 1; pipeline parallelism, docs/pipeline.md): a
+// step is started (rows planned, the forward pass begun: with a pipeline, this rank's stage run
+// and sent on) and finished later (final states received, logits, sampling, drafts). step()
+// keeps up to G started steps, each over other sequences — its share of the sequences that are
+// in no step — and finishes the oldest, so the first stage runs one group's pass while the later
+// stages run another's, and every stage reads its weights once per group and step. Each
+// sequence's rows, tokens and draws are what G = 1 gives it (its caches and its Rng are its own).
+//
 // Speculative decoding with the MTP module (DeepSeek-V3 report §2.2, §5.4.3): the MTP row at
 // position j combines the main model's final-normed state h_j with token t_{j+1} and predicts
 // t_{j+2}. Per step and sequence with pending token t_T at position T and drafts d_1..d_k:
@@ -19,6 +27,7 @@
 //           module on its own output state (rows that the next step cuts back again).
 #pragma once
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -91,6 +100,7 @@ struct BatcherOptions {
   int64_t context_length = 0;      // prompt + new tokens; 0: the model's max_position_embeddings
   int64_t prefix_cache_bytes = 0;  // prefix caching (prefix_cache.h) up to this many bytes; 0: off
   ForwardObserver* observer = nullptr;  // not owned; outlives the Batcher
+  int64_t in_flight = 1;                // steps in flight at once (see above); 1: one at a time
 };
 
 // What one step did, for metrics.
@@ -118,6 +128,7 @@ struct Sequence {
   SequenceStats stats;
   FinishReason finish = FinishReason::kNone;
   bool prefix_stored = false;  // its prompt's blocks went into the prefix cache
+  bool in_flight = false;      // in a step started and not yet finished
   int64_t generated() const { return int64_t(tokens.size()) - prompt_len; }
 };
 
@@ -129,7 +140,8 @@ class Batcher {
   // Validates the request (throws Error: empty prompt, ids outside the vocabulary, over the
   // context) and queues it for the next step. Returns its id.
   int64_t add(SequenceRequest r);
-  // Finishes a sequence now (on_finish with kCancelled) and frees its caches.
+  // Finishes a sequence (on_finish with kCancelled) and frees its caches: now, or, if it is in
+  // a step in flight, when that step finishes (without emitting its tokens).
   void cancel(int64_t id);
   int64_t size() const { return int64_t(seqs_.size()); }
   bool empty() const { return seqs_.empty(); }
@@ -138,6 +150,8 @@ class Batcher {
   const Sequence* find(int64_t id) const;  // nullptr once finished (tests inspect caches)
   const PrefixCache* prefix_cache() const { return prefix_.get(); }  // null when off
 
+  // Starts steps while fewer than in_flight are running and some sequences are in none, then
+  // finishes the oldest step and returns what it did (nothing when no sequence is left).
   StepStats step();
 
  private:
@@ -155,7 +169,19 @@ class Batcher {
     std::vector<int64_t> ids;            // by batch slot: the sequence
     std::vector<Entry> entries;
   };
-  void plan(Rows& rows);
+  // A step started and not yet finished.
+  struct Step {
+    Rows rows;
+    std::vector<float> hidden;          // [rows, hidden]: the final states, once they are in
+    std::unique_ptr<ForwardPass> pass;  // null when the observer ran the call itself
+  };
+  // Plans rows for at most max_sequences of the sequences in no step.
+  void plan(Rows& rows, int64_t max_sequences);
+  bool start();  // false: no step to start
+  StepStats finish();
+  // Shows the call to the observer; true when the observer ran it (into out).
+  bool observed_forward(const TokenBatch& batch, const std::vector<SequenceCache*>& caches,
+                        const std::vector<int64_t>& ids, const float* mtp_prev, float* out) const;
   // Model::forward / mtp_forward (depth 0), shown to the observer first.
   void run_forward(const TokenBatch& batch, const std::vector<SequenceCache*>& caches,
                    const std::vector<int64_t>& ids, const float* mtp_prev, float* out) const;
@@ -172,6 +198,7 @@ class Batcher {
   int64_t next_id_ = 0;
   std::map<int64_t, std::unique_ptr<Sequence>> seqs_;  // by id: admission order
   std::unique_ptr<PrefixCache> prefix_;
+  std::deque<std::unique_ptr<Step>> in_flight_;  // oldest first
 };
 
 }  // namespace dsv3

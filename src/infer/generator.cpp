@@ -13,6 +13,7 @@ std::vector<std::vector<int32_t>> generate(const Model& model, const std::vector
   BatcherOptions bo;
   bo.draft_tokens = opt.draft_tokens;
   bo.observer = opt.observer;
+  bo.in_flight = opt.in_flight;
   Batcher batcher(model, bo);
   for (int64_t s = 0; s < B; ++s) {
     if (prompts[size_t(s)].empty()) fail("prompt ", s, " is empty");

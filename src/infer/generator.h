@@ -22,6 +22,7 @@ struct GenerateOptions {
   // Constrained decoding: a fresh constraint for each sequence (null: free output).
   std::function<std::shared_ptr<TokenConstraint>()> constraint;
   ForwardObserver* observer = nullptr;  // the batcher's (BatcherOptions::observer); not owned
+  int64_t in_flight = 1;                // BatcherOptions::in_flight: steps in flight (pipeline)
 };
 
 struct GenerateStats {

@@ -66,30 +66,56 @@ void Model::check_batch(const TokenBatch& b, SequenceCache* const* caches) const
 
 void Model::forward(const TokenBatch& b, SequenceCache* const* caches, float* hidden,
                     std::vector<ExpertLoad>* load) const {
+  forward_finish(*forward_start(b, caches, load), hidden);
+}
+
+std::unique_ptr<ForwardPass> Model::forward_start(const TokenBatch& b, SequenceCache* const* caches,
+                                                  std::vector<ExpertLoad>* load) const {
   check_batch(b, caches);
-  const int64_t n = b.size(), H = cfg_.hidden_size;
+  const int64_t H = cfg_.hidden_size;
   if (load) load->assign(size_t(cfg_.num_hidden_layers), {});
+  auto pass = std::make_unique<ForwardPass>();
+  pass->batch = b;
+  int64_t slots = 0;
+  for (int32_t s : b.seq) slots = std::max(slots, int64_t(s) + 1);
+  pass->caches.assign(caches, caches + slots);
+  // Every rank splits the batch the same way; stage s runs group g while stage s+1 runs g-1.
+  pass->groups = stage_ ? micro_batch_rows(b, load ? 1 : stage_->micro_batches())
+                        : std::vector<std::vector<int64_t>>{};
   if (!stage_) {
-    forward_rows(b, caches, hidden, load);
+    pass->states.emplace_back(size_t(b.size() * H));
+    forward_rows(b, caches, pass->states[0].data(), load);
+    return pass;
+  }
+  const size_t G = pass->groups.size();
+  pass->parts.resize(G);
+  pass->states.resize(G);
+  for (size_t g = 0; g < G; ++g) {
+    for (int64_t i : pass->groups[g]) pass->parts[g].add(b.tokens[size_t(i)], b.pos[size_t(i)], b.seq[size_t(i)]);
+    pass->states[g].resize(size_t(pass->parts[g].size() * H));
+    stage_->expect_final(pass->states[g].data(), pass->parts[g].size() * H);
+  }
+  for (size_t g = 0; g < G; ++g) forward_rows(pass->parts[g], caches, pass->states[g].data(), load);
+  return pass;
+}
+
+void Model::forward_finish(ForwardPass& pass, float* hidden) const {
+  const TokenBatch& b = pass.batch;
+  const int64_t n = b.size(), H = cfg_.hidden_size;
+  if (!stage_) {
+    std::copy_n(pass.states[0].data(), n * H, hidden);
   } else {
-    // Every rank splits the batch the same way; stage s runs group g while stage s+1 runs g-1.
-    const auto groups = micro_batch_rows(b, load ? 1 : stage_->micro_batches());
-    std::vector<TokenBatch> parts(groups.size());
-    std::vector<std::vector<float>> states(groups.size());
-    for (size_t g = 0; g < groups.size(); ++g) {
-      for (int64_t i : groups[g]) parts[g].add(b.tokens[size_t(i)], b.pos[size_t(i)], b.seq[size_t(i)]);
-      states[g].resize(size_t(parts[g].size() * H));
-      forward_rows(parts[g], caches, states[g].data(), load);
+    for (size_t g = 0; g < pass.groups.size(); ++g) {
+      stage_->share_final(pass.states[g].data(), pass.parts[g].size() * H);
+      for (size_t r = 0; r < pass.groups[g].size(); ++r)
+        std::copy_n(pass.states[g].data() + r * size_t(H), H, hidden + pass.groups[g][r] * H);
     }
+    // Only now: a send that waits for its receive (a large one) would otherwise hold the first
+    // stage until the next stage has run the passes before this one.
     stage_->sent();
-    for (size_t g = 0; g < groups.size(); ++g) {
-      stage_->share_final(states[g].data(), parts[g].size() * H);
-      for (size_t r = 0; r < groups[g].size(); ++r)
-        std::copy_n(states[g].data() + r * size_t(H), H, hidden + groups[g][r] * H);
-    }
   }
   for (int64_t i = 0; i < n; ++i) {
-    SequenceCache& c = *caches[b.seq[size_t(i)]];
+    SequenceCache& c = *pass.caches[size_t(b.seq[size_t(i)])];
     c.set_length(std::max(c.length(), int64_t(b.pos[size_t(i)]) + 1));
   }
 }

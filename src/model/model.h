@@ -43,8 +43,22 @@ class StageLink {
   virtual int64_t micro_batches() const = 0;
   virtual void receive(float* x, int64_t count) const = 0;  // from the stage before
   virtual void send(std::vector<float> x) const = 0;        // to the stage after, in the background
-  virtual void sent() const = 0;                            // waits for the pass's sends
-  virtual void share_final(float* hidden, int64_t count) const = 0;  // the last stage's, to the first
+  virtual void sent() const = 0;                            // waits for the sends so far
+  // The last stage's final states, to the first: the first stage posts its receive with
+  // expect_final when a pass starts (so that it can start another pass meanwhile) and share_final
+  // waits for the oldest posted one; the last stage sends in share_final.
+  virtual void expect_final(float* hidden, int64_t count) const {}
+  virtual void share_final(float* hidden, int64_t count) const = 0;
+};
+
+// A forward pass between Model::forward_start and forward_finish: its rows, their caches, and
+// per micro-batch the row indices and the buffer the final states arrive in.
+struct ForwardPass {
+  TokenBatch batch;
+  std::vector<SequenceCache*> caches;  // by the batch's seq
+  std::vector<std::vector<int64_t>> groups;
+  std::vector<TokenBatch> parts;
+  std::vector<std::vector<float>> states;  // [group rows, hidden]
 };
 
 // The rows of each of at most M micro-batches: the batch's slots (sequences) in M contiguous
@@ -79,6 +93,13 @@ class Model {
   // load (optional) receives per-layer expert counts.
   void forward(const TokenBatch& batch, SequenceCache* const* caches, float* hidden,
                std::vector<ExpertLoad>* load = nullptr) const;
+  // forward() in two halves, for the first stage of a pipeline (Batcher's in-flight groups):
+  // forward_start runs this stage on the batch and sends it on; forward_finish waits for the last
+  // stage's final states. Between the two this rank may start other batches' passes (of other
+  // sequences: the caches stay reserved to this pass). Without a stage, forward_start runs it all.
+  std::unique_ptr<ForwardPass> forward_start(const TokenBatch& batch, SequenceCache* const* caches,
+                                             std::vector<ExpertLoad>* load = nullptr) const;
+  void forward_finish(ForwardPass& pass, float* hidden) const;
 
   // logits [n, vocab] = lm_head(hidden)
   void logits(float* out, const float* hidden, int64_t n) const;

@@ -35,11 +35,26 @@ void InferenceStages::sent() const {
   sending_.clear();
 }
 
+// Posted when the pass starts: the first stage may be inside another pass's broadcast or
+// send when the last stage sends, and a send that waits for its receive would then deadlock.
+void InferenceStages::expect_final(float* hidden, int64_t count) const {
+  const int last = comm_.size() - 1;
+  if (last == 0 || comm_.rank() != 0) return;
+  expected_.push_back(comm_.recv_start(hidden, count, dist::Elem::F32, last, kFinalTag));
+}
+
+// Messages between two ranks with one tag arrive in the order sent, and the last stage sends
+// the passes' final states in the order the first stage started them: the oldest is next.
 void InferenceStages::share_final(float* hidden, int64_t count) const {
   const int last = comm_.size() - 1;
   if (last == 0) return;
-  if (comm_.rank() == last) comm_.send(hidden, count, dist::Elem::F32, 0, kFinalTag);
-  else if (comm_.rank() == 0) comm_.recv(hidden, count, dist::Elem::F32, last, kFinalTag);
+  if (comm_.rank() == last) {
+    comm_.send(hidden, count, dist::Elem::F32, 0, kFinalTag);
+  } else if (comm_.rank() == 0) {
+    if (expected_.empty()) fail("pipeline: the final states of a pass that expect_final did not post");
+    expected_.front()->wait();
+    expected_.pop_front();
+  }
 }
 
 }  // namespace dsv3::pipeline

@@ -7,6 +7,7 @@
 // (tools/dsv3/expert_parallel_serve.h's follow_steps), so ranks cannot disagree on a token.
 // Each rank's caches hold its own layers only.
 #pragma once
+#include <deque>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -28,6 +29,7 @@ class InferenceStages final : public StageLink {
   void receive(float* x, int64_t count) const override;
   void send(std::vector<float> x) const override;
   void sent() const override;
+  void expect_final(float* hidden, int64_t count) const override;
   void share_final(float* hidden, int64_t count) const override;
 
  private:
@@ -36,6 +38,8 @@ class InferenceStages final : public StageLink {
   int64_t micro_batches_;
   // The sends in flight and their buffers (a forward pass is const on the model).
   mutable std::vector<std::pair<std::unique_ptr<dist::Request>, std::vector<float>>> sending_;
+  // The first stage: the final states' receives posted, oldest first (passes in flight).
+  mutable std::deque<std::unique_ptr<dist::Request>> expected_;
   mutable int64_t hand_overs_ = 0;  // receives and sends so far (pipeline/fault.h's test hook)
 };
 

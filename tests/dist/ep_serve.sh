@@ -25,6 +25,7 @@ trap cleanup EXIT
 # start LOG CMD...: a server on a free loopback port, in the background; sets $port and $pid.
 start() {
   local log=$1; shift
+  : >"$log"  # a reused log's old address must not be read before the new server truncates it
   "$@" --model "$model" --name "$tag" --host 127.0.0.1 --port 0 2>"$log" & pid=$!
   for _ in $(seq 200); do
     port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$log")

@@ -1,6 +1,7 @@
 // Continuous batching: sequences that join, leave or are cancelled between steps decode
 // exactly as they would alone; chunked prefill equals a whole-prompt prefill; finish reasons,
-// request validation and log-probabilities.
+// request validation and log-probabilities; steps in flight (in_flight > 1) give every
+// sequence what one step at a time gives it.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -126,6 +127,8 @@ TEST_P(BatcherTest, RejectsInvalidRequests) {
   EXPECT_THROW(b.add(request({5, -1}, 4, &c)), Error);
   EXPECT_THROW(b.add(request({5}, 0, &c)), Error);
   EXPECT_THROW(b.add(request({1, 2, 3, 4, 5, 6}, 11, &c)), Error);
+  o.in_flight = 0;
+  EXPECT_THROW(Batcher(*model_, o), Error);
   b.add(request({1, 2, 3, 4, 5, 6}, 10, &c));  // exactly the context
   while (!b.empty()) b.step();
   EXPECT_EQ(c.tokens.size(), 10u);
@@ -158,6 +161,68 @@ TEST_P(BatcherTest, LogprobsAreTheModelsLogSoftmax) {
     EXPECT_LT(e.logprobs.logprob, 0.0f);
     for (size_t i = 1; i < 4; ++i) EXPECT_LE(e.logprobs.top[i].second, e.logprobs.top[i - 1].second);
   }
+}
+
+// Five sequences (greedy and sampled, each with its own seed; one joins later) with G steps in
+// flight: the outputs of G = 1.
+std::vector<std::vector<int32_t>> in_flight_outputs(const Model& m, BatcherOptions o, int64_t G,
+                                                    std::vector<int64_t>* sequences_per_step) {
+  o.in_flight = G;
+  Batcher b(m, o);
+  std::vector<Collected> c(5);
+  const std::vector<std::vector<int32_t>> prompts = {{5, 9, 13}, {7, 8}, {100, 200, 300, 400, 1, 2}, {40, 41}, {3}};
+  const auto add = [&](size_t i) {
+    SequenceRequest r = request(prompts[i], 6 + int64_t(i) * 2, &c[i]);
+    if (i % 2) r.sampling.temperature = 0.8, r.sampling.seed = 11 + i;
+    b.add(std::move(r));
+  };
+  for (size_t i = 0; i < 4; ++i) add(i);
+  for (int i = 0; !b.empty(); ++i) {
+    if (i == 3) add(4);
+    sequences_per_step->push_back(b.step().sequences);
+  }
+  std::vector<std::vector<int32_t>> out;
+  for (const Collected& x : c) {
+    EXPECT_EQ(x.reason, FinishReason::kLength);
+    out.push_back(x.tokens);
+  }
+  return out;
+}
+
+TEST_P(BatcherTest, StepsInFlightGiveEverySequenceItsOwnTokens) {
+  std::vector<int64_t> per_step1, per_step2, per_step3;
+  const auto one = in_flight_outputs(*model_, options(), 1, &per_step1);
+  EXPECT_EQ(in_flight_outputs(*model_, options(), 2, &per_step2), one);
+  EXPECT_EQ(in_flight_outputs(*model_, options(), 3, &per_step3), one);
+  EXPECT_EQ(per_step1[0], 4);  // one step at a time: all the sequences
+  // Two steps in flight: the first step's finish leaves the other half running.
+  EXPECT_EQ(per_step2[0], 2);
+  EXPECT_EQ(per_step2[1], 2);
+  EXPECT_EQ(per_step3[0], 2);  // 4 sequences over 3 steps: 2, 1, 1
+  EXPECT_EQ(per_step3[1], 1);
+}
+
+TEST_P(BatcherTest, ASequenceCancelledInFlightFinishesWithItsStep) {
+  BatcherOptions o = options();
+  o.in_flight = 2;
+  Batcher b(*model_, o);
+  Collected a, c, d;
+  b.add(request({5, 9, 13}, 10, &a));
+  const int64_t idc = b.add(request({7, 8}, 10, &c));
+  b.add(request({40, 41}, 10, &d));
+  b.step();  // starts {a, c} and {d} (3 sequences over 2 steps); finishes {a, c}
+  b.step();  // starts {a, c}; finishes {d}: c is in flight now
+  const size_t got = c.tokens.size();
+  b.cancel(idc);
+  EXPECT_EQ(c.reason, FinishReason::kNone);  // its rows are running
+  ASSERT_NE(b.find(idc), nullptr);
+  EXPECT_EQ(b.step().finished, 1);  // starts {d}, finishes {a, c}: c leaves without a token
+  EXPECT_EQ(c.reason, FinishReason::kCancelled);
+  EXPECT_EQ(c.tokens.size(), got);
+  EXPECT_EQ(b.find(idc), nullptr);
+  while (!b.empty()) b.step();
+  EXPECT_EQ(a.tokens, alone(*model_, {5, 9, 13}, 10));
+  EXPECT_EQ(d.tokens, alone(*model_, {40, 41}, 10));
 }
 
 INSTANTIATE_TEST_SUITE_P(Drafts, BatcherTest, ::testing::Values(0, 2),

@@ -74,7 +74,7 @@ std::function<std::shared_ptr<TokenConstraint>()> json_constraint(const Args& a,
 
 int cmd_generate(int argc, char** argv) {
   const Args a(argc, argv,
-               with_sampling({"model", "tokens", "prompt", "max-new-tokens", "threads", "ep", "profile", "json-schema", "pp", "stage-layers", "cache-type", "micro-batches"}),
+               with_sampling({"model", "tokens", "prompt", "max-new-tokens", "threads", "ep", "profile", "json-schema", "pp", "stage-layers", "cache-type", "micro-batches", "in-flight"}),
                {"ids", "stats", "stop-at-eos", "chat", "help"});
   if (a.has("help")) return std::fputs(kUsage, stdout), std::fputs(kPromptOptionsHelp, stdout), std::fputs(kSamplingUsage, stdout), std::fputs(kEpUsage, stdout), std::fputs(kPipelineGenerateUsage, stdout), 0;
   apply_threads(a);
@@ -94,6 +94,7 @@ int cmd_generate(int argc, char** argv) {
   const ExpertParallelRun ep(a, *model, resolve_model_dir(a.str("model")));
   if (pp.follower()) return pp.follow(), 0;  // rank 0 samples; this rank runs its layers
   opt.observer = pp.observer();
+  opt.in_flight = pp.in_flight();
   if (a.has("json-schema")) opt.constraint = json_constraint(a, *model);
 
   GenerateStats st;

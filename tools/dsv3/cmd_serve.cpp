@@ -29,8 +29,9 @@ const char* kUsage =
     "                  [--no-reasoning-split] [--prefix-cache-mb 0] [--read-timeout 30]\n"
     "                  [--ep N (under mpirun -np N: rank 0 serves, every rank holds 1/N of the experts)\n"
     "                   [--dp-attention (each rank runs attention and caches for its own sequences)]]\n"
-    "                  [--pp P [--stage-layers A,B,...] [--micro-batches M] (under mpirun -np P: rank 0 serves,\n"
-    "                   rank r runs stage r's layers; each step's sequences go down the stages in M groups)]\n"
+    "                  [--pp P [--stage-layers A,B,...] [--micro-batches M] [--in-flight G] (under mpirun -np P:\n"
+    "                   rank 0 serves, rank r runs stage r's layers; each step's sequences go down the stages\n"
+    "                   in M groups; G steps of different sequences in flight at once)]\n"
     "OpenAI-compatible API: POST /v1/completions, POST /v1/chat/completions, GET /v1/models,\n"
     "GET /health, GET /metrics. --port 0 picks a free port; the address is printed on stderr.\n"
     "SIGTERM/SIGINT: stop accepting, let running requests finish (at most --shutdown-grace s).\n";
@@ -99,7 +100,7 @@ int cmd_serve(int argc, char** argv) {
   const Args a(argc, argv,
                {"model", "host", "port", "name", "api-key", "max-sequences", "max-queue", "context", "max-body-bytes",
                 "max-prefill-tokens", "default-max-tokens", "max-n", "speculative", "draft", "shutdown-grace",
-                "threads", "prefix-cache-mb", "read-timeout", "ep", "cache-type", "pp", "stage-layers", "micro-batches"},
+                "threads", "prefix-cache-mb", "read-timeout", "ep", "cache-type", "pp", "stage-layers", "micro-batches", "in-flight"},
                {"help", "no-reasoning-split", "dp-attention"});
   if (a.has("help")) return std::fputs(kUsage, stdout), 0;
   // Signals go to one waiting thread only: block them before any other thread exists.
@@ -144,6 +145,7 @@ int cmd_serve(int argc, char** argv) {
     return 0;
   }
   if (pp.active()) opt.scheduler.batcher.observer = pp.observer();
+  if (pp.active()) opt.scheduler.batcher.in_flight = pp.in_flight();
   if (!ep.output_rank()) {
     pthread_sigmask(SIG_UNBLOCK, &sigs, nullptr);  // mpirun ends the job with SIGTERM
     follow_steps(*model, dist::world(), opt.scheduler.batcher.prefix_cache_bytes, dp_attention ? ep.moe() : nullptr);

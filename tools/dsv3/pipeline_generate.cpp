@@ -15,6 +15,7 @@ namespace dsv3::cli {
 PipelineGenerateRun::PipelineGenerateRun(const Args& a, Model& model, const std::string& dir) {
   if (a.has("stage-layers") && !a.has("pp")) fail("--stage-layers needs --pp (pipeline parallelism)");
   if (a.has("micro-batches") && !a.has("pp")) fail("--micro-batches needs --pp (pipeline parallelism)");
+  if (a.has("in-flight") && !a.has("pp")) fail("--in-flight needs --pp (pipeline parallelism)");
   if (!a.has("pp")) return;
   dist::Communicator& world = dist::world();
   dist::quiet_other_ranks();
@@ -24,6 +25,8 @@ PipelineGenerateRun::PipelineGenerateRun(const Args& a, Model& model, const std:
   const std::string what = cat(P, '/', a.str("stage-layers", ""), '/', M, '/', E);
   dist::check_same_everywhere(world, fnv1a(what.data(), what.size()), "--pp, --stage-layers, --micro-batches or --ep");
   if (M < 1) dist::fail_on_every_rank(cat("--micro-batches must be at least 1, got ", M));
+  in_flight_ = a.integer("in-flight", P);  // one step per stage: every stage busy
+  if (in_flight_ < 1) dist::fail_on_every_rank(cat("--in-flight must be at least 1, got ", in_flight_));
   if (P * E != world.size())
     dist::fail_on_every_rank(E == 1 ? cat("--pp ", P, " but the job has ", world.size(), " rank(s): start it with mpirun -np ", P)
                                     : cat("--pp ", P, " × --ep ", E, " but the job has ", world.size(),

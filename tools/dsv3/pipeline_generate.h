@@ -28,6 +28,8 @@ class PipelineGenerateRun {
   bool follower() const { return active() && dist::world().rank() != 0; }
   // Rank 0's batcher observer (null without --pp).
   ForwardObserver* observer() { return steps_.get(); }
+  // --in-flight G: rank 0's batcher keeps G steps in flight (BatcherOptions::in_flight).
+  int64_t in_flight() const { return in_flight_; }
   // Ranks 1..P-1: runs rank 0's main-model calls until stop().
   void follow() const;
   // Rank 0, once no step is in flight: ends the followers' loops.
@@ -52,14 +54,17 @@ class PipelineGenerateRun {
   std::unique_ptr<dist::Groups> groups_;
   std::unique_ptr<pipeline::InferenceStages> stages_;
   Model* model_ = nullptr;
+  int64_t in_flight_ = 1;  // --in-flight, default P
 };
 
-inline const std::set<std::string> kPipelineGenerateOptions = {"pp", "stage-layers", "micro-batches"};
+inline const std::set<std::string> kPipelineGenerateOptions = {"pp", "stage-layers", "micro-batches", "in-flight"};
 
 inline constexpr const char* kPipelineGenerateUsage =
     "  --pp P       under `mpirun -np P`: each rank runs one stage of the decoder layers\n"
     "  --stage-layers A,B,...  the layers of each stage (default: balanced by forward FLOPs)\n"
     "  --micro-batches M  each step's sequences go down the stages in M groups, so that the stages\n"
-    "               work at once (default 1)\n";
+    "               work at once (default 1)\n"
+    "  --in-flight G  rank 0 keeps G steps in flight, each over 1/G of the sequences, so that the\n"
+    "               stages run different sequences' steps at once (default P; 1: one at a time)\n";
 
 }  // namespace dsv3::cli
