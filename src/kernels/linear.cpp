@@ -134,16 +134,23 @@ void weight_row_f32(float* out, const Weight& w, int64_t r) { weight_row_span_f3
 
 namespace {
 PrefillMath g_prefill_math = PrefillMath::F32;
+
+// The environment variable `name` ("f32" or "bf16") overrides a command's default math;
+// anything else is a one-line error. Math is PrefillMath or DecodeMath (same enumerators).
+template <class Math>
+Math math_from_env(const char* name, Math fallback) {
+  const char* env = std::getenv(name);
+  if (!env) return fallback;
+  if (!std::strcmp(env, "f32")) return Math::F32;
+  if (!std::strcmp(env, "bf16")) return Math::Bf16;
+  fail(name, "=", env, ": expected f32 or bf16");
+}
 }  // namespace
 
 void set_prefill_math(PrefillMath m) { g_prefill_math = m; }
 
 void set_prefill_math_default(PrefillMath fallback) {
-  const char* env = std::getenv("DSV3_PREFILL_MATH");
-  if (!env) return set_prefill_math(fallback);
-  if (!std::strcmp(env, "f32")) return set_prefill_math(PrefillMath::F32);
-  if (!std::strcmp(env, "bf16")) return set_prefill_math(PrefillMath::Bf16);
-  fail("DSV3_PREFILL_MATH=", env, ": expected f32 or bf16");
+  set_prefill_math(math_from_env("DSV3_PREFILL_MATH", fallback));
 }
 PrefillMath prefill_math() { return g_prefill_math; }
 
@@ -151,11 +158,7 @@ void set_decode_math(DecodeMath m) { g_decode_math = m; }
 DecodeMath decode_math() { return g_decode_math; }
 
 void set_decode_math_default(DecodeMath fallback) {
-  const char* env = std::getenv("DSV3_DECODE_MATH");
-  if (!env) return set_decode_math(fallback);
-  if (!std::strcmp(env, "f32")) return set_decode_math(DecodeMath::F32);
-  if (!std::strcmp(env, "bf16")) return set_decode_math(DecodeMath::Bf16);
-  fail("DSV3_DECODE_MATH=", env, ": expected f32 or bf16");
+  set_decode_math(math_from_env("DSV3_DECODE_MATH", fallback));
 }
 
 void linear(float* y, const float* x, int64_t n, const Weight& w) {

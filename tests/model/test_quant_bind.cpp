@@ -37,6 +37,17 @@ QuantConfig config(const char* method) {
   return q;
 }
 
+// The Weight that linear() reads for m (as model/weights.cpp binds a 4-bit tensor).
+Weight weight_of(const Int4Matrix& m) {
+  Weight w;
+  w.dtype = DType::U8;
+  w.rows = m.rows;
+  w.cols = m.cols;
+  w.data = m.packed.data();
+  w.int4 = &m;
+  return w;
+}
+
 void expect_same_weights(const Int4Matrix& m, const std::vector<float>& expected) {
   for (int64_t o = 0; o < kOut; ++o)
     for (int64_t i = 0; i < kIn; ++i) {
@@ -44,12 +55,7 @@ void expect_same_weights(const Int4Matrix& m, const std::vector<float>& expected
       ASSERT_NEAR(m.value(o, i), e, 0.1f * 15 * 0x1p-11f + 1e-6f) << o << "," << i;  // m's F16 rounding
     }
   // The product through the kernels (activations rounded to int8 per 32 columns).
-  Weight w;
-  w.dtype = DType::U8;
-  w.rows = kOut;
-  w.cols = kIn;
-  w.data = m.packed.data();
-  w.int4 = &m;
+  const Weight w = weight_of(m);
   std::vector<float> x(kIn), y(kOut);
   for (int64_t i = 0; i < kIn; ++i) x[size_t(i)] = std::sin(0.7f * float(i));
   linear(y.data(), x.data(), 1, w);
@@ -102,12 +108,7 @@ TEST(QuantBind, Q4_0BlocksAreTiledExactly) {
   ASSERT_TRUE(m.tiled);
   for (int64_t r = 0; r < R; ++r)
     for (int64_t c = 0; c < C; ++c) ASSERT_EQ(m.value(r, c), want[size_t(r * C + c)]) << r << "," << c;
-  Weight w;
-  w.dtype = DType::U8;
-  w.rows = R;
-  w.cols = C;
-  w.data = m.packed.data();
-  w.int4 = &m;
+  const Weight w = weight_of(m);
   std::vector<float> x(C), y(R), part(R - 3);
   for (int64_t i = 0; i < C; ++i) x[size_t(i)] = std::sin(0.3f * float(i));
   linear(y.data(), x.data(), 1, w);
