@@ -25,8 +25,11 @@ size_t dm_index(const Int4Matrix& m, int64_t r, int64_t g, int which) {  // whic
 }  // namespace
 
 int Int4Matrix::q(int64_t r, int64_t j) const {
+  // Two statements: GCC's shift sanitizer reads `shift` before the call that sets it, although
+  // C++17 sequences a shift's left operand first (the ASan+UBSan build read tiles' low nibbles).
   int shift = 0;
-  return (packed[code_byte(*this, r, j, shift)] >> shift) & 0x0F;
+  const size_t at = code_byte(*this, r, j, shift);
+  return (packed[at] >> shift) & 0x0F;
 }
 
 float Int4Matrix::d(int64_t r, int64_t g) const { return f16_to_f32(dm[dm_index(*this, r, g, 0)]); }
