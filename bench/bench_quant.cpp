@@ -5,7 +5,9 @@
 // Decode (1..8 rows) is reported in GB/s of weights (codes + scales) read per product and as a
 // fraction of the measured read bandwidth;
 // prefill (64 rows) in multiply-adds per second. "INT4t": INT4 in 16-row tiles (quant_weight.h).
-// Run: build/bench/bench_quant [threads]     (median of 5 timed repetitions per case)
+// Last, GGUF Q8_0 in rows and in 16-row tiles (q8_0_cases).
+// Run: build/bench/bench_quant [threads] [q8_0]   (median of 5 timed repetitions per case; q8_0:
+// the Q8_0 layouts only)
 #include <omp.h>
 
 #include <algorithm>
@@ -13,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -160,11 +163,79 @@ void model_shapes(const MachineLimits& lim) {
   }
 }
 
+// GGUF Q8_0 (Int8Rows) in its two layouts, old and new side by side: "Q8_0 rows" (codes with
+// float32 scales widened, gemv_i8_rows: what every Q8_0 matrix used before the tiles) and
+// "Q8_0 tiles" (16-row tiles with the file's F16 scales, gemv_i8_tiles), beside INT8 in 128 x 128
+// blocks: the large matrix at 1, 4 and 8 rows and prefill, then the v3-bench head and experts.
+Int8Rows make_q8_0(int64_t rows, int64_t cols, bool tiled) {
+  std::mt19937 rng(4);
+  Int8Rows m;
+  m.rows = rows, m.cols = cols, m.tiled = tiled;
+  if (tiled) {
+    m.packed.resize(size_t(m.tiles() * m.tile_bytes()));
+    for (auto& b : m.packed) b = uint8_t(rng());
+    m.d.assign(size_t(m.tiles() * m.tile_halves()), 0x2000);
+  } else {
+    m.codes.resize(size_t(rows * cols));
+    for (auto& b : m.codes) b = int8_t(rng());
+    m.scales.assign(size_t(rows * m.units()), 0.01f);
+  }
+  return m;
+}
+
+void q8_0_cases(const MachineLimits& lim) {
+  std::printf("\nGGUF Q8_0 layouts (bytes: codes + scales as stored):\n%-10s %-22s %8s %10s %10s %9s\n", "format",
+              "product", "MB", "ms", "GB/s", "of read");
+  std::vector<float> x(size_t(64 * kCols)), y(size_t(64 * 129280));
+  std::mt19937 rng(5);
+  for (auto& v : x) v = std::normal_distribution<float>()(rng);
+  for (const bool tiled : {false, true}) {
+    const char* name = tiled ? "Q8_0 tiles" : "Q8_0 rows";
+    const auto report = [&](const char* what, double bytes, double s) {
+      std::printf("%-10s %-22s %8.1f %10.3f %10.2f %8.1f%%\n", name, what, bytes / 1e6, s * 1e3, bytes / s / 1e9,
+                  100.0 * bytes / s / 1e9 / lim.read_gbs);
+    };
+    {
+      const Int8Rows m = make_q8_0(kRows, kCols, tiled);
+      const Weight w = int8_rows_weight(m);
+      for (int64_t n : {1, 4, 8}) {
+        char what[64];
+        std::snprintf(what, sizeof what, "16384 x 7168, %lld rows", (long long)n);
+        report(what, double(m.bytes()), median_seconds(w, x, y, n));
+      }
+      const double s = median_seconds(w, x, y, 64);
+      std::printf("%-10s %-22s %8s %10.3f %10s %9s   prefill: %.1f G multiply-adds/s\n", name, "16384 x 7168, 64 rows",
+                  "", s * 1e3, "-", "-", double(kRows) * double(kCols) * 64.0 / s / 1e9);
+    }
+    {
+      const Int8Rows m = make_q8_0(129280, 1024, tiled);
+      report("head 129280 x 1024", double(m.bytes()), median_seconds(int8_rows_weight(m), x, y, 1));
+    }
+    // 9 of 256 experts' gate and up [256 x 1024] through linear_batch, a different 9 each call.
+    std::vector<Int8Rows> experts;
+    for (int64_t e = 0; e < 2 * 256; ++e) experts.push_back(make_q8_0(256, 1024, tiled));
+    std::vector<float> out(size_t(18 * 256));
+    std::vector<double> t;
+    for (int rep = 0; rep < 128; ++rep) {
+      std::vector<LinearJob> jobs;
+      for (int64_t i = 0; i < 18; ++i)
+        jobs.push_back({out.data() + i * 256, x.data() + (i / 2) * 1024, 1,
+                        int8_rows_weight(experts[size_t((rep * 18 + i) % experts.size())])});
+      const auto t0 = std::chrono::steady_clock::now();
+      linear_batch(jobs.data(), jobs.size());
+      t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(t.begin(), t.end());
+    report("9 x gate+up 256 x 1024", 18.0 * double(experts[0].bytes()), t[t.size() / 2]);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc > 1) omp_set_num_threads(std::atoi(argv[1]));
   const MachineLimits lim = measure_machine_limits();
+  if (argc > 2 && std::string(argv[2]) == "q8_0") return q8_0_cases(lim), 0;  // the Q8_0 layouts only
   std::printf("bench_quant: %lld x %lld weights, %d threads, kernels %s; measured read %.1f GB/s\n",
               (long long)kRows, (long long)kCols, lim.threads, lim.isa.c_str(), lim.read_gbs);
   std::printf("%-10s %8s %6s %10s %10s %9s\n", "format", "MB", "rows", "ms", "GB/s", "of read");
@@ -193,5 +264,6 @@ int main(int argc, char** argv) {
     std::printf("\n");
   }
   model_shapes(lim);
+  q8_0_cases(lim);
   return 0;
 }

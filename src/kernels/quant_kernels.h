@@ -44,6 +44,11 @@ struct QuantKernels {
   // One call covers many rows, so what the rows share is prepared once.
   void (*gemv_i8_rows)(float* y, int64_t ldy, const QuantRows& x, int64_t nt, const int8_t* w, int64_t ldw,
                        int64_t nr, int64_t k, const float* scales, int64_t ld_scales);
+  // The same product on Int8Rows's tiled layout: y[t · ldy + i] for the 16 · ntiles rows of ntiles
+  // consecutive tiles, w and d (the F16 scales) at the first tile's bytes and halves, k = cols
+  // (quant_kernels_tiles.inc).
+  void (*gemv_i8_tiles)(float* y, int64_t ldy, const QuantRows& x, int64_t nt, const uint8_t* w, const uint16_t* d,
+                        int64_t ntiles, int64_t k);
 };
 
 // Follows isa_kernels() (and so DSV3_ISA): avx512 needs VNNI as well, else avx2 is used.

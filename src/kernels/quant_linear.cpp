@@ -54,7 +54,7 @@ void quantize_for(QuantActs& a, const float* x, int64_t n, const Weight& w) {
 bool quant_linear_t_tile(float* y, int64_t ldy, const float* x, int64_t n, const Weight& w, int64_t c0, int64_t nc) {
   const QuantKernels& k = quant_kernels();
   const int64_t R = w.rows;
-  if (w.dtype == DType::I8) {
+  if (w.dtype == DType::I8 && !(w.int8 && w.int8->tiled)) {
     k.gemv_t_i8(y, ldy, x, R, n, reinterpret_cast<const int8_t*>(w.row_ptr(0)), w.cols, w.scale_inv, w.scale_cols,
                 w.row0, w.block_rows, R, c0, nc, w.block);
     return true;
@@ -68,23 +68,21 @@ bool quant_linear_t_tile(float* y, int64_t ldy, const float* x, int64_t n, const
 
 namespace {
 
-// Rows [row, row + nr) of a tiled INT4 matrix for nt input rows: whole tiles straight into y;
-// a range that starts or ends inside a tile (a row slice, the padded last tile) computes its
-// tiles into a buffer and copies the rows asked for (each row's sum is the same either way).
-void int4_tile_rows(float* y, int64_t ldy, const QuantRows& x, int64_t nt, const Int4Matrix& m, int64_t row,
-                    int64_t nr) {
-  const QuantKernels& k = quant_kernels();
-  const int64_t first = row / kInt4TileRows, end = (row + nr + kInt4TileRows - 1) / kInt4TileRows;
-  const uint8_t* w = m.packed.data() + first * m.tile_bytes();
-  const uint16_t* dm = m.dm.data() + first * m.tile_halves();
-  if (row % kInt4TileRows == 0 && nr % kInt4TileRows == 0)
-    return k.gemv_i4_tiles(y, ldy, x, nt, w, dm, end - first, m.padded_cols, m.group);
+// Rows [row, row + nr) of a matrix in 16-row tiles (INT4 or Q8_0) for nt input rows, run(y, ldy,
+// first, count) computing whole tiles: straight into y; a range that starts or ends inside a
+// tile (a row slice, the padded last tile) computes its tiles into a buffer and copies the rows
+// asked for (each row's sum is the same either way).
+template <typename Run>
+void tile_rows(float* y, int64_t ldy, int64_t nt, int64_t row, int64_t nr, Run run) {
+  constexpr int64_t kTile = 16;
+  static_assert(kTile == kInt4TileRows && kTile == kInt8TileRows);
+  const int64_t first = row / kTile, end = (row + nr + kTile - 1) / kTile;
+  if (row % kTile == 0 && nr % kTile == 0) return run(y, ldy, first, end - first);
   thread_local std::vector<float> buf;
-  const int64_t ldb = (end - first) * kInt4TileRows;
+  const int64_t ldb = (end - first) * kTile;
   buf.resize(size_t(nt * ldb));
-  k.gemv_i4_tiles(buf.data(), ldb, x, nt, w, dm, end - first, m.padded_cols, m.group);
-  for (int64_t t = 0; t < nt; ++t)
-    std::copy_n(buf.data() + t * ldb + row - first * kInt4TileRows, nr, y + t * ldy);
+  run(buf.data(), ldb, first, end - first);
+  for (int64_t t = 0; t < nt; ++t) std::copy_n(buf.data() + t * ldb + row - first * kTile, nr, y + t * ldy);
 }
 
 }  // namespace
@@ -93,12 +91,28 @@ void int4_tile_rows(float* y, int64_t ldy, const QuantRows& x, int64_t nt, const
 void quant_linear_rows(float* y, int64_t ldy, const QuantActs& a, const Weight& w, int64_t r0, int64_t nr) {
   const QuantKernels& k = quant_kernels();
   const int64_t n = a.n;
-  const int64_t tile = n <= kDecodeMaxRows ? n : kPrefillTile;
+  // Q8_0 tiles take every input row in one call: the kernel runs them 4 at a time against one
+  // tile (16 rows x cols bytes, in L1 or L2) before the next tile.
+  const bool all_rows = n <= kDecodeMaxRows || (w.int8 && w.int8->tiled);
+  const int64_t tile = all_rows ? n : kPrefillTile;
   for (int64_t t0 = 0; t0 < n; t0 += tile) {
     const int64_t nt = std::min(tile, n - t0);
     float* yt = y + t0 * ldy;
+    const QuantRows x = rows_from(a, t0);
     if (w.int4 && w.int4->tiled) {
-      int4_tile_rows(yt + r0, ldy, rows_from(a, t0), nt, *w.int4, w.row0 + r0, nr);
+      const Int4Matrix& m = *w.int4;
+      tile_rows(yt + r0, ldy, nt, w.row0 + r0, nr, [&](float* yo, int64_t ldo, int64_t first, int64_t count) {
+        k.gemv_i4_tiles(yo, ldo, x, nt, m.packed.data() + first * m.tile_bytes(), m.dm.data() + first * m.tile_halves(),
+                        count, m.padded_cols, m.group);
+      });
+      continue;
+    }
+    if (w.int8 && w.int8->tiled) {
+      const Int8Rows& m = *w.int8;
+      tile_rows(yt + r0, ldy, nt, w.row0 + r0, nr, [&](float* yo, int64_t ldo, int64_t first, int64_t count) {
+        k.gemv_i8_tiles(yo, ldo, x, nt, m.packed.data() + first * m.tile_bytes(), m.d.data() + first * m.tile_halves(),
+                        count, m.cols);
+      });
       continue;
     }
     if (w.int4) {
@@ -207,6 +221,10 @@ void quant_row_span_f32(float* out, const Weight& w, int64_t r, int64_t c0, int6
       for (int64_t i = 0; i < end - c; ++i) o[i] = int4_dequant((b[i] >> shift) & 0x0F, d, mz);
       c = end;
     }
+    return;
+  }
+  if (w.int8 && w.int8->tiled) {  // a value at a time (embeddings, linear_t: not on a decode path)
+    for (int64_t c = c0; c < c0 + nc; ++c) out[c - c0] = w.int8->value(w.row0 + r, c);
     return;
   }
   const int8_t* row = reinterpret_cast<const int8_t*>(w.row_ptr(r));

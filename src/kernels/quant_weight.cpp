@@ -40,6 +40,33 @@ float Int4Matrix::value(int64_t r, int64_t c) const {
   return int4_dequant(q(r, j), d(r, j / group), m(r, j / group));
 }
 
+int Int8Rows::code(int64_t r, int64_t c) const {
+  if (!tiled) return codes[size_t(r * cols + c)];
+  const size_t at = size_t((r / kInt8TileRows) * tile_bytes() + (c / 4) * 64 + (r % kInt8TileRows) * 4 + c % 4);
+  return int(packed[at]) - 128;
+}
+
+float Int8Rows::scale(int64_t r, int64_t u) const {
+  if (!tiled) return scales[size_t(r * units() + u)];
+  return f16_to_f32(d[size_t((r / kInt8TileRows) * tile_halves() + u * kInt8TileRows + r % kInt8TileRows)]);
+}
+
+bool int8_tiles_pay(std::string_view name) { return name.find("kv_b_proj") == std::string_view::npos; }
+
+Weight int8_rows_weight(const Int8Rows& m) {
+  Weight w;
+  w.dtype = DType::I8;
+  w.rows = m.rows;
+  w.cols = m.cols;
+  w.data = m.tiled ? static_cast<const void*>(m.packed.data()) : m.codes.data();
+  w.scale_inv = m.tiled ? nullptr : m.scales.data();
+  w.scale_cols = m.units();
+  w.block = int(kQuantUnit);
+  w.block_rows = 1;
+  w.int8 = &m;
+  return w;
+}
+
 bool int4_tiles_pay(const Int4Matrix& m, std::string_view name) {
   return m.perm.empty() && name.find("kv_b_proj") == std::string_view::npos;
 }

@@ -4,7 +4,8 @@
 // Memory: 0.5 byte per weight plus 4 bytes per group (F16 d and m), e.g. 4.25 bits per weight
 // at group 128 and 5 at group 32, owned by the loaded model; the checkpoint's own INT4 pages
 // are read once and stay only as reclaimable page cache. INT8 block weights need no repacking:
-// the kernels read the checkpoint's int8 rows in place (Weight with dtype I8, like FP8).
+// the kernels read the checkpoint's int8 rows in place (Weight with dtype I8, like FP8); GGUF
+// Q8_0 is split into Int8Rows.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +14,7 @@
 
 #include "core/huge_pages.h"
 #include "core/int_quant.h"
+#include "kernels/weight.h"
 
 namespace dsv3 {
 
@@ -55,14 +57,45 @@ struct Int4Matrix {
   size_t bytes() const { return packed.size() + dm.size() * 2; }
 };
 
-// INT8 rows with one float32 scale per kQuantUnit values of each row (GGUF Q8_0 split into its
-// codes and scales): the INT8 kernels read it as a Weight of dtype I8 with block = 32 and
-// block_rows = 1. 9 bits per weight (Q8_0's F16 scale widened, so the kernels share one path).
+// Rows interleaved per tile in Int8Rows's tiled layout, as in Int4Matrix's.
+constexpr int64_t kInt8TileRows = 16;
+
+// GGUF Q8_0 (int8 codes, one F16 scale per kQuantUnit values of each row), split at load into
+// the layout a kernel streams (model/quant_bind.h's int8_from_q8_0). Both layouts hold exactly
+// the file's codes and scales: w = q · d.
 struct Int8Rows {
-  int64_t rows = 0, cols = 0;
-  HugeVector<int8_t> codes;   // [rows, cols], on 2 MB pages as Int4Matrix
-  HugeVector<float> scales;   // [rows, cols / kQuantUnit]
+  int64_t rows = 0, cols = 0;  // cols a multiple of kQuantUnit
+  bool tiled = false;
+  // Row layout (tiled false; MLA's kv_b_proj, whose W_UK half linear_t reads transposed): codes
+  // [rows, cols] int8 and scales [rows, cols / 32] widened to float32 (9 bits per weight), read
+  // by the INT8 row kernels as a Weight of dtype I8 with block 32, block_rows 1.
+  HugeVector<int8_t> codes;   // on 2 MB pages: decode streams it every token
+  HugeVector<float> scales;
+  // Tiled layout: rows in tiles of 16 (the last padded with w = 0, d = 0). Per tile and 4 columns
+  // c..c+3 64 bytes, byte 4i + b holding row i's column c + b as the unsigned w + 128, so one
+  // vpdpbusd against a broadcast dword of 4 activations adds 4 columns to all 16 rows' sums; per
+  // tile and 32-column unit the 16 rows' F16 scales (one vcvtph2ps). 8.5 bits per weight, the
+  // file's own bytes.
+  HugeVector<uint8_t> packed;  // [tiles, cols / 4, 16, 4]
+  HugeVector<uint16_t> d;      // [tiles, cols / 32, 16]
+
+  int64_t units() const { return cols / kQuantUnit; }
+  int64_t tiles() const { return (rows + kInt8TileRows - 1) / kInt8TileRows; }
+  int64_t tile_bytes() const { return kInt8TileRows * cols; }
+  int64_t tile_halves() const { return kInt8TileRows * units(); }
+  int code(int64_t r, int64_t c) const;     // row r's int8 code of column c, either layout
+  float scale(int64_t r, int64_t u) const;  // row r's scale of unit u
+  float value(int64_t r, int64_t c) const { return float(code(r, c)) * scale(r, c / kQuantUnit); }
+  size_t bytes() const { return codes.size() + scales.size() * 4 + packed.size() + d.size() * 2; }
 };
+
+// Whether the loaders store Q8_0 tensor `name` tiled: every matrix but MLA's kv_b_proj (as
+// int4_tiles_pay: its W_UK half is read transposed, a row's columns in the lanes).
+bool int8_tiles_pay(std::string_view name);
+
+// The Weight the kernels read m through: dtype I8, block 32, block_rows 1; int8 set (and, in the
+// row layout, data and scale_inv at the codes and scales).
+Weight int8_rows_weight(const Int8Rows& m);
 
 // Repacks a 4-bit GPTQ matrix (row layout); throws Error (naming `what`) when its group size is not a
 // multiple of kQuantUnit or its act-order groups are not all group_size columns.

@@ -11,6 +11,7 @@
 namespace dsv3 {
 
 struct Int4Matrix;  // kernels/quant_weight.h
+struct Int8Rows;
 
 // llama.cpp K-quant super-blocks kept as stored (core/kquant_blocks.h, kernels/kquant.h).
 enum class KQuant : uint8_t { None, Q4_K, Q5_K, Q6_K };
@@ -32,6 +33,9 @@ struct Weight {
   // INT4 groups (repacked at load, kernels/quant_weight.h); rows index it from row0 as well.
   // INT8 block weights are dtype I8 with scale_inv and block as for FP8.
   const Int4Matrix* int4 = nullptr;
+  // GGUF Q8_0 (dtype I8, block 32, block_rows 1; kernels/quant_weight.h). In its tiled layout
+  // data points at the tiles and scale_inv is null: only quant_linear reads it.
+  const Int8Rows* int8 = nullptr;
   // K-quant: `data` is the GGUF tensor's blocks in place (rows of cols / 256 super-blocks of
   // kquant_block_bytes() each, dtype U8); the scales live inside the blocks.
   KQuant kquant = KQuant::None;

@@ -135,19 +135,39 @@ Int4Matrix int4_from_q4_0(const uint8_t* blocks, int64_t rows, int64_t cols, std
   return m;
 }
 
-Int8Rows int8_from_q8_0(const uint8_t* blocks, int64_t rows, int64_t cols) {
+Int8Rows int8_from_q8_0(const uint8_t* blocks, int64_t rows, int64_t cols, std::string_view name) {
   constexpr int64_t kBlock = 32, kBlockBytes = 34;  // f16 d, 32 int8 codes
   Int8Rows m;
   m.rows = rows;
   m.cols = cols;
-  m.codes.resize(size_t(rows * cols));
-  m.scales.resize(size_t(rows * cols / kBlock));
-  const int64_t blocks_total = rows * cols / kBlock;
+  m.tiled = int8_tiles_pay(name);
+  const int64_t nb = cols / kBlock;
+  if (!m.tiled) {
+    m.codes.resize(size_t(rows * cols));
+    m.scales.resize(size_t(rows * nb));
 #pragma omp parallel for schedule(static) if (rows * cols > (1 << 16))
-  for (int64_t b = 0; b < blocks_total; ++b) {  // block b of the matrix: row-major, as stored
-    const uint8_t* p = blocks + b * kBlockBytes;
-    m.scales[size_t(b)] = f16_to_f32(uint16_t(p[0] | (p[1] << 8)));
-    std::memcpy(m.codes.data() + b * kBlock, p + 2, kBlock);
+    for (int64_t b = 0; b < rows * nb; ++b) {  // block b of the matrix: row-major, as stored
+      const uint8_t* p = blocks + b * kBlockBytes;
+      m.scales[size_t(b)] = f16_to_f32(uint16_t(p[0] | (p[1] << 8)));
+      std::memcpy(m.codes.data() + b * kBlock, p + 2, kBlock);
+    }
+    return m;
+  }
+  m.packed.assign(size_t(m.tiles() * m.tile_bytes()), 128);  // padding rows: w = 0
+  m.d.assign(size_t(m.tiles() * m.tile_halves()), 0);
+#pragma omp parallel for schedule(static) if (rows * cols > (1 << 16))
+  for (int64_t tile = 0; tile < m.tiles(); ++tile) {
+    uint8_t* bytes = m.packed.data() + tile * m.tile_bytes();
+    uint16_t* d = m.d.data() + tile * m.tile_halves();
+    for (int64_t i = 0; i < kInt8TileRows && tile * kInt8TileRows + i < rows; ++i)
+      for (int64_t u = 0; u < nb; ++u) {
+        const uint8_t* p = blocks + ((tile * kInt8TileRows + i) * nb + u) * kBlockBytes;
+        d[u * kInt8TileRows + i] = uint16_t(p[0] | (p[1] << 8));
+        for (int64_t j = 0; j < kBlock; ++j) {
+          const int64_t c = u * kBlock + j;
+          bytes[(c / 4) * 64 + 4 * i + c % 4] = uint8_t(p[2 + j] ^ 0x80);  // int8 w -> w + 128
+        }
+      }
   }
   return m;
 }

@@ -33,7 +33,8 @@ std::vector<float> dequantize_w8a8(const TensorInfo& weight, const TensorInfo& s
 Int4Matrix int4_from_q4_0(const uint8_t* blocks, int64_t rows, int64_t cols, std::string_view name);
 
 // llama.cpp's Q8_0 blocks of W [rows, cols] (cols a multiple of 32: f16 d, int8 q[32]) split
-// exactly into int8 codes and float32 scales (each F16 d widened), so w = q·d as llama.cpp has it.
-Int8Rows int8_from_q8_0(const uint8_t* blocks, int64_t rows, int64_t cols);
+// exactly into int8 codes and scales, so w = q·d as llama.cpp has it: in 16-row tiles with the
+// F16 scales where int8_tiles_pay(name) (the tensor's name), else in rows (scales widened).
+Int8Rows int8_from_q8_0(const uint8_t* blocks, int64_t rows, int64_t cols, std::string_view name);
 
 }  // namespace dsv3

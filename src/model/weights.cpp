@@ -82,23 +82,14 @@ class Binder {
     return int4_weight(rows, cols);
   }
 
-  // llama.cpp Q8_0 blocks, split exactly into int8 rows and one scale per 32 values of a row.
+  // llama.cpp Q8_0 blocks, split exactly into int8 codes and one scale per 32 values of a row
+  // (16-row tiles but for kv_b_proj, int8_tiles_pay).
   Weight q8_0(const std::string& stem, int64_t rows, int64_t cols) {
     const TensorInfo& t = tensor(stem + ".q8_0");
     check_shape(t, {rows, cols});
     if (cols % 32 != 0 || t.nbytes != size_t(rows * cols / 32 * 34))
       fail(t.file, ": tensor '", t.name, "' is not whole Q8_0 blocks of [", rows, ", ", cols, "]");
-    const Int8Rows& m = out_.int8.emplace_back(int8_from_q8_0(t.data, rows, cols));
-    Weight w;
-    w.dtype = DType::I8;
-    w.rows = rows;
-    w.cols = cols;
-    w.data = m.codes.data();
-    w.scale_inv = m.scales.data();
-    w.scale_cols = cols / kQuantUnit;
-    w.block = int(kQuantUnit);
-    w.block_rows = 1;
-    return w;
+    return int8_rows_weight(out_.int8.emplace_back(int8_from_q8_0(t.data, rows, cols, t.name)));
   }
 
   // llama.cpp Q4_K/Q5_K/Q6_K super-blocks, read in place by the K-quant kernels (kernels/kquant.h).

@@ -8,6 +8,7 @@
 #include <random>
 #include <tuple>
 
+#include "core/dtype.h"
 #include "core/int_quant.h"
 #include "kernels/int8_gemm.h"
 #include "kernels/int8_gemm_kernel.h"
@@ -15,6 +16,7 @@
 #include "kernels/quant_kernels.h"
 #include "kernels/quant_linear.h"
 #include "kernels/quant_weight.h"
+#include "model/quant_bind.h"
 #include "test_util.h"
 
 namespace dsv3 {
@@ -44,33 +46,33 @@ Int8Case make_int8(int64_t R, int64_t C, uint32_t seed) {
   return m;
 }
 
-// INT8 rows with one scale per 32 values of each row (GGUF Q8_0's layout, kernels/quant_weight.h).
+// GGUF Q8_0 (one F16 scale per 32 values of each row, kernels/quant_weight.h), split as the
+// loader splits a file's blocks: in rows (the name of a kv_b_proj) or in 16-row tiles.
 struct Int8RowsCase {
   Int8Rows q;
   std::vector<float> values;
   Weight w;
 };
 
-Int8RowsCase make_int8_rows(int64_t R, int64_t C, uint32_t seed) {
+Int8RowsCase make_int8_rows(int64_t R, int64_t C, uint32_t seed, bool tiled = false) {
+  EXPECT_EQ(C % kQuantUnit, 0);
   Int8RowsCase m;
   std::mt19937 rng(seed);
-  const int64_t units = (C + kQuantUnit - 1) / kQuantUnit;
-  m.q.codes.resize(size_t(R * C));
-  m.q.scales.resize(size_t(R * units));
-  for (auto& c : m.q.codes) c = int8_t(int(rng() % 256) - 128);
-  for (auto& d : m.q.scales) d = 1e-4f * float(1 + rng() % 100);
+  const int64_t units = C / kQuantUnit;
+  std::vector<uint8_t> blocks(size_t(R * units * 34));
   m.values.resize(size_t(R * C));
-  for (int64_t r = 0; r < R; ++r)
-    for (int64_t c = 0; c < C; ++c)
-      m.values[size_t(r * C + c)] = float(m.q.codes[size_t(r * C + c)]) * m.q.scales[size_t(r * units + c / kQuantUnit)];
-  m.w.dtype = DType::I8;
-  m.w.rows = R;
-  m.w.cols = C;
-  m.w.data = m.q.codes.data();
-  m.w.scale_inv = m.q.scales.data();
-  m.w.scale_cols = units;
-  m.w.block = int(kQuantUnit);
-  m.w.block_rows = 1;
+  for (int64_t b = 0; b < R * units; ++b) {
+    uint8_t* p = blocks.data() + b * 34;
+    const uint16_t d = f32_to_f16(1e-4f * float(1 + rng() % 100));
+    p[0] = uint8_t(d & 0xFF), p[1] = uint8_t(d >> 8);
+    for (int64_t j = 0; j < 32; ++j) {
+      const int8_t q = int8_t(int(rng() % 256) - 128);
+      p[2 + j] = uint8_t(q);
+      m.values[size_t(b * 32 + j)] = float(q) * f16_to_f32(d);
+    }
+  }
+  m.q = int8_from_q8_0(blocks.data(), R, C, tiled ? "model.layers.0.mlp.down_proj.q8_0" : "model.layers.0.self_attn.kv_b_proj.q8_0");
+  m.w = int8_rows_weight(m.q);
   return m;
 }
 
@@ -155,9 +157,12 @@ TEST_P(QuantLinear, Int8MatchesTheFloatProductWithinTheActivationRounding) {
   std::vector<float> y(size_t(s.n * s.rows));
   linear(y.data(), x.data(), s.n, m.w);
   expect_matches(y, reference(m.values, s.rows, s.cols, x, s.n), "int8");
-  const Int8RowsCase q = make_int8_rows(s.rows, s.cols, 12);
-  linear(y.data(), x.data(), s.n, q.w);
-  expect_matches(y, reference(q.values, s.rows, s.cols, x, s.n), "int8 rows (Q8_0)");
+  for (const bool tiled : {false, true}) {
+    if (s.cols % 32 != 0) break;  // Q8_0 is whole blocks of 32 (the loader checks)
+    const Int8RowsCase q = make_int8_rows(s.rows, s.cols, 12, tiled);
+    linear(y.data(), x.data(), s.n, q.w);
+    expect_matches(y, reference(q.values, s.rows, s.cols, x, s.n), tiled ? "Q8_0 tiles" : "Q8_0 rows");
+  }
 }
 
 TEST_P(QuantLinear, Int4MatchesTheFloatProductWithinTheActivationRounding) {
@@ -184,12 +189,16 @@ TEST_P(QuantLinear, RowSliceAndRowWideningSeeTheSameWeights) {
   const Shape s = GetParam();
   const Int8Case a = make_int8(s.rows, s.cols, 5);
   const Int4Case b = make_int4(s.rows, s.cols, 32, 6, true);
-  const Int8RowsCase c = make_int8_rows(s.rows, s.cols, 13);
   const Int4Case e = make_int4(s.rows, s.cols, 32, 14, false, true);  // tiled: the slice starts inside a tile
   const int64_t r0 = s.rows / 3, nr = s.rows - r0 - 1;
   const auto x = random_vec(size_t(s.n * s.cols), 7);
-  for (const Weight* w : {&a.w, &b.w, &c.w, &e.w}) {
-    const std::vector<float>& values = w == &a.w ? a.values : w == &b.w ? b.values : w == &c.w ? c.values : e.values;
+  std::vector<std::pair<const Weight*, const std::vector<float>*>> cases{
+      {&a.w, &a.values}, {&b.w, &b.values}, {&e.w, &e.values}};
+  const int64_t q8_cols = s.cols % 32 == 0 ? s.cols : 32;  // Q8_0 is whole blocks of 32
+  const Int8RowsCase c = make_int8_rows(s.rows, q8_cols, 13), f = make_int8_rows(s.rows, q8_cols, 15, true);
+  if (s.cols % 32 == 0) cases.insert(cases.end(), {{&c.w, &c.values}, {&f.w, &f.values}});
+  for (const auto& [w, values_of] : cases) {
+    const std::vector<float>& values = *values_of;
     std::vector<float> full(size_t(s.n * s.rows)), part(size_t(s.n * nr)), row(size_t(s.cols));
     linear(full.data(), x.data(), s.n, *w);
     linear(part.data(), x.data(), s.n, w->rows_slice(r0, nr));
@@ -209,11 +218,12 @@ INSTANTIATE_TEST_SUITE_P(Shapes, QuantLinear,
 // Every instruction set's kernels against the double sum over the same quantized activations:
 // only the float summation order differs. Shapes: a 32-column tail past the 64-byte steps
 // (288), a long row (1024), row counts that are not multiples of 16; INT8 in 128 x 128 blocks
-// and in Q8_0's rows of 32 (one call per row, and all rows in one call), INT4 in groups of 32 to 256.
+// and in Q8_0's rows of 32 (one call per row, and all rows in one call) and tiles, INT4 in groups
+// of 32 to 256.
 TEST(QuantKernels, EveryInstructionSetMatchesTheExactIntegerSums) {
   for (const auto& [R, C] : {std::pair<int64_t, int64_t>{9, 288}, {17, 1024}, {33, 352}}) {
     const Int8Case a = make_int8(R, C, 8);
-    const Int8RowsCase a32 = make_int8_rows(R, C, 12);
+    const Int8RowsCase a32 = make_int8_rows(R, C, 12), t32 = make_int8_rows(R, C, 17, true);
     std::vector<Int4Case> int4;
     for (int64_t group : {32, 64, 128, 256}) int4.push_back(make_int4(R, C, group, uint32_t(9 + group)));
     std::vector<Int4Case> tiled;
@@ -239,6 +249,13 @@ TEST(QuantKernels, EveryInstructionSetMatchesTheExactIntegerSums) {
         got.emplace_back(std::vector<float>(size_t(nt * R)), &a32.values);  // all rows in one call
         k->gemv_i8_rows(got.back().first.data(), R, rows, nt, a32.q.codes.data(), C, R, C, a32.q.scales.data(),
                         a32.w.scale_cols);
+        {  // Q8_0 tiles: every tile, the last one's padding rows dropped
+          const int64_t ldt = t32.q.tiles() * kInt8TileRows;
+          std::vector<float> all(size_t(nt * ldt));
+          k->gemv_i8_tiles(all.data(), ldt, rows, nt, t32.q.packed.data(), t32.q.d.data(), t32.q.tiles(), C);
+          got.emplace_back(std::vector<float>(size_t(nt * R)), &t32.values);
+          for (int64_t t = 0; t < nt; ++t) std::copy_n(all.data() + t * ldt, R, got.back().first.data() + t * R);
+        }
         for (const Int4Case& b : int4) {
           got.emplace_back(std::vector<float>(size_t(nt * R)), &b.values);
           k->gemv_i4(got.back().first.data(), R, rows, nt, b.m.packed.data(), b.m.row_bytes(), b.m.dm.data(),
@@ -275,9 +292,9 @@ TEST(QuantKernels, ARowsResultDoesNotDependOnTheOtherRows) {
   const Int8Case a = make_int8(45, 320, 12);
   const Int4Case b = make_int4(45, 320, 128, 13);
   const Int4Case c = make_int4(45, 320, 32, 15, false, true);
-  const Int8RowsCase d = make_int8_rows(45, 320, 16);
+  const Int8RowsCase d = make_int8_rows(45, 320, 16), e = make_int8_rows(45, 320, 18, true);
   const auto x = random_vec(size_t(13 * 320), 14);
-  for (const Weight* w : {&a.w, &b.w, &c.w, &d.w}) {
+  for (const Weight* w : {&a.w, &b.w, &c.w, &d.w, &e.w}) {
     for (int64_t n : {8, 13}) {
       std::vector<float> all(size_t(n * 45)), one(45);
       linear(all.data(), x.data(), n, *w);
@@ -312,7 +329,8 @@ void expect_transposed_product(const Weight& v, const std::vector<float>& values
 
 // The tiled layout holds the row layout's codes and (d, m), read back through q(), d(), m()
 // and value() (rows not a multiple of 16, groups of 32 and 128, a 64-column tail); a tiled
-// matrix's transposed product and row spans widen it value by value.
+// matrix's transposed product and row spans widen it value by value. Likewise Q8_0's codes and
+// scales (code(), scale(), value()).
 TEST(QuantKernels, TilesHoldTheRowLayoutsWeights) {
   for (const auto& [R, C, group] : {std::tuple<int64_t, int64_t, int64_t>{17, 1024, 128}, {40, 320, 32}}) {
     const Int4Case rows = make_int4(R, C, group, 50), tiles = make_int4(R, C, group, 50, false, true);
@@ -327,6 +345,18 @@ TEST(QuantKernels, TilesHoldTheRowLayoutsWeights) {
       for (int64_t c = 0; c < C; ++c) ASSERT_EQ(tiles.m.value(r, c), tiles.values[size_t(r * C + c)]) << r << "," << c;
     }
     expect_transposed_product(tiles.w.rows_slice(1, R - 1), tiles.values, 1, C);
+    // Q8_0: the same blocks in rows and in tiles.
+    const Int8RowsCase q_rows = make_int8_rows(R, C, 51), q_tiles = make_int8_rows(R, C, 51, true);
+    ASSERT_FALSE(q_rows.q.tiled);
+    ASSERT_TRUE(q_tiles.q.tiled);
+    EXPECT_EQ(q_tiles.q.packed.size(), size_t(((R + 15) / 16) * 16 * C));
+    EXPECT_EQ(q_tiles.q.d.size(), size_t(((R + 15) / 16) * 16 * C / 32));
+    for (int64_t r = 0; r < R; ++r) {
+      for (int64_t c = 0; c < C; ++c) ASSERT_EQ(q_tiles.q.code(r, c), q_rows.q.code(r, c)) << r << "," << c;
+      for (int64_t u = 0; u < C / 32; ++u) ASSERT_EQ(q_tiles.q.scale(r, u), q_rows.q.scale(r, u)) << r << "," << u;
+      for (int64_t c = 0; c < C; ++c) ASSERT_EQ(q_tiles.q.value(r, c), q_tiles.values[size_t(r * C + c)]) << r << "," << c;
+    }
+    expect_transposed_product(q_tiles.w.rows_slice(1, R - 1), q_tiles.values, 1, C);
   }
 }
 
@@ -358,13 +388,13 @@ TEST(QuantKernels, TransposedProductReadsTheCodes) {
   for (const int64_t C : {512, 300}) {
     const int64_t R = 24;
     const Int8Case a = make_int8(R, C, 30);
-    const Int8RowsCase a32 = make_int8_rows(R, C, 31);
+    const Int8RowsCase a32 = make_int8_rows(R, C / 32 * 32, 31);  // Q8_0: whole blocks of 32
     std::vector<Int4Case> int4;
     for (int64_t group : {32, 64, 128, 256}) int4.push_back(make_int4(R, C, group, uint32_t(32 + group)));
     int4.push_back(make_int4(R, C, 128, 33, true));
     for (Int4Case& b : int4) b.w.int4 = &b.m;  // moved into the vector
     expect_transposed_product(a.w.rows_slice(1, R - 1), a.values, 1, C);
-    expect_transposed_product(a32.w.rows_slice(1, R - 1), a32.values, 1, C);
+    expect_transposed_product(a32.w.rows_slice(1, R - 1), a32.values, 1, a32.w.cols);
     for (const Int4Case& b : int4) expect_transposed_product(b.w.rows_slice(1, R - 1), b.values, 1, C);
   }
 }
@@ -422,8 +452,10 @@ TEST(QuantKernels, LinearBatchEqualsEachLinear) {
   const Int4Case b = make_int4(70, 256, 32, 16);
   const Int4Case c = make_int4(40, 256, 128, 17, true);
   const Int8Case d = make_int8(33, 96, 18);
+  const Int8RowsCase e = make_int8_rows(70, 256, 20, true);
   const auto x = random_vec(size_t(3 * 256), 19);
-  const std::vector<std::pair<const Weight*, int64_t>> cases{{&a.w, 2}, {&b.w, 2}, {&c.w, 2}, {&d.w, 1}, {&a.w, 1}};
+  const std::vector<std::pair<const Weight*, int64_t>> cases{{&a.w, 2}, {&b.w, 2}, {&c.w, 2}, {&d.w, 1}, {&a.w, 1},
+                                                             {&e.w, 2}};
   std::vector<std::vector<float>> y, ref;
   std::vector<LinearJob> jobs;
   for (const auto& [w, n] : cases) {
