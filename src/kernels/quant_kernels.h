@@ -39,7 +39,7 @@ struct QuantKernels {
   // consecutive tiles, w and dm at the first tile's bytes and halves (quant_kernels_tiles.inc).
   void (*gemv_i4_tiles)(float* y, int64_t ldy, const QuantRows& x, int64_t nt, const uint8_t* w, const uint16_t* dm,
                         int64_t ntiles, int64_t k, int64_t group);
-  // INT8 rows with their own scales per 32 values (GGUF Q8_0, quant_weight.h's Int8Rows): row r's
+  // INT8 rows with their own scales per 32 values (GGUF Q8_0 in Int8Rows's row layout): row r's
   // codes at w + r · ldw, its scales at scales + r · ld_scales; otherwise as gemv_i8 with block 32.
   // One call covers many rows, so what the rows share is prepared once.
   void (*gemv_i8_rows)(float* y, int64_t ldy, const QuantRows& x, int64_t nt, const int8_t* w, int64_t ldw,

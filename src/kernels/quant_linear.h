@@ -37,7 +37,7 @@ void quant_linear_rows(float* y, int64_t ldy, const QuantActs& a, const Weight& 
 
 // linear_t's tile for integer codes: y[t · ldy + c] += Σ_r x[t · R + r] · W[r][c0 + c] for c < nc,
 // read from the codes (quant_kernels.h's gemv_t_*), c0 a multiple of 64. False (nothing done)
-// unless w is INT8 or INT4 in natural column order.
+// unless w is INT8 or INT4 in natural column order, in rows (not 16-row tiles).
 bool quant_linear_t_tile(float* y, int64_t ldy, const float* x, int64_t n, const Weight& w, int64_t c0, int64_t nc);
 
 // Columns [c0, c0 + nc) of row r as float32 (for the float GEMM, linear_t and embeddings).
