@@ -46,10 +46,11 @@ common="--val-fraction 0.01 --data-seed 1 --eval-sequences 0 --log-every 10 --th
   --warmup-steps 10 --decay-start 10 --decay-end 300 --save-every 100 --out "$work/ext1024"
 # Stage 2: YaRN for 4,096 tokens (factor 16 from 256: --extend-context keeps the original length),
 # 200 passkey documents of 246-4,084 tokens and 100 of 80-245, each opening its own 4,096-token window.
+# (The docs' "stage 2, 50 steps" row: --steps 50 --lr 2e-4 --lr-final 2e-5 --decay-end 50.)
 [ -d "$work/sh4096" ] || shards --window 4096 --gap 8 120 --short 100 80 245 "$work/sh4096" 200 1000 246 4084 73 12000 1 2
 "$dsv3" train --init "$work/ext1024" --extend-context 4096 --data "$work/sh4096" $common \
-  --seq-len 4096 --micro-batch 1 --batch-tokens 4096 --steps 50 --lr 2e-4 --lr-final 2e-5 \
-  --warmup-steps 3 --decay-start 3 --decay-end 50 --save-every 10 --out "$work/ext4096"
+  --seq-len 4096 --micro-batch 1 --batch-tokens 4096 --steps 120 --lr 3e-4 --lr-final 3e-5 \
+  --warmup-steps 3 --decay-start 3 --decay-end 120 --save-every 20 --out "$work/ext4096"
 # The models compared: copies without trainer state whose config allows 4,096 positions (plain
 # RoPE past the base's 256: base-4096; stage 1's factor 4 past its 1,024: ext1024-4096), and the
 # base's weights under each stage's config with no training (yarn1024, yarn4096).
