@@ -1,13 +1,13 @@
 #!/bin/sh
 # Passkey retrieval and its two-stage context extension on a model sized for it (docs/evaluation.md,
-# "Passkey retrieval: a model that copies"): a 2-layer DeepSeek-V3-architecture model (MLA with its
+# "Run 8" and "The extension: 256 -> 1,024 -> 4,096 tokens"): a 2-layer DeepSeek-V3-architecture model (MLA with its
 # decoupled RoPE, DeepSeekMoE with 4 routed experts and 1 shared, config.json here) with its own
 # 1,024-id tokenizer (tokenizer/ here), trained from scratch at 256 tokens on passkey documents
 # built token for token as `dsv3 eval --kind passkey --prompt-start eos` builds its prompts, each
 # opening its own 256-token window, with copying drills whose copy sits 8-120 tokens after the keys
 # (models/default/make_passkey_shards.py --window --gap); then `--extend-context 1024` and
 # `--extend-context 4096` (YaRN, factors 4 and 16 from 256) on passkey documents up to the new
-# length with 256-token ones kept in the mix (--short), at a tenth of the base's learning rate;
+# length with 256-token ones kept in the mix (--short), at a tenth of the base's peak learning rate;
 # `dsv3 eval` of every model at 240, 1,008 and 4,080 tokens. Not run in CI. The recipe of runs 1-7
 # (the default tokenizer, data faults found on the way) is this file at commit ad6c2de.
 #   usage: models/passkey/run.sh [WORK_DIR] [BASE1_STEPS] [BASE2_STEPS]
