@@ -25,8 +25,18 @@ or with another document's key before it.
 "Keys: ... ." and its " Again: ... .", so that its copy sits at a varying distance, as a passkey's
 does, and cannot be found by position alone (a drill without a gap can be copied from a fixed
 distance back, which a 2-layer model learns long before it learns to look a key up by content).
-    usage: make_passkey_shards.py [--window T] [--gap MIN MAX] wordnet.txt heldout.txt OUT_DIR N M MIN_LEN MAX_LEN [SEED [C [KEYS_MIN KEYS_MAX]]]
-    (DSV3=path/to/dsv3, default build/dsv3; the tokenizer is models/default's)
+--short K LO HI adds K passkey documents of LO to HI tokens (with their own keys, in the same
+windows): a long stage's data keeps prompts of the pre-training length, so that the model is still
+trained where a short prompt puts it (positions 0 to HI under the new RoPE) and keeps what it did there.
+--word-keys F makes a fraction F of the drills' keys random words (first words of corpus lines)
+instead of numbers: a word's first token rarely occurs anywhere else in the window, so the only way
+to predict it in the copy is to look up what followed "Keys:" by content (an induction head),
+while a number's digits, ten tokens in all, also follow the previous occurrence of the same digit
+elsewhere and a passkey needle's second key can be copied from a fixed distance back.
+--tokenizer DIR encodes with DIR/tokenizer.json (default: models/default's) and writes its vocabulary
+size into the index.
+    usage: make_passkey_shards.py [--window T] [--gap MIN MAX] [--short K LO HI] [--word-keys F] [--tokenizer DIR] wordnet.txt heldout.txt OUT_DIR N M MIN_LEN MAX_LEN [SEED [C [KEYS_MIN KEYS_MAX]]]
+    (DSV3=path/to/dsv3, default build/dsv3)
 """
 import json
 import os
@@ -41,13 +51,19 @@ INTRO = ("There is an important piece of information hidden inside a lot of irre
          "Find it and memorize it. I will quiz you about it.\n")
 FILLER = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
 QUESTION = "\nWhat is the pass key? The pass key is"
-EOS, VOCAB = 1, 4096  # models/default's config.json
+EOS = 1  # every dsv3 tokenizer's (BOS, EOS, pad lead the vocabulary)
 
 
-def tokenize(texts):
+def vocab_size(tokenizer_dir):
+    """Ids in tokenizer.json: the BPE vocabulary and the added tokens (4,096 for models/default)."""
+    t = json.load(open(os.path.join(tokenizer_dir, "tokenizer.json")))
+    return max(list(t["model"]["vocab"].values()) + [a["id"] for a in t["added_tokens"]]) + 1
+
+
+def tokenize(texts, tokenizer_dir):
     """Ids of each text alone, as `dsv3 tokenize --jsonl` gives them (no BOS)."""
     inp = "".join(json.dumps({"text": t}) + "\n" for t in texts)
-    out = subprocess.run([DSV3, "tokenize", "--tokenizer", HERE, "--jsonl", "-"], input=inp,
+    out = subprocess.run([DSV3, "tokenize", "--tokenizer", tokenizer_dir, "--jsonl", "-"], input=inp,
                          capture_output=True, text=True, check=True).stdout
     ids = [json.loads(line)["ids"] for line in out.splitlines()]
     assert len(ids) == len(texts), "dsv3 tokenize skipped a line"
@@ -75,7 +91,7 @@ def fnv1a(data, h=14695981039346656037):  # FNV-1a's 64-bit offset basis (src/co
     return h
 
 
-def write_shards(out_dir, docs):
+def write_shards(out_dir, docs, vocab):
     """One shard: 64-byte header, u32 tokens (each document then EOS), pad to 8 bytes, u64 doc ends."""
     os.makedirs(out_dir, exist_ok=True)
     tokens, ends = [], []
@@ -88,7 +104,7 @@ def write_shards(out_dir, docs):
     header = b"DSV3TOK\0" + struct.pack("<IIQQQ", 2, 4, len(docs), len(tokens), checksum) + bytes(24)
     with open(os.path.join(out_dir, "shard-00000.tok"), "wb") as f:
         f.write(header + tok_bytes + (b"\0" * 4 if len(tokens) % 2 else b"") + end_bytes)
-    index = {"format": "dsv3-token-shards", "version": 2, "eos": EOS, "vocab_size": VOCAB,
+    index = {"format": "dsv3-token-shards", "version": 2, "eos": EOS, "vocab_size": vocab,
              "documents": len(docs), "tokens": len(tokens),
              "shards": [{"file": "shard-00000.tok", "documents": len(docs), "tokens": len(tokens),
                          "checksum": f"{checksum:x}"}]}
@@ -120,10 +136,16 @@ def windows(passkey_docs, other_docs, T):
 
 
 def main():
-    args, T, gap = sys.argv[1:], 0, None
-    while args[:1] in (["--window"], ["--gap"]):
-        if args[0] == "--window":
+    args, T, gap, tok, short, word_keys = sys.argv[1:], 0, None, HERE, (0, 0, 0), 0.0
+    while args[:1] in (["--window"], ["--gap"], ["--tokenizer"], ["--short"], ["--word-keys"]):
+        if args[0] == "--word-keys":
+            word_keys, args = float(args[1]), args[2:]
+        elif args[0] == "--short":
+            short, args = tuple(map(int, args[1:4])), args[4:]
+        elif args[0] == "--window":
             T, args = int(args[1]), args[2:]
+        elif args[0] == "--tokenizer":
+            tok, args = args[1], args[2:]
         else:
             gap, args = (int(args[1]), int(args[2])), args[3:]
     if len(args) not in (7, 8, 9, 11):
@@ -138,17 +160,23 @@ def main():
     rng.shuffle(lines)
     lines = lines[:m]
     gaps = []  # (tokens of filler, where in the filler they start as a fraction) of each gapped drill
+    words = sorted({line.split(",")[0].split(":")[0] for line in lines} if word_keys else ())
+    words = [w for w in words if w.isalpha()]
     for _ in range(n_copy):
-        ks = " ".join(str(rng.randint(10000, 99999)) for _ in range(rng.randint(keys_min, keys_max)))
+        if word_keys and rng.random() < word_keys:
+            ks = " ".join(rng.choice(words) for _ in range(rng.randint(keys_min, keys_max)))
+        else:
+            ks = " ".join(str(rng.randint(10000, 99999)) for _ in range(rng.randint(keys_min, keys_max)))
         if gap:
             lines += [f"Keys: {ks}.", f" Again: {ks}."]
             gaps.append((rng.randint(*gap), rng.random()))
         else:
             lines.append(f"Keys: {ks}. Again: {ks}.")
+    n_long, n = n, n + short[0]
     keys = [str(rng.randint(10000, 99999)) for _ in range(n)]
     needles = [f" The pass key is {k}. Remember it. {k} is the pass key. " for k in keys]
     answers = [f" {k}." for k in keys]
-    ids = tokenize([INTRO, FILLER, QUESTION] + needles + answers + lines)
+    ids = tokenize([INTRO, FILLER, QUESTION] + needles + answers + lines, tok)
     intro, filler, question = ids[:3]
     needle_ids, answer_ids, line_ids = ids[3:3 + n], ids[3 + n:3 + 2 * n], ids[3 + 2 * n:]
     if gap:  # the drills are the last 2 * n_copy pieces: "Keys: ... ." and " Again: ... ."
@@ -157,7 +185,8 @@ def main():
         for i, (g, at) in enumerate(gaps):
             o = int(at * len(filler))
             line_ids.append(drills[2 * i] + [filler[(o + j) % len(filler)] for j in range(g)] + drills[2 * i + 1])
-    docs = [passkey_doc(intro, filler, needle_ids[i], question, answer_ids[i], rng.randint(lo, hi), rng.random())
+    docs = [passkey_doc(intro, filler, needle_ids[i], question, answer_ids[i],
+                        rng.randint(lo, hi) if i < n_long else rng.randint(*short[1:]), rng.random())
             for i in range(n)]
     if T:
         rng.shuffle(line_ids)
@@ -167,8 +196,10 @@ def main():
     else:
         docs += line_ids
         rng.shuffle(docs)
-    write_shards(out_dir, docs)
-    print(f"{out_dir}: {n} passkey documents of {lo}-{hi} tokens + {m} corpus lines + {n_copy} copying drills"
+    write_shards(out_dir, docs, vocab_size(tok))
+    print(f"{out_dir}: {n_long} passkey documents of {lo}-{hi} tokens"
+          f"{f' + {short[0]} of {short[1]}-{short[2]}' if short[0] else ''} + {m} corpus lines + {n_copy} copying drills"
+          f"{f' ({word_keys:.0%} of words)' if word_keys else ''}"
           f"{f' with gaps of {gap[0]}-{gap[1]} tokens' if gap else ''}, "
           f"{sum(len(d) + 1 for d in docs)} tokens", file=sys.stderr)
 
