@@ -9,15 +9,6 @@
 namespace dsv3 {
 
 namespace {
-// Where row r's code of packed column j lives, and in which nibble (shift 0 or 4).
-size_t code_byte(const Int4Matrix& m, int64_t r, int64_t j, int& shift) {
-  if (!m.tiled) {
-    shift = j % 64 < 32 ? 0 : 4;
-    return size_t(r * m.row_bytes() + (j / 64) * 32 + j % 32);
-  }
-  shift = j % 8 < 4 ? 0 : 4;
-  return size_t((r / kInt4TileRows) * m.tile_bytes() + (j / 8) * 64 + (r % kInt4TileRows) * 4 + j % 4);
-}
 size_t dm_index(const Int4Matrix& m, int64_t r, int64_t g, int which) {  // which: 0 d, 1 m
   if (!m.tiled) return size_t(2 * (r * m.groups() + g) + which);
   return size_t((r / kInt4TileRows) * m.tile_halves() + (2 * g + which) * kInt4TileRows + r % kInt4TileRows);
@@ -25,11 +16,10 @@ size_t dm_index(const Int4Matrix& m, int64_t r, int64_t g, int which) {  // whic
 }  // namespace
 
 int Int4Matrix::q(int64_t r, int64_t j) const {
-  // Two statements: GCC's shift sanitizer reads `shift` before the call that sets it, although
-  // C++17 sequences a shift's left operand first (the ASan+UBSan build read tiles' low nibbles).
-  int shift = 0;
-  const size_t at = code_byte(*this, r, j, shift);
-  return (packed[at] >> shift) & 0x0F;
+  if (tiled) return int4_tile_code(packed.data() + (r / kInt4TileRows) * tile_bytes(), r % kInt4TileRows, j);
+  // Row layout: per 64 columns, byte j % 32 holds column j (low nibble) and j + 32 (high).
+  const uint8_t b = packed[size_t(r * row_bytes() + (j / 64) * 32 + j % 32)];
+  return j % 64 < 32 ? b & 0x0F : b >> 4;
 }
 
 float Int4Matrix::d(int64_t r, int64_t g) const { return f16_to_f32(dm[dm_index(*this, r, g, 0)]); }
@@ -84,7 +74,7 @@ void int4_tile(Int4Matrix& m) {
     uint8_t* bytes = m.packed.data() + tile * tile_bytes;
     for (int64_t i = 0; i < kInt4TileRows; ++i)
       for (int64_t j = 0; j < m.padded_cols; ++j)
-        codes[size_t(i * m.padded_cols + j)] = (bytes[i * m.row_bytes() + (j / 64) * 32 + j % 32] >> (j % 64 < 32 ? 0 : 4)) & 0x0F;
+        codes[size_t(i * m.padded_cols + j)] = uint8_t(m.q(tile * kInt4TileRows + i, j));  // still rows
     for (int64_t i = 0; i < kInt4TileRows; ++i)
       for (int64_t c = 0; c < m.padded_cols; c += 8)
         for (int64_t b = 0; b < 4; ++b) {

@@ -28,6 +28,13 @@ inline float int4_dequant(int q, float d, float m) { return float(q) * d + m; }
 // Rows interleaved per tile in Int4Matrix's tiled layout (one zmm of int32 partial sums).
 constexpr int64_t kInt4TileRows = 16;
 
+// Row i's code at column c of one tile in Int4Matrix's tiled layout: the one statement of the
+// tile's nibble rule, shared by Int4Matrix::q and the scalar reference kernel.
+inline int int4_tile_code(const uint8_t* tile, int64_t i, int64_t c) {
+  const uint8_t b = tile[(c / 8) * 64 + 4 * i + c % 4];
+  return c % 8 < 4 ? b & 0x0F : b >> 4;
+}
+
 struct Int4Matrix {
   int64_t rows = 0, cols = 0, group = 0;
   int64_t padded_cols = 0;        // cols rounded up to 64 (padding: code 0, d = m = 0)
