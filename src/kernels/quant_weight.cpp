@@ -32,7 +32,7 @@ float Int4Matrix::value(int64_t r, int64_t c) const {
 
 int Int8Rows::code(int64_t r, int64_t c) const {
   if (!tiled) return codes[size_t(r * cols + c)];
-  const size_t at = size_t((r / kInt8TileRows) * tile_bytes() + (c / 4) * 64 + (r % kInt8TileRows) * 4 + c % 4);
+  const size_t at = size_t((r / kInt8TileRows) * tile_bytes() + int8_tile_at(r % kInt8TileRows, c));
   return int(packed[at]) - 128;
 }
 

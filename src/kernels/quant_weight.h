@@ -66,6 +66,9 @@ struct Int4Matrix {
 
 // Rows interleaved per tile in Int8Rows's tiled layout, as in Int4Matrix's.
 constexpr int64_t kInt8TileRows = 16;
+// Byte offset of row i's column c within one tile of Int8Rows's tiled layout: the one statement of
+// that layout, shared by the loader (int8_from_q8_0), Int8Rows::code and the scalar reference.
+constexpr int64_t int8_tile_at(int64_t i, int64_t c) { return (c / 4) * 64 + 4 * i + c % 4; }
 
 // GGUF Q8_0 (int8 codes, one F16 scale per kQuantUnit values of each row), split at load into
 // the layout a kernel streams (model/quant_bind.h's int8_from_q8_0). Both layouts hold exactly

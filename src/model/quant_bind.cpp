@@ -165,7 +165,7 @@ Int8Rows int8_from_q8_0(const uint8_t* blocks, int64_t rows, int64_t cols, std::
         d[u * kInt8TileRows + i] = uint16_t(p[0] | (p[1] << 8));
         for (int64_t j = 0; j < kBlock; ++j) {
           const int64_t c = u * kBlock + j;
-          bytes[(c / 4) * 64 + 4 * i + c % 4] = uint8_t(p[2 + j] ^ 0x80);  // int8 w -> w + 128
+          bytes[int8_tile_at(i, c)] = uint8_t(p[2 + j] ^ 0x80);  // int8 w -> w + 128
         }
       }
   }
