@@ -41,20 +41,7 @@ void kquant_quantize(KQuantActs& a, const float* x, int64_t n, int64_t cols) {
   a.q.resize(size_t(n * cols));
   a.d.resize(size_t(n * cols / kSuperBlock));
   a.bsum.resize(size_t(n * cols / 16));
-  for (int64_t u = 0; u < n * cols / kSuperBlock; ++u) {  // rows are whole units: one loop over all
-    const float* v = x + u * kSuperBlock;
-    float amax = 0.0f;
-    for (int64_t i = 0; i < kSuperBlock; ++i) amax = std::max(amax, std::fabs(v[i]));
-    const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-    a.d[size_t(u)] = amax / 127.0f;
-    int8_t* q = a.q.data() + u * kSuperBlock;
-    for (int64_t i = 0; i < kSuperBlock; ++i) q[i] = int8_t(std::nearbyint(v[i] * inv));
-    for (int64_t j = 0; j < kSuperBlock / 16; ++j) {
-      int32_t sum = 0;
-      for (int64_t i = 16 * j; i < 16 * j + 16; ++i) sum += q[i];
-      a.bsum[size_t(u * (kSuperBlock / 16) + j)] = int16_t(sum);
-    }
-  }
+  kquant_kernels().quantize(a.q.data(), a.d.data(), a.bsum.data(), x, n * cols / kSuperBlock);  // rows are whole units
 }
 
 void kquant_linear_rows(float* y, int64_t ldy, const KQuantActs& a, const Weight& w, int64_t r0, int64_t nr) {

@@ -21,6 +21,10 @@ struct KQuantRows {       // nt input rows
 
 struct KQuantKernels {
   const char* name;
+  // The activations of `units` 256-column units x (rows are whole units, so one call covers many
+  // rows): d[u] = max|x| / 127 of unit u, q = round-half-even(x · 127 / max|x|) (0 where the
+  // unit is all zero), bsum[j] = Σ of codes 16j..16j+15. Every version gives the same bytes.
+  void (*quantize)(int8_t* q, float* d, int16_t* bsum, const float* x, int64_t units);
   // y[t · ldy + r] = Σ_i x̂_t[i] · w_r[i] for t < nt ≤ 8, r < nr, i < k (a multiple of 256):
   // Q6_K rows w (ldw bytes apart), per super-block d · d_x · (exact int32 Σ sc · q_x · (q - 32)).
   void (*gemv_q6_k)(float* y, int64_t ldy, const KQuantRows& x, int64_t nt, const uint8_t* w, int64_t ldw,

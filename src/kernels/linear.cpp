@@ -163,11 +163,11 @@ void set_decode_math_default(DecodeMath fallback) {
 
 void linear(float* y, const float* x, int64_t n, const Weight& w) {
   if (is_int_quantized(w)) return quant_linear(y, x, n, w);
-  if (is_kquant(w) && n <= kGemvMaxRows) return kquant_linear(y, x, n, w);
+  if (is_kquant(w)) return kquant_linear(y, x, n, w);
   const int64_t R = w.rows, C = w.cols;
   if (n > kGemvMaxRows) {
     const bool bf16 = g_prefill_math == PrefillMath::Bf16 && isa_kernels().gemm_bf16_micro &&
-                      (w.dtype == DType::BF16 || w.dtype == DType::F8_E4M3 || is_kquant(w));
+                      (w.dtype == DType::BF16 || w.dtype == DType::F8_E4M3);
     if (bf16) gemm_bf16(y, R, n, R, C, {x, C, false}, w);
     else gemm(y, R, n, R, C, {x, C, false}, {&w, false}, false);
     return;
@@ -204,12 +204,12 @@ void linear_batch(const LinearJob* jobs, size_t count) {
   double flops = 0;
   for (size_t j = 0; j < count; ++j) {
     const LinearJob& b = jobs[j];
-    if (b.n > kGemvMaxRows) {  // the GEMM, or the quantized formats' prefill kernels
-      linear(b.y, b.x, b.n, b.w);
+    if (is_kquant(b.w)) {  // any row count: their own kernels, each distinct input quantized once
+      kquants.push_back(b);
       continue;
     }
-    if (is_kquant(b.w)) {
-      kquants.push_back(b);
+    if (b.n > kGemvMaxRows) {  // the GEMM, or the integer formats' prefill kernels
+      linear(b.y, b.x, b.n, b.w);
       continue;
     }
     int64_t acts = -1;

@@ -1,6 +1,7 @@
 // llama.cpp K-quant weights kept as their blocks (kernels/kquant.h): every instruction set's
-// Q4_K, Q5_K and Q6_K kernels against a double-precision sum over the same quantized activations; linear()
-// (decode and the GEMM path), linear_t, linear_batch and row spans against the blocks'
+// Q4_K, Q5_K and Q6_K kernels against a double-precision sum over the same quantized activations,
+// and their activation rounding against the scalar one; linear() (decode and prefill), linear_t
+// (the GEMM over widened tiles), linear_batch and row spans against the blocks'
 // dequantization (core/kquant_blocks.h, the GGUF reader's), within the activation rounding.
 #include <gtest/gtest.h>
 
@@ -151,10 +152,44 @@ TEST(KQuantKernels, ActivationsAreRoundedPerSuperBlockWithTheirSixteenColumnSums
   }
 }
 
+TEST(KQuantKernels, EveryInstructionSetRoundsTheActivationsToTheSameBytes) {
+  const int64_t units = 6;
+  auto x = random_vec(size_t(units * 256), 11, 3.0f);
+  for (int i = 0; i < 256; ++i) x[size_t(256 + i)] = 0.0f;               // an all-zero unit: codes 0
+  for (int i = 0; i < 256; ++i) x[size_t(512 + i)] = float(i % 9 - 4) * 0.5f;  // exact halves: ties
+  x[800] = -1e30f;                                                        // a huge value: one ±127
+  x[1100] = 1e-30f;                                                       // a tiny unit: d ≈ 8e-33
+  for (int i = 1024; i < 1280; ++i) x[size_t(i)] = i == 1100 ? x[size_t(i)] : 0.0f;
+  const KQuantKernels* ref = kquant_kernels_by_name("generic");
+  std::vector<int8_t> q0(size_t(units * 256));
+  std::vector<float> d0(static_cast<size_t>(units));
+  std::vector<int16_t> s0(size_t(units * 16));
+  ref->quantize(q0.data(), d0.data(), s0.data(), x.data(), units);
+  EXPECT_EQ(d0[1], 0.0f);
+  EXPECT_EQ(q0[800], -127);
+  EXPECT_EQ(q0[1100], 127);
+  int tested = 0;
+  for (const char* name : {"avx2", "avx512"}) {
+    const KQuantKernels* k = kquant_kernels_by_name(name);
+    if (!k) continue;
+    ++tested;
+    std::vector<int8_t> q(q0.size());
+    std::vector<float> d(d0.size());
+    std::vector<int16_t> s(s0.size());
+    k->quantize(q.data(), d.data(), s.data(), x.data(), units);
+    EXPECT_EQ(q, q0) << name;
+    EXPECT_EQ(d, d0) << name;
+    EXPECT_EQ(s, s0) << name;
+  }
+  if (kquant_kernels_by_name("avx2")) {
+    EXPECT_GE(tested, 1);
+  }
+}
+
 TEST(KQuantLinear, DecodeAndPrefillMatchTheFloatProductWithinTheActivationRounding) {
   const int64_t R = 70, C = 768;  // more rows than one task, three super-blocks per row
   for (KQuant kind : {KQuant::Q4_K, KQuant::Q5_K, KQuant::Q6_K})
-  for (int64_t n : {1, 3, 8, 13}) {  // 13: the GEMM over widened tiles
+  for (int64_t n : {1, 3, 8, 13, 40}) {  // 13, 40: prefill, 8 input rows at a time and a remainder
     const KCase m = make_kquant(kind, R, C, 6);
     const auto x = random_vec(size_t(n * C), uint32_t(7 + n));
     std::vector<float> y(size_t(n * R));
@@ -191,18 +226,20 @@ TEST(KQuantLinear, RowSpansSlicesTransposedAndBatchedProductsSeeTheStoredWeights
       }
       ASSERT_NEAR(yt[size_t(t * C + c)], e, 1e-5 * mag + 1e-6);
     }
-  // linear_batch gives each product what linear() gives.
-  const auto x = random_vec(size_t(2 * C), 10);
-  std::vector<float> y1(size_t(2 * R)), y2(size_t(2 * 5)), b1(y1.size()), b2(y2.size());
+  // linear_batch gives each product what linear() gives, decode and prefill row counts alike.
+  for (int64_t n : {2, 12}) {
+  const auto x = random_vec(size_t(n * C), 10);
+  std::vector<float> y1(size_t(n * R)), y2(size_t(n * 5)), b1(y1.size()), b2(y2.size());
   const Weight slice = m.w.rows_slice(7, 5);
-  linear(y1.data(), x.data(), 2, m.w);
-  linear(y2.data(), x.data(), 2, slice);
-  const LinearJob jobs[] = {{b1.data(), x.data(), 2, m.w}, {b2.data(), x.data(), 2, slice}};
+  linear(y1.data(), x.data(), n, m.w);
+  linear(y2.data(), x.data(), n, slice);
+  const LinearJob jobs[] = {{b1.data(), x.data(), n, m.w}, {b2.data(), x.data(), n, slice}};
   linear_batch(jobs, 2);
-  EXPECT_EQ(b1, y1);
-  EXPECT_EQ(b2, y2);
-  for (int64_t t = 0; t < 2; ++t)
+  EXPECT_EQ(b1, y1) << n;
+  EXPECT_EQ(b2, y2) << n;
+  for (int64_t t = 0; t < n; ++t)
     for (int64_t r = 0; r < 5; ++r) EXPECT_EQ(y2[size_t(t * 5 + r)], y1[size_t(t * R + 7 + r)]);
+  }
   }
 }
 

@@ -15,7 +15,8 @@
 #include "expert_parallel_run.h"
 #include "commands.h"
 #include "core/error.h"
-#include "kernels/int8_gemm.h"
+#include "kernels/kquant.h"
+#include "kernels/quant_linear.h"
 #include "kernels/linear.h"
 #include "core/huge_pages.h"
 #include "kernels/machine_limits.h"
@@ -118,12 +119,19 @@ double run_test(const Model& m, const Test& t, Sequences& seqs) {
   return secs;
 }
 
-// The instructions a prefill's products run on: vpdpbusd for INT8 weights where int8_gemm takes
-// them, vdpbf16ps for BF16/FP8 under --prefill-math bf16, else float32 FMAs.
+// The instructions a prefill's products run on, judged by the last layer's MLP (most of a
+// prefill's multiply-adds): integer dot products (vpdpbusd, or vpmaddubsw where it stands in)
+// for INT8, INT4, Q8_0, Q4_0 and K-quant weights, vdpbf16ps for BF16/FP8 under
+// --prefill-math bf16, else float32 FMAs.
 enum class PrefillUnit { F32, Bf16, Int8 };
 
 PrefillUnit prefill_unit(const Model& m, const MachineLimits& lim) {
-  if (int8_gemm_fits(m.weights().layers.front().self_attn.kv_b_proj) && lim.int8_gops > 0) return PrefillUnit::Int8;
+  const LayerWeights& last = m.weights().layers.back();
+  const MlpWeights* mlp = last.is_moe ? nullptr : &last.mlp;
+  for (const MlpWeights& e : last.moe.experts)  // under --ep a rank holds only some experts
+    if (!mlp && !e.empty()) mlp = &e;
+  const bool integer = mlp && (is_int_quantized(mlp->gate_proj) || is_kquant(mlp->gate_proj));
+  if (integer && lim.int8_gops > 0) return PrefillUnit::Int8;
   return prefill_math() == PrefillMath::Bf16 && lim.bf16_gflops > 0 ? PrefillUnit::Bf16 : PrefillUnit::F32;
 }
 
