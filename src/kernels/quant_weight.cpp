@@ -38,7 +38,7 @@ int Int8Rows::code(int64_t r, int64_t c) const {
 
 float Int8Rows::scale(int64_t r, int64_t u) const {
   if (!tiled) return scales[size_t(r * units() + u)];
-  return f16_to_f32(d[size_t((r / kInt8TileRows) * tile_halves() + u * kInt8TileRows + r % kInt8TileRows)]);
+  return f16_to_f32(d[size_t((r / kInt8TileRows) * tile_halves() + int8_tile_scale_at(r % kInt8TileRows, u))]);
 }
 
 bool int8_tiles_pay(std::string_view name) { return name.find("kv_b_proj") == std::string_view::npos; }

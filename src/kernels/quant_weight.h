@@ -69,6 +69,9 @@ constexpr int64_t kInt8TileRows = 16;
 // Byte offset of row i's column c within one tile of Int8Rows's tiled layout: the one statement of
 // that layout, shared by the loader (int8_from_q8_0), Int8Rows::code and the scalar reference.
 constexpr int64_t int8_tile_at(int64_t i, int64_t c) { return (c / 4) * 64 + 4 * i + c % 4; }
+// Index of row i's F16 scale of 32-column unit u within one tile's scales: a unit's 16 scales
+// are contiguous, one vcvtph2ps in the kernels. Shared as int8_tile_at is.
+constexpr int64_t int8_tile_scale_at(int64_t i, int64_t u) { return u * kInt8TileRows + i; }
 
 // GGUF Q8_0 (int8 codes, one F16 scale per kQuantUnit values of each row), split at load into
 // the layout a kernel streams (model/quant_bind.h's int8_from_q8_0). Both layouts hold exactly

@@ -162,7 +162,7 @@ Int8Rows int8_from_q8_0(const uint8_t* blocks, int64_t rows, int64_t cols, std::
     for (int64_t i = 0; i < kInt8TileRows && tile * kInt8TileRows + i < rows; ++i)
       for (int64_t u = 0; u < nb; ++u) {
         const uint8_t* p = blocks + ((tile * kInt8TileRows + i) * nb + u) * kBlockBytes;
-        d[u * kInt8TileRows + i] = uint16_t(p[0] | (p[1] << 8));
+        d[int8_tile_scale_at(i, u)] = uint16_t(p[0] | (p[1] << 8));
         for (int64_t j = 0; j < kBlock; ++j) {
           const int64_t c = u * kBlock + j;
           bytes[int8_tile_at(i, c)] = uint8_t(p[2 + j] ^ 0x80);  // int8 w -> w + 128
