@@ -60,44 +60,52 @@ void pack_b(float* bp, const GemmB& b, int64_t j0, int64_t n, int64_t k0, int64_
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
-uint32_t bf16_pair(float lo, float hi) { return uint32_t(f32_to_bf16(lo)) | uint32_t(f32_to_bf16(hi)) << 16; }
-
 // A [M, K] (not k-major) rounded to BF16 once, straight into the microkernel's layout for every
 // weight panel: ap[(i / mr)·kp·mr + p·mr + i % mr] = (A[i][2p], A[i][2p + 1]), kp = ⌈K/2⌉, the
 // odd last column paired with zero and rows past M zero. A depth slice from pair p0 of row block
-// ib is then the contiguous run at ib·kp·mr + p0·mr.
+// ib is then the contiguous run at ib·kp·mr + p0·mr. Each row is rounded by the ISA's round_bf16
+// into a scratch row, whose 32-bit words are the pairs.
 void round_pack_a_bf16(uint32_t* ap, const GemmA& a, int64_t M, int64_t K, int mr) {
+  const IsaKernels& isa = isa_kernels();
   const int64_t kp = (K + 1) / 2, blocks = (M + mr - 1) / mr;
 #pragma omp parallel for schedule(static) if (M * K >= (1 << 16))
   for (int64_t ib = 0; ib < blocks; ++ib) {
+    thread_local std::vector<uint16_t> row16;
+    row16.resize(size_t(2 * kp));
     uint32_t* panel = ap + ib * kp * mr;
     for (int64_t i = 0; i < mr; ++i) {
       const int64_t row = ib * mr + i;
-      const float* src = a.p + row * a.ld;
-      for (int64_t p = 0; p < kp; ++p)
-        panel[p * mr + i] = row < M ? bf16_pair(src[2 * p], 2 * p + 1 < K ? src[2 * p + 1] : 0.0f) : 0u;
+      if (row >= M) {
+        for (int64_t p = 0; p < kp; ++p) panel[p * mr + i] = 0u;
+        continue;
+      }
+      isa.round_bf16(row16.data(), a.p + row * a.ld, K);
+      if (K % 2) row16[size_t(K)] = 0;
+      for (int64_t p = 0; p < kp; ++p) std::memcpy(panel + p * mr + i, row16.data() + 2 * p, 4);
     }
   }
 }
 
-// BF16 weights need no rounding: an aligned pair of stored values is already the word the
-// kernel reads, so those panels are a copy of 32-bit words.
-void pack_b_bf16(uint32_t* bp, const Weight& w, int64_t j0, int64_t n, int64_t k0, int64_t kc, int nr, float* rows) {
+// Bᵀ's panel of weight rows [j0, j0 + n), depth [k0, k0 + kc), as BF16 pairs: a BF16 weight's
+// stored row already holds them; other dtypes are widened to float32 (rows: kc floats of
+// scratch) and rounded by the ISA's round_bf16 (row16: kc + 1 values of scratch).
+void pack_b_bf16(uint32_t* bp, const Weight& w, int64_t j0, int64_t n, int64_t k0, int64_t kc, int nr, float* rows,
+                 uint16_t* row16) {
+  const IsaKernels& isa = isa_kernels();
   const int64_t kp = (kc + 1) / 2;
-  const bool words = w.dtype == DType::BF16 && k0 % 2 == 0;
   for (int64_t jb = 0; jb < n; jb += nr) {
     uint32_t* panel = bp + jb * kp;
     const int64_t cols = std::min<int64_t>(nr, n - jb);
-    for (int64_t j = 0; j < cols && words; ++j) {
-      const uint16_t* src = reinterpret_cast<const uint16_t*>(w.row_ptr(j0 + jb + j)) + k0;
+    for (int64_t j = 0; j < cols; ++j) {
+      const uint16_t* src = row16;
+      if (w.dtype == DType::BF16) {
+        src = reinterpret_cast<const uint16_t*>(w.row_ptr(j0 + jb + j)) + k0;
+      } else {
+        weight_row_span_f32(rows, w, j0 + jb + j, k0, kc);
+        isa.round_bf16(row16, rows, kc);
+      }
       for (int64_t p = 0; p < kc / 2; ++p) std::memcpy(panel + p * nr + j, src + 2 * p, 4);
       if (kc % 2) panel[(kp - 1) * nr + j] = src[kc - 1];  // the odd last column, paired with zero
-    }
-    for (int64_t j = 0; j < cols && !words; ++j) {
-      float* r = rows + j * (kc + 1);
-      weight_row_span_f32(r, w, j0 + jb + j, k0, kc);
-      r[kc] = 0.0f;
-      for (int64_t p = 0; p < kp; ++p) panel[p * nr + j] = bf16_pair(r[2 * p], r[2 * p + 1]);
     }
     for (int64_t j = cols; j < nr; ++j)
       for (int64_t p = 0; p < kp; ++p) panel[p * nr + j] = 0u;
@@ -162,7 +170,8 @@ void gemm_bf16(float* c, int64_t ldc, int64_t M, int64_t N, int64_t K, const Gem
 #pragma omp parallel if (parallel)
   {
     std::vector<uint32_t> bp(static_cast<size_t>(round_up(kNCb, nr) * kKC / 2));
-    std::vector<float> rows(static_cast<size_t>(nr * (kKC + 1)));
+    std::vector<float> rows(static_cast<size_t>(kKC));
+    std::vector<uint16_t> row16(static_cast<size_t>(kKC));
 #pragma omp for collapse(2) schedule(dynamic)
     for (int64_t nt = 0; nt < n_tiles; ++nt) {
       for (int64_t g = 0; g < m_groups; ++g) {
@@ -170,7 +179,7 @@ void gemm_bf16(float* c, int64_t ldc, int64_t M, int64_t N, int64_t K, const Gem
         const int64_t g0 = g * m_per, g1 = std::min(M, g0 + m_per);
         for (int64_t k0 = 0; k0 < K; k0 += kKC) {
           const int64_t kc = std::min(kKC, K - k0), kp = (kc + 1) / 2;
-          pack_b_bf16(bp.data(), w, j0, n, k0, kc, nr, rows.data());
+          pack_b_bf16(bp.data(), w, j0, n, k0, kc, nr, rows.data(), row16.data());
           for (int64_t jb = 0; jb < n; jb += nr)
             for (int64_t i = g0; i < g1; i += mr)
               isa.gemm_bf16_micro(a16p + i * kp_all + (k0 / 2) * mr, bp.data() + jb * kp, kp, c + i * ldc + j0 + jb,

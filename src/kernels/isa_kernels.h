@@ -26,6 +26,8 @@ struct AttnScoreArgs {
 
 struct IsaKernels {
   const char* name;
+  // out[i] = f32_to_bf16(in[i]) (round to nearest even, NaNs quieted): the BF16 GEMM's packing
+  void (*round_bf16)(uint16_t* out, const float* in, int64_t n);
   // out[i] = widen(in[i]) (* scale for FP8)
   void (*widen_bf16)(float* out, const uint16_t* in, int64_t n);
   void (*widen_f16)(float* out, const uint16_t* in, int64_t n);

@@ -247,6 +247,31 @@ TEST(IsaKernels, EveryAvailableInstructionSetAgrees) {
   }
 }
 
+// The BF16 GEMM packs through round_bf16: every instruction set's equals f32_to_bf16 bit for bit,
+// ties to even, overflow to infinity, NaNs quieted, subnormals kept, and a tail shorter than a
+// register included.
+TEST(IsaKernels, RoundBf16IsF32ToBf16OnEveryInstructionSet) {
+  std::vector<float> v = random_vec(1000, 12, 10.0f);
+  const uint32_t bits[] = {0x3f808000u, 0x3f818000u, 0x3f80ffffu, 0x7f7fffffu, 0xff7fffffu, 0x7f800000u,
+                           0xff800000u, 0x7f800001u, 0xffc00001u, 0x7fbfffffu, 0x00000001u, 0x807fffffu,
+                           0x00008000u, 0x80018000u, 0x00000000u, 0x80000000u};
+  for (size_t i = 0; i < std::size(bits); ++i) std::memcpy(&v[i * 7], &bits[i], 4);
+  std::vector<uint16_t> want(v.size());
+  for (size_t i = 0; i < v.size(); ++i) want[i] = f32_to_bf16(v[i]);
+  int tested = 0;
+  for (const char* name : {"generic", "avx2", "avx512", "avx512bf16"}) {
+    const IsaKernels* k = isa_kernels_by_name(name);
+    if (!k) continue;
+    ++tested;
+    for (int64_t n : {int64_t(1000), int64_t(13)}) {
+      std::vector<uint16_t> got(static_cast<size_t>(n));
+      k->round_bf16(got.data(), v.data(), n);
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(got[size_t(i)], want[size_t(i)]) << name << " i=" << i;
+    }
+  }
+  EXPECT_GE(tested, 1);
+}
+
 // Each instruction set's microkernel and decode kernels against plain loops, so a CPU that
 // dispatches differently from this one still runs tested code.
 TEST(IsaKernels, GemmMicroAndGemvMatchPlainLoops) {
