@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "core/block_scale.h"
 #include "core/dtype.h"
@@ -52,8 +53,55 @@ GptqView GptqTensors::view(int64_t out, int64_t in, int bits, int64_t group_size
   return v;
 }
 
-GptqTensors gptq_encode_sym(const float* w, int64_t out, int64_t in, int bits, int64_t group_size) {
-  const int per = 32 / bits, zero = 1 << (bits - 1), qmax = (1 << bits) - 1;
+namespace {
+
+struct GroupScale {
+  float d;   // the F16 scale, as stored
+  int zero;  // the zero point: value = d · (code − zero)
+};
+
+int gptq_code(float v, GroupScale s, int qmax) {
+  return int(std::clamp(std::nearbyint(v / s.d) + float(s.zero), 0.0f, float(qmax)));
+}
+
+// The scale and zero of one group of n values with the least squared error among five candidates,
+// each scale rounded to F16 before its codes are chosen:
+// - symmetric: zero 2^(bits-1), scale max|v| / (2^(bits-1) − 1 + k/4), k = 0..4;
+// - asymmetric: the group's range [min, max] (holding 0) shrunk by 5k% and spread over the codes
+//   0..2^bits − 1, the zero rounded into 1..2^bits − 1 (the "gptq" checkpoint format stores
+//   zero − 1 in `bits` bits, so a zero of 0 cannot be written).
+// An all-zero group (or one too small for an F16 scale) gets scale 1 and the middle zero: codes
+// that decode to 0.
+GroupScale best_group_scale(const float* v, int64_t n, int bits, bool sym) {
+  const int qmax = (1 << bits) - 1, mid = 1 << (bits - 1);
+  float lo = 0.0f, hi = 0.0f;
+  for (int64_t i = 0; i < n; ++i) lo = std::min(lo, v[i]), hi = std::max(hi, v[i]);
+  GroupScale best{1.0f, mid};
+  float best_err = INFINITY;
+  for (int k = 0; k <= 4; ++k) {
+    GroupScale c{0.0f, mid};
+    if (sym) {
+      c.d = f16_to_f32(f32_to_f16(std::max(-lo, hi) / (float(mid - 1) + 0.25f * float(k))));
+    } else {
+      const float shrink = 1.0f - 0.05f * float(k);
+      c.d = f16_to_f32(f32_to_f16((hi - lo) * shrink / float(qmax)));
+      if (c.d > 0.0f) c.zero = std::clamp(int(std::nearbyint(-lo * shrink / c.d)), 1, qmax);
+    }
+    if (!(c.d > 0.0f)) continue;
+    float err = 0.0f;
+    for (int64_t i = 0; i < n; ++i) {
+      const float e = v[i] - c.d * float(gptq_code(v[i], c, qmax) - c.zero);
+      err += e * e;
+    }
+    if (err < best_err) best_err = err, best = c;
+  }
+  return best;
+}
+
+}  // namespace
+
+GptqTensors gptq_encode(const float* w, int64_t out, int64_t in, int bits, int64_t group_size, bool sym) {
+  const int per = 32 / bits, qmax = (1 << bits) - 1;
   const int64_t G = block_count(in, group_size), outw = block_count(out, per);
   GptqTensors t;
   t.qweight.assign(size_t(block_count(in, per) * out), 0);
@@ -61,33 +109,24 @@ GptqTensors gptq_encode_sym(const float* w, int64_t out, int64_t in, int bits, i
   t.scales.resize(size_t(G * out));
   t.g_idx.resize(size_t(in));
   for (int64_t i = 0; i < in; ++i) t.g_idx[size_t(i)] = int32_t(i / group_size);
-  for (int64_t g = 0; g < G; ++g)  // the "gptq" format stores zero - 1
-    for (int64_t o = 0; o < out; ++o) t.qzeros[size_t(g * outw + o / per)] |= int32_t(uint32_t(zero - 1) << ((o % per) * bits));
+  std::vector<int> zeros(size_t(G * out));  // packed after the parallel loop: outputs share qzeros words
 #pragma omp parallel for schedule(static) if (out * in > (1 << 16))
   for (int64_t o = 0; o < out; ++o) {
     const float* row = w + o * in;
     for (int64_t g = 0; g < G; ++g) {
       const int64_t i0 = g * group_size, i1 = std::min(in, i0 + group_size);
-      float amax = 0.0f;
-      for (int64_t i = i0; i < i1; ++i) amax = std::max(amax, std::fabs(row[i]));
-      const auto code = [&](float v, float d) { return int(std::clamp(std::nearbyint(v / d) + zero, 0.0f, float(qmax))); };
-      float best_d = 1.0f, best_err = INFINITY;
-      for (int k = 0; k <= 4 && amax > 0.0f; ++k) {  // a few candidate scales: least squared error
-        const float d = f16_to_f32(f32_to_f16(amax / (float(zero - 1) + 0.25f * float(k))));
-        float err = 0.0f;
-        for (int64_t i = i0; i < i1; ++i) {
-          const float e = row[i] - d * float(code(row[i], d) - zero);
-          err += e * e;
-        }
-        if (err < best_err) best_err = err, best_d = d;
-      }
-      t.scales[size_t(g * out + o)] = f32_to_f16(best_d);
+      const GroupScale s = best_group_scale(row + i0, i1 - i0, bits, sym);
+      t.scales[size_t(g * out + o)] = f32_to_f16(s.d);
+      zeros[size_t(g * out + o)] = s.zero;
       for (int64_t i = i0; i < i1; ++i) {
-        const uint32_t q = uint32_t(amax > 0.0f ? code(row[i], best_d) : zero);
+        const uint32_t q = uint32_t(gptq_code(row[i], s, qmax));
         t.qweight[size_t((i / per) * out + o)] |= int32_t(q << ((i % per) * bits));
       }
     }
   }
+  for (int64_t g = 0; g < G; ++g)  // the "gptq" format stores zero - 1
+    for (int64_t o = 0; o < out; ++o)
+      t.qzeros[size_t(g * outw + o / per)] |= int32_t(uint32_t(zeros[size_t(g * out + o)] - 1) << ((o % per) * bits));
   return t;
 }
 

@@ -81,10 +81,11 @@ struct GptqTensors {
   GptqView view(int64_t out, int64_t in, int bits, int64_t group_size) const;
 };
 
-// Symmetric round-to-nearest GPTQ ("sym": true, zero 2^(bits-1), "desc_act": false) of w [out, in]:
-// per (group, output) the scale among max-abs / (2^(bits-1) - 1 + k/4), k = 0..4, with the least
-// squared error, rounded to F16 before the codes are chosen.
-GptqTensors gptq_encode_sym(const float* w, int64_t out, int64_t in, int bits, int64_t group_size);
+// Round-to-nearest GPTQ ("desc_act": false) of w [out, in], symmetric ("sym": true, zero
+// 2^(bits-1)) or asymmetric (a zero point per group and output): per (group, output) the scale
+// (and zero) with the least squared error among a few candidates (int_quant.cpp), the scale
+// rounded to F16 before the codes are chosen.
+GptqTensors gptq_encode(const float* w, int64_t out, int64_t in, int bits, int64_t group_size, bool sym);
 
 // W [out, in] from a view.
 void gptq_decode(const GptqView& v, float* w);

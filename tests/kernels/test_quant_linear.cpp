@@ -88,7 +88,7 @@ struct Int4Case {
 Int4Case make_int4(int64_t R, int64_t C, int64_t group, uint32_t seed, bool act_order = false, bool tiled = false) {
   Int4Case c;
   const auto f = random_vec(size_t(R * C), seed, 0.05f);
-  c.g = gptq_encode_sym(f.data(), R, C, 4, group);
+  c.g = gptq_encode(f.data(), R, C, 4, group, true);
   if (act_order) std::shuffle(c.g.g_idx.begin(), c.g.g_idx.end(), std::mt19937(seed));
   const GptqView v = c.g.view(R, C, 4, group);
   c.m = int4_from_gptq(v, "test");

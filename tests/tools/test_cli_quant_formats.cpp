@@ -3,6 +3,7 @@
 // source, predictions kept, and KL divergence / top-1 agreement that can be checked by hand.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <filesystem>
@@ -63,14 +64,19 @@ TEST(CliQuantFormats, Int8IsTheFp8LayoutWithInt8CodesWithinHalfAStep) {
   EXPECT_EQ(q.find("model.embed_tokens.weight")->dtype, src.find("model.embed_tokens.weight")->dtype);
 }
 
+// Symmetric (zero 8) and, with --asym, a zero point per group and output ("sym": false).
 TEST(CliQuantFormats, Int4IsGptqWithinOneStepAndLoads) {
+  for (const bool asym : {false, true}) {
+  SCOPED_TRACE(asym ? "--asym" : "symmetric");
   TempDir tmp;
-  const RunResult r = run_dsv3("quantize --model " + model_path("v3-tiny") + " --out " + tmp.file("q") + " --format int4 --group 32 --lm-head");
+  const RunResult r = run_dsv3("quantize --model " + model_path("v3-tiny") + " --out " + tmp.file("q") +
+                               " --format int4 --group 32 --lm-head" + (asym ? " --asym" : ""));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string cfg = read_text(tmp.file("q/config.json"));
   EXPECT_NE(cfg.find("\"quant_method\": \"gptq\""), std::string::npos);
   EXPECT_NE(cfg.find("\"group_size\": 32"), std::string::npos);
   EXPECT_NE(cfg.find("\"lm_head\": true"), std::string::npos);
+  EXPECT_NE(cfg.find(asym ? "\"sym\": false" : "\"sym\": true"), std::string::npos);
   const Checkpoint src(model_path("v3-tiny")), q(tmp.file("q"));
   const std::string stem = "model.layers.0.self_attn.q_b_proj";
   EXPECT_EQ(q.find(stem + ".weight"), nullptr);
@@ -97,17 +103,29 @@ TEST(CliQuantFormats, Int4IsGptqWithinOneStepAndLoads) {
       const int qv = (uint32_t(qwv[(i / 8) * out + o]) >> (4 * (i % 8))) & 15;
       const int z = ((uint32_t(qzv[g * ((out + 7) / 8) + o / 8]) >> (4 * (o % 8))) & 15) + 1;
       const float d = f16_to_f32(scv[g * out + o]);
-      ASSERT_LE(std::fabs(d * float(qv - z) - ref[size_t(o * in + i)]), d * 1.0001f) << o << "," << i;
+      const float v = ref[size_t(o * in + i)];
+      if (!asym) {
+        ASSERT_EQ(z, 8);
+        ASSERT_LE(std::fabs(d * float(qv - z) - v), d * 1.0001f) << o << "," << i;
+        continue;
+      }
+      // Asymmetric: a zero the "gptq" format can store (1..15), and each code the nearest
+      // level to the value within the group's range (its range may clip the extremes).
+      ASSERT_GE(z, 1);
+      ASSERT_LE(z, 15);
+      ASSERT_EQ(qv, int(std::clamp(std::nearbyint(v / d) + float(z), 0.0f, 15.0f))) << o << "," << i;
     }
   const RunResult gen = run_dsv3("generate --model " + tmp.file("q") + " --tokens 5,9,13 --max-new-tokens 4");
   EXPECT_EQ(gen.exit_code, 0) << gen.err;
+  }
 }
 
-// Measured on the default model: INT8 0.6% relative logit difference, INT4 g32 about 4%.
+// Measured on the default model: INT8 0.6% relative logit difference, INT4 g32 about 4% (with
+// --asym alike).
 TEST(CliQuantFormats, TrainedModelKeepsItsPredictions) {
   TempDir tmp;
   const std::vector<float> base = logits(kDefaultModel, tmp);
-  for (const std::string& fmt : {"int8", "int4 --group 32"}) {
+  for (const std::string fmt : {"int8", "int4 --group 32", "int4 --group 32 --asym"}) {
     ASSERT_EQ(run_dsv3("quantize --model " + kDefaultModel + " --out " + tmp.file("q") + " --format " + fmt).exit_code, 0);
     const auto [diff, agree] = compare(base, logits(tmp.file("q"), tmp), 4096);
     EXPECT_LT(diff, fmt == "int8" ? 0.02 : 0.1) << fmt;
@@ -123,6 +141,9 @@ TEST(CliQuantFormats, BadFormatOptionsAreOneClearLine) {
   EXPECT_NE(g.err.find("--group must be a positive multiple of 32"), std::string::npos) << g.err;
   const RunResult f = run_dsv3("quantize --model " + model_path("v3-tiny") + " --out " + tmp.file("q") + " --format int3");
   EXPECT_NE(f.err.find("--format must be fp8, int8 or int4"), std::string::npos) << f.err;
+  const RunResult a = run_dsv3("quantize --model " + model_path("v3-tiny") + " --out " + tmp.file("q") + " --format int8 --asym");
+  EXPECT_NE(a.exit_code, 0);
+  EXPECT_NE(a.err.find("--asym applies to --format int4 only"), std::string::npos) << a.err;
 }
 
 TEST(CliPerplexity, AgainstItselfKlIsZeroAndTopOneAgreesAndSavedLogitsGiveTheSame) {

@@ -26,7 +26,7 @@ namespace dsv3::cli {
 namespace {
 
 const char* kUsage =
-    "usage: dsv3 quantize --model DIR --out DIR [--format fp8|int8|int4] [--group 128] [--lm-head] [--shard-mb 4096] [--threads N]\n"
+    "usage: dsv3 quantize --model DIR --out DIR [--format fp8|int8|int4] [--group 128] [--asym] [--lm-head] [--shard-mb 4096] [--threads N]\n"
     "Writes a copy of the checkpoint whose linear-layer weights (every *_proj matrix: attention,\n"
     "MLP, experts, shared experts, MTP eh_proj) are F8_E4M3 with a float32 weight_scale_inv per\n"
     "128x128 block, as DeepSeek-V3 is released; embedding, output head, router gate, norms and\n"
@@ -34,7 +34,8 @@ const char* kUsage =
     "quantization_config; tokenizer and generation config files are copied. Shards of at most\n"
     "--shard-mb MB (plus one tensor) with model.safetensors.index.json, or one model.safetensors.\n"
     "--format int8: int8 codes with the same 128x128 weight_scale_inv (quant_method blockwise_int8);\n"
-    "--format int4: GPTQ (qweight/qzeros/scales/g_idx, symmetric, --group input columns per scale).\n"
+    "--format int4: GPTQ (qweight/qzeros/scales/g_idx, symmetric, --group input columns per scale;\n"
+    "--asym: a zero point per group and output, \"sym\": false).\n"
     "--lm-head quantizes the output head as well. FP8 sources are dequantized first for int8/int4\n"
     "(see docs/quantization.md).\n";
 
@@ -69,7 +70,7 @@ std::vector<float> fp8_values(const Checkpoint& ck, const TensorInfo& t, int64_t
 
 int cmd_quantize(int argc, char** argv) {
   const Args a(argc, argv, {"model", "out", "shard-mb", "threads", "format", "group", "type", "split-tensors"},
-               {"help", "lm-head", "mtp"});
+               {"help", "lm-head", "mtp", "asym"});
   if (a.has("help")) return std::printf("%s%s%s", kUsage, kGgufHeader, kQuantizeGgufUsage), 0;
   apply_threads(a);
   if (a.str("format") == "gguf") return quantize_to_gguf(a);
@@ -81,6 +82,8 @@ int cmd_quantize(int argc, char** argv) {
   const int64_t block = cfg.fp8_quantized ? cfg.weight_block_size : kFp8BlockSize;
   QuantTarget target = quant_target(a.str("format", "fp8"), a.integer("group", 128), a.has("group"), block);
   target.lm_head = a.has("lm-head");
+  target.sym = !a.has("asym");
+  if (!target.sym && target.format != "int4") fail("--asym applies to --format int4 only");
   fs::create_directories(out);
   if (fs::equivalent(in, out)) fail("--out must not be the --model folder");
 

@@ -35,7 +35,7 @@ void add_quantized(const QuantTarget& q, const std::string& name, const float* w
     return;
   }
   if (cols % 8 != 0) fail(name, ": ", cols, " input columns; GPTQ packs 8 per int32, so int4 needs a multiple of 8");
-  const GptqTensors g = gptq_encode_sym(w, rows, cols, 4, q.group);
+  const GptqTensors g = gptq_encode(w, rows, cols, 4, q.group, q.sym);
   const std::string stem = name.substr(0, name.size() - 7);  // without ".weight"
   const int64_t G = (cols + q.group - 1) / q.group;
   add(stem + ".qweight", DType::I32, {cols / 8, rows}, g.qweight.data(), g.qweight.size() * 4);
@@ -49,12 +49,12 @@ json quantization_config(const QuantTarget& q) {
     return {{"activation_scheme", "dynamic"}, {"fmt", "e4m3"}, {"quant_method", "fp8"}, {"weight_block_size", {q.block, q.block}}};
   if (q.format == "int8")
     return {{"activation_scheme", "dynamic"}, {"quant_method", "blockwise_int8"}, {"weight_block_size", {q.block, q.block}}};
-  return {{"quant_method", "gptq"}, {"bits", 4},        {"group_size", q.group},         {"sym", true},
+  return {{"quant_method", "gptq"}, {"bits", 4},        {"group_size", q.group},         {"sym", q.sym},
           {"desc_act", false},      {"static_groups", false}, {"checkpoint_format", "gptq"}, {"lm_head", q.lm_head}};
 }
 
 std::string describe(const QuantTarget& q) {
-  if (q.format == "int4") return cat("INT4 (GPTQ, group ", q.group, ")");
+  if (q.format == "int4") return cat("INT4 (GPTQ, group ", q.group, q.sym ? ")" : ", zero points)");
   return cat(q.format == "fp8" ? "FP8" : "INT8", " (", q.block, "x", q.block, " blocks)");
 }
 

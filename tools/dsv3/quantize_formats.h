@@ -1,6 +1,7 @@
 // The weight formats dsv3 quantize writes, each in a published Hugging Face layout
 // (docs/quantization.md): fp8 (DeepSeek-V3's release), int8 (blockwise_int8: the same layout
-// with int8 codes), int4 (GPTQ, symmetric, round-to-nearest, --group columns per scale).
+// with int8 codes), int4 (GPTQ, round-to-nearest, --group columns per scale, symmetric or with
+// --asym a zero point per group).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -17,6 +18,7 @@ struct QuantTarget {
   int64_t block = 128;  // fp8 / int8: square block of one scale
   int64_t group = 128;  // int4: input columns per scale
   bool lm_head = false; // quantize the output head too (GPTQ's "lm_head": true)
+  bool sym = true;      // int4: GPTQ's "sym" (false: a zero point per group and output)
 };
 
 // Validates --format and --group (a multiple of 32 for int4; int4 only).
