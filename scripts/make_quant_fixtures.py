@@ -5,7 +5,8 @@ GEMM layout, each with `expected` F32 [16, 64]: W dequantized here, straight fro
 published descriptions, independently of dsv3's C++ (plain Python, no dependencies).
 Also tests/data/quant/w8a8.safetensors: compressed-tensors int-quantized (llm-compressor's
 W8A8): int8 codes [16, 64], a BF16 weight_scale [16, 1] per output channel, a zero
-weight_zero_point, and `expected` = code x scale.
+weight_zero_point, and `expected` = code x scale; and gptq8_{sym,act_order}.safetensors: 8-bit
+GPTQ (symmetric in natural order; zero points with act-order), with `expected`.
     usage: scripts/make_quant_fixtures.py [OUT_DIR]
 """
 import json
@@ -91,6 +92,7 @@ def main():
     })
 
     write_w8a8(out_dir)
+    write_gptq8(out_dir)
 
 
 def write_w8a8(out_dir):
@@ -106,6 +108,39 @@ def write_w8a8(out_dir):
         "w.weight_zero_point": ("I8", [OUT, 1], bytes(OUT)),
         "expected": ("F32", [OUT, IN], struct.pack("<%df" % len(expected), *expected)),
     })
+
+
+def write_gptq8(out_dir):
+    """8-bit GPTQ, W [16, 64], group 32: values 4 per int32 ([in/4, out], input i at bits
+    8 * (i % 4)), zeros minus one 4 per int32 ([groups, out/4]). gptq8_sym: every zero 128, g_idx
+    in natural order; gptq8_act_order: random zeros and a shuffled g_idx."""
+    rng = random.Random(13)
+    for name, sym in (("gptq8_sym", True), ("gptq8_act_order", False)):
+        q = [[rng.randrange(256) for _ in range(IN)] for _ in range(OUT)]
+        zero = [[128 if sym else rng.randrange(1, 256) for _ in range(OUT)] for _ in range(GROUPS)]
+        scale = [[f16(rng.uniform(0.001, 0.01)) for _ in range(OUT)] for _ in range(GROUPS)]
+        order = list(range(IN))
+        if not sym:
+            rng.shuffle(order)
+        g_idx = [0] * IN
+        for pos, i in enumerate(order):
+            g_idx[i] = pos // GROUP
+        qweight = [0] * (IN // 4 * OUT)
+        for i in range(IN):
+            for o in range(OUT):
+                qweight[(i // 4) * OUT + o] |= q[o][i] << (8 * (i % 4))
+        qzeros = [0] * (GROUPS * OUT // 4)
+        for g in range(GROUPS):
+            for o in range(OUT):
+                qzeros[g * (OUT // 4) + o // 4] |= (zero[g][o] - 1) << (8 * (o % 4))
+        expected = [scale[g_idx[i]][o] * (q[o][i] - zero[g_idx[i]][o]) for o in range(OUT) for i in range(IN)]
+        write_safetensors(out_dir + "/" + name + ".safetensors", {
+            "w.qweight": ("I32", [IN // 4, OUT], i32s(qweight)),
+            "w.qzeros": ("I32", [GROUPS, OUT // 4], i32s(qzeros)),
+            "w.scales": ("F16", [GROUPS, OUT], struct.pack("<%de" % (GROUPS * OUT), *[s for row in scale for s in row])),
+            "w.g_idx": ("I32", [IN], i32s(g_idx)),
+            "expected": ("F32", [OUT, IN], struct.pack("<%df" % len(expected), *expected)),
+        })
 
 
 main()

@@ -1,10 +1,10 @@
 #!/bin/sh
 # The accuracy tables of docs/quantization.md ("Accuracy"): perplexity, KL divergence and top-1
 # agreement against the BF16 base, on held-out WordNet glosses, for dsv3's own formats (FP8,
-# INT8, INT4 GPTQ g128 and g32, symmetric and --asym) and, read through the GGUF import,
-# llama.cpp's Q8_0, Q4_0 and Q4_K_M files of the same checkpoint (made by llama.cpp's own
-# llama-quantize from dsv3's BF16 GGUF: build llama.cpp yourself and pass its llama-quantize, or
-# "-" to skip those rows).
+# INT8 in 128x128 blocks and as 8-bit GPTQ g32, INT4 GPTQ g128 and g32, symmetric and --asym)
+# and, read through the GGUF import, llama.cpp's Q8_0, Q4_0 and Q4_K_M files of the same
+# checkpoint (made by llama.cpp's own llama-quantize from dsv3's BF16 GGUF: build llama.cpp
+# yourself and pass its llama-quantize, or "-" to skip those rows).
 # Models: models/default, and "larger" (quant_larger.json: hidden 512, 256-wide experts, 29.9 M
 # parameters), trained here for 500 steps of 2,048 tokens (about 20 minutes on 2 cores) on the
 # default model's corpus split, unless WORK/larger already holds it.
@@ -45,9 +45,10 @@ measure() {  # tag model-dir
   "$dsv3" quantize --model "$m" --out "$d/int8" --format int8 > /dev/null
   "$dsv3" quantize --model "$m" --out "$d/int4g128" --format int4 --group 128 > /dev/null
   "$dsv3" quantize --model "$m" --out "$d/int4g32" --format int4 --group 32 > /dev/null
+  "$dsv3" quantize --model "$m" --out "$d/int8g32" --format int8 --group 32 > /dev/null  # 8-bit GPTQ
   "$dsv3" quantize --model "$m" --out "$d/int4g128a" --format int4 --group 128 --asym > /dev/null
   "$dsv3" quantize --model "$m" --out "$d/int4g32a" --format int4 --group 32 --asym > /dev/null
-  for f in fp8 int8 int4g128 int4g32 int4g128a int4g32a; do ppl "$tag $f" "$d/$f" --kl-base "$d/base.lp"; done
+  for f in fp8 int8 int8g32 int4g128 int4g32 int4g128a int4g32a; do ppl "$tag $f" "$d/$f" --kl-base "$d/base.lp"; done
   [ "$lq" = "-" ] && return 0
   "$dsv3" quantize --model "$m" --format gguf --type bf16 --out "$d/bf16.gguf" > /dev/null
   ppl "$tag gguf bf16" "$d/bf16.gguf" --kl-base "$d/base.lp"

@@ -59,6 +59,49 @@ Int4Matrix bind_gptq(const TensorInfo& qweight, const TensorInfo& qzeros, const 
   return m;
 }
 
+Gptq8 bind_gptq8(const TensorInfo& qweight, const TensorInfo& qzeros, const TensorInfo& scales, const TensorInfo* g_idx,
+                 int64_t rows, int64_t cols, const QuantConfig& q) {
+  if (cols % 4 != 0) fail(qweight.file, ": tensor '", qweight.name, "': ", cols, " input columns do not fill whole int32 words");
+  const int64_t group = q.group_size > 0 ? q.group_size : cols, G = (cols + group - 1) / group;
+  expect(qweight, DType::I32, {cols / 4, rows});
+  expect(qzeros, DType::I32, {G, (rows + 3) / 4});
+  expect(scales, DType::F16, {G, rows});
+  if (g_idx) expect(*g_idx, DType::I32, {cols});
+  GptqTensors t;
+  t.qweight = copy_of<int32_t>(qweight);
+  t.qzeros = copy_of<int32_t>(qzeros);
+  t.scales = copy_of<uint16_t>(scales);
+  if (g_idx) t.g_idx = copy_of<int32_t>(*g_idx);
+  GptqView v = t.view(rows, cols, 8, group);
+  v.zeros_minus_one = q.zeros_minus_one;
+  const std::string what = qweight.file + ": tensor '" + qweight.name + "'";
+  bool natural = cols % 32 == 0 && (group % 32 == 0 || G == 1);
+  for (int64_t i = 0; i < cols && natural; ++i) natural = v.group_of(i) == i / group;
+  for (int64_t i = 0; i < cols; ++i)
+    if (v.group_of(i) < 0 || v.group_of(i) >= G) fail(what, ": g_idx[", i, "] = ", v.group_of(i), " is not a group of ", G);
+  bool sym = true;
+  for (int64_t g = 0; g < G && sym; ++g)
+    for (int64_t o = 0; o < rows && sym; ++o) sym = v.zero(g, o) == 128;
+  Gptq8 out;
+  if (!natural || !sym) {
+    out.f32.resize(size_t(rows * cols));
+    gptq_decode(v, out.f32.data());
+    return out;
+  }
+  constexpr int64_t kBlockBytes = 34;  // Q8_0: F16 d, then 32 int8 codes
+  std::vector<uint8_t> blocks(size_t(rows * cols / 32 * kBlockBytes));
+  for (int64_t o = 0; o < rows; ++o)
+    for (int64_t u = 0; u < cols / 32; ++u) {
+      uint8_t* b = blocks.data() + (o * (cols / 32) + u) * kBlockBytes;
+      const uint16_t d = t.scales[size_t((u * 32 / group) * rows + o)];
+      b[0] = uint8_t(d & 0xFF);
+      b[1] = uint8_t(d >> 8);
+      for (int64_t j = 0; j < 32; ++j) b[2 + j] = uint8_t(int8_t(v.q(u * 32 + j, o) - 128));
+    }
+  out.rows = int8_from_q8_0(blocks.data(), rows, cols, qweight.name);
+  return out;
+}
+
 Int4Matrix bind_awq(const TensorInfo& qweight, const TensorInfo& qzeros, const TensorInfo& scales, int64_t rows,
                     int64_t cols, const QuantConfig& q) {
   if (rows % 8 != 0) fail(qweight.file, ": tensor '", qweight.name, "': ", rows, " outputs do not fill whole int32 words");

@@ -1,6 +1,7 @@
 // Binding a checkpoint's GPTQ tensors to an INT4 weight the kernels stream (repacked once).
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "io/safetensors.h"
@@ -14,6 +15,18 @@ namespace dsv3 {
 // optional .g_idx [in] I32 of W [rows = out, cols = in]; throws Error naming the file and tensor.
 Int4Matrix bind_gptq(const TensorInfo& qweight, const TensorInfo& qzeros, const TensorInfo& scales,
                      const TensorInfo* g_idx, int64_t rows, int64_t cols, const QuantConfig& q);
+
+// An 8-bit GPTQ matrix (.qweight [in/4, out], .qzeros [groups, ⌈out/4⌉], .scales and .g_idx as
+// for 4 bits). Symmetric (every zero 128) in natural column order it is Q8_0 blocks, each 32
+// columns the group's F16 scale and the codes q − 128, so it binds exactly as llama.cpp's Q8_0
+// does (int8_from_q8_0: the INT8 kernels at 8.5 bits a weight); with zero points or act-order it
+// is dequantized exactly to float32 (`f32`, rows unset). Throws Error naming the file and tensor.
+struct Gptq8 {
+  std::optional<Int8Rows> rows;
+  std::vector<float> f32;  // [rows, cols]
+};
+Gptq8 bind_gptq8(const TensorInfo& qweight, const TensorInfo& qzeros, const TensorInfo& scales, const TensorInfo* g_idx,
+                 int64_t rows, int64_t cols, const QuantConfig& q);
 
 // <stem>.qweight [in, out/8] I32, .qzeros [groups, out/8] I32, .scales [groups, out] F16 (AWQ GEMM).
 Int4Matrix bind_awq(const TensorInfo& qweight, const TensorInfo& qzeros, const TensorInfo& scales, int64_t rows,

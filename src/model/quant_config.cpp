@@ -64,7 +64,7 @@ void parse_quantization_config(const nlohmann::json& q, const std::string& what,
   }
   if (method == "gptq") {
     qc.bits = int(integer(q, "bits", 4, what));
-    if (qc.bits != 4) fail(what, ": quantization_config.bits ", qc.bits, " is not supported for gptq (4 only)");
+    if (qc.bits != 4 && qc.bits != 8) fail(what, ": quantization_config.bits ", qc.bits, " is not supported for gptq (4 or 8)");
     qc.group_size = integer(q, "group_size", 128, what);
     if (qc.group_size == -1) qc.group_size = 0;  // one group per row: the loader uses the row length
     if (qc.group_size < 0 || qc.group_size % 32 != 0)

@@ -59,6 +59,13 @@ class Binder {
     }
     if (cfg_.quant.method != "gptq") fail(ck_.dir(), ": tensor '", stem, ".qweight' needs quant_method gptq or awq in config.json");
     const TensorInfo* g_idx = has(stem + ".g_idx") ? &tensor(stem + ".g_idx") : nullptr;
+    if (cfg_.quant.bits == 8) {
+      Gptq8 g = bind_gptq8(tensor(stem + ".qweight"), tensor(stem + ".qzeros"), tensor(stem + ".scales"), g_idx, rows,
+                           cols, cfg_.quant);
+      if (g.rows) return int8_rows_weight(out_.int8.emplace_back(std::move(*g.rows)));
+      out_.storage.push_back(std::move(g.f32));
+      return f32_weight(out_.storage.back().data(), rows, cols);
+    }
     out_.int4.push_back(bind_gptq(tensor(stem + ".qweight"), tensor(stem + ".qzeros"), tensor(stem + ".scales"), g_idx,
                                   rows, cols, cfg_.quant));
     return int4_weight(rows, cols);

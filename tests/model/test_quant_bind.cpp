@@ -2,7 +2,8 @@
 // safetensors fixtures written by scripts/make_quant_fixtures.py, which dequantizes them in
 // plain Python from the formats' published descriptions: dsv3's repacked INT4 must give the
 // same weights (up to the F16 rounding of the group offset m = -zero · d) and products.
-// compressed-tensors W8A8 (int8 codes, per-channel BF16 scales) must dequantize exactly.
+// compressed-tensors W8A8 (int8 codes, per-channel BF16 scales) and 8-bit GPTQ must dequantize
+// exactly.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -135,6 +136,55 @@ TEST(QuantBind, WrongTensorsAreOneClearLine) {
     EXPECT_NE(std::string(e.what()).find("tensor 'expected' has dtype F32; expected F16"), std::string::npos) << e.what();
   }
   EXPECT_THROW(bind_awq(*f.find("w.qweight"), *f.find("w.qzeros"), *f.find("w.scales"), kOut, kIn, config("awq")), Error);
+}
+
+// 8-bit GPTQ: symmetric in natural order binds as Q8_0 rows for the INT8 kernels with exactly the
+// fixture's values; zero points with act-order are dequantized exactly to float32.
+TEST(QuantBind, Gptq8MatchesTheIndependentDequantization) {
+  QuantConfig q = config("gptq");
+  q.bits = 8;
+  {
+    const SafetensorsFile f(test::data_path("quant/gptq8_sym.safetensors"));
+    const Gptq8 g = bind_gptq8(*f.find("w.qweight"), *f.find("w.qzeros"), *f.find("w.scales"), f.find("w.g_idx"), kOut,
+                               kIn, q);
+    ASSERT_TRUE(g.rows.has_value());
+    EXPECT_TRUE(g.f32.empty());
+    const std::vector<float> e = tensor_to_f32(*f.find("expected"));
+    for (int64_t o = 0; o < kOut; ++o)
+      for (int64_t i = 0; i < kIn; ++i)
+        ASSERT_EQ(float(g.rows->code(o, i)) * g.rows->scale(o, i / 32), e[size_t(o * kIn + i)]) << o << "," << i;
+    // The product through the INT8 kernels (activations rounded to int8 per 32 columns).
+    const Weight w = int8_rows_weight(*g.rows);
+    std::vector<float> x(kIn), y(kOut);
+    for (int64_t i = 0; i < kIn; ++i) x[size_t(i)] = std::sin(0.7f * float(i));
+    linear(y.data(), x.data(), 1, w);
+    for (int64_t o = 0; o < kOut; ++o) {
+      double ref = 0, mag = 0;
+      for (int64_t i = 0; i < kIn; ++i) {
+        ref += double(e[size_t(o * kIn + i)]) * x[size_t(i)];
+        mag += std::fabs(e[size_t(o * kIn + i)]);
+      }
+      EXPECT_NEAR(y[size_t(o)], ref, mag * (1.0 / 127) + 1e-4) << o;
+    }
+  }
+  {
+    const SafetensorsFile f(test::data_path("quant/gptq8_act_order.safetensors"));
+    const Gptq8 g = bind_gptq8(*f.find("w.qweight"), *f.find("w.qzeros"), *f.find("w.scales"), f.find("w.g_idx"), kOut,
+                               kIn, q);
+    EXPECT_FALSE(g.rows.has_value());
+    EXPECT_EQ(g.f32, tensor_to_f32(*f.find("expected")));
+    // A g_idx naming a group that does not exist is one clear line, not a read out of bounds.
+    std::vector<int32_t> bad(size_t(kIn), 0);
+    bad[5] = 7;
+    TensorInfo gi = *f.find("w.g_idx");
+    gi.data = reinterpret_cast<const uint8_t*>(bad.data());
+    try {
+      bind_gptq8(*f.find("w.qweight"), *f.find("w.qzeros"), *f.find("w.scales"), &gi, kOut, kIn, q);
+      ADD_FAILURE();
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("g_idx[5] = 7 is not a group of 2"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(QuantBind, CompressedTensorsW8A8MatchesTheIndependentDequantization) {

@@ -120,16 +120,50 @@ TEST(CliQuantFormats, Int4IsGptqWithinOneStepAndLoads) {
   }
 }
 
+// --format int8 --group 32: 8-bit GPTQ (4 values per int32), which binds as Q8_0 rows and runs.
+TEST(CliQuantFormats, Int8WithAGroupIsEightBitGptqAndLoads) {
+  TempDir tmp;
+  const RunResult r = run_dsv3("quantize --model " + model_path("v3-tiny") + " --out " + tmp.file("q") + " --format int8 --group 32");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string cfg = read_text(tmp.file("q/config.json"));
+  EXPECT_NE(cfg.find("\"quant_method\": \"gptq\""), std::string::npos);
+  EXPECT_NE(cfg.find("\"bits\": 8"), std::string::npos);
+  const Checkpoint src(model_path("v3-tiny")), q(tmp.file("q"));
+  const std::string stem = "model.layers.0.self_attn.q_b_proj";
+  const TensorInfo &qw = *q.find(stem + ".qweight"), &qz = *q.find(stem + ".qzeros"), &sc = *q.find(stem + ".scales");
+  const TensorInfo& w = *src.find(stem + ".weight");
+  const int64_t out = w.shape[0], in = w.shape[1];
+  EXPECT_EQ(qw.shape, (std::vector<int64_t>{in / 4, out}));
+  EXPECT_EQ(qz.shape, (std::vector<int64_t>{in / 32, (out + 3) / 4}));
+  // GPTQ's published dequantization at 8 bits: q at bits 8·(i % 4) of qweight[i / 4][o], zero
+  // (stored minus one) 128, W[o][i] = scale · (q − zero), within half a step of the source.
+  const int32_t* qwv = reinterpret_cast<const int32_t*>(qw.data);
+  const int32_t* qzv = reinterpret_cast<const int32_t*>(qz.data);
+  const uint16_t* scv = reinterpret_cast<const uint16_t*>(sc.data);
+  const std::vector<float> ref = tensor_to_f32(w);
+  for (int64_t o = 0; o < out; ++o)
+    for (int64_t i = 0; i < in; ++i) {
+      const int qv = (uint32_t(qwv[(i / 4) * out + o]) >> (8 * (i % 4))) & 255;
+      const int z = ((uint32_t(qzv[(i / 32) * ((out + 3) / 4) + o / 4]) >> (8 * (o % 4))) & 255) + 1;
+      const float d = f16_to_f32(scv[(i / 32) * out + o]);
+      ASSERT_EQ(z, 128);
+      ASSERT_LE(std::fabs(d * float(qv - z) - ref[size_t(o * in + i)]), d * 1.0001f) << o << "," << i;
+    }
+  const RunResult gen = run_dsv3("generate --model " + tmp.file("q") + " --tokens 5,9,13 --max-new-tokens 4");
+  EXPECT_EQ(gen.exit_code, 0) << gen.err;
+}
+
 // Measured on the default model: INT8 0.6% relative logit difference, INT4 g32 about 4% (with
 // --asym alike).
 TEST(CliQuantFormats, TrainedModelKeepsItsPredictions) {
   TempDir tmp;
   const std::vector<float> base = logits(kDefaultModel, tmp);
-  for (const std::string fmt : {"int8", "int4 --group 32", "int4 --group 32 --asym"}) {
+  for (const std::string fmt : {"int8", "int8 --group 32", "int4 --group 32", "int4 --group 32 --asym"}) {
     ASSERT_EQ(run_dsv3("quantize --model " + kDefaultModel + " --out " + tmp.file("q") + " --format " + fmt).exit_code, 0);
     const auto [diff, agree] = compare(base, logits(tmp.file("q"), tmp), 4096);
-    EXPECT_LT(diff, fmt == "int8" ? 0.02 : 0.1) << fmt;
-    EXPECT_GE(agree, fmt == "int8" ? 0.9 : 0.7) << fmt;
+    const bool eight = fmt.rfind("int8", 0) == 0;
+    EXPECT_LT(diff, eight ? 0.02 : 0.1) << fmt;
+    EXPECT_GE(agree, eight ? 0.9 : 0.7) << fmt;
     std::filesystem::remove_all(tmp.file("q"));
   }
 }
@@ -143,7 +177,10 @@ TEST(CliQuantFormats, BadFormatOptionsAreOneClearLine) {
   EXPECT_NE(f.err.find("--format must be fp8, int8 or int4"), std::string::npos) << f.err;
   const RunResult a = run_dsv3("quantize --model " + model_path("v3-tiny") + " --out " + tmp.file("q") + " --format int8 --asym");
   EXPECT_NE(a.exit_code, 0);
-  EXPECT_NE(a.err.find("--asym applies to --format int4 only"), std::string::npos) << a.err;
+  EXPECT_NE(a.err.find("--asym applies to the GPTQ formats only"), std::string::npos) << a.err;
+  const RunResult fg = run_dsv3("quantize --model " + model_path("v3-tiny") + " --out " + tmp.file("q") + " --format fp8 --group 32");
+  EXPECT_NE(fg.exit_code, 0);
+  EXPECT_NE(fg.err.find("--group applies to --format int8 and int4 only"), std::string::npos) << fg.err;
 }
 
 TEST(CliPerplexity, AgainstItselfKlIsZeroAndTopOneAgreesAndSavedLogitsGiveTheSame) {

@@ -34,8 +34,9 @@ const char* kUsage =
     "quantization_config; tokenizer and generation config files are copied. Shards of at most\n"
     "--shard-mb MB (plus one tensor) with model.safetensors.index.json, or one model.safetensors.\n"
     "--format int8: int8 codes with the same 128x128 weight_scale_inv (quant_method blockwise_int8);\n"
+    "  with --group G: 8-bit GPTQ instead (an F16 scale per G input columns, symmetric unless --asym);\n"
     "--format int4: GPTQ (qweight/qzeros/scales/g_idx, symmetric, --group input columns per scale;\n"
-    "--asym: a zero point per group and output, \"sym\": false).\n"
+    "--asym: a zero point per group and output, \"sym\": false, for either GPTQ width).\n"
     "--lm-head quantizes the output head as well. FP8 sources are dequantized first for int8/int4\n"
     "(see docs/quantization.md).\n";
 
@@ -83,7 +84,7 @@ int cmd_quantize(int argc, char** argv) {
   QuantTarget target = quant_target(a.str("format", "fp8"), a.integer("group", 128), a.has("group"), block);
   target.lm_head = a.has("lm-head");
   target.sym = !a.has("asym");
-  if (!target.sym && target.format != "int4") fail("--asym applies to --format int4 only");
+  if (!target.sym && !target.gptq) fail("--asym applies to the GPTQ formats only (--format int4, or int8 with --group)");
   fs::create_directories(out);
   if (fs::equivalent(in, out)) fail("--out must not be the --model folder");
 
