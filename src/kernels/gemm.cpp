@@ -7,6 +7,7 @@
 #include <omp.h>
 
 #include "core/dtype.h"
+#include "core/parallel.h"
 #include "kernels/isa_kernels.h"
 #include "kernels/linear.h"
 
@@ -159,7 +160,7 @@ void gemm_bf16(float* c, int64_t ldc, int64_t M, int64_t N, int64_t K, const Gem
   constexpr int64_t kNCb = 128;
   const int64_t n_tiles = (N + kNCb - 1) / kNCb;
   const bool parallel = double(M) * double(N) * double(K) >= double(1 << 20);
-  const int64_t threads = parallel ? omp_get_max_threads() : 1;
+  const int64_t threads = parallel ? team_threads() : 1;  // 1 inside a side-by-side expert: no extra packing
   const int64_t m_groups = std::min((M + mr - 1) / mr, std::max<int64_t>(1, (2 * threads + n_tiles - 1) / n_tiles));
   const int64_t m_per = round_up((M + m_groups - 1) / m_groups, mr);
   const int64_t kp_all = (K + 1) / 2;

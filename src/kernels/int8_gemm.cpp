@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/parallel.h"
 #include "kernels/int8_gemm_kernel.h"
 #include "kernels/quant_kernels.h"
 #include "kernels/quant_weight.h"
@@ -93,7 +94,7 @@ void int8_gemm(float* y, const float* x, int64_t n, const Weight& w) {
   const int64_t N = w.rows, tile_rows = kPanelsPerTile * kInt8NR;
   const int64_t n_tiles = (N + tile_rows - 1) / tile_rows;
   const bool parallel = double(n) * double(N) * double(w.cols) >= double(1 << 20);
-  const int64_t threads = parallel ? omp_get_max_threads() : 1;
+  const int64_t threads = parallel ? team_threads() : 1;
   const int64_t m_groups =
       std::min((n + kInt8MR - 1) / kInt8MR, std::max<int64_t>(1, (threads + n_tiles - 1) / n_tiles));
   const int64_t m_per = round_up((n + m_groups - 1) / m_groups, kInt8MR);
