@@ -34,15 +34,11 @@ std::vector<int64_t> tensor_to_i64_any(const TensorInfo& t) {
   return v;
 }
 
-}  // namespace
-
-Int4Matrix bind_gptq(const TensorInfo& qweight, const TensorInfo& qzeros, const TensorInfo& scales,
-                     const TensorInfo* g_idx, int64_t rows, int64_t cols, const QuantConfig& q) {
-  const int per = 32 / q.bits;
-  if (cols % per != 0) fail(qweight.file, ": tensor '", qweight.name, "': ", cols, " input columns do not fill whole int32 words");
-  // group_size -1 (one group per row) becomes whole 64-column chunks covering the row.
-  const int64_t group = q.group_size > 0 ? q.group_size : (cols + 63) / 64 * 64;
-  const int64_t G = (cols + group - 1) / group;
+// A GPTQ matrix's tensors at `bits` (4 or 8) checked against W [rows, cols] in groups of `group`
+// columns and copied out of the checkpoint.
+GptqTensors gptq_tensors(const TensorInfo& qweight, const TensorInfo& qzeros, const TensorInfo& scales,
+                         const TensorInfo* g_idx, int64_t rows, int64_t cols, int bits, int64_t group) {
+  const int64_t per = 32 / bits, G = (cols + group - 1) / group;
   expect(qweight, DType::I32, {cols / per, rows});
   expect(qzeros, DType::I32, {G, (rows + per - 1) / per});
   expect(scales, DType::F16, {G, rows});
@@ -52,6 +48,18 @@ Int4Matrix bind_gptq(const TensorInfo& qweight, const TensorInfo& qzeros, const 
   t.qzeros = copy_of<int32_t>(qzeros);
   t.scales = copy_of<uint16_t>(scales);
   if (g_idx) t.g_idx = copy_of<int32_t>(*g_idx);
+  return t;
+}
+
+}  // namespace
+
+Int4Matrix bind_gptq(const TensorInfo& qweight, const TensorInfo& qzeros, const TensorInfo& scales,
+                     const TensorInfo* g_idx, int64_t rows, int64_t cols, const QuantConfig& q) {
+  const int per = 32 / q.bits;
+  if (cols % per != 0) fail(qweight.file, ": tensor '", qweight.name, "': ", cols, " input columns do not fill whole int32 words");
+  // group_size -1 (one group per row) becomes whole 64-column chunks covering the row.
+  const int64_t group = q.group_size > 0 ? q.group_size : (cols + 63) / 64 * 64;
+  const GptqTensors t = gptq_tensors(qweight, qzeros, scales, g_idx, rows, cols, q.bits, group);
   GptqView v = t.view(rows, cols, q.bits, group);
   v.zeros_minus_one = q.zeros_minus_one;
   Int4Matrix m = int4_from_gptq(v, (qweight.file + ": tensor '" + qweight.name + "'").c_str());
@@ -63,15 +71,7 @@ Gptq8 bind_gptq8(const TensorInfo& qweight, const TensorInfo& qzeros, const Tens
                  int64_t rows, int64_t cols, const QuantConfig& q) {
   if (cols % 4 != 0) fail(qweight.file, ": tensor '", qweight.name, "': ", cols, " input columns do not fill whole int32 words");
   const int64_t group = q.group_size > 0 ? q.group_size : cols, G = (cols + group - 1) / group;
-  expect(qweight, DType::I32, {cols / 4, rows});
-  expect(qzeros, DType::I32, {G, (rows + 3) / 4});
-  expect(scales, DType::F16, {G, rows});
-  if (g_idx) expect(*g_idx, DType::I32, {cols});
-  GptqTensors t;
-  t.qweight = copy_of<int32_t>(qweight);
-  t.qzeros = copy_of<int32_t>(qzeros);
-  t.scales = copy_of<uint16_t>(scales);
-  if (g_idx) t.g_idx = copy_of<int32_t>(*g_idx);
+  const GptqTensors t = gptq_tensors(qweight, qzeros, scales, g_idx, rows, cols, 8, group);
   GptqView v = t.view(rows, cols, 8, group);
   v.zeros_minus_one = q.zeros_minus_one;
   const std::string what = qweight.file + ": tensor '" + qweight.name + "'";

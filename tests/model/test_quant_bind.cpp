@@ -49,14 +49,9 @@ Weight weight_of(const Int4Matrix& m) {
   return w;
 }
 
-void expect_same_weights(const Int4Matrix& m, const std::vector<float>& expected) {
-  for (int64_t o = 0; o < kOut; ++o)
-    for (int64_t i = 0; i < kIn; ++i) {
-      const float e = expected[size_t(o * kIn + i)];
-      ASSERT_NEAR(m.value(o, i), e, 0.1f * 15 * 0x1p-11f + 1e-6f) << o << "," << i;  // m's F16 rounding
-    }
-  // The product through the kernels (activations rounded to int8 per 32 columns).
-  const Weight w = weight_of(m);
+// The product through the kernels (activations rounded to int8 per 32 columns) against the
+// expected weights in double.
+void expect_product(const Weight& w, const std::vector<float>& expected) {
   std::vector<float> x(kIn), y(kOut);
   for (int64_t i = 0; i < kIn; ++i) x[size_t(i)] = std::sin(0.7f * float(i));
   linear(y.data(), x.data(), 1, w);
@@ -68,6 +63,15 @@ void expect_same_weights(const Int4Matrix& m, const std::vector<float>& expected
     }
     EXPECT_NEAR(y[size_t(o)], ref, mag * (1.0 / 127) + 1e-4) << o;  // half an activation step, twice
   }
+}
+
+void expect_same_weights(const Int4Matrix& m, const std::vector<float>& expected) {
+  for (int64_t o = 0; o < kOut; ++o)
+    for (int64_t i = 0; i < kIn; ++i) {
+      const float e = expected[size_t(o * kIn + i)];
+      ASSERT_NEAR(m.value(o, i), e, 0.1f * 15 * 0x1p-11f + 1e-6f) << o << "," << i;  // m's F16 rounding
+    }
+  expect_product(weight_of(m), expected);
 }
 
 TEST(QuantBind, GptqActOrderWithZerosMatchesTheIndependentDequantization) {
@@ -153,19 +157,7 @@ TEST(QuantBind, Gptq8MatchesTheIndependentDequantization) {
     for (int64_t o = 0; o < kOut; ++o)
       for (int64_t i = 0; i < kIn; ++i)
         ASSERT_EQ(float(g.rows->code(o, i)) * g.rows->scale(o, i / 32), e[size_t(o * kIn + i)]) << o << "," << i;
-    // The product through the INT8 kernels (activations rounded to int8 per 32 columns).
-    const Weight w = int8_rows_weight(*g.rows);
-    std::vector<float> x(kIn), y(kOut);
-    for (int64_t i = 0; i < kIn; ++i) x[size_t(i)] = std::sin(0.7f * float(i));
-    linear(y.data(), x.data(), 1, w);
-    for (int64_t o = 0; o < kOut; ++o) {
-      double ref = 0, mag = 0;
-      for (int64_t i = 0; i < kIn; ++i) {
-        ref += double(e[size_t(o * kIn + i)]) * x[size_t(i)];
-        mag += std::fabs(e[size_t(o * kIn + i)]);
-      }
-      EXPECT_NEAR(y[size_t(o)], ref, mag * (1.0 / 127) + 1e-4) << o;
-    }
+    expect_product(int8_rows_weight(*g.rows), e);  // through the INT8 kernels
   }
   {
     const SafetensorsFile f(test::data_path("quant/gptq8_act_order.safetensors"));

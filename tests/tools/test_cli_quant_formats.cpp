@@ -64,6 +64,30 @@ TEST(CliQuantFormats, Int8IsTheFp8LayoutWithInt8CodesWithinHalfAStep) {
   EXPECT_EQ(q.find("model.embed_tokens.weight")->dtype, src.find("model.embed_tokens.weight")->dtype);
 }
 
+// A GPTQ matrix read straight from its published layout at `bits` (4 or 8), per = 32 / bits:
+// value (i, o) at bits bits·(i % per) of qweight[i / per][o], the zero of (g, o), stored minus
+// one, at bits·(o % per) of qzeros[g][o / per], the F16 scale at scales[g][o].
+struct GptqWords {
+  const int32_t* qweight;
+  const int32_t* qzeros;
+  const uint16_t* scales;
+  int64_t out;
+  int bits;
+  uint32_t field(int32_t word, int64_t k) const { return (uint32_t(word) >> (bits * k)) & ((1u << bits) - 1); }
+  int q(int64_t i, int64_t o) const { return int(field(qweight[(i / (32 / bits)) * out + o], i % (32 / bits))); }
+  int zero(int64_t g, int64_t o) const {
+    const int64_t per = 32 / bits;
+    return int(field(qzeros[g * ((out + per - 1) / per) + o / per], o % per)) + 1;
+  }
+  float scale(int64_t g, int64_t o) const { return f16_to_f32(scales[g * out + o]); }
+};
+
+GptqWords gptq_words(const Checkpoint& q, const std::string& stem, int64_t out, int bits) {
+  return {reinterpret_cast<const int32_t*>(q.find(stem + ".qweight")->data),
+          reinterpret_cast<const int32_t*>(q.find(stem + ".qzeros")->data),
+          reinterpret_cast<const uint16_t*>(q.find(stem + ".scales")->data), out, bits};
+}
+
 // Symmetric (zero 8) and, with --asym, a zero point per group and output ("sym": false).
 TEST(CliQuantFormats, Int4IsGptqWithinOneStepAndLoads) {
   for (const bool asym : {false, true}) {
@@ -91,18 +115,13 @@ TEST(CliQuantFormats, Int4IsGptqWithinOneStepAndLoads) {
   EXPECT_EQ(qz.shape, (std::vector<int64_t>{in / 32, (out + 7) / 8}));
   EXPECT_EQ(sc.dtype, DType::F16);
   EXPECT_EQ(gi.shape, (std::vector<int64_t>{in}));
-  // GPTQ's published dequantization, written out from its description: q at bits 4·(i % 8) of
-  // qweight[i / 8][o], zero stored minus one, W[o][i] = scale · (q - zero).
-  const int32_t* qwv = reinterpret_cast<const int32_t*>(qw.data);
-  const int32_t* qzv = reinterpret_cast<const int32_t*>(qz.data);
-  const uint16_t* scv = reinterpret_cast<const uint16_t*>(sc.data);
+  // GPTQ's published dequantization: W[o][i] = scale · (q − zero).
+  const GptqWords g = gptq_words(q, stem, out, 4);
   const std::vector<float> ref = tensor_to_f32(w);
   for (int64_t o = 0; o < out; ++o)
     for (int64_t i = 0; i < in; ++i) {
-      const int64_t g = i / 32;
-      const int qv = (uint32_t(qwv[(i / 8) * out + o]) >> (4 * (i % 8))) & 15;
-      const int z = ((uint32_t(qzv[g * ((out + 7) / 8) + o / 8]) >> (4 * (o % 8))) & 15) + 1;
-      const float d = f16_to_f32(scv[g * out + o]);
+      const int qv = g.q(i, o), z = g.zero(i / 32, o);
+      const float d = g.scale(i / 32, o);
       const float v = ref[size_t(o * in + i)];
       if (!asym) {
         ASSERT_EQ(z, 8);
@@ -135,17 +154,14 @@ TEST(CliQuantFormats, Int8WithAGroupIsEightBitGptqAndLoads) {
   const int64_t out = w.shape[0], in = w.shape[1];
   EXPECT_EQ(qw.shape, (std::vector<int64_t>{in / 4, out}));
   EXPECT_EQ(qz.shape, (std::vector<int64_t>{in / 32, (out + 3) / 4}));
-  // GPTQ's published dequantization at 8 bits: q at bits 8·(i % 4) of qweight[i / 4][o], zero
-  // (stored minus one) 128, W[o][i] = scale · (q − zero), within half a step of the source.
-  const int32_t* qwv = reinterpret_cast<const int32_t*>(qw.data);
-  const int32_t* qzv = reinterpret_cast<const int32_t*>(qz.data);
-  const uint16_t* scv = reinterpret_cast<const uint16_t*>(sc.data);
+  EXPECT_EQ(sc.shape, (std::vector<int64_t>{in / 32, out}));
+  // GPTQ's published dequantization at 8 bits, zero 128: within half a step of the source.
+  const GptqWords g = gptq_words(q, stem, out, 8);
   const std::vector<float> ref = tensor_to_f32(w);
   for (int64_t o = 0; o < out; ++o)
     for (int64_t i = 0; i < in; ++i) {
-      const int qv = (uint32_t(qwv[(i / 4) * out + o]) >> (8 * (i % 4))) & 255;
-      const int z = ((uint32_t(qzv[(i / 32) * ((out + 3) / 4) + o / 4]) >> (8 * (o % 4))) & 255) + 1;
-      const float d = f16_to_f32(scv[(i / 32) * out + o]);
+      const int qv = g.q(i, o), z = g.zero(i / 32, o);
+      const float d = g.scale(i / 32, o);
       ASSERT_EQ(z, 128);
       ASSERT_LE(std::fabs(d * float(qv - z) - ref[size_t(o * in + i)]), d * 1.0001f) << o << "," << i;
     }
