@@ -34,6 +34,8 @@ std::vector<int64_t> tensor_to_i64_any(const TensorInfo& t) {
   return v;
 }
 
+constexpr int64_t kQ8_0BlockBytes = 34;  // llama.cpp's Q8_0 block: F16 d, then 32 int8 codes
+
 // A GPTQ matrix's tensors at `bits` (4 or 8) checked against W [rows, cols] in groups of `group`
 // columns and copied out of the checkpoint.
 GptqTensors gptq_tensors(const TensorInfo& qweight, const TensorInfo& qzeros, const TensorInfo& scales,
@@ -88,11 +90,10 @@ Gptq8 bind_gptq8(const TensorInfo& qweight, const TensorInfo& qzeros, const Tens
     gptq_decode(v, out.f32.data());
     return out;
   }
-  constexpr int64_t kBlockBytes = 34;  // Q8_0: F16 d, then 32 int8 codes
-  std::vector<uint8_t> blocks(size_t(rows * cols / 32 * kBlockBytes));
+  std::vector<uint8_t> blocks(size_t(rows * cols / 32 * kQ8_0BlockBytes));
   for (int64_t o = 0; o < rows; ++o)
     for (int64_t u = 0; u < cols / 32; ++u) {
-      uint8_t* b = blocks.data() + (o * (cols / 32) + u) * kBlockBytes;
+      uint8_t* b = blocks.data() + (o * (cols / 32) + u) * kQ8_0BlockBytes;
       const uint16_t d = t.scales[size_t((u * 32 / group) * rows + o)];
       b[0] = uint8_t(d & 0xFF);
       b[1] = uint8_t(d >> 8);
@@ -179,7 +180,7 @@ Int4Matrix int4_from_q4_0(const uint8_t* blocks, int64_t rows, int64_t cols, std
 }
 
 Int8Rows int8_from_q8_0(const uint8_t* blocks, int64_t rows, int64_t cols, std::string_view name) {
-  constexpr int64_t kBlock = 32, kBlockBytes = 34;  // f16 d, 32 int8 codes
+  constexpr int64_t kBlock = 32, kBlockBytes = kQ8_0BlockBytes;
   Int8Rows m;
   m.rows = rows;
   m.cols = cols;
