@@ -6,8 +6,9 @@
 // fraction of the measured read bandwidth;
 // prefill (64 rows) in multiply-adds per second. "INT4t": INT4 in 16-row tiles (quant_weight.h).
 // Last, GGUF Q8_0 in rows and in 16-row tiles (q8_0_cases).
-// Run: build/bench/bench_quant [threads] [q8_0] [--rows N]   (median of 5 timed repetitions per
-// case; q8_0: the Q8_0 layouts only; --rows: the large matrix's rows, default 16384)
+// Run: build/bench/bench_quant [threads] [q8_0] [--rows N] [--only NAME]   (median of 5 timed
+// repetitions per case; q8_0: the Q8_0 layouts only; --rows: the large matrix's rows, default
+// 16384; --only: the large matrix in the formats whose name contains NAME, e.g. "INT4t", "Q8_0 t")
 #include <omp.h>
 
 #include <algorithm>
@@ -33,6 +34,9 @@ constexpr int64_t kCols = 7168;
 // Rows of the large matrix: 16384 (235 MB in BF16) unless --rows N asks for more, for a host
 // whose L3 holds that (260 MB on the 2026-12 Xeon: 4x makes every format DRAM-bound).
 int64_t kRows = 16384;
+std::string g_only;  // --only: run the formats whose name contains it, on the large matrix only
+
+bool wanted(const char* name) { return std::string(name).find(g_only) != std::string::npos; }
 
 struct Stored {
   const char* name;
@@ -200,6 +204,7 @@ void q8_0_cases(const MachineLimits& lim) {
   for (auto& v : x) v = std::normal_distribution<float>()(rng);
   for (const bool tiled : {false, true}) {
     const char* name = tiled ? "Q8_0 tiles" : "Q8_0 rows";
+    if (!wanted(name)) continue;
     const auto report = [&](const char* what, double bytes, double s) {
       std::printf("%-10s %-22s %8.1f %10.3f %10.2f %8.1f%%\n", name, what, bytes / 1e6, s * 1e3, bytes / s / 1e9,
                   100.0 * bytes / s / 1e9 / lim.read_gbs);
@@ -218,6 +223,7 @@ void q8_0_cases(const MachineLimits& lim) {
       std::printf("%-10s %-22s %8s %10.3f %10s %9s   prefill: %.1f G multiply-adds/s\n", name, what64,
                   "", s * 1e3, "-", "-", double(kRows) * double(kCols) * 64.0 / s / 1e9);
     }
+    if (!g_only.empty()) continue;
     {
       const Int8Rows m = make_q8_0(129280, 1024, tiled);
       report("head 129280 x 1024", double(m.bytes()), median_seconds(int8_rows_weight(m), x, y, 1));
@@ -247,6 +253,7 @@ int main(int argc, char** argv) {
   if (argc > 1) omp_set_num_threads(std::atoi(argv[1]));
   for (int i = 1; i + 1 < argc; ++i)
     if (std::string(argv[i]) == "--rows") kRows = std::max<int64_t>(16, std::atoll(argv[i + 1]) / 16 * 16);
+    else if (std::string(argv[i]) == "--only") g_only = argv[i + 1];
   const MachineLimits lim = measure_machine_limits();
   if (argc > 2 && std::string(argv[2]) == "q8_0") return q8_0_cases(lim), 0;  // the Q8_0 layouts only
   std::printf("bench_quant: %lld x %lld weights, %d threads, kernels %s; measured read %.1f GB/s\n",
@@ -261,6 +268,7 @@ int main(int argc, char** argv) {
       {"INT4 g128", DType::U8, 128, false}, {"INT4t g128", DType::U8, 128, true}, {"INT4 g32", DType::U8, 32, false},
       {"INT4t g32", DType::U8, 32, true}};
   for (const auto& f : formats) {
+    if (!wanted(f.name)) continue;
     const Stored m = make(f.name, f.dt, f.group, kRows, kCols, f.tiled);
     for (int64_t n : {1, 4, 8}) {
       const double s = median_seconds(m.w, x, y, n);
@@ -276,7 +284,7 @@ int main(int argc, char** argv) {
       std::printf(", %.1f%% of the int8 dot peak (%.0f GOP/s)", 100.0 * 2.0 * gmacs / lim.int8_gops, lim.int8_gops);
     std::printf("\n");
   }
-  model_shapes(lim);
+  if (g_only.empty()) model_shapes(lim);
   q8_0_cases(lim);
   return 0;
 }
