@@ -116,16 +116,24 @@ INSTANTIATE_TEST_SUITE_P(
 
 // Decode results must not depend on what else is in the batch: speculative verification (the
 // pending token and its drafts) has to reproduce plain one-row decoding bit for bit.
+// 1100 columns: 8 input rows take the columns in 3 spans, one row in 1 (the decode kernels keep
+// each input's span in L1); 5 rows: a group of 4 and a group of 1.
 TEST(LinearKernels, ARowsResultDoesNotDependOnTheOtherRows) {
   for (DType dt : {DType::F32, DType::BF16, DType::F8_E4M3}) {
+    for (const int64_t cols : {333, 1100})
+      for (const int64_t n : {5, 8}) {
+        const Matrix m = make_matrix(dt, 45, cols, 11);
+        const auto x = random_vec(size_t(n * cols), 12);
+        std::vector<float> all(size_t(n * 45)), one(45);
+        linear(all.data(), x.data(), n, m.w);
+        for (int64_t t = 0; t < n; ++t) {
+          linear(one.data(), x.data() + t * cols, 1, m.w);
+          for (int64_t r = 0; r < 45; ++r)
+            ASSERT_EQ(one[size_t(r)], all[size_t(t * 45 + r)]) << dtype_name(dt) << " cols=" << cols << " t=" << t;
+        }
+        linear(all.data(), x.data(), 0, m.w);  // an empty batch: nothing to do
+      }
     const Matrix m = make_matrix(dt, 45, 333, 11);
-    const auto x = random_vec(size_t(8 * 333), 12);
-    std::vector<float> all(size_t(8 * 45)), one(45);
-    linear(all.data(), x.data(), 8, m.w);
-    for (int64_t t = 0; t < 8; ++t) {
-      linear(one.data(), x.data() + t * 333, 1, m.w);
-      for (int64_t r = 0; r < 45; ++r) ASSERT_EQ(one[size_t(r)], all[size_t(t * 45 + r)]) << dtype_name(dt) << " t=" << t;
-    }
     // The transposed product (W_UK in decode) too: one input row takes a wider column tile.
     const auto xt = random_vec(size_t(8 * 45), 13);
     std::vector<float> all_t(size_t(8 * 333)), one_t(333);
@@ -384,7 +392,9 @@ TEST(IsaKernels, Fp8DecodeKernelsAreExactForEveryCode) {
       const float v = fp8_e4m3_to_f32(rows[size_t(c * K)]);
       ASSERT_EQ(y[size_t(c)], 32.0f * v * scale) << name << " gemv_fp8 code " << c;
       ASSERT_EQ(yt[size_t(c)], 32.0f * v) << name << " gemv_t_fp8 code " << c;
-      if (k->gemv_fp8_bf16) ASSERT_EQ(yb[size_t(c)], 32.0f * v * scale) << name << " gemv_fp8_bf16 code " << c;
+      if (k->gemv_fp8_bf16) {
+        ASSERT_EQ(yb[size_t(c)], 32.0f * v * scale) << name << " gemv_fp8_bf16 code " << c;
+      }
     }
   }
 }
