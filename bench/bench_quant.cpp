@@ -4,7 +4,7 @@
 // DRAM-sized decode shapes (the output head, a layer's experts, a token's W_UK absorption).
 // Decode (1..8 rows) is reported in GB/s of weights (codes + scales) read per product and as a
 // fraction of the measured read bandwidth;
-// prefill (64 rows) in multiply-adds per second. "INT4t": INT4 in 16-row tiles (quant_weight.h).
+// prefill (64 rows) in multiply-adds per second. "INT4t", "INT8t": in 16-row tiles (quant_weight.h).
 // Last, GGUF Q8_0 in rows and in 16-row tiles (q8_0_cases).
 // Run: build/bench/bench_quant [threads] [q8_0] [--rows N] [--only NAME]   (median of 5 timed
 // repetitions per case; q8_0: the Q8_0 layouts only; --rows: the large matrix's rows, default
@@ -43,11 +43,13 @@ struct Stored {
   std::vector<uint8_t> bytes;
   std::vector<float> scales;
   Int4Matrix int4;
+  Int8Rows int8;
   Weight w;
   size_t read_bytes = 0;
 };
 
-// tiled: INT4 in 16-row tiles (int4_tile), as the loaders keep every matrix but kv_b_proj.
+// tiled: INT4 (int4_tile) or block INT8 (int8_tiles_from_blocks) in 16-row tiles, as the loaders
+// keep every matrix but kv_b_proj.
 Stored make(const char* name, DType dt, int64_t group, int64_t rows = kRows, int64_t cols = kCols, bool tiled = false) {
   Stored m;
   m.name = name;
@@ -82,6 +84,12 @@ Stored make(const char* name, DType dt, int64_t group, int64_t rows = kRows, int
     m.scales.assign(size_t((rows + 127) / 128 * m.w.scale_cols), 0.01f);
     m.w.scale_inv = m.scales.data();
     m.read_bytes += m.scales.size() * 4;
+  }
+  if (dt == DType::I8 && tiled) {  // in 16-row tiles, as the loaders keep every matrix but kv_b_proj
+    m.int8 = int8_tiles_from_blocks(reinterpret_cast<const int8_t*>(m.bytes.data()), m.scales.data(), rows, cols, 128);
+    m.bytes = {}, m.scales = {};
+    m.w = int8_rows_weight(m.int8);
+    m.read_bytes = m.int8.bytes();
   }
   return m;
 }
@@ -264,7 +272,7 @@ int main(int argc, char** argv) {
   std::normal_distribution<float> nd;
   for (auto& v : x) v = nd(rng);
   const struct { const char* name; DType dt; int64_t group; bool tiled; } formats[] = {
-      {"BF16", DType::BF16, 0, false}, {"FP8", DType::F8_E4M3, 0, false}, {"INT8", DType::I8, 0, false},
+      {"BF16", DType::BF16, 0, false}, {"FP8", DType::F8_E4M3, 0, false}, {"INT8", DType::I8, 0, false}, {"INT8t", DType::I8, 0, true},
       {"INT4 g128", DType::U8, 128, false}, {"INT4t g128", DType::U8, 128, true}, {"INT4 g32", DType::U8, 32, false},
       {"INT4t g32", DType::U8, 32, true}};
   for (const auto& f : formats) {

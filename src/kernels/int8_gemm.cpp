@@ -81,7 +81,8 @@ bool int8_gemm_fits(const Weight& w) {
   // A panel of kInt8NR weight rows shares one row of block scales, so the weight's scale blocks
   // must be square (128x128 INT8); GGUF Q8_0 has one scale per row and 32 columns
   // (block_rows = 1) and stays on the row-widening path.
-  return w.dtype == DType::I8 && !w.int4 && w.block_rows == w.block && w.block % kInt8NR == 0 &&
+  return w.dtype == DType::I8 && !w.int4 && !(w.int8 && w.int8->tiled) && w.block_rows == w.block &&
+         w.block % kInt8NR == 0 &&
          w.row0 % kInt8NR == 0 && int8_dot_available();
 }
 

@@ -49,6 +49,10 @@ struct QuantKernels {
   // (quant_kernels_tiles.inc).
   void (*gemv_i8_tiles)(float* y, int64_t ldy, const QuantRows& x, int64_t nt, const uint8_t* w, const uint16_t* d,
                         int64_t ntiles, int64_t k);
+  // The same on block-scaled tiles (Int8Rows::block): w at tile `first`'s bytes (first counted
+  // from the matrix's row 0), the scales the whole matrix's [ceil(rows / block), ld_scales] table.
+  void (*gemv_i8_block_tiles)(float* y, int64_t ldy, const QuantRows& x, int64_t nt, const uint8_t* w, int64_t first,
+                              int64_t ntiles, int64_t k, const float* scales, int64_t ld_scales, int64_t block);
 };
 
 // Follows isa_kernels() (and so DSV3_ISA): avx512 needs VNNI as well, else avx2 is used.

@@ -91,8 +91,8 @@ void tile_rows(float* y, int64_t ldy, int64_t nt, int64_t row, int64_t nr, Run r
 void quant_linear_rows(float* y, int64_t ldy, const QuantActs& a, const Weight& w, int64_t r0, int64_t nr) {
   const QuantKernels& k = quant_kernels();
   const int64_t n = a.n;
-  // Q8_0 tiles take every input row in one call: the kernel runs them 4 at a time against one
-  // tile (16 rows x cols bytes, in L1 or L2) before the next tile.
+  // INT8 tiles (Q8_0, block-scaled) take every input row in one call: the kernel runs them 4 at a
+  // time against one tile (16 rows x cols bytes, in L1 or L2) before the next tile.
   const bool all_rows = n <= kDecodeMaxRows || (w.int8 && w.int8->tiled);
   const int64_t tile = all_rows ? n : kPrefillTile;
   for (int64_t t0 = 0; t0 < n; t0 += tile) {
@@ -110,8 +110,12 @@ void quant_linear_rows(float* y, int64_t ldy, const QuantActs& a, const Weight& 
     if (w.int8 && w.int8->tiled) {
       const Int8Rows& m = *w.int8;
       tile_rows(yt + r0, ldy, nt, w.row0 + r0, nr, [&](float* yo, int64_t ldo, int64_t first, int64_t count) {
-        k.gemv_i8_tiles(yo, ldo, x, nt, m.packed.data() + first * m.tile_bytes(), m.d.data() + first * m.tile_halves(),
-                        count, m.cols);
+        if (m.block)
+          k.gemv_i8_block_tiles(yo, ldo, x, nt, m.packed.data() + first * m.tile_bytes(), first, count, m.cols,
+                                m.block_scales.data(), m.block_cols(), m.block);
+        else
+          k.gemv_i8_tiles(yo, ldo, x, nt, m.packed.data() + first * m.tile_bytes(),
+                          m.d.data() + first * m.tile_halves(), count, m.cols);
       });
       continue;
     }

@@ -37,6 +37,7 @@ int Int8Rows::code(int64_t r, int64_t c) const {
 }
 
 float Int8Rows::scale(int64_t r, int64_t u) const {
+  if (block) return block_scales[size_t((r / block) * block_cols() + u * kQuantUnit / block)];
   if (!tiled) return scales[size_t(r * units() + u)];
   return f16_to_f32(d[size_t((r / kInt8TileRows) * tile_halves() + int8_tile_scale_at(r % kInt8TileRows, u))]);
 }
@@ -49,12 +50,30 @@ Weight int8_rows_weight(const Int8Rows& m) {
   w.rows = m.rows;
   w.cols = m.cols;
   w.data = m.tiled ? static_cast<const void*>(m.packed.data()) : m.codes.data();
-  w.scale_inv = m.tiled ? nullptr : m.scales.data();
-  w.scale_cols = m.units();
-  w.block = int(kQuantUnit);
-  w.block_rows = 1;
+  w.scale_inv = m.block ? m.block_scales.data() : m.tiled ? nullptr : m.scales.data();
+  w.scale_cols = m.block ? m.block_cols() : m.units();
+  w.block = int(m.block ? m.block : kQuantUnit);
+  w.block_rows = int(m.block ? m.block : 1);
   w.int8 = &m;
   return w;
+}
+
+Int8Rows int8_tiles_from_blocks(const int8_t* codes, const float* scales, int64_t rows, int64_t cols, int64_t block) {
+  if (block <= 0 || block % kQuantUnit != 0 || cols % kQuantUnit != 0)
+    fail("int8_tiles_from_blocks: block ", block, " and columns ", cols, " must be multiples of ", kQuantUnit);
+  Int8Rows m;
+  m.rows = rows, m.cols = cols, m.tiled = true, m.block = block;
+  m.block_scales.assign(scales, scales + (rows + block - 1) / block * m.block_cols());
+  m.packed.assign(size_t(m.tiles() * m.tile_bytes()), 128);  // padding rows: w = 0
+#pragma omp parallel for schedule(static) if (rows * cols > (1 << 16))
+  for (int64_t tile = 0; tile < m.tiles(); ++tile) {
+    uint8_t* bytes = m.packed.data() + tile * m.tile_bytes();
+    for (int64_t i = 0; i < kInt8TileRows && tile * kInt8TileRows + i < rows; ++i) {
+      const int8_t* row = codes + (tile * kInt8TileRows + i) * cols;
+      for (int64_t c = 0; c < cols; ++c) bytes[int8_tile_at(i, c)] = uint8_t(row[c] ^ 0x80);  // int8 w -> w + 128
+    }
+  }
+  return m;
 }
 
 bool int4_tiles_pay(const Int4Matrix& m, std::string_view name) {

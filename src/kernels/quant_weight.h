@@ -91,15 +91,24 @@ struct Int8Rows {
   // file's own bytes.
   HugeVector<uint8_t> packed;  // [tiles, cols / 4, 16, 4]
   HugeVector<uint16_t> d;      // [tiles, cols / 32, 16]
+  // Block-scaled INT8 (blockwise_int8 checkpoints, int8_tiles_from_blocks) in the tiled layout:
+  // block > 0, d empty, block_scales the checkpoint's own float32 scales [ceil(rows / block),
+  // block_cols()], w = q · block_scales[r / block][c / block]. A tile's 16 rows lie in one block
+  // row (block is a multiple of 32), so its rows share each unit's scale.
+  int64_t block = 0;
+  std::vector<float> block_scales;
 
   int64_t units() const { return cols / kQuantUnit; }
+  int64_t block_cols() const { return (cols + block - 1) / block; }
   int64_t tiles() const { return (rows + kInt8TileRows - 1) / kInt8TileRows; }
   int64_t tile_bytes() const { return kInt8TileRows * cols; }
   int64_t tile_halves() const { return kInt8TileRows * units(); }
   int code(int64_t r, int64_t c) const;     // row r's int8 code of column c, either layout
   float scale(int64_t r, int64_t u) const;  // row r's scale of unit u
   float value(int64_t r, int64_t c) const { return float(code(r, c)) * scale(r, c / kQuantUnit); }
-  size_t bytes() const { return codes.size() + scales.size() * 4 + packed.size() + d.size() * 2; }
+  size_t bytes() const {
+    return codes.size() + scales.size() * 4 + packed.size() + d.size() * 2 + block_scales.size() * 4;
+  }
 };
 
 // Whether the loaders store Q8_0 tensor `name` tiled: every matrix but MLA's kv_b_proj (as
@@ -107,8 +116,15 @@ struct Int8Rows {
 bool int8_tiles_pay(std::string_view name);
 
 // The Weight the kernels read m through: dtype I8, block 32, block_rows 1; int8 set (and, in the
-// row layout, data and scale_inv at the codes and scales).
+// row layout, data and scale_inv at the codes and scales). Block-scaled tiles: block and
+// block_rows m.block, scale_inv at m.block_scales.
 Weight int8_rows_weight(const Int8Rows& m);
+
+// A blockwise_int8 matrix (codes [rows, cols] int8, scales [ceil(rows / block), ceil(cols /
+// block)] float32, block a multiple of 32, cols a multiple of 32) in the tiled layout, exactly:
+// what the loaders keep for every such matrix where int8_tiles_pay, so decode streams 16 rows
+// at a time as for Q8_0 instead of one row per dot product.
+Int8Rows int8_tiles_from_blocks(const int8_t* codes, const float* scales, int64_t rows, int64_t cols, int64_t block);
 
 // Repacks a 4-bit GPTQ matrix (row layout); throws Error (naming `what`) when its group size is not a
 // multiple of kQuantUnit or its act-order groups are not all group_size columns.

@@ -28,7 +28,7 @@ int64_t stored_bytes(const Weight& w) {
   int64_t bytes = int64_t(w.bytes());
   if (w.scale_inv) bytes += ((w.rows + w.block_rows - 1) / w.block_rows) * w.scale_cols * 4;
   if (w.int4) bytes += w.rows * w.int4->groups() * 4;  // F16 (d, m) per group
-  if (w.int8 && w.int8->tiled) bytes += w.rows * w.int8->units() * 2;  // Q8_0 tiles: the F16 scales
+  if (w.int8 && w.int8->tiled && !w.int8->block) bytes += w.rows * w.int8->units() * 2;  // Q8_0 tiles: F16 scales
   return bytes;
 }
 

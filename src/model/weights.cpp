@@ -43,6 +43,11 @@ class Binder {
       w.block = int(b);
       w.block_rows = int(b);
       if (t.dtype == DType::I8 && b % 32 != 0) fail(t.file, ": tensor '", name, "': INT8 block size ", b, " is not a multiple of 32");
+      // INT8 in 16-row tiles (but kv_b_proj, int8_tiles_pay), as GGUF Q8_0: decode then sums 16
+      // rows per instruction instead of one row's dot product at a time (docs/quantization.md).
+      if (t.dtype == DType::I8 && cols % 32 == 0 && int8_tiles_pay(name))
+        return int8_rows_weight(out_.int8.emplace_back(int8_tiles_from_blocks(
+            static_cast<const int8_t*>(w.data), w.scale_inv, rows, cols, b)));
     } else if (t.dtype != DType::F32 && t.dtype != DType::BF16 && t.dtype != DType::F16) {
       fail(t.file, ": tensor '", name, "' has dtype ", dtype_name(t.dtype),
            "; expected BF16, F16, F32, F8_E4M3 or I8");

@@ -74,7 +74,7 @@ struct BoundWeights {
   ModelWeights weights;
   std::deque<std::vector<float>> storage;  // widened norm vectors and scales
   std::deque<Int4Matrix> int4;             // GPTQ matrices repacked for the kernels
-  std::deque<Int8Rows> int8;               // GGUF Q8_0 matrices split for the kernels
+  std::deque<Int8Rows> int8;               // GGUF Q8_0 and blockwise INT8 matrices in the kernels' layouts
   std::vector<std::string> unused;         // checkpoint tensors the config does not use
 };
 

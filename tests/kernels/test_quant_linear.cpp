@@ -76,6 +76,20 @@ Int8RowsCase make_int8_rows(int64_t R, int64_t C, uint32_t seed, bool tiled = fa
   return m;
 }
 
+// Block-scaled INT8 in 16-row tiles (int8_tiles_from_blocks, what the loaders keep), from the
+// encoder make_int8 uses; block 32 puts a 33-row matrix's tiles in 2 block rows.
+Int8RowsCase make_int8_block_tiles(int64_t R, int64_t C, uint32_t seed, int64_t block = 128) {
+  Int8RowsCase m;
+  const auto f = random_vec(size_t(R * C), seed, 0.05f);
+  Int8Blocks q = int8_encode_blocks(f.data(), R, C, block);
+  q.codes[0] = -128;
+  m.values.resize(f.size());
+  int8_decode_blocks(q, R, C, block, m.values.data());
+  m.q = int8_tiles_from_blocks(q.codes.data(), q.scale_inv.data(), R, C, block);
+  m.w = int8_rows_weight(m.q);
+  return m;
+}
+
 struct Int4Case {
   GptqTensors g;
   Int4Matrix m;
@@ -163,6 +177,11 @@ TEST_P(QuantLinear, Int8MatchesTheFloatProductWithinTheActivationRounding) {
     linear(y.data(), x.data(), s.n, q.w);
     expect_matches(y, reference(q.values, s.rows, s.cols, x, s.n), tiled ? "Q8_0 tiles" : "Q8_0 rows");
   }
+  if (s.cols % 32 == 0) {
+    const Int8RowsCase t = make_int8_block_tiles(s.rows, s.cols, 3, 32);
+    linear(y.data(), x.data(), s.n, t.w);
+    expect_matches(y, reference(t.values, s.rows, s.cols, x, s.n), "int8 block tiles");
+  }
 }
 
 TEST_P(QuantLinear, Int4MatchesTheFloatProductWithinTheActivationRounding) {
@@ -196,7 +215,8 @@ TEST_P(QuantLinear, RowSliceAndRowWideningSeeTheSameWeights) {
       {&a.w, &a.values}, {&b.w, &b.values}, {&e.w, &e.values}};
   const int64_t q8_cols = s.cols % 32 == 0 ? s.cols : 32;  // Q8_0 is whole blocks of 32
   const Int8RowsCase c = make_int8_rows(s.rows, q8_cols, 13), f = make_int8_rows(s.rows, q8_cols, 15, true);
-  if (s.cols % 32 == 0) cases.insert(cases.end(), {{&c.w, &c.values}, {&f.w, &f.values}});
+  const Int8RowsCase g = make_int8_block_tiles(s.rows, q8_cols, 16, 32);
+  if (s.cols % 32 == 0) cases.insert(cases.end(), {{&c.w, &c.values}, {&f.w, &f.values}, {&g.w, &g.values}});
   for (const auto& [w, values_of] : cases) {
     const std::vector<float>& values = *values_of;
     std::vector<float> full(size_t(s.n * s.rows)), part(size_t(s.n * nr)), row(size_t(s.cols));
@@ -224,6 +244,7 @@ TEST(QuantKernels, EveryInstructionSetMatchesTheExactIntegerSums) {
   for (const auto& [R, C] : {std::pair<int64_t, int64_t>{9, 288}, {17, 1024}, {33, 352}}) {
     const Int8Case a = make_int8(R, C, 8);
     const Int8RowsCase a32 = make_int8_rows(R, C, 12), t32 = make_int8_rows(R, C, 17, true);
+    const Int8RowsCase bt = make_int8_block_tiles(R, C, 18, 32);
     std::vector<Int4Case> int4;
     for (int64_t group : {32, 64, 128, 256}) int4.push_back(make_int4(R, C, group, uint32_t(9 + group)));
     std::vector<Int4Case> tiled;
@@ -254,6 +275,14 @@ TEST(QuantKernels, EveryInstructionSetMatchesTheExactIntegerSums) {
           std::vector<float> all(size_t(nt * ldt));
           k->gemv_i8_tiles(all.data(), ldt, rows, nt, t32.q.packed.data(), t32.q.d.data(), t32.q.tiles(), C);
           got.emplace_back(std::vector<float>(size_t(nt * R)), &t32.values);
+          for (int64_t t = 0; t < nt; ++t) std::copy_n(all.data() + t * ldt, R, got.back().first.data() + t * R);
+        }
+        {  // block-scaled INT8 tiles: every tile (row slices start at a later tile: RowSlice...)
+          const int64_t ldt = bt.q.tiles() * kInt8TileRows;
+          std::vector<float> all(size_t(nt * ldt));
+          k->gemv_i8_block_tiles(all.data(), ldt, rows, nt, bt.q.packed.data(), 0, bt.q.tiles(), C,
+                                 bt.q.block_scales.data(), bt.q.block_cols(), bt.q.block);
+          got.emplace_back(std::vector<float>(size_t(nt * R)), &bt.values);
           for (int64_t t = 0; t < nt; ++t) std::copy_n(all.data() + t * ldt, R, got.back().first.data() + t * R);
         }
         for (const Int4Case& b : int4) {
@@ -293,8 +322,9 @@ TEST(QuantKernels, ARowsResultDoesNotDependOnTheOtherRows) {
   const Int4Case b = make_int4(45, 320, 128, 13);
   const Int4Case c = make_int4(45, 320, 32, 15, false, true);
   const Int8RowsCase d = make_int8_rows(45, 320, 16), e = make_int8_rows(45, 320, 18, true);
+  const Int8RowsCase f = make_int8_block_tiles(45, 320, 19, 32);
   const auto x = random_vec(size_t(13 * 320), 14);
-  for (const Weight* w : {&a.w, &b.w, &c.w, &d.w, &e.w}) {
+  for (const Weight* w : {&a.w, &b.w, &c.w, &d.w, &e.w, &f.w}) {
     for (int64_t n : {8, 13}) {
       std::vector<float> all(size_t(n * 45)), one(45);
       linear(all.data(), x.data(), n, *w);
@@ -357,6 +387,13 @@ TEST(QuantKernels, TilesHoldTheRowLayoutsWeights) {
       for (int64_t c = 0; c < C; ++c) ASSERT_EQ(q_tiles.q.value(r, c), q_tiles.values[size_t(r * C + c)]) << r << "," << c;
     }
     expect_transposed_product(q_tiles.w.rows_slice(1, R - 1), q_tiles.values, 1, C);
+    // Block-scaled INT8: the encoder's codes and block scales, value by value.
+    const Int8RowsCase b_tiles = make_int8_block_tiles(R, C, 52, 32);
+    EXPECT_EQ(b_tiles.q.packed.size(), size_t(((R + 15) / 16) * 16 * C));
+    EXPECT_TRUE(b_tiles.q.d.empty());
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t c = 0; c < C; ++c) ASSERT_EQ(b_tiles.q.value(r, c), b_tiles.values[size_t(r * C + c)]) << r << "," << c;
+    expect_transposed_product(b_tiles.w.rows_slice(1, R - 1), b_tiles.values, 1, C);
   }
 }
 

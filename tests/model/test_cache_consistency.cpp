@@ -169,7 +169,9 @@ TEST(LatentCacheFp8, StoreLoadRoundTripIsWithinE4m3Rounding) {
           const float w = (*want)[j];
           ASSERT_LE(std::fabs((*got)[j] - w), std::max(std::fabs(w) * 0.0625f, sub_step))
               << "layer " << l << " pos " << p << " value " << j;
-          if (std::fabs(w) == amax) ASSERT_NEAR((*got)[j], w, 1e-6f * amax) << "a row's largest value maps to 448";
+          if (std::fabs(w) == amax) {
+            ASSERT_NEAR((*got)[j], w, 1e-6f * amax) << "a row's largest value maps to 448";
+          }
         }
       }
     }

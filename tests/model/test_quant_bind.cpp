@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/int_quant.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
 #include "kernels/linear.h"
@@ -277,6 +278,64 @@ TEST(QuantBind, CompressedTensorsCheckpointBindsEveryMatrix) {
                    },
                    [](const std::string&, Vec&, TensorRole) {}});
   EXPECT_EQ(checked, want.size());
+}
+
+// A blockwise_int8 checkpoint (int8 codes with 128 x 128 float32 scales, the FP8 layout) binds
+// every matrix but kv_b_proj as block-scaled 16-row tiles holding exactly code x scale, and
+// kv_b_proj in place (its W_UK half is read transposed).
+TEST(QuantBind, BlockwiseInt8BindsAsTilesButKvBProj) {
+  const std::string src = test::model_path("v3-tiny");
+  const ModelConfig cfg = load_config(src + "/config.json");
+  const Checkpoint ck(src);
+  const test::TempDir dir;
+  SafetensorsWriter w;
+  std::map<std::string, std::vector<float>> want;
+  std::vector<Int8Blocks> kept;  // the writer reads them at write()
+  const TensorTable table(cfg);
+  for (const TensorSpec& t : table.tensors()) {
+    const TensorInfo* in = ck.find(t.name);
+    if (!in) continue;
+    if (t.role != TensorRole::kLinear) {
+      w.add(t.name, in->dtype, in->shape, in->data, in->nbytes);
+      continue;
+    }
+    const int64_t rows = t.shape[0], cols = t.shape[1];
+    const std::vector<float> x = tensor_to_f32(*in);
+    const Int8Blocks& q = kept.emplace_back(int8_encode_blocks(x.data(), rows, cols, 128));
+    std::vector<float>& deq = want[t.name];
+    deq.resize(x.size());
+    int8_decode_blocks(q, rows, cols, 128, deq.data());
+    w.add(t.name, DType::I8, t.shape, q.codes.data(), q.codes.size());
+    w.add(t.name + "_scale_inv", DType::F32, {(rows + 127) / 128, (cols + 127) / 128}, q.scale_inv.data(),
+          q.scale_inv.size() * 4);
+  }
+  w.write(dir.file("model.safetensors"));
+  json j = read_json_file(src + "/config.json");
+  j["quantization_config"] = {{"quant_method", "blockwise_int8"}, {"weight_block_size", {128, 128}}};
+  test::write_text(dir.file("config.json"), j.dump());
+  const auto m = Model::load(dir.path());
+  ModelWeights mw = m->weights();
+  size_t tiled = 0, in_place = 0;
+  for_each_tensor(m->config(), mw,
+                  {[&](const std::string& n, Weight& wt, TensorRole role) {
+                     if (role != TensorRole::kLinear) return;
+                     ASSERT_EQ(wt.dtype, DType::I8) << n;
+                     const std::vector<float>& e = want.at(n);
+                     if (n.find("kv_b_proj") != std::string::npos || wt.cols % 32 != 0) {
+                       EXPECT_EQ(wt.int8, nullptr) << n;
+                       ++in_place;
+                       return;
+                     }
+                     ASSERT_NE(wt.int8, nullptr) << n;
+                     EXPECT_TRUE(wt.int8->tiled && wt.int8->block == 128) << n;
+                     for (int64_t r = 0; r < wt.rows; ++r)
+                       for (int64_t c = 0; c < wt.cols; ++c)
+                         ASSERT_EQ(wt.int8->value(r, c), e[size_t(r * wt.cols + c)]) << n << " " << r << "," << c;
+                     ++tiled;
+                   },
+                   [](const std::string&, Vec&, TensorRole) {}});
+  EXPECT_GT(tiled, 0u);
+  EXPECT_GT(in_place, 0u);
 }
 
 }  // namespace
