@@ -151,21 +151,23 @@ TEST(LinearKernels, ARowsResultDoesNotDependOnTheOtherRows) {
 // blocks and tails included, and still independent of the other rows of the batch.
 TEST(LinearKernels, Fp8DecodeOnBf16ActivationsStaysWithinItsRounding) {
   set_decode_math(DecodeMath::Bf16);
-  const Matrix m = make_matrix(DType::F8_E4M3, 300, 257, 31);
-  const auto x = random_vec(size_t(8 * 257), 32);
-  std::vector<float> all(size_t(8 * 300)), one(300);
-  linear(all.data(), x.data(), 8, m.w);
-  for (int64_t t = 0; t < 8; ++t) {
-    linear(one.data(), x.data() + t * 257, 1, m.w);
-    for (int64_t r = 0; r < 300; ++r) {
-      ASSERT_EQ(one[size_t(r)], all[size_t(t * 300 + r)]) << "t=" << t << " r=" << r;
-      double s = 0, mag = 0;
-      for (int64_t k = 0; k < 257; ++k) {
-        const double p = double(x[size_t(t * 257 + k)]) * m.values[size_t(r * 257 + k)];
-        s += p;
-        mag += std::fabs(p);
+  for (const int64_t C : {257, 1300}) {  // 1300: 8 input rows take 2 spans of columns, one row 1
+    const Matrix m = make_matrix(DType::F8_E4M3, 300, C, 31);
+    const auto x = random_vec(size_t(8 * C), 32);
+    std::vector<float> all(size_t(8 * 300)), one(300);
+    linear(all.data(), x.data(), 8, m.w);
+    for (int64_t t = 0; t < 8; ++t) {
+      linear(one.data(), x.data() + t * C, 1, m.w);
+      for (int64_t r = 0; r < 300; ++r) {
+        ASSERT_EQ(one[size_t(r)], all[size_t(t * 300 + r)]) << "C=" << C << " t=" << t << " r=" << r;
+        double s = 0, mag = 0;
+        for (int64_t k = 0; k < C; ++k) {
+          const double p = double(x[size_t(t * C + k)]) * m.values[size_t(r * C + k)];
+          s += p;
+          mag += std::fabs(p);
+        }
+        ASSERT_NEAR(one[size_t(r)], s, 0x1p-9 * mag + 1e-5 * mag + 1e-6) << "C=" << C << " t=" << t << " r=" << r;
       }
-      ASSERT_NEAR(one[size_t(r)], s, 0x1p-9 * mag + 1e-5 * mag + 1e-6) << "t=" << t << " r=" << r;
     }
   }
   set_decode_math(DecodeMath::F32);
