@@ -3,9 +3,9 @@
 //
 // Memory: 0.5 byte per weight plus 4 bytes per group (F16 d and m), e.g. 4.25 bits per weight
 // at group 128 and 5 at group 32, owned by the loaded model; the checkpoint's own INT4 pages
-// are read once and stay only as reclaimable page cache. INT8 block weights need no repacking:
-// the kernels read the checkpoint's int8 rows in place (Weight with dtype I8, like FP8); GGUF
-// Q8_0 is split into Int8Rows.
+// are read once and stay only as reclaimable page cache. INT8 block weights (blockwise_int8) and
+// GGUF Q8_0 are split into Int8Rows's 16-row tiles the same way, but for kv_b_proj (its block
+// INT8 rows are read in place, a Weight with dtype I8 like FP8; its Q8_0 in Int8Rows's rows).
 #pragma once
 #include <cstddef>
 #include <cstdint>
