@@ -220,25 +220,40 @@ TEST(QuantBind, CompressedTensorsRefusesWhatItCannotRead) {
   EXPECT_THROW(cfg("int-quantized", 4), Error);
 }
 
-// A whole checkpoint in the W8A8 layout (every linear matrix int8 per output channel, BF16
-// scales) binds each matrix to exactly code x scale.
-TEST(QuantBind, CompressedTensorsCheckpointBindsEveryMatrix) {
+// v3-tiny rewritten with every linear matrix quantized by add(writer, spec, its float values)
+// (the other tensors copied) and quantization_config `qc`, loaded from `dir`.
+template <typename AddLinear>
+std::unique_ptr<Model> load_requantized_tiny(const test::TempDir& dir, const json& qc, AddLinear add) {
   const std::string src = test::model_path("v3-tiny");
   const ModelConfig cfg = load_config(src + "/config.json");
   const Checkpoint ck(src);
-  const test::TempDir dir;
   SafetensorsWriter w;
-  std::map<std::string, std::vector<float>> want;
   const TensorTable table(cfg);
   for (const TensorSpec& t : table.tensors()) {
     const TensorInfo* in = ck.find(t.name);
     if (!in) continue;
-    if (t.role != TensorRole::kLinear) {
-      w.add(t.name, in->dtype, in->shape, in->data, in->nbytes);
-      continue;
-    }
+    if (t.role == TensorRole::kLinear) add(w, t, tensor_to_f32(*in));
+    else w.add(t.name, in->dtype, in->shape, in->data, in->nbytes);
+  }
+  w.write(dir.file("model.safetensors"));
+  json j = read_json_file(src + "/config.json");
+  j["quantization_config"] = qc;
+  test::write_text(dir.file("config.json"), j.dump());
+  return Model::load(dir.path());
+}
+
+// A whole checkpoint in the W8A8 layout (every linear matrix int8 per output channel, BF16
+// scales) binds each matrix to exactly code x scale.
+TEST(QuantBind, CompressedTensorsCheckpointBindsEveryMatrix) {
+  const test::TempDir dir;
+  std::map<std::string, std::vector<float>> want;
+  const json qc = {{"quant_method", "compressed-tensors"}, {"format", "int-quantized"},
+                   {"config_groups", {{"group_0", {{"targets", {"Linear"}},
+                                                   {"weights", {{"num_bits", 8}, {"type", "int"},
+                                                                {"symmetric", true}, {"strategy", "channel"}}}}}}},
+                   {"ignore", {"lm_head"}}};
+  const auto m = load_requantized_tiny(dir, qc, [&](SafetensorsWriter& w, const TensorSpec& t, const std::vector<float>& x) {
     const int64_t rows = t.shape[0], cols = t.shape[1];
-    const std::vector<float> x = tensor_to_f32(*in);
     std::vector<int8_t> q(x.size());
     std::vector<uint16_t> scale(static_cast<size_t>(rows));
     std::vector<float>& deq = want[t.name];
@@ -256,16 +271,7 @@ TEST(QuantBind, CompressedTensorsCheckpointBindsEveryMatrix) {
     }
     w.add(t.name, DType::I8, t.shape, q.data(), q.size());
     w.add(t.name + "_scale", DType::BF16, {rows, 1}, scale.data(), scale.size() * 2);
-  }
-  w.write(dir.file("model.safetensors"));
-  json j = read_json_file(src + "/config.json");
-  j["quantization_config"] = {{"quant_method", "compressed-tensors"}, {"format", "int-quantized"},
-                              {"config_groups", {{"group_0", {{"targets", {"Linear"}},
-                                                              {"weights", {{"num_bits", 8}, {"type", "int"},
-                                                                           {"symmetric", true}, {"strategy", "channel"}}}}}}},
-                              {"ignore", {"lm_head"}}};
-  test::write_text(dir.file("config.json"), j.dump());
-  const auto m = Model::load(dir.path());
+  });
   ModelWeights mw = m->weights();
   size_t checked = 0;
   for_each_tensor(m->config(), mw,
@@ -284,43 +290,25 @@ TEST(QuantBind, CompressedTensorsCheckpointBindsEveryMatrix) {
 // every matrix but kv_b_proj as block-scaled 16-row tiles holding exactly code x scale, and
 // kv_b_proj in place (its W_UK half is read transposed).
 TEST(QuantBind, BlockwiseInt8BindsAsTilesButKvBProj) {
-  const std::string src = test::model_path("v3-tiny");
-  const ModelConfig cfg = load_config(src + "/config.json");
-  const Checkpoint ck(src);
   const test::TempDir dir;
-  SafetensorsWriter w;
   std::map<std::string, std::vector<float>> want;
-  std::vector<Int8Blocks> kept;  // the writer reads them at write()
-  const TensorTable table(cfg);
-  for (const TensorSpec& t : table.tensors()) {
-    const TensorInfo* in = ck.find(t.name);
-    if (!in) continue;
-    if (t.role != TensorRole::kLinear) {
-      w.add(t.name, in->dtype, in->shape, in->data, in->nbytes);
-      continue;
-    }
+  const json qc = {{"quant_method", "blockwise_int8"}, {"weight_block_size", {128, 128}}};
+  const auto m = load_requantized_tiny(dir, qc, [&](SafetensorsWriter& w, const TensorSpec& t, const std::vector<float>& x) {
     const int64_t rows = t.shape[0], cols = t.shape[1];
-    const std::vector<float> x = tensor_to_f32(*in);
-    const Int8Blocks& q = kept.emplace_back(int8_encode_blocks(x.data(), rows, cols, 128));
+    const Int8Blocks q = int8_encode_blocks(x.data(), rows, cols, 128);
     std::vector<float>& deq = want[t.name];
     deq.resize(x.size());
     int8_decode_blocks(q, rows, cols, 128, deq.data());
     w.add(t.name, DType::I8, t.shape, q.codes.data(), q.codes.size());
     w.add(t.name + "_scale_inv", DType::F32, {(rows + 127) / 128, (cols + 127) / 128}, q.scale_inv.data(),
           q.scale_inv.size() * 4);
-  }
-  w.write(dir.file("model.safetensors"));
-  json j = read_json_file(src + "/config.json");
-  j["quantization_config"] = {{"quant_method", "blockwise_int8"}, {"weight_block_size", {128, 128}}};
-  test::write_text(dir.file("config.json"), j.dump());
-  const auto m = Model::load(dir.path());
+  });
   ModelWeights mw = m->weights();
   size_t tiled = 0, in_place = 0;
   for_each_tensor(m->config(), mw,
                   {[&](const std::string& n, Weight& wt, TensorRole role) {
                      if (role != TensorRole::kLinear) return;
                      ASSERT_EQ(wt.dtype, DType::I8) << n;
-                     const std::vector<float>& e = want.at(n);
                      if (n.find("kv_b_proj") != std::string::npos || wt.cols % 32 != 0) {
                        EXPECT_EQ(wt.int8, nullptr) << n;
                        ++in_place;
@@ -328,6 +316,7 @@ TEST(QuantBind, BlockwiseInt8BindsAsTilesButKvBProj) {
                      }
                      ASSERT_NE(wt.int8, nullptr) << n;
                      EXPECT_TRUE(wt.int8->tiled && wt.int8->block == 128) << n;
+                     const std::vector<float>& e = want.at(n);
                      for (int64_t r = 0; r < wt.rows; ++r)
                        for (int64_t c = 0; c < wt.cols; ++c)
                          ASSERT_EQ(wt.int8->value(r, c), e[size_t(r * wt.cols + c)]) << n << " " << r << "," << c;
