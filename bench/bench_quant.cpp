@@ -278,7 +278,8 @@ int main(int argc, char** argv) {
   // "FP8 bf16": DecodeMath::Bf16, what generate, chat and bench use (activations rounded to BF16,
   // vdpbf16ps); "FP8": the exact float32 products.
   const struct { const char* name; DType dt; int64_t group; bool tiled; } formats[] = {
-      {"BF16", DType::BF16, 0, false}, {"FP8", DType::F8_E4M3, 0, false}, {"FP8 bf16", DType::F8_E4M3, 0, false}, {"INT8", DType::I8, 0, false}, {"INT8t", DType::I8, 0, true},
+      {"BF16", DType::BF16, 0, false}, {"FP8", DType::F8_E4M3, 0, false}, {"FP8 bf16", DType::F8_E4M3, 0, false},
+      {"INT8", DType::I8, 0, false}, {"INT8t", DType::I8, 0, true},
       {"INT4 g128", DType::U8, 128, false}, {"INT4t g128", DType::U8, 128, true}, {"INT4 g32", DType::U8, 32, false},
       {"INT4t g32", DType::U8, 32, true}};
   for (const auto& f : formats) {

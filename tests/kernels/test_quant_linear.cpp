@@ -30,19 +30,20 @@ struct Int8Case {  // a block-scaled INT8 weight and its exact values
   Weight w;
 };
 
-Int8Case make_int8(int64_t R, int64_t C, uint32_t seed) {
+Int8Case make_int8(int64_t R, int64_t C, uint32_t seed, int64_t block = 128) {
   Int8Case m;
   const auto f = random_vec(size_t(R * C), seed, 0.05f);
-  m.q = int8_encode_blocks(f.data(), R, C, 128);
+  m.q = int8_encode_blocks(f.data(), R, C, block);
   m.q.codes[0] = -128;  // the one code the encoder never writes, but other writers may
   m.values.resize(f.size());
-  int8_decode_blocks(m.q, R, C, 128, m.values.data());
+  int8_decode_blocks(m.q, R, C, block, m.values.data());
   m.w.dtype = DType::I8;
   m.w.rows = R;
   m.w.cols = C;
   m.w.data = m.q.codes.data();
   m.w.scale_inv = m.q.scale_inv.data();
-  m.w.scale_cols = (C + 127) / 128;
+  m.w.scale_cols = (C + block - 1) / block;
+  m.w.block = m.w.block_rows = int(block);
   return m;
 }
 
@@ -79,13 +80,10 @@ Int8RowsCase make_int8_rows(int64_t R, int64_t C, uint32_t seed, bool tiled = fa
 // Block-scaled INT8 in 16-row tiles (int8_tiles_from_blocks, what the loaders keep), from the
 // encoder make_int8 uses; block 32 puts a 33-row matrix's tiles in 2 block rows.
 Int8RowsCase make_int8_block_tiles(int64_t R, int64_t C, uint32_t seed, int64_t block = 128) {
+  const Int8Case rows = make_int8(R, C, seed, block);
   Int8RowsCase m;
-  const auto f = random_vec(size_t(R * C), seed, 0.05f);
-  Int8Blocks q = int8_encode_blocks(f.data(), R, C, block);
-  q.codes[0] = -128;
-  m.values.resize(f.size());
-  int8_decode_blocks(q, R, C, block, m.values.data());
-  m.q = int8_tiles_from_blocks(q.codes.data(), q.scale_inv.data(), R, C, block);
+  m.values = rows.values;
+  m.q = int8_tiles_from_blocks(rows.q.codes.data(), rows.q.scale_inv.data(), R, C, block);
   m.w = int8_rows_weight(m.q);
   return m;
 }
