@@ -368,6 +368,39 @@ TEST(IsaKernels, GemmMicroAndGemvMatchPlainLoops) {
   }
 }
 
+// The float decode kernels at row lengths that end inside a step of widened pairs (k mod 32 of
+// 12 and 20: the reordered columns end before the tail's lone vector), for 1-8 input rows: F32
+// and BF16 against plain loops, and F32 weights holding BF16 values give BF16's sums bit for bit
+// (both take the same lane order; a GGUF's F32 and BF16 files give the same logits).
+TEST(IsaKernels, FloatDecodeKernelsAtEveryTailAndBatch) {
+  for (const char* name : {"generic", "avx2", "avx512", "avx512bf16"}) {
+    const IsaKernels* k = isa_kernels_by_name(name);
+    if (!k) continue;
+    for (const int64_t K : {int64_t(300), int64_t(308), int64_t(1300), int64_t(64)}) {
+      const int64_t R = 19, ld = K + 3;  // input rows strided, not packed
+      const auto x = random_vec(size_t(8 * ld), 21), wsrc = random_vec(size_t(R * K), 22);
+      std::vector<uint16_t> wb(size_t(R * K));
+      std::vector<float> wf(size_t(R * K));
+      for (size_t i = 0; i < wb.size(); ++i) {
+        wb[i] = f32_to_bf16(wsrc[i]);
+        wf[i] = bf16_to_f32(wb[i]);
+      }
+      for (const int64_t nt : {int64_t(1), int64_t(3), int64_t(5), int64_t(8)}) {
+        std::vector<float> yb(size_t(nt * R)), yf(size_t(nt * R));
+        k->gemv_bf16(yb.data(), R, x.data(), ld, nt, wb.data(), K, R, K);
+        k->gemv_f32(yf.data(), R, x.data(), ld, nt, wf.data(), K, R, K);
+        for (int64_t t = 0; t < nt; ++t)
+          for (int64_t r = 0; r < R; ++r) {
+            double s = 0;
+            for (int64_t i = 0; i < K; ++i) s += double(x[size_t(t * ld + i)]) * wf[size_t(r * K + i)];
+            ASSERT_NEAR(yb[size_t(t * R + r)], s, 1e-4 * std::sqrt(double(K))) << name << " K=" << K << " nt=" << nt;
+            ASSERT_EQ(yf[size_t(t * R + r)], yb[size_t(t * R + r)]) << name << " K=" << K << " nt=" << nt;
+          }
+      }
+    }
+  }
+}
+
 // Every E4M3 code (subnormals and both zeros included, NaN excluded) through the FP8 decode
 // kernels of every instruction set (x = 1 is exact in BF16 too): sums of 32 equal values are exact, so the result must be
 // exactly 32 · value · scale.
