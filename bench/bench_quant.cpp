@@ -6,9 +6,10 @@
 // fraction of the measured read bandwidth;
 // prefill (64 rows) in multiply-adds per second. "INT4t", "INT8t": in 16-row tiles (quant_weight.h).
 // Last, GGUF Q8_0 in rows and in 16-row tiles (q8_0_cases).
-// Run: build/bench/bench_quant [threads] [q8_0] [--rows N] [--only NAME]   (median of 5 timed
+// Run: build/bench/bench_quant [threads] [q8_0] [--rows N] [--cols N] [--only NAME]   (median of 5 timed
 // repetitions per case; q8_0: the Q8_0 layouts only; --rows: the large matrix's rows, default
-// 16384; --only: the large matrix in the formats whose name contains NAME, e.g. "INT4t", "Q8_0 t")
+// 16384; --cols: its columns, default 7168 (a multiple of 128); --only: the large matrix in the
+// formats whose name contains NAME, e.g. "INT4t", "Q8_0 t")
 #include <omp.h>
 
 #include <algorithm>
@@ -30,7 +31,7 @@ namespace {
 
 using namespace dsv3;
 
-constexpr int64_t kCols = 7168;
+int64_t kCols = 7168;  // --cols N: the large matrix's columns
 // Rows of the large matrix: 16384 (235 MB in BF16) unless --rows N asks for more, for a host
 // whose L3 holds that (260 MB on the 2026-12 Xeon: 4x makes every format DRAM-bound).
 int64_t kRows = 16384;
@@ -265,6 +266,7 @@ int main(int argc, char** argv) {
   if (argc > 1) omp_set_num_threads(std::atoi(argv[1]));
   for (int i = 1; i + 1 < argc; ++i)
     if (std::string(argv[i]) == "--rows") kRows = std::max<int64_t>(16, std::atoll(argv[i + 1]) / 16 * 16);
+    else if (std::string(argv[i]) == "--cols") kCols = std::max<int64_t>(128, std::atoll(argv[i + 1]) / 128 * 128);
     else if (std::string(argv[i]) == "--only") g_only = argv[i + 1];
   const MachineLimits lim = measure_machine_limits();
   if (argc > 2 && std::string(argv[2]) == "q8_0") return q8_0_cases(lim), 0;  // the Q8_0 layouts only
