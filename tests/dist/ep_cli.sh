@@ -17,7 +17,7 @@ spec_opt() { [ "$has_mtp" = 1 ] && echo "--speculative mtp" || true; }
 "$dsv3" generate --model "$model" --tokens "$prompts" --max-new-tokens 10 --temperature 0 $(spec_opt) >"$tmp/spec.1"
 for run in "2" "4 --mca btl self,tcp"; do
   set -- $run; n=$1; shift; transport=("$@")
-  launch() { timeout 60 "$mpirun" --oversubscribe "${transport[@]}" -np "$n" "$dsv3" "$@"; }
+  launch() { timeout "${DSV3_MPI_LAUNCH_TIMEOUT:-60}" "$mpirun" --oversubscribe "${transport[@]}" -np "$n" "$dsv3" "$@"; }
   launch logits --model "$model" --tokens $tokens --out "$tmp/logits.$n" $(mtp_opt "$n") --ep "$n"
   cmp "$tmp/logits.1" "$tmp/logits.$n" || { echo "logits differ with --ep $n"; exit 1; }
   if [ "$has_mtp" = 1 ]; then cmp "$tmp/mtp.1" "$tmp/mtp.$n" || { echo "MTP logits differ with --ep $n"; exit 1; }; fi
@@ -28,7 +28,7 @@ for run in "2" "4 --mca btl self,tcp"; do
   [ "$(wc -l <"$tmp/gen.$n")" = 2 ] || { echo "expected 2 output lines (rank 0 only), got $(wc -l <"$tmp/gen.$n")"; exit 1; }
 done
 # --profile: both ranks' timelines, every phase of a MoE layer, in one trace-event file.
-timeout 60 "$mpirun" --oversubscribe -np 2 "$dsv3" logits --model "$model" --tokens $tokens --out "$tmp/l" --ep 2 \
+timeout "${DSV3_MPI_LAUNCH_TIMEOUT:-60}" "$mpirun" --oversubscribe -np 2 "$dsv3" logits --model "$model" --tokens $tokens --out "$tmp/l" --ep 2 \
   --profile "$tmp/trace.json" 2>/dev/null
 for phase in router "dispatch start" "shared expert (rows in flight)" "dispatch wait" "routed experts" combine all-gather; do
   for rank in 0 1; do

@@ -8,7 +8,7 @@ gen="generate --tokens 5,9 --max-new-tokens 2"
 failures=0
 expect() {  # expect NAME PATTERN COMMAND...: non-zero exit, PATTERN on exactly one stderr line
   local name=$1 pattern=$2; shift 2
-  timeout 60 "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
+  timeout "${DSV3_MPI_LAUNCH_TIMEOUT:-60}" "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
   local lines; lines=$(grep -c -- "$pattern" "$tmp/err")
   if [ $rc -eq 0 ] || [ $rc -eq 124 ] || [ "$lines" != 1 ]; then
     echo "FAIL $name: exit $rc, '$pattern' on $lines line(s) of stderr:"; cat "$tmp/err"; failures=$((failures + 1))

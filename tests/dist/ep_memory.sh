@@ -18,7 +18,7 @@ cat >"$tmp/config.json" <<'JSON'
  "tie_word_embeddings": false, "torch_dtype": "float32"}
 JSON
 "$dsv3" init --config "$tmp/config.json" --out "$tmp/model" --save-dtype f32 >/dev/null
-timeout 60 "$mpirun" --oversubscribe -np 2 "$dsv3" generate --model "$tmp/model" \
+timeout "${DSV3_MPI_LAUNCH_TIMEOUT:-60}" "$mpirun" --oversubscribe -np 2 "$dsv3" generate --model "$tmp/model" \
   --tokens 5,9,13,200,7,1,99,42,17,3,300,12,77,150,400,401 --max-new-tokens 4 --ep 2 --stats 2>"$tmp/err" >/dev/null
 cat "$tmp/err"
 # "other ranks' experts X of Y MiB": 2 MoE layers × 8 other experts × 3 tensors, ≤ 2 pages each.

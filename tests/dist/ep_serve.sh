@@ -106,7 +106,7 @@ prefix_hits=0
 [ "$(grep -c text "$tmp/one.txt")" = 11 ] && [ "$(sed -n 4p "$tmp/one.txt" | grep -o text | wc -l)" = 3 ] &&
   [ "$(sed -n 8p "$tmp/one.txt")" = "$(sed -n 9p "$tmp/one.txt")" ] && grep -q "^dsv3_prefix_cache_hits_total $prefix_hits$" "$tmp/one.txt" &&
   grep -q "cancelled 1" "$tmp/one.txt" || { cat "$tmp/one.txt"; exit 1; }
-start "$tmp/ep.log" timeout 60 "$mpirun" -np 2 "$dsv3" serve $par --speculative mtp "${flags[@]}"
+start "$tmp/ep.log" timeout "${DSV3_MPI_LAUNCH_TIMEOUT:-60}" "$mpirun" -np 2 "$dsv3" serve $par --speculative mtp "${flags[@]}"
 answers >"$tmp/ep.txt"
 diff "$tmp/one.txt" "$tmp/ep.txt" || { echo "serve $par --speculative mtp answers differently from one process"; cat "$tmp/ep.log"; exit 1; }
 kill -TERM "$(rank_pid 0)"  # rank 0 stops serving and releases the other rank
@@ -115,7 +115,7 @@ ended_within $pid 10
 
 # Data-parallel attention (--ep only): each rank runs its own sequences' rows (no prefix cache there).
 if [ "$ep_mode" = 1 ]; then
-  start "$tmp/dp.log" timeout 60 "$mpirun" -np 2 "$dsv3" serve --ep 2 --dp-attention --speculative mtp --max-prefill-tokens 2
+  start "$tmp/dp.log" timeout "${DSV3_MPI_LAUNCH_TIMEOUT:-60}" "$mpirun" -np 2 "$dsv3" serve --ep 2 --dp-attention --speculative mtp --max-prefill-tokens 2
   core_answers >"$tmp/dp.txt"
   diff <(head -n 7 "$tmp/one.txt") "$tmp/dp.txt" || { echo "serve --ep 2 --dp-attention answers differently"; cat "$tmp/dp.log"; exit 1; }
   kill -TERM "$(rank_pid 0)"
@@ -124,7 +124,7 @@ if [ "$ep_mode" = 1 ]; then
 fi
 [ -z "$(pgrep -f -- "$tag")" ] || { echo "ranks left running"; exit 1; }
 
-start "$tmp/ep.log" timeout 60 "$mpirun" -np 2 "$dsv3" serve $par "${flags[@]}"
+start "$tmp/ep.log" timeout "${DSV3_MPI_LAUNCH_TIMEOUT:-60}" "$mpirun" -np 2 "$dsv3" serve $par "${flags[@]}"
 [ "$(complete '"prompt":[5,9,13],"max_tokens":12')" = "$(head -1 "$tmp/one.txt")" ] || { echo "serve $par differs"; exit 1; }
 # Sampled (plain decoding: speculative sampling draws other random numbers than plain sampling).
 [ "$(sample "$sampled")" = "$(cat "$tmp/one-sampled.txt")" ] || { echo "serve $par samples differently"; exit 1; }

@@ -20,7 +20,7 @@ for i in $(seq 1 80); do
 done >"$tmp/corpus.txt"
 args=(--config "$config" --data "$tmp/corpus.txt" --tokenizer bytes --doc-split blank --seq-len 32 --micro-batch 2
       --batch-tokens $((dp * 64)) --lr 3e-3 --warmup-steps 1 --eval-every 3 --eval-sequences 4 --log-every 0 --steps 6 "$@")
-launch() { local n=$1; shift; timeout 60 "$mpirun" --oversubscribe "${mca[@]}" -x DSV3_TRAIN_DIE_IN_SAVE -np "$n" "$dsv3" train "${args[@]}" "$@"; }
+launch() { local n=$1; shift; timeout "${DSV3_MPI_LAUNCH_TIMEOUT:-60}" "$mpirun" --oversubscribe "${mca[@]}" -x DSV3_TRAIN_DIE_IN_SAVE -np "$n" "$dsv3" train "${args[@]}" "$@"; }
 values() { sed -E 's/"(elapsed_s|tok_s)":[^,}]*,?//g' "$1/metrics.jsonl"; }
 same() {  # run folders $1 $2: same logged values and exported bytes
   diff <(values "$1") <(values "$2") >/dev/null || { echo "--dp $dp --ep $ep: logged values differ"; diff <(values "$1") <(values "$2") | head -4; exit 1; }
@@ -28,7 +28,7 @@ same() {  # run folders $1 $2: same logged values and exported bytes
 }
 export DSV3_TRAIN_DIE_IN_SAVE=-1
 
-timeout 60 "$dsv3" train "${args[@]}" --out "$tmp/one" 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
+timeout "${DSV3_MPI_LAUNCH_TIMEOUT:-60}" "$dsv3" train "${args[@]}" --out "$tmp/one" 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
 launch "$dp" --dp "$dp" --ep "$ep" --out "$tmp/par" 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
 same "$tmp/one" "$tmp/par"
 # Rank 0 holds 1/E of the experts: fewer parameter bytes than one process exactly when E > 1.

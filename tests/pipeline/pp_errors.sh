@@ -10,7 +10,7 @@ train=(train --config "$config" --data "$tmp/corpus.txt" --tokenizer bytes --doc
 failures=0
 expect() {  # expect NAME PATTERN COMMAND...: non-zero exit, PATTERN on exactly one stderr line
   local name=$1 pattern=$2; shift 2
-  timeout "${DSV3_PP_LAUNCH_TIMEOUT:-60}" "$@" >"$tmp/stdout" 2>"$tmp/stderr"; local rc=$?
+  timeout "${DSV3_MPI_LAUNCH_TIMEOUT:-60}" "$@" >"$tmp/stdout" 2>"$tmp/stderr"; local rc=$?
   local lines; lines=$(grep -c -- "$pattern" "$tmp/stderr")
   if [ $rc -eq 0 ] || [ $rc -eq 124 ] || [ "$lines" != 1 ]; then
     echo "FAIL $name: exit $rc, '$pattern' on $lines line(s) of stderr:"; cat "$tmp/stderr"; failures=$((failures + 1))

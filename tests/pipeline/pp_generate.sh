@@ -17,7 +17,7 @@ gen=(generate --model "$model" --tokens "$prompts" --max-new-tokens 10 --tempera
 "$dsv3" "${gen[@]}" >"$tmp/gen.1"
 sampled=(--temperature 0.8 --seed 3 --speculative mtp)
 "$dsv3" "${gen[@]}" "${sampled[@]}" >"$tmp/sampled.1"
-launch() { timeout "${DSV3_PP_LAUNCH_TIMEOUT:-60}" "$mpirun" --oversubscribe -np "$@"; }
+launch() { timeout "${DSV3_MPI_LAUNCH_TIMEOUT:-60}" "$mpirun" --oversubscribe -np "$@"; }
 launch 2 "$dsv3" "${gen[@]}" --pp 2 >"$tmp/gen.2" 2>"$tmp/err"
 cmp "$tmp/gen.1" "$tmp/gen.2" || { echo "greedy ids differ with --pp 2"; cat "$tmp/err"; exit 1; }
 [ "$(wc -l <"$tmp/gen.2")" = 2 ] || { echo "expected 2 output lines (rank 0 only), got $(wc -l <"$tmp/gen.2")"; exit 1; }

@@ -37,7 +37,7 @@ tol=1e-6
 status=0
 for schedule in "$@"; do
   out="$tmp/$schedule"
-  launch() { timeout "${DSV3_PP_LAUNCH_TIMEOUT:-60}" "$mpirun" "${mca[@]}" --oversubscribe -np $((P * dp)) "$dsv3" train "${common[@]}" --pp "$P" --dp $dp --ep $ep --schedule "$schedule" "$@"; }
+  launch() { timeout "${DSV3_MPI_LAUNCH_TIMEOUT:-60}" "$mpirun" "${mca[@]}" --oversubscribe -np $((P * dp)) "$dsv3" train "${common[@]}" --pp "$P" --dp $dp --ep $ep --schedule "$schedule" "$@"; }
   if ! launch "${steps[@]}" --trace "$out.trace.json" --out "$out" 2>"$tmp/err"; then
     echo "FAIL $schedule P=$P M=$M: train exited non-zero"; cat "$tmp/err"; status=1; continue
   fi
