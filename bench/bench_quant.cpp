@@ -277,16 +277,17 @@ int main(int argc, char** argv) {
   std::mt19937 rng(2);
   std::normal_distribution<float> nd;
   for (auto& v : x) v = nd(rng);
-  // "FP8 bf16": DecodeMath::Bf16, what generate, chat and bench use (activations rounded to BF16,
-  // vdpbf16ps); "FP8": the exact float32 products.
+  // "BF16 bf16", "FP8 bf16": DecodeMath::Bf16All (activations rounded to BF16, vdpbf16ps; for
+  // FP8 what generate, chat and bench use); "BF16", "FP8": the exact float32 products.
   const struct { const char* name; DType dt; int64_t group; bool tiled; } formats[] = {
-      {"BF16", DType::BF16, 0, false}, {"FP8", DType::F8_E4M3, 0, false}, {"FP8 bf16", DType::F8_E4M3, 0, false},
+      {"BF16", DType::BF16, 0, false}, {"BF16 bf16", DType::BF16, 0, false}, {"FP8", DType::F8_E4M3, 0, false},
+      {"FP8 bf16", DType::F8_E4M3, 0, false},
       {"INT8", DType::I8, 0, false}, {"INT8t", DType::I8, 0, true},
       {"INT4 g128", DType::U8, 128, false}, {"INT4t g128", DType::U8, 128, true}, {"INT4 g32", DType::U8, 32, false},
       {"INT4t g32", DType::U8, 32, true}};
   for (const auto& f : formats) {
     if (!wanted(f.name)) continue;
-    set_decode_math(std::string(f.name) == "FP8 bf16" ? DecodeMath::Bf16 : DecodeMath::F32);
+    set_decode_math(std::string(f.name).find(" bf16") != std::string::npos ? DecodeMath::Bf16All : DecodeMath::F32);
     const Stored m = make(f.name, f.dt, f.group, kRows, kCols, f.tiled);
     for (int64_t n : {1, 4, 8}) {
       const double s = median_seconds(m.w, x, y, n);

@@ -85,10 +85,13 @@ struct IsaKernels {
   void (*attn_scores_bf16)(float* y, int64_t ldy, const AttnScoreArgs& a);
   void (*attn_scores_fp8)(float* y, int64_t ldy, const AttnScoreArgs& a);
 
-  // gemv_fp8 on BF16 dot products (vdpbf16ps), the activations (times the block scales) rounded to
-  // BF16 as DeepSeek's BF16 inference does (fp8_dot_kernels.inc); nullptr where the ISA has none.
+  // gemv_fp8 and gemv_bf16 on BF16 dot products (vdpbf16ps), the activations (times the block
+  // scales) rounded to BF16 as DeepSeek's BF16 inference does (bf16_dot_kernels.inc); nullptr
+  // where the ISA has none.
   void (*gemv_fp8_bf16)(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t nt, const uint8_t* w,
                         int64_t ldw, int64_t nr, int64_t k, const float* scales, int64_t block);
+  void (*gemv_bf16_bf16)(float* y, int64_t ldy, const float* x, int64_t ldx, int64_t nt, const uint16_t* w,
+                         int64_t ldw, int64_t nr, int64_t k);
 };
 
 const IsaKernels& isa_kernels();           // the best the CPU supports (or DSV3_ISA=generic|avx2|avx512|avx512bf16)

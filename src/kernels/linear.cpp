@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "core/dtype.h"
@@ -36,6 +37,16 @@ bool parallel_worth_it(int64_t n, int64_t R, int64_t C) {
 
 DecodeMath g_decode_math = DecodeMath::F32;
 
+// Weight rows per few-row task. The BF16-dot kernels (DecodeMath::Bf16) round their inputs once
+// per call, 8 inputs × 7168 columns for a call of 64 × 7168 weights, so their calls take twice
+// as many rows (one FP8 block row of 128).
+int64_t gemv_chunk_rows(const Weight& w) {
+  const IsaKernels& k = isa_kernels();
+  const bool dot = (g_decode_math == DecodeMath::Bf16All && w.dtype == DType::BF16 && k.gemv_bf16_bf16) ||
+                   (g_decode_math != DecodeMath::F32 && w.dtype == DType::F8_E4M3 && k.gemv_fp8_bf16);
+  return dot ? 2 * kGemvRowChunk : kGemvRowChunk;
+}
+
 float fp8_scale(const Weight& w, int64_t r, int64_t c) {
   return w.scale_inv[((w.row0 + r) / w.block) * w.scale_cols + c / w.block];
 }
@@ -48,11 +59,13 @@ void gemv_rows(float* y, int64_t ldy, const float* x, int64_t n, const Weight& w
     case DType::F32:
       k.gemv_f32(y, ldy, x, C, n, reinterpret_cast<const float*>(w.row_ptr(r0)), C, nr, C);
       return;
-    case DType::BF16:
-      k.gemv_bf16(y, ldy, x, C, n, reinterpret_cast<const uint16_t*>(w.row_ptr(r0)), C, nr, C);
+    case DType::BF16: {
+      const auto gemv_bf16 = g_decode_math == DecodeMath::Bf16All && k.gemv_bf16_bf16 ? k.gemv_bf16_bf16 : k.gemv_bf16;
+      gemv_bf16(y, ldy, x, C, n, reinterpret_cast<const uint16_t*>(w.row_ptr(r0)), C, nr, C);
       return;
+    }
     case DType::F8_E4M3: {
-      const auto gemv_fp8 = g_decode_math == DecodeMath::Bf16 && k.gemv_fp8_bf16 ? k.gemv_fp8_bf16 : k.gemv_fp8;
+      const auto gemv_fp8 = g_decode_math != DecodeMath::F32 && k.gemv_fp8_bf16 ? k.gemv_fp8_bf16 : k.gemv_fp8;
       for (int64_t r = r0; r < r0 + nr;) {  // rows sharing one row of block scales
         const int64_t end = std::min(r0 + nr, ((w.row0 + r) / w.block + 1) * w.block - w.row0);
         const float* scales = w.scale_inv + ((w.row0 + r) / w.block) * w.scale_cols;
@@ -143,6 +156,10 @@ Math math_from_env(const char* name, Math fallback) {
   if (!env) return fallback;
   if (!std::strcmp(env, "f32")) return Math::F32;
   if (!std::strcmp(env, "bf16")) return Math::Bf16;
+  if constexpr (std::is_same_v<Math, DecodeMath>) {
+    if (!std::strcmp(env, "bf16-all")) return Math::Bf16All;
+    fail(name, "=", env, ": expected f32, bf16 or bf16-all");
+  }
   fail(name, "=", env, ": expected f32 or bf16");
 }
 }  // namespace
@@ -156,6 +173,9 @@ PrefillMath prefill_math() { return g_prefill_math; }
 
 void set_decode_math(DecodeMath m) { g_decode_math = m; }
 DecodeMath decode_math() { return g_decode_math; }
+const char* decode_math_name(DecodeMath m) {
+  return m == DecodeMath::F32 ? "f32" : m == DecodeMath::Bf16 ? "bf16" : "bf16-all";
+}
 
 void set_decode_math_default(DecodeMath fallback) {
   set_decode_math(math_from_env("DSV3_DECODE_MATH", fallback));
@@ -172,7 +192,7 @@ void linear(float* y, const float* x, int64_t n, const Weight& w) {
     else gemm(y, R, n, R, C, {x, C, false}, {&w, false}, false);
     return;
   }
-  const int64_t chunks = row_chunk_count(R, kGemvRowChunk);
+  const int64_t chunks = row_chunk_count(R, gemv_chunk_rows(w));
 #pragma omp parallel for schedule(static) if (parallel_worth_it(n, R, C))
   for (int64_t ch = 0; ch < chunks; ++ch) {
     const int64_t r0 = row_chunk_begin(R, ch, chunks), r1 = row_chunk_begin(R, ch + 1, chunks);
@@ -222,8 +242,8 @@ void linear_batch(const LinearJob* jobs, size_t count) {
         acts = int64_t(n_quantized++);
       }
     }
-    for (int64_t r0 = 0; r0 < b.w.rows; r0 += kGemvRowChunk)
-      tasks.push_back({&b, acts, r0, std::min(kGemvRowChunk, b.w.rows - r0)});
+    const int64_t chunk = acts < 0 ? gemv_chunk_rows(b.w) : kGemvRowChunk;
+    for (int64_t r0 = 0; r0 < b.w.rows; r0 += chunk) tasks.push_back({&b, acts, r0, std::min(chunk, b.w.rows - r0)});
     flops += double(b.n) * double(b.w.rows) * double(b.w.cols);
   }
   const int64_t n_tasks = int64_t(tasks.size());

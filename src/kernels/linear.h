@@ -18,14 +18,18 @@ PrefillMath prefill_math();
 // DSV3_PREFILL_MATH=f32|bf16 if set, else `fallback` (what a command defaults to).
 void set_prefill_math_default(PrefillMath fallback);
 
-// How decode-shaped products (<= 8 rows) multiply FP8 weights. Bf16: activations (times the
-// block scales) rounded to BF16, as DeepSeek's own inference does, on vdpbf16ps where the CPU has
-// it (elsewhere the float32 kernel runs anyway); each row's result still does not depend on its
-// batch. F32: exact float32 products, the reference and the default (dsv3 logits, tests, serve).
-enum class DecodeMath { Bf16, F32 };
+// How decode-shaped products (<= 8 rows) multiply FP8 and BF16 weights. Bf16: FP8 products with
+// the activations (times the block scales) rounded to BF16, as DeepSeek's own inference does, on
+// vdpbf16ps where the CPU has it (elsewhere the float32 kernel runs anyway); each row's result
+// still does not depend on its batch. Bf16All: BF16 weights' products too. F32: exact float32
+// products, the reference and the default (dsv3 logits, tests, serve). BF16 weights stay exact
+// under Bf16, the default of generate, chat and bench, because serve (F32) must give the same
+// greedy output as generate and rounding moves the tiny fixtures' close greedy choices.
+enum class DecodeMath { Bf16, Bf16All, F32 };
 void set_decode_math(DecodeMath m);
 DecodeMath decode_math();
-// DSV3_DECODE_MATH=f32|bf16 if set, else `fallback` (what a command defaults to).
+const char* decode_math_name(DecodeMath m);  // "bf16", "bf16-all", "f32"
+// DSV3_DECODE_MATH=f32|bf16|bf16-all if set, else `fallback` (what a command defaults to).
 void set_decode_math_default(DecodeMath fallback);
 
 // y[n, W.rows] = x[n, W.cols] · Wᵀ       (a bias-free Linear layer: y = x Aᵀ)

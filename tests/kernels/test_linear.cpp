@@ -146,13 +146,15 @@ TEST(LinearKernels, ARowsResultDoesNotDependOnTheOtherRows) {
   }
 }
 
-// FP8 decode products with activations rounded to BF16 (DecodeMath::Bf16, on vdpbf16ps where the
-// CPU has it): within 2^-9 of Σ|x s w| of the exact product (the rounding of x · s), partial edge
-// blocks and tails included, and still independent of the other rows of the batch.
-TEST(LinearKernels, Fp8DecodeOnBf16ActivationsStaysWithinItsRounding) {
-  set_decode_math(DecodeMath::Bf16);
-  for (const int64_t C : {257, 1300}) {  // 1300: 8 input rows take 2 spans of columns, one row 1
-    const Matrix m = make_matrix(DType::F8_E4M3, 300, C, 31);
+// FP8 and BF16 decode products with activations rounded to BF16 (DecodeMath::Bf16All, on vdpbf16ps
+// where the CPU has it): within 2^-9 of Σ|x s w| of the exact product (the rounding of x · s),
+// partial edge blocks and tails included, and still independent of the other rows of the batch.
+TEST(LinearKernels, DecodeOnBf16ActivationsStaysWithinItsRounding) {
+  set_decode_math(DecodeMath::Bf16All);
+  for (const DType dt : {DType::F8_E4M3, DType::BF16})
+  for (const int64_t C : {257, 1300, 4100}) {  // 8 input rows take 1, 2 and 5 spans of columns
+    SCOPED_TRACE(dtype_name(dt));
+    const Matrix m = make_matrix(dt, 300, C, 31);
     const auto x = random_vec(size_t(8 * C), 32);
     std::vector<float> all(size_t(8 * 300)), one(300);
     linear(all.data(), x.data(), 8, m.w);
@@ -371,7 +373,8 @@ TEST(IsaKernels, GemmMicroAndGemvMatchPlainLoops) {
 // The float decode kernels at row lengths that end inside a step of widened pairs (k mod 32 of
 // 12 and 20: the reordered columns end before the tail's lone vector), for 1-8 input rows: F32
 // and BF16 against plain loops, and F32 weights holding BF16 values give BF16's sums bit for bit
-// (both take the same lane order; a GGUF's F32 and BF16 files give the same logits).
+// (both take the same lane order; a GGUF's F32 and BF16 files give the same logits). BF16 on
+// BF16 dot products (where the ISA has them) within its activations' rounding.
 TEST(IsaKernels, FloatDecodeKernelsAtEveryTailAndBatch) {
   for (const char* name : {"generic", "avx2", "avx512", "avx512bf16"}) {
     const IsaKernels* k = isa_kernels_by_name(name);
@@ -389,12 +392,20 @@ TEST(IsaKernels, FloatDecodeKernelsAtEveryTailAndBatch) {
         std::vector<float> yb(size_t(nt * R)), yf(size_t(nt * R));
         k->gemv_bf16(yb.data(), R, x.data(), ld, nt, wb.data(), K, R, K);
         k->gemv_f32(yf.data(), R, x.data(), ld, nt, wf.data(), K, R, K);
+        std::vector<float> yd(size_t(nt * R));  // on BF16 dot products: x rounded to BF16 too
+        if (k->gemv_bf16_bf16) k->gemv_bf16_bf16(yd.data(), R, x.data(), ld, nt, wb.data(), K, R, K);
         for (int64_t t = 0; t < nt; ++t)
           for (int64_t r = 0; r < R; ++r) {
-            double s = 0;
-            for (int64_t i = 0; i < K; ++i) s += double(x[size_t(t * ld + i)]) * wf[size_t(r * K + i)];
+            double s = 0, mag = 0;
+            for (int64_t i = 0; i < K; ++i) {
+              s += double(x[size_t(t * ld + i)]) * wf[size_t(r * K + i)];
+              mag += std::fabs(double(x[size_t(t * ld + i)]) * wf[size_t(r * K + i)]);
+            }
             ASSERT_NEAR(yb[size_t(t * R + r)], s, 1e-4 * std::sqrt(double(K))) << name << " K=" << K << " nt=" << nt;
             ASSERT_EQ(yf[size_t(t * R + r)], yb[size_t(t * R + r)]) << name << " K=" << K << " nt=" << nt;
+            if (k->gemv_bf16_bf16) {
+              ASSERT_NEAR(yd[size_t(t * R + r)], s, 0x1p-9 * mag + 1e-5 * mag) << name << " bf16 dot K=" << K << " nt=" << nt;
+            }
           }
       }
     }

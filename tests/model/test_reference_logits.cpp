@@ -72,6 +72,25 @@ class ReferenceLogits : public ::testing::TestWithParam<std::string> {
     model_ = Model::load(test::model_path(GetParam()));
     ref_ = load_reference(GetParam());
   }
+  // The logits of the prompt's last position and of every reference step, decoding the
+  // reference's tokens one at a time through a cache of the default type.
+  std::vector<float> teacher_forced_logits() {
+    const int64_t V = model_->config().vocab_size, H = model_->config().hidden_size, G = int64_t(ref_.generated.size());
+    SequenceCache cache = model_->new_cache();
+    SequenceCache* caches[] = {&cache};
+    TokenBatch b;
+    for (size_t i = 0; i < ref_.tokens.size(); ++i) b.add(ref_.tokens[i], int32_t(i), 0);
+    std::vector<float> hidden(size_t(b.size() * H)), logits(size_t(G * V));
+    model_->forward(b, caches, hidden.data());
+    std::copy(hidden.end() - H, hidden.end(), hidden.begin());
+    for (int64_t g = 0; g < G; ++g) {
+      model_->logits(logits.data() + g * V, hidden.data(), 1);
+      TokenBatch step;
+      step.add(ref_.generated[size_t(g)], int32_t(cache.length()), 0);
+      model_->forward(step, caches, hidden.data());
+    }
+    return logits;
+  }
   // Full causal forward of the prompt through a fresh cache.
   void prefill(std::vector<float>& hidden, std::vector<float>& logits) {
     const ModelConfig& c = model_->config();
@@ -168,26 +187,13 @@ TEST_P(ReferenceLogits, GreedyDecodeThroughTheCache) {
 // BF16 0.26-0.32%; FP8 (E4M3: 2^-4 relative rounding of every c_KV value) 4.1-31% on these random
 // tiny fixtures, whose greedy tokens then differ after a few steps: FP8 is opt-in.
 TEST_P(ReferenceLogits, LowPrecisionCachesStayNearTheFloat32Cache) {
-  const int64_t V = model_->config().vocab_size, H = model_->config().hidden_size, G = int64_t(ref_.generated.size());
+  const int64_t V = model_->config().vocab_size, G = int64_t(ref_.generated.size());
   // Logits of the prompt's last position and of every generated step through a cache of type t.
   auto decode = [&](CacheType t) {
     const CacheType saved = default_cache_type();
     default_cache_type() = t;
-    SequenceCache cache = model_->new_cache();
+    auto logits = teacher_forced_logits();
     default_cache_type() = saved;
-    EXPECT_EQ(cache.type(), t);
-    SequenceCache* caches[] = {&cache};
-    TokenBatch b;
-    for (size_t i = 0; i < ref_.tokens.size(); ++i) b.add(ref_.tokens[i], int32_t(i), 0);
-    std::vector<float> hidden(size_t(b.size() * H)), logits(size_t(G * V));
-    model_->forward(b, caches, hidden.data());
-    std::copy(hidden.end() - H, hidden.end(), hidden.begin());
-    for (int64_t g = 0; g < G; ++g) {
-      model_->logits(logits.data() + g * V, hidden.data(), 1);
-      TokenBatch step;
-      step.add(ref_.generated[size_t(g)], int32_t(cache.length()), 0);
-      model_->forward(step, caches, hidden.data());
-    }
     return logits;
   };
   const auto exact = decode(CacheType::F32);
@@ -212,6 +218,26 @@ TEST_P(ReferenceLogits, LowPrecisionCachesStayNearTheFloat32Cache) {
     EXPECT_EQ(generate(*model_, {ref_.tokens}, opt)[0], ref_.generated) << cache_type_name(t);
     default_cache_type() = saved;
   }
+}
+
+// Decode products on BF16-rounded activations (DecodeMath::Bf16All: BF16 and FP8 weights,
+// DeepSeek's reference inference numerics; FP8's are the default of generate, chat and bench) against the exact
+// float32 products: every teacher-forced step's logits within 1% of the largest |logit| (measured
+// 0.37-0.62%: activations rounded to 8 significant bits at every product). Greedy
+// tokens are not asserted for every fixture: these random tiny models' top-1/top-2 gaps are only
+// guaranteed >= 1e-3 in float32, under the activations' BF16 rounding (v2-lite-tiny's greedy
+// output diverges at step 11; the FP8 fixture's is kept, GreedyTokensWithBf16DecodeMath).
+TEST_P(ReferenceLogits, Bf16DecodeMathStaysNearFloat32) {
+  const auto exact = teacher_forced_logits();
+  set_decode_math(DecodeMath::Bf16All);
+  const auto got = teacher_forced_logits();
+  set_decode_math(DecodeMath::F32);
+  float mag = 0.0f;
+  for (float x : exact) mag = std::max(mag, std::fabs(x));
+  const float err = test::max_abs_diff(got.data(), exact.data(), got.size());
+  std::printf("[          ] bf16 decode math: max |logit - f32's| = %.3g (%.3g%% of max |logit| %.3g)\n", err,
+              100.0 * err / mag, mag);
+  EXPECT_LE(err, 0.01f * mag);
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, ReferenceLogits, ::testing::Values("v3-tiny", "v3-tiny-fp8", "v2-lite-tiny"),

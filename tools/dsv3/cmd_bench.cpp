@@ -227,7 +227,7 @@ void print_json(const std::vector<Result>& rs, const std::string& model, const M
               " \"tests\": [",
               model.c_str(), lim.cpu.c_str(), lim.isa.c_str(), lim.threads, lim.read_gbs, lim.peak_gflops,
               lim.bf16_gflops, lim.int8_gops, prefill_math() == PrefillMath::Bf16 ? "bf16" : "f32",
-              decode_math() == DecodeMath::Bf16 ? "bf16" : "f32", (long long)pc.active, (long long)pc.active_bytes, (long long)huge_bytes, cache_type_name(default_cache_type()), reps);
+              decode_math_name(decode_math()), (long long)pc.active, (long long)pc.active_bytes, (long long)huge_bytes, cache_type_name(default_cache_type()), reps);
   for (size_t i = 0; i < rs.size(); ++i) {
     const Result& r = rs[i];
     std::printf("%s\n  {\"test\": \"%s\", \"phase\": \"%s\", \"tokens\": %lld, \"batch\": %lld, \"depth\": %lld, "
