@@ -37,15 +37,18 @@ bool parallel_worth_it(int64_t n, int64_t R, int64_t C) {
 
 DecodeMath g_decode_math = DecodeMath::F32;
 
-// Weight rows per few-row task. The BF16-dot kernels (DecodeMath::Bf16) round their inputs once
-// per call, 8 inputs × 7168 columns for a call of 64 × 7168 weights, so their calls take twice
-// as many rows (one FP8 block row of 128).
-int64_t gemv_chunk_rows(const Weight& w) {
+// Whether w's few-row products run on the BF16-dot kernels (bf16_dot_kernels.inc): FP8 under
+// DecodeMath::Bf16 and Bf16All, BF16 under Bf16All, where the ISA has them.
+bool on_bf16_dot(const Weight& w) {
   const IsaKernels& k = isa_kernels();
-  const bool dot = (g_decode_math == DecodeMath::Bf16All && w.dtype == DType::BF16 && k.gemv_bf16_bf16) ||
-                   (g_decode_math != DecodeMath::F32 && w.dtype == DType::F8_E4M3 && k.gemv_fp8_bf16);
-  return dot ? 2 * kGemvRowChunk : kGemvRowChunk;
+  return (g_decode_math == DecodeMath::Bf16All && w.dtype == DType::BF16 && k.gemv_bf16_bf16) ||
+         (g_decode_math != DecodeMath::F32 && w.dtype == DType::F8_E4M3 && k.gemv_fp8_bf16);
 }
+
+// Weight rows per few-row task. The BF16-dot kernels round their inputs once per call, 8 inputs
+// × 7168 columns for a call of 64 × 7168 weights, so their calls take twice as many rows (one FP8
+// block row of 128).
+int64_t gemv_chunk_rows(const Weight& w) { return on_bf16_dot(w) ? 2 * kGemvRowChunk : kGemvRowChunk; }
 
 float fp8_scale(const Weight& w, int64_t r, int64_t c) {
   return w.scale_inv[((w.row0 + r) / w.block) * w.scale_cols + c / w.block];
@@ -60,12 +63,12 @@ void gemv_rows(float* y, int64_t ldy, const float* x, int64_t n, const Weight& w
       k.gemv_f32(y, ldy, x, C, n, reinterpret_cast<const float*>(w.row_ptr(r0)), C, nr, C);
       return;
     case DType::BF16: {
-      const auto gemv_bf16 = g_decode_math == DecodeMath::Bf16All && k.gemv_bf16_bf16 ? k.gemv_bf16_bf16 : k.gemv_bf16;
+      const auto gemv_bf16 = on_bf16_dot(w) ? k.gemv_bf16_bf16 : k.gemv_bf16;
       gemv_bf16(y, ldy, x, C, n, reinterpret_cast<const uint16_t*>(w.row_ptr(r0)), C, nr, C);
       return;
     }
     case DType::F8_E4M3: {
-      const auto gemv_fp8 = g_decode_math != DecodeMath::F32 && k.gemv_fp8_bf16 ? k.gemv_fp8_bf16 : k.gemv_fp8;
+      const auto gemv_fp8 = on_bf16_dot(w) ? k.gemv_fp8_bf16 : k.gemv_fp8;
       for (int64_t r = r0; r < r0 + nr;) {  // rows sharing one row of block scales
         const int64_t end = std::min(r0 + nr, ((w.row0 + r) / w.block + 1) * w.block - w.row0);
         const float* scales = w.scale_inv + ((w.row0 + r) / w.block) * w.scale_cols;
