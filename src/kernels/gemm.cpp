@@ -61,6 +61,18 @@ void pack_b(float* bp, const GemmB& b, int64_t j0, int64_t n, int64_t k0, int64_
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
+// n elements of a thread's packing scratch v, kept from call to call (grown, never shrunk) and
+// not cleared: the packers write every element the micro-kernels read. Allocating and zeroing
+// buffers for the largest panels (384 KB) on every call cost more than a small product itself:
+// a tiny model's training step calls gemm thousands of times, and under ASan each of those
+// buffers was fresh pages (a 4-step run of tests/data/pipeline/tiny8.json: 18 s, 0.2 s in
+// Release).
+template <typename T>
+T* scratch(std::vector<T>& v, int64_t n) {
+  if (v.size() < size_t(n)) v.resize(size_t(n));
+  return v.data();
+}
+
 // A [M, K] (not k-major) rounded to BF16 once, straight into the microkernel's layout for every
 // weight panel: ap[(i / mr)·kp·mr + p·mr + i % mr] = (A[i][2p], A[i][2p + 1]), kp = ⌈K/2⌉, the
 // odd last column paired with zero and rows past M zero. A depth slice from pair p0 of row block
@@ -128,9 +140,11 @@ void gemm(float* c, int64_t ldc, int64_t M, int64_t N, int64_t K, const GemmA& a
   const bool parallel = double(M) * double(N) * double(K) >= double(1 << 20);  // see linear.cpp
 #pragma omp parallel if (parallel)
   {
-    std::vector<float> ap(static_cast<size_t>(round_up(kMC, mr) * kKC));
-    std::vector<float> bp(static_cast<size_t>(round_up(kNC, nr) * kKC));
-    std::vector<float> rows(static_cast<size_t>(nr * kKC));
+    thread_local std::vector<float> ap_buf, bp_buf, rows_buf;  // each thread's own
+    const int64_t kcm = std::min(kKC, K);
+    float* ap = scratch(ap_buf, round_up(std::min(kMC, M), mr) * kcm);
+    float* bp = scratch(bp_buf, round_up(std::min(kNC, N), nr) * kcm);
+    float* rows = scratch(rows_buf, nr * kcm);
 #pragma omp for collapse(2) schedule(dynamic)
     for (int64_t mt = 0; mt < m_tiles; ++mt) {
       for (int64_t nt = 0; nt < n_tiles; ++nt) {
@@ -138,12 +152,12 @@ void gemm(float* c, int64_t ldc, int64_t M, int64_t N, int64_t K, const GemmA& a
         const int64_t j0 = nt * kNC, n = std::min(kNC, N - j0);
         for (int64_t k0 = 0; k0 < K; k0 += kKC) {
           const int64_t kc = std::min(kKC, K - k0);
-          pack_a(ap.data(), a, i0, m, k0, kc, mr);
-          pack_b(bp.data(), b, j0, n, k0, kc, nr, rows.data());
+          pack_a(ap, a, i0, m, k0, kc, mr);
+          pack_b(bp, b, j0, n, k0, kc, nr, rows);
           const bool acc = accumulate || k0 > 0;
           for (int64_t jb = 0; jb < n; jb += nr)
             for (int64_t ib = 0; ib < m; ib += mr)
-              isa.gemm_micro(ap.data() + ib * kc, bp.data() + jb * kc, kc, c + (i0 + ib) * ldc + j0 + jb, ldc,
+              isa.gemm_micro(ap + ib * kc, bp + jb * kc, kc, c + (i0 + ib) * ldc + j0 + jb, ldc,
                              std::min<int64_t>(mr, m - ib), std::min<int64_t>(nr, n - jb), acc);
         }
       }
@@ -170,9 +184,13 @@ void gemm_bf16(float* c, int64_t ldc, int64_t M, int64_t N, int64_t K, const Gem
   const uint32_t* a16p = a16.data();
 #pragma omp parallel if (parallel)
   {
-    std::vector<uint32_t> bp(static_cast<size_t>(round_up(kNCb, nr) * kKC / 2));
-    std::vector<float> rows(static_cast<size_t>(kKC));
-    std::vector<uint16_t> row16(static_cast<size_t>(kKC));
+    thread_local std::vector<uint32_t> bp_buf;  // each thread's own
+    thread_local std::vector<float> rows_buf;
+    thread_local std::vector<uint16_t> row16_buf;
+    const int64_t kcm = std::min(kKC, K);
+    uint32_t* bp = scratch(bp_buf, round_up(std::min(kNCb, N), nr) * ((kcm + 1) / 2));
+    float* rows = scratch(rows_buf, kcm);
+    uint16_t* row16 = scratch(row16_buf, kcm);
 #pragma omp for collapse(2) schedule(dynamic)
     for (int64_t nt = 0; nt < n_tiles; ++nt) {
       for (int64_t g = 0; g < m_groups; ++g) {
@@ -180,10 +198,10 @@ void gemm_bf16(float* c, int64_t ldc, int64_t M, int64_t N, int64_t K, const Gem
         const int64_t g0 = g * m_per, g1 = std::min(M, g0 + m_per);
         for (int64_t k0 = 0; k0 < K; k0 += kKC) {
           const int64_t kc = std::min(kKC, K - k0), kp = (kc + 1) / 2;
-          pack_b_bf16(bp.data(), w, j0, n, k0, kc, nr, rows.data(), row16.data());
+          pack_b_bf16(bp, w, j0, n, k0, kc, nr, rows, row16);
           for (int64_t jb = 0; jb < n; jb += nr)
             for (int64_t i = g0; i < g1; i += mr)
-              isa.gemm_bf16_micro(a16p + i * kp_all + (k0 / 2) * mr, bp.data() + jb * kp, kp, c + i * ldc + j0 + jb,
+              isa.gemm_bf16_micro(a16p + i * kp_all + (k0 / 2) * mr, bp + jb * kp, kp, c + i * ldc + j0 + jb,
                                   ldc, std::min<int64_t>(mr, g1 - i), std::min<int64_t>(nr, n - jb), k0 > 0);
         }
       }
